@@ -1,0 +1,334 @@
+//! Carrying out a plan: independent steps concurrently, each after what it depends on, state recorded
+//! after every step so that an interrupted run loses nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Mutex;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::error::{Error, Result};
+use crate::plan::{Change, Plan, Step, Summary};
+use crate::state::{Resource, State, StateStore};
+use crate::ui::Ui;
+
+/// How many steps run at once: enough to overlap AWS latency, few enough not to be throttled.
+pub const MAX_CONCURRENT_STEPS: usize = 8;
+
+/// The state being applied, saved after every step.
+#[derive(Debug)]
+pub struct Recorder<'a> {
+    store: &'a StateStore,
+    state: Mutex<State>,
+}
+
+impl<'a> Recorder<'a> {
+    /// Wraps a state; nothing is written until the first record.
+    pub fn new(store: &'a StateStore, state: State) -> Self {
+        Recorder {
+            store,
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the state itself is still whole.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records (or with `None` forgets) the resource at `address` and saves the state.
+    pub fn record(&self, address: &str, resource: Option<Resource>) -> Result<()> {
+        let mut st = self.lock();
+        match resource {
+            Some(r) => {
+                st.resources.insert(address.to_owned(), r);
+            }
+            None => {
+                st.resources.remove(address);
+            }
+        }
+        self.store.save(&mut st)
+    }
+
+    /// Saves the state as it is.
+    pub fn save(&self) -> Result<()> {
+        let mut st = self.lock();
+        self.store.save(&mut st)
+    }
+
+    /// The recorded resource at `address`.
+    pub fn resource(&self, address: &str) -> Option<Resource> {
+        self.lock().resources.get(address).cloned()
+    }
+
+    /// The recorded id at `address`, or an internal error naming it (a plan whose order is wrong).
+    pub fn id(&self, address: &str) -> Result<String> {
+        self.lock()
+            .resources
+            .get(address)
+            .map(|r| r.id.clone())
+            .ok_or_else(|| {
+                Error::Internal(format!("{address} has no recorded id yet (plan order)"))
+            })
+    }
+
+    /// A copy of the state.
+    pub fn snapshot(&self) -> State {
+        self.lock().clone()
+    }
+
+    /// Changes the state with `f` and saves it.
+    pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<()> {
+        let mut st = self.lock();
+        f(&mut st);
+        self.store.save(&mut st)
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Changes fully applied, by action.
+    pub applied: Summary,
+    /// Failures; the steps that depended on them were not attempted.
+    pub errors: Vec<Error>,
+    /// Changes not attempted because something they depend on failed.
+    pub skipped: Vec<String>,
+}
+
+type Node = (usize, Step);
+
+/// Runs every step of `plan` through `run`, in dependency order, at most [`MAX_CONCURRENT_STEPS`] at once.
+/// `run` returns the resource to record after a create or update, `None` after a delete.
+pub async fn execute<'p, F, Fut>(
+    plan: &'p Plan,
+    recorder: &Recorder<'_>,
+    ui: &Ui,
+    run: F,
+) -> Outcome
+where
+    F: Fn(&'p Change, Step) -> Fut,
+    Fut: Future<Output = Result<Option<Resource>>>,
+{
+    let deps = graph(plan);
+    let mut pending: BTreeSet<Node> = deps.keys().copied().collect();
+    let mut done: BTreeSet<Node> = BTreeSet::new();
+    let mut failed: BTreeSet<Node> = BTreeSet::new();
+    let mut outcome = Outcome::default();
+    let mut running = FuturesUnordered::new();
+    let mut stop = false;
+
+    loop {
+        if !stop {
+            let ready: Vec<Node> = pending
+                .iter()
+                .copied()
+                .filter(|n| {
+                    deps.get(n)
+                        .is_some_and(|d| d.iter().all(|x| done.contains(x)))
+                })
+                .take(MAX_CONCURRENT_STEPS.saturating_sub(running.len()))
+                .collect();
+            for node in ready {
+                pending.remove(&node);
+                let change = &plan.changes[node.0];
+                let fut = run(change, node.1);
+                running.push(async move { (node, fut.await) });
+            }
+        }
+        let Some((node, result)) = running.next().await else {
+            break;
+        };
+        let change = &plan.changes[node.0];
+        let result = result.and_then(|res| {
+            let res = if node.1 == Step::Delete { None } else { res };
+            recorder.record(&change.address, res)
+        });
+        match result {
+            Ok(()) => {
+                done.insert(node);
+                if change.steps().last() == Some(&node.1) {
+                    count(&mut outcome.applied, change);
+                }
+            }
+            Err(e) => {
+                if matches!(e, Error::State { .. }) {
+                    // Without a state file nothing more may change in AWS.
+                    stop = true;
+                }
+                ui.error(format!("{}: {e}", change.address));
+                failed.insert(node);
+                outcome.errors.push(e);
+            }
+        }
+    }
+
+    // Whatever is left waited on a failure (or, with a bug in a plan, on a cycle).
+    let mut left: Vec<String> = pending
+        .iter()
+        .map(|n| plan.changes[n.0].address.clone())
+        .collect();
+    left.dedup();
+    if !left.is_empty() && failed.is_empty() && !stop {
+        outcome.errors.push(Error::Internal(format!(
+            "plan has a dependency cycle among {}",
+            left.join(", ")
+        )));
+    }
+    outcome.skipped = left;
+    outcome
+}
+
+fn count(s: &mut Summary, c: &Change) {
+    use crate::plan::Action;
+    match c.action {
+        Action::Create => s.create += 1,
+        Action::Update => s.update += 1,
+        Action::Replace => s.replace += 1,
+        Action::Delete => s.delete += 1,
+        Action::NoOp => {}
+    }
+}
+
+/// Each step's prerequisites. Creates and updates come after the creates/updates of what they use and
+/// after their own delete (a replace); deletes come after the deletes of everything that uses them.
+fn graph(plan: &Plan) -> BTreeMap<Node, Vec<Node>> {
+    let index: BTreeMap<&str, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.as_str(), i))
+        .collect();
+    let build_step = |i: usize| {
+        plan.changes[i]
+            .steps()
+            .iter()
+            .copied()
+            .find(|s| *s != Step::Delete)
+    };
+    let has_delete = |i: usize| plan.changes[i].steps().contains(&Step::Delete);
+    let mut deps: BTreeMap<Node, Vec<Node>> = BTreeMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        for step in c.steps() {
+            let mut d = Vec::new();
+            match step {
+                Step::Create | Step::Update => {
+                    if has_delete(i) {
+                        d.push((i, Step::Delete));
+                    }
+                    for dep in &c.depends_on {
+                        if let Some(&j) = index.get(dep.as_str()) {
+                            if let Some(s) = build_step(j) {
+                                d.push((j, s));
+                            }
+                        }
+                    }
+                }
+                Step::Delete => {
+                    for (j, other) in plan.changes.iter().enumerate() {
+                        if j != i
+                            && has_delete(j)
+                            && other.depends_on.iter().any(|x| x == &c.address)
+                        {
+                            d.push((j, Step::Delete));
+                        }
+                    }
+                }
+            }
+            deps.insert((i, *step), d);
+        }
+    }
+    deps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+
+    fn order(plan: &Plan) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = StateStore::open(dir.path().to_str(), "t", "e").expect("store");
+        let rec = Recorder::new(&store, State::empty("hms-t", "0", "t", "e", "r"));
+        let ui = Ui::new("hms-t", 0, true);
+        let log = Mutex::new(Vec::new());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let outcome = rt.block_on(execute(plan, &rec, &ui, |c, s| {
+            let log = &log;
+            async move {
+                // Yield so that concurrent steps interleave.
+                tokio::task::yield_now().await;
+                log.lock()
+                    .expect("log")
+                    .push(format!("{:?} {}", s, c.address));
+                Ok(Some(Resource::new(format!("id-{}", c.address))))
+            }
+        }));
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        log.into_inner().expect("log")
+    }
+
+    #[test]
+    fn creates_follow_dependencies_and_deletes_reverse_them() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Create, "subnet", "new").uses(["vpc"]));
+        p.push(Change::new(Action::Create, "vpc", "new"));
+        p.push(Change::new(Action::Delete, "old_vpc", "gone"));
+        p.push(Change::new(Action::Delete, "old_subnet", "gone").uses(["old_vpc"]));
+        let log = order(&p);
+        let pos = |s: &str| log.iter().position(|x| x == s).expect(s);
+        assert!(pos("Create vpc") < pos("Create subnet"), "{log:?}");
+        assert!(pos("Delete old_subnet") < pos("Delete old_vpc"), "{log:?}");
+    }
+
+    #[test]
+    fn replace_deletes_dependents_first_then_recreates_in_order() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Replace, "subnet", "cidr").uses(["vpc"]));
+        p.push(Change::new(Action::Replace, "assoc", "subnet replaced").uses(["subnet"]));
+        let log = order(&p);
+        assert_eq!(
+            log,
+            vec![
+                "Delete assoc",
+                "Delete subnet",
+                "Create subnet",
+                "Create assoc"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failure_skips_its_dependents_only() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Create, "a", "new"));
+        p.push(Change::new(Action::Create, "b", "new").uses(["a"]));
+        p.push(Change::new(Action::Create, "c", "new"));
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = StateStore::open(dir.path().to_str(), "t", "e").expect("store");
+        let rec = Recorder::new(&store, State::empty("hms-t", "0", "t", "e", "r"));
+        let ui = Ui::new("hms-t", 0, true);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let outcome = rt.block_on(execute(&p, &rec, &ui, |c, _| async move {
+            if c.address == "a" {
+                Err(Error::Internal("boom".into()))
+            } else {
+                Ok(Some(Resource::new("x")))
+            }
+        }));
+        assert_eq!(outcome.errors.len(), 1);
+        assert_eq!(outcome.skipped, vec!["b".to_owned()]);
+        assert_eq!(outcome.applied.create, 1);
+        // The successful step was recorded and saved.
+        let saved = store.load("hms-t").expect("load").expect("state");
+        assert!(saved.resources.contains_key("c"));
+    }
+}

@@ -1,0 +1,90 @@
+//! AWS SDK configuration: region, profile, endpoint and retries from one place, plus the account guard.
+
+use std::time::Duration;
+
+use aws_config::meta::region::ProvideRegion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+pub use aws_config::SdkConfig;
+
+use crate::cli::AwsArgs;
+use crate::error::{Error, Result};
+
+/// Attempts per call when neither `--max-attempts` nor `[aws] max_attempts` says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// Resolves the region without touching the network: flag, `[stack] region`, `AWS_REGION` /
+/// `AWS_DEFAULT_REGION`, the profile's `region`, then `us-east-1` (the reference stack's region).
+pub async fn resolve_region(args: &AwsArgs, configured: Option<&str>) -> String {
+    if let Some(r) = args.region.as_deref().or(configured) {
+        return r.to_owned();
+    }
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Ok(r) = std::env::var(var) {
+            if !r.is_empty() {
+                return r;
+            }
+        }
+    }
+    let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(p) = &args.profile {
+        provider = provider.profile_name(p);
+    }
+    match provider.build().region().await {
+        Some(r) => r.to_string(),
+        None => String::from("us-east-1"),
+    }
+}
+
+/// Builds the SDK config every client of a run shares. Makes no AWS call; credentials resolve on first use.
+pub async fn sdk_config(args: &AwsArgs, region: &str, max_attempts: Option<u32>) -> SdkConfig {
+    let attempts = args
+        .max_attempts
+        .or(max_attempts)
+        .unwrap_or(DEFAULT_MAX_ATTEMPTS)
+        .max(1);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(p) = &args.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(url) = &args.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Checks once per run that the credentials belong to an allowed account; returns the account id.
+/// Makes no call when no account list is configured.
+pub async fn check_account(sdk: &SdkConfig, allowed: &[String]) -> Result<Option<String>> {
+    if allowed.is_empty() {
+        return Ok(None);
+    }
+    let sts = aws_sdk_sts::Client::new(sdk);
+    let me = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| Error::aws("caller identity", "sts:GetCallerIdentity", e))?;
+    let account = me.account().unwrap_or_default().to_owned();
+    if !allowed.iter().any(|a| a == &account) {
+        return Err(Error::WrongAccount {
+            account,
+            allowed: allowed.to_vec(),
+        });
+    }
+    Ok(Some(account))
+}

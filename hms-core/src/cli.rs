@@ -1,0 +1,128 @@
+//! Command-line arguments shared by every tool.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+/// Options every tool takes, before or after the command.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Config file (repeatable; later files win). Default: ./hms.toml when it exists.
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub config: Vec<PathBuf>,
+
+    /// Override one config value; VALUE is a TOML value, a bare word a string (--set vpc.cidr=10.1.0.0/16).
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
+    pub set: Vec<String>,
+
+    /// Stack name (default: [stack] name, else "hms").
+    #[arg(long, value_name = "NAME", global = true)]
+    pub stack: Option<String>,
+
+    /// Environment name (default: [stack] env, else "production").
+    #[arg(long, value_name = "NAME", global = true)]
+    pub env: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// Where state is kept: a directory (default .hms/state).
+    #[arg(long, value_name = "DIR", env = "HMS_STATE", global = true)]
+    pub state: Option<String>,
+
+    /// Longest time to wait for AWS to finish a change (30s, 20m, 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30m", global = true)]
+    pub timeout: Duration,
+
+    /// How long to wait for another run's lock before giving up (default: fail at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s", global = true)]
+    pub lock_timeout: Duration,
+
+    /// More detail on stderr (-vv: every AWS call's outcome).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// No colour on stderr (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// AWS connection options; the standard `AWS_*` environment variables keep working.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS region (default: [stack] region, then AWS_REGION, then the profile, then us-east-1).
+    #[arg(long, value_name = "REGION", global = true)]
+    pub region: Option<String>,
+
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE, then "default").
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work too).
+    #[arg(long, value_name = "URL", global = true)]
+    pub endpoint_url: Option<String>,
+
+    /// Attempts per AWS call, with the standard retry mode's backoff (default: [aws] max_attempts, else 5).
+    #[arg(long, value_name = "N", global = true)]
+    pub max_attempts: Option<u32>,
+}
+
+/// The commands every tool has.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Show what `up` would change; nothing is changed.
+    Plan {
+        /// Exit 2 when changes are pending, 0 when none (as Terraform).
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create or update until AWS matches the config.
+    Up {
+        /// Allow changes that delete or replace a resource.
+        #[arg(long)]
+        allow_destroy: bool,
+    },
+    /// Delete everything this tool owns, in reverse dependency order.
+    Down {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print this tool's outputs from state.
+    Show {
+        /// Check the recorded resources against AWS first.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Break a stale lock left by a run that died.
+    Unlock {
+        /// The lock id printed by the run that found the lock held.
+        lock_id: String,
+    },
+}
+
+impl Command {
+    /// The command's name as recorded in the stack document's `runs`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Plan { .. } => "plan",
+            Command::Up { .. } => "up",
+            Command::Down { .. } => "down",
+            Command::Show { .. } => "show",
+            Command::Unlock { .. } => "unlock",
+        }
+    }
+}
+
+/// Parses `30s`, `20m`, `1h30m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 90s, 20m, 1h)"))
+}

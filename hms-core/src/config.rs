@@ -1,0 +1,368 @@
+//! Configuration: `hms.toml` files (repeatable `--config`, later wins), `--set KEY=VALUE` overrides and the
+//! built-in defaults of the reference stack.
+//!
+//! The merged document keeps, for every key, where its value came from, so that an error can name the file
+//! (or the `--set` flag) and the key: `config hms.toml: vpc.cidr = "10.0.0.0/33": …`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Top-level tables a config file may hold: `[stack]`, `[aws]` and one per tool (present and planned).
+pub const KNOWN_TABLES: &[&str] = &[
+    "stack", "aws", "vpc", "security", "db", "ecs", "backup", "observe", "cache", "edge",
+];
+
+/// Keys that would put a secret in a config file; refused wherever they appear.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "master_password",
+    "master_user_password",
+    "secret_key",
+    "secret_access_key",
+];
+
+/// The merged configuration and where each value came from.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    table: toml::Table,
+    /// Dotted key path → source (`hms.toml`, `--set`) of the value at that path.
+    sources: BTreeMap<String, String>,
+}
+
+/// `[stack]`: identity and tags shared by every tool.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    pub name: Option<String>,
+    pub env: Option<String>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub allowed_account_ids: Vec<String>,
+}
+
+/// `[aws]`: SDK behaviour.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Attempts per AWS call with the standard retry mode (default 5).
+    pub max_attempts: Option<u32>,
+}
+
+impl Config {
+    /// Loads `files` in order (later wins), or `hms.toml` in the working directory when none is given and it
+    /// exists, then applies `sets` in order.
+    pub fn load(files: &[PathBuf], sets: &[String]) -> Result<Self> {
+        let mut cfg = Config::default();
+        let default = Path::new("hms.toml");
+        let files: Vec<PathBuf> = if files.is_empty() && default.exists() {
+            vec![default.to_path_buf()]
+        } else {
+            files.to_vec()
+        };
+        for file in &files {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Error::usage(format!("config {name}: cannot read: {e} (check --config)"))
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                Error::usage(format!(
+                    "config {name}: not valid TOML: {}",
+                    e.to_string().lines().collect::<Vec<_>>().join(" ")
+                ))
+            })?;
+            cfg.merge(table, "", &name);
+        }
+        for set in sets {
+            let (key, value) = parse_set(set)?;
+            let mut table = toml::Table::new();
+            insert_path(&mut table, &key, value)
+                .map_err(|m| Error::usage(format!("--set {set}: {m}")))?;
+            cfg.merge(table, "", &format!("--set {key}"));
+        }
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Builds a config from an in-memory TOML string (tests, defaults).
+    pub fn from_toml(text: &str, source: &str) -> Result<Self> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| Error::usage(format!("config {source}: {e}")))?;
+        let mut cfg = Config::default();
+        cfg.merge(table, "", source);
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn merge(&mut self, from: toml::Table, prefix: &str, source: &str) {
+        for (key, value) in from {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if let toml::Value::Table(inner) = &value {
+                if self.is_table(&path) {
+                    self.merge(inner.clone(), &path, source);
+                    continue;
+                }
+            }
+            // The parent is a table here: either the root or a table this recursion came through.
+            if insert_path(&mut self.table, &path, value).is_ok() {
+                let child = format!("{path}.");
+                self.sources
+                    .retain(|k, _| k != &path && !k.starts_with(&child));
+                self.sources.insert(path, source.to_owned());
+            }
+        }
+    }
+
+    fn is_table(&self, key: &str) -> bool {
+        let mut t = &self.table;
+        for part in key.split('.') {
+            match t.get(part) {
+                Some(toml::Value::Table(inner)) => t = inner,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn check(&self) -> Result<()> {
+        for key in self.table.keys() {
+            if !KNOWN_TABLES.contains(&key.as_str()) {
+                return Err(Error::usage(format!(
+                    "config {}: unknown table [{key}]; known tables are {}",
+                    self.source_of(key),
+                    KNOWN_TABLES.join(", ")
+                )));
+            }
+        }
+        let mut found = None;
+        walk(&self.table, "", &mut |path, _| {
+            let last = path.rsplit('.').next().unwrap_or(path);
+            if found.is_none() && SECRET_KEYS.contains(&last) {
+                found = Some(path.to_owned());
+            }
+        });
+        if let Some(path) = found {
+            return Err(Error::usage(format!(
+                "config {}: {path}: secrets are never read from config or flags; passwords are generated and \
+                 kept in AWS Secrets Manager by the tool that owns them (remove {path})",
+                self.source_of(&path)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Where the value at `key` (dotted) came from: the file or `--set` that last wrote it or a parent.
+    pub fn source_of(&self, key: &str) -> String {
+        let mut probe = key.to_owned();
+        loop {
+            if let Some(s) = self.sources.get(&probe) {
+                return s.clone();
+            }
+            // A table's source is that of its first child.
+            let child = format!("{probe}.");
+            if let Some((k, s)) = self.sources.range(child.clone()..).next() {
+                if k.starts_with(&child) {
+                    return s.clone();
+                }
+            }
+            match probe.rfind('.') {
+                Some(i) => probe.truncate(i),
+                None => return String::from("defaults"),
+            }
+        }
+    }
+
+    /// Whether the value at `key` (dotted) was given explicitly.
+    pub fn is_set(&self, key: &str) -> bool {
+        let mut t = &self.table;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, p) in parts.iter().enumerate() {
+            match t.get(*p) {
+                Some(toml::Value::Table(inner)) if i + 1 < parts.len() => t = inner,
+                Some(_) if i + 1 == parts.len() => return true,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Deserializes the table at `key` (`"vpc"`, `"stack"`) into `T`; an absent table gives `T::default()`.
+    /// Errors name the source and the full key path.
+    pub fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        let Some(value) = self.table.get(key) else {
+            return Ok(T::default());
+        };
+        let value = value.clone();
+        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+            let inner = e.path().to_string();
+            let path = if inner == "." || inner.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{key}.{inner}")
+            };
+            let msg = e.inner().to_string();
+            let msg = msg.lines().next().unwrap_or_default().to_owned();
+            Error::usage(format!("config {}: {path}: {msg}", self.source_of(&path)))
+        })
+    }
+
+    /// A usage error about the value at `key`, naming where it came from.
+    pub fn invalid(&self, key: &str, msg: impl std::fmt::Display) -> Error {
+        Error::usage(format!("config {}: {key}: {msg}", self.source_of(key)))
+    }
+}
+
+fn walk(table: &toml::Table, prefix: &str, f: &mut dyn FnMut(&str, &toml::Value)) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        f(&path, v);
+        if let toml::Value::Table(t) = v {
+            walk(t, &path, f);
+        }
+    }
+}
+
+/// Parses `KEY=VALUE`: VALUE is a TOML value; anything that does not parse as one is a string.
+fn parse_set(set: &str) -> Result<(String, toml::Value)> {
+    let Some((key, raw)) = set.split_once('=') else {
+        return Err(Error::usage(format!(
+            "--set {set}: expected KEY=VALUE, e.g. --set vpc.cidr=10.1.0.0/16"
+        )));
+    };
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(|p| p.is_empty()) {
+        return Err(Error::usage(format!(
+            "--set {set}: the key must be a dotted path like vpc.cidr"
+        )));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    Ok((key.to_owned(), value))
+}
+
+fn insert_path(
+    table: &mut toml::Table,
+    key: &str,
+    value: toml::Value,
+) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, parents) = parts.split_last().ok_or("empty key")?;
+    let mut t = table;
+    for p in parents {
+        let entry = t
+            .entry((*p).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{p} is not a table"))?;
+    }
+    t.insert((*last).to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Vpc {
+        cidr: Option<String>,
+        azs: Option<Vec<String>>,
+        single_nat_gateway: Option<bool>,
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn later_files_and_sets_win() {
+        let d = tempfile::tempdir().expect("tmp");
+        let a = write(
+            d.path(),
+            "a.toml",
+            "[vpc]\ncidr = \"10.0.0.0/16\"\nazs = [\"us-east-1a\"]\n",
+        );
+        let b = write(d.path(), "b.toml", "[vpc]\ncidr = \"10.1.0.0/16\"\n");
+        let cfg = Config::load(&[a, b], &["vpc.single_nat_gateway=false".into()]).expect("load");
+        let v: Vpc = cfg.section("vpc").expect("vpc");
+        assert_eq!(v.cidr.as_deref(), Some("10.1.0.0/16"));
+        assert_eq!(v.azs, Some(vec!["us-east-1a".to_owned()]));
+        assert_eq!(v.single_nat_gateway, Some(false));
+        assert!(cfg.source_of("vpc.cidr").ends_with("b.toml"));
+        assert!(cfg.source_of("vpc.azs").ends_with("a.toml"));
+        assert_eq!(
+            cfg.source_of("vpc.single_nat_gateway"),
+            "--set vpc.single_nat_gateway"
+        );
+    }
+
+    #[test]
+    fn set_values_are_toml_or_bare_strings() {
+        let cfg = Config::load(
+            &[],
+            &[
+                "vpc.cidr=10.1.0.0/16".into(),
+                r#"vpc.azs=["us-east-1a"]"#.into(),
+            ],
+        )
+        .expect("load");
+        let v: Vpc = cfg.section("vpc").expect("vpc");
+        assert_eq!(v.cidr.as_deref(), Some("10.1.0.0/16"));
+        assert_eq!(v.azs, Some(vec!["us-east-1a".to_owned()]));
+    }
+
+    #[test]
+    fn errors_name_source_and_key() {
+        let d = tempfile::tempdir().expect("tmp");
+        let a = write(
+            d.path(),
+            "hms.toml",
+            "[vpc]\ncidr = \"10.0.0.0/16\"\nnat = true\n",
+        );
+        let cfg = Config::load(&[a], &[]).expect("load");
+        let err = cfg.section::<Vpc>("vpc").expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.contains("hms.toml"), "{msg}");
+        assert!(msg.contains("unknown field `nat`"), "{msg}");
+        assert_eq!(err.exit_code(), 64);
+
+        let err = Config::load(&[], &["vpc.cidr=10.0.0.0/16".into(), "vpcs.x=1".into()])
+            .expect_err("table");
+        assert!(err.to_string().contains("unknown table [vpcs]"), "{err}");
+        let err = Config::load(&[], &["nokey".into()]).expect_err("form");
+        assert!(err.to_string().contains("KEY=VALUE"), "{err}");
+        let err = Config::load(&[], &["db.password=hunter2".into()]).expect_err("secret");
+        assert!(err.to_string().contains("never read from config"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = Config::load(&[d.path().join("missing.toml")], &[]).expect_err("missing");
+        assert!(err.to_string().contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let cfg = Config::load(&[], &["vpc.azs=3".into()]).expect("load");
+        let err = cfg.section::<Vpc>("vpc").expect_err("type");
+        assert!(err.to_string().contains("vpc.azs"), "{err}");
+        assert!(err.to_string().contains("--set vpc.azs"), "{err}");
+    }
+}

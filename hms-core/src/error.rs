@@ -1,0 +1,136 @@
+//! Errors shared by every tool, and the exit code each one maps to.
+//!
+//! Exit codes (DESIGN.md): 0 success, 1 failure, 2 only from `plan --detailed-exitcode`, 64 usage or input
+//! error. A variant exists for each failure a user can act on; its message names the input or the resource.
+
+use std::time::Duration;
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Exit code for a successful run.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for any failure that is not the user's input.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code of `plan --detailed-exitcode` when changes are pending.
+pub const EXIT_CHANGES: i32 = 2;
+/// Exit code for bad flags, config, stdin or an invalid spec (BSD `EX_USAGE`).
+pub const EXIT_USAGE: i32 = 64;
+
+/// Everything that can stop a tool.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Occurs when a flag, a config value, the stdin document or the resulting spec is invalid. The message
+    /// names the input and the fix. Always raised before any AWS call.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Occurs when an AWS call fails; keeps the resource, the operation and AWS's error code.
+    #[error("{resource}: {operation} failed: {code}: {message}")]
+    Aws {
+        resource: String,
+        operation: String,
+        code: String,
+        message: String,
+    },
+
+    /// Occurs when a wait (NAT gateway available, instance deleted, …) runs past its limit.
+    #[error("{resource}: timed out after {} waiting until {what}; state is saved, run again to resume waiting", humantime::format_duration(*.after))]
+    Timeout {
+        resource: String,
+        what: String,
+        after: Duration,
+    },
+
+    /// Occurs when another run holds the lock of this (stack, env, tool).
+    #[error(
+        "state is locked by {holder}; wait for it to finish, or if it died: {tool} unlock {id}"
+    )]
+    Locked {
+        tool: String,
+        id: String,
+        holder: String,
+    },
+
+    /// Occurs when the stdin document says an upstream tool failed; no AWS call is made.
+    #[error("upstream {tool} {command} failed; not running (fix {tool} first)")]
+    UpstreamFailed { tool: String, command: String },
+
+    /// Occurs when the run would do something dangerous that needs an explicit flag or a confirmation.
+    #[error("{0}")]
+    Refused(String),
+
+    /// Occurs when reading or writing the state store fails.
+    #[error("state {path}: {message}")]
+    State { path: String, message: String },
+
+    /// Occurs when the caller's AWS account is not in `[stack] allowed_account_ids`.
+    #[error("AWS account {account} is not in [stack] allowed_account_ids {allowed:?}; check --profile / credentials")]
+    WrongAccount {
+        account: String,
+        allowed: Vec<String>,
+    },
+
+    /// Occurs when some steps of an apply failed; the others were applied and recorded.
+    #[error("{} of {total} changes failed:\n{}", .errors.len(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Partial { total: usize, errors: Vec<Error> },
+
+    /// Occurs on an invariant the tool itself broke (a bug); the message says which.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    /// Builds a usage error.
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error::Usage(msg.into())
+    }
+
+    /// Wraps an AWS SDK error with the resource and operation it was about.
+    pub fn aws<E>(resource: impl Into<String>, operation: impl Into<String>, err: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        let message = err.message().map(str::to_owned);
+        let (code, message) = match (code, message) {
+            (Some(c), Some(m)) => (c, m),
+            (Some(c), None) => (c, String::from("(no message)")),
+            // Transport failures have no AWS error code; keep the whole chain so the cause is visible.
+            (None, _) => (
+                String::from("RequestFailed"),
+                DisplayErrorContext(&err).to_string(),
+            ),
+        };
+        Error::Aws {
+            resource: resource.into(),
+            operation: operation.into(),
+            code,
+            message,
+        }
+    }
+
+    /// The AWS error code, when this is an AWS error.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The AWS error code of an SDK error, if it has one.
+pub fn code_of<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
+    err.code()
+}
+
+/// Result with the shared error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

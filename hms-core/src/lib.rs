@@ -1,0 +1,58 @@
+//! hms-core: what every hms-infra tool shares — config, AWS setup, the stack document, state and locking,
+//! tags, plans and their execution, progress and errors.
+//!
+//! A tool implements [`tool::Tool`] (`spec → observe → plan → apply`) and its `main.rs` calls [`main`].
+
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod diff;
+pub mod document;
+pub mod error;
+pub mod plan;
+pub mod state;
+pub mod tags;
+pub mod tool;
+pub mod ui;
+
+pub use error::{Error, Result};
+
+use std::future::Future;
+
+/// Parses the command line (usage errors exit 64, `--help`/`--version` exit 0), runs `run` on a
+/// single-threaded runtime and exits with its code. The only place that exits the process.
+pub fn main<C, F, Fut>(run: F) -> !
+where
+    C: clap::Parser,
+    F: FnOnce(C) -> Fut,
+    Fut: Future<Output = i32>,
+{
+    let cli = match C::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    error::EXIT_OK
+                }
+                _ => error::EXIT_USAGE,
+            };
+            let _ = e.print();
+            std::process::exit(code); // allow: the one exit of every binary
+        }
+    };
+    let code = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run(cli)),
+        Err(e) => {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("error: cannot start the async runtime: {e}\n").as_bytes(),
+            );
+            error::EXIT_FAILURE
+        }
+    };
+    std::process::exit(code) // allow: the one exit of every binary
+}

@@ -1,0 +1,308 @@
+//! Plans: what `up` or `down` will change, rendered for people and executed in dependency order.
+//!
+//! A plan is decided by a tool's pure `plan(spec, observed)` and carried out exactly as it is by
+//! [`crate::apply::execute`]. Every change records what it depends on ("X uses Y") whatever its action; the
+//! executor derives the order from that: creates and updates after their dependencies, deletes before them.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Delete,
+    Replace,
+    Create,
+    Update,
+    NoOp,
+}
+
+impl Action {
+    /// Whether the change loses something that exists (needs `--allow-destroy` in `up`).
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Action::Delete | Action::Replace)
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Action::Delete => "  -",
+            Action::Replace => "-/+",
+            Action::Create => "  +",
+            Action::Update => "  ~",
+            Action::NoOp => "   ",
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Action::Delete => "delete",
+            Action::Replace => "replace",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::NoOp => "no-op",
+        }
+    }
+}
+
+/// One step of work a change breaks into when executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub action: Action,
+    /// Logical address: `vpc.subnet.private[us-east-1a]`.
+    pub address: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// Why: `new`, `cidr_block cannot change in place`, `removed from vpc.azs`, `tags differ`.
+    pub reason: String,
+    /// Addresses this resource uses (whatever the action).
+    #[serde(skip)]
+    pub depends_on: Vec<String>,
+}
+
+impl Change {
+    /// A change with no dependencies.
+    pub fn new(action: Action, address: impl Into<String>, reason: impl Into<String>) -> Self {
+        Change {
+            action,
+            address: address.into(),
+            before: None,
+            after: None,
+            reason: reason.into(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// Sets the before/after values shown in the plan.
+    pub fn values(mut self, before: Option<Value>, after: Option<Value>) -> Self {
+        self.before = before;
+        self.after = after;
+        self
+    }
+
+    /// Adds dependencies.
+    pub fn uses<I, S>(mut self, deps: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.depends_on.extend(deps.into_iter().map(Into::into));
+        self
+    }
+
+    /// The steps this change runs.
+    pub fn steps(&self) -> &'static [Step] {
+        match self.action {
+            Action::Create => &[Step::Create],
+            Action::Update => &[Step::Update],
+            Action::Delete => &[Step::Delete],
+            Action::Replace => &[Step::Delete, Step::Create],
+            Action::NoOp => &[],
+        }
+    }
+}
+
+/// Counts of a plan or an apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}
+
+/// The whole plan of one tool run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    /// Adds a change unless it is a no-op.
+    pub fn push(&mut self, change: Change) {
+        if change.action != Action::NoOp {
+            self.changes.push(change);
+        }
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The change at an address.
+    pub fn get(&self, address: &str) -> Option<&Change> {
+        self.changes.iter().find(|c| c.address == address)
+    }
+
+    /// Addresses the plan creates or replaces (their ids are not known until applied).
+    pub fn pending(&self) -> BTreeSet<&str> {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+            .map(|c| c.address.as_str())
+            .collect()
+    }
+
+    /// Counts by action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+
+    /// The destructive changes (deletes and replaces).
+    pub fn destructive(&self) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.action.is_destructive())
+            .collect()
+    }
+
+    /// Renders the plan for stderr, one change per line (without the tool prefix), destructive changes
+    /// first and marked with `!`, then a summary line.
+    pub fn render(&self) -> Vec<String> {
+        let mut changes: Vec<&Change> = self.changes.iter().collect();
+        changes.sort_by(|a, b| (a.action, &a.address).cmp(&(b.action, &b.address)));
+        let width = changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
+        let mut lines = Vec::new();
+        for c in changes {
+            let mark = if c.action.is_destructive() { "!" } else { " " };
+            let mut line = format!(
+                "{mark}{} {:<7} {:<width$}  ({})",
+                c.action.symbol(),
+                c.action.word(),
+                c.address,
+                c.reason
+            );
+            let diff = diff_values(c.before.as_ref(), c.after.as_ref(), c.action);
+            if !diff.is_empty() {
+                let _ = write!(line, ": {}", diff.join(", "));
+            }
+            lines.push(line);
+        }
+        lines.push(self.summary_line());
+        lines
+    }
+
+    /// `Plan: 3 to create, 1 to update, 0 to replace, 1 to delete.` or `No changes.`
+    pub fn summary_line(&self) -> String {
+        let s = self.summary();
+        if self.is_empty() {
+            return String::from("No changes: AWS matches the config.");
+        }
+        format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            s.create, s.update, s.replace, s.delete
+        )
+    }
+}
+
+/// Differences between two JSON values as `key: old → new`, for objects one level deep (nested objects
+/// flattened with dots). Creates and deletes show nothing: the whole resource is new or gone.
+pub fn diff_values(before: Option<&Value>, after: Option<&Value>, action: Action) -> Vec<String> {
+    if matches!(action, Action::Create | Action::Delete) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut flat_before = Vec::new();
+    let mut flat_after = Vec::new();
+    flatten("", before.unwrap_or(&Value::Null), &mut flat_before);
+    flatten("", after.unwrap_or(&Value::Null), &mut flat_after);
+    let keys: BTreeSet<&String> = flat_before
+        .iter()
+        .chain(flat_after.iter())
+        .map(|(k, _)| k)
+        .collect();
+    for k in keys {
+        let b = flat_before.iter().find(|(x, _)| x == k).map(|(_, v)| v);
+        let a = flat_after.iter().find(|(x, _)| x == k).map(|(_, v)| v);
+        if b != a {
+            let show =
+                |v: Option<&Value>| v.map_or_else(|| String::from("(none)"), Value::to_string);
+            let name = if k.is_empty() { "value" } else { k.as_str() };
+            out.push(format!("{name}: {} → {}", show(b), show(a)));
+        }
+    }
+    out
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Null => {}
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn render_puts_destructive_first_and_diffs_values() {
+        let mut p = Plan::default();
+        p.push(Change::new(
+            Action::Create,
+            "vpc.subnet.private[us-east-1d]",
+            "new",
+        ));
+        p.push(
+            Change::new(Action::Update, "vpc.vpc", "tags differ").values(
+                Some(json!({"tags": {"a": "1"}})),
+                Some(json!({"tags": {"a": "1", "team": "x"}})),
+            ),
+        );
+        p.push(Change::new(
+            Action::Delete,
+            "vpc.subnet.public[us-east-1c]",
+            "removed from vpc.azs",
+        ));
+        p.push(Change::new(Action::NoOp, "vpc.igw", "unchanged"));
+        let lines = p.render();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("!  - delete"), "{lines:?}");
+        assert!(lines[2].contains("tags.team: (none) → \"x\""), "{lines:?}");
+        assert_eq!(
+            lines[3],
+            "Plan: 1 to create, 1 to update, 0 to replace, 1 to delete."
+        );
+        assert_eq!(p.destructive().len(), 1);
+    }
+
+    #[test]
+    fn replace_runs_delete_then_create() {
+        let c = Change::new(Action::Replace, "x", "cidr");
+        assert_eq!(c.steps(), &[Step::Delete, Step::Create]);
+        assert!(Plan::default().summary_line().starts_with("No changes"));
+    }
+}

@@ -1,0 +1,611 @@
+//! The engine every tool runs on: `spec → observe → plan → apply`, the commands built from it, and the
+//! stack document and state handled around it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use serde_json::{Map, Value};
+
+use crate::apply::{execute, Recorder};
+use crate::cli::{Command, GlobalArgs};
+use crate::config::{AwsConfig, Config, StackConfig};
+use crate::document::{Document, Identity, Run};
+use crate::error::{Error, Result, EXIT_CHANGES, EXIT_FAILURE, EXIT_OK};
+use crate::plan::{Change, Plan, Step};
+use crate::state::{Resource, Resources, State, StateStore};
+use crate::tags::Tagger;
+use crate::ui::Ui;
+
+/// What a tool's `spec` decides from.
+#[derive(Debug)]
+pub struct SpecInput<'a> {
+    pub config: &'a Config,
+    pub tagger: &'a Tagger,
+    /// The document: stdin's, or one made from the state store's outputs.
+    pub doc: &'a Document,
+    /// `plan`, `up`, `down`, `show`.
+    pub command: &'a str,
+    /// The tool's name, for messages.
+    pub tool: &'a str,
+}
+
+impl SpecInput<'_> {
+    /// An upstream output (`vpc.private_subnet_ids`) produced by `producer` (`hms-vpc`). Missing → a usage
+    /// error naming it and how to provide it. Known-unknown (after a `plan` upstream) → `None`.
+    pub fn upstream(&self, path: &str, producer: &str) -> Result<Option<&Value>> {
+        if let Some(v) = self.doc.output(path) {
+            return Ok(Some(v));
+        }
+        if self
+            .doc
+            .unknown
+            .iter()
+            .any(|u| u == &format!("outputs.{path}"))
+        {
+            return Ok(None);
+        }
+        let section = path.split('.').next().unwrap_or(path);
+        Err(Error::usage(format!(
+            "needs outputs.{path} — run '{producer} up | {} {}' or keep {section} state in --state",
+            self.tool, self.command
+        )))
+    }
+}
+
+/// Shared context of one run for observe and apply.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub ui: &'a Ui,
+    pub tagger: &'a Tagger,
+    /// Longest wait for one resource.
+    pub timeout: Duration,
+}
+
+/// Outputs under construction: known values, and nulls listed as unknown.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    pub value: Map<String, Value>,
+    pub unknown: Vec<String>,
+}
+
+impl Outputs {
+    /// A known value.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.value.insert(key.to_owned(), value.into());
+    }
+
+    /// A value that may be unknown: `None` is written as null and listed.
+    pub fn maybe(&mut self, key: &str, value: Option<Value>) {
+        match value {
+            Some(v) => self.set(key, v),
+            None => {
+                self.value.insert(key.to_owned(), Value::Null);
+                self.unknown.push(key.to_owned());
+            }
+        }
+    }
+
+    /// The id of the resource at `address`, or unknown.
+    pub fn id(&mut self, key: &str, resources: &Resources, address: &str) {
+        self.maybe(
+            key,
+            resources.get(address).map(|r| Value::from(r.id.clone())),
+        );
+    }
+
+    /// A list of ids in the order of `addresses`; unknown if any is.
+    pub fn ids(&mut self, key: &str, resources: &Resources, addresses: &[String]) {
+        let ids: Option<Vec<Value>> = addresses
+            .iter()
+            .map(|a| resources.get(a).map(|r| Value::from(r.id.clone())))
+            .collect();
+        self.maybe(key, ids.map(Value::from));
+    }
+}
+
+/// One tool: how it decides, observes, plans and applies.
+#[allow(async_fn_in_trait)]
+pub trait Tool: Sized {
+    /// Binary name, `hms-vpc`.
+    const NAME: &'static str;
+    /// Config table and outputs section, `vpc`.
+    const SECTION: &'static str;
+    /// The desired state, fully decided.
+    type Spec;
+    /// What exists now.
+    type Observed;
+
+    /// Decides and validates the desired state. Pure: no AWS call; every invalid input is rejected here.
+    fn spec(input: &SpecInput<'_>) -> Result<Self::Spec>;
+
+    /// Creates the AWS clients the tool uses.
+    fn connect(sdk: &SdkConfig) -> Self;
+
+    /// Reads what exists: the resources recorded in `state`, and those tagged as this tool's.
+    async fn observe(
+        &self,
+        ctx: &Ctx<'_>,
+        spec: &Self::Spec,
+        state: &State,
+    ) -> Result<Self::Observed>;
+
+    /// The observed resources as state records (adopted into state before any change).
+    fn recorded(observed: &Self::Observed) -> Resources;
+
+    /// The changes that make AWS match the spec. Pure and deterministic.
+    fn plan(spec: &Self::Spec, observed: &Self::Observed) -> Plan;
+
+    /// The deletes that remove everything this tool owns. Pure.
+    fn plan_down(spec: &Self::Spec, observed: &Self::Observed) -> Plan;
+
+    /// Resources of other tools that still use this tool's; `down` refuses while there are any.
+    async fn blockers(
+        &self,
+        ctx: &Ctx<'_>,
+        spec: &Self::Spec,
+        observed: &Self::Observed,
+    ) -> Result<Vec<String>>;
+
+    /// Carries out one step of one change; returns what to record (ignored for deletes).
+    async fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        rec: &Recorder<'_>,
+        spec: &Self::Spec,
+        change: &Change,
+        step: Step,
+    ) -> Result<Option<Resource>>;
+
+    /// The tool's outputs from the spec and the recorded resources.
+    fn outputs(spec: &Self::Spec, resources: &Resources) -> Outputs;
+}
+
+/// Everything a run has decided before its first AWS call.
+struct Session {
+    global: GlobalArgs,
+    config: Config,
+    stack: StackConfig,
+    aws: AwsConfig,
+    id: Identity,
+    doc: Document,
+    store: StateStore,
+}
+
+impl Session {
+    async fn open(
+        global: &GlobalArgs,
+        tool: &str,
+        command: &str,
+        stdin: Option<String>,
+    ) -> (Option<Identity>, Result<Self>) {
+        let config = match Config::load(&global.config, &global.set) {
+            Ok(c) => c,
+            Err(e) => return (None, Err(e)),
+        };
+        let stack: StackConfig = match config.section("stack") {
+            Ok(s) => s,
+            Err(e) => return (None, Err(e)),
+        };
+        let id = Identity {
+            stack: global
+                .stack
+                .clone()
+                .or_else(|| stack.name.clone())
+                .unwrap_or_else(|| "hms".into()),
+            env: global
+                .env
+                .clone()
+                .or_else(|| stack.env.clone())
+                .unwrap_or_else(|| "production".into()),
+            region: crate::aws::resolve_region(&global.aws, stack.region.as_deref()).await,
+        };
+        let r = Self::finish(global, tool, command, stdin, config, stack, id.clone());
+        (Some(id), r)
+    }
+
+    fn finish(
+        global: &GlobalArgs,
+        tool: &str,
+        command: &str,
+        stdin: Option<String>,
+        config: Config,
+        stack: StackConfig,
+        id: Identity,
+    ) -> Result<Self> {
+        for (what, v) in [("--stack", &id.stack), ("--env", &id.env)] {
+            if !valid_name(v) {
+                return Err(Error::usage(format!(
+                    "{what} {v:?}: use 1-32 lowercase letters, digits and '-', starting with a letter"
+                )));
+            }
+        }
+        let aws: AwsConfig = config.section("aws")?;
+        let store = StateStore::open(global.state.as_deref(), &id.stack, &id.env)?;
+        let (mut doc, piped) = match stdin.filter(|s| !s.trim().is_empty()) {
+            Some(text) => (Document::parse(&text, &id)?, true),
+            None => (Document::new(&id), false),
+        };
+        if let Some(run) = doc.failed_run() {
+            return Err(Error::UpstreamFailed {
+                tool: run.tool.clone(),
+                command: run.command.clone(),
+            });
+        }
+        let section = tool.strip_prefix("hms-").unwrap_or(tool);
+        if command == "up" {
+            let foreign: Vec<&String> = doc
+                .unknown
+                .iter()
+                .filter(|u| !u.starts_with(&format!("outputs.{section}.")))
+                .collect();
+            if !foreign.is_empty() {
+                return Err(Error::usage(format!(
+                    "stdin: the document comes from a `plan` and holds values not known yet ({}); pipe the output of `up` instead",
+                    foreign.iter().take(3).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        if !piped {
+            // Run alone: upstream outputs come from the other tools' state in the same store.
+            for (sec, outputs) in store.all_outputs()? {
+                if sec != section {
+                    doc.outputs.insert(sec, outputs);
+                }
+            }
+        }
+        Ok(Session {
+            global: global.clone(),
+            config,
+            stack,
+            aws,
+            id,
+            doc,
+            store,
+        })
+    }
+}
+
+/// `1-32` of `[a-z0-9-]`, starting with a letter: safe in every AWS name the tools build from it.
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.ends_with('-')
+}
+
+fn read_stdin() -> Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stdin.lock(), &mut text)
+        .map_err(|e| Error::usage(format!("stdin: cannot read the stack document: {e}")))?;
+    Ok(Some(text))
+}
+
+/// Runs one of the common commands of tool `T` and returns the exit code. Writes exactly one document to
+/// stdout (also on failure, with the failed run recorded, so that the tools downstream stop).
+pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
+    let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let stdin = match read_stdin() {
+        Ok(s) => s,
+        Err(e) => return fail(&ui, None, None, command, e),
+    };
+    let raw_stdin = stdin.clone();
+    let (id, session) = Session::open(global, T::NAME, command.name(), stdin).await;
+    let mut session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            // Pass on what came in, so that the failure travels down the pipe.
+            let doc = raw_stdin
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<Document>(t).ok())
+                .or_else(|| id.as_ref().map(Document::new));
+            return fail(&ui, doc, id.as_ref(), command, e);
+        }
+    };
+    let tagger = Tagger::new(session.id.clone(), T::NAME, session.stack.tags.clone());
+    let result = run_session::<T>(&ui, &mut session, &tagger, command).await;
+    match result {
+        Ok((code, run)) => {
+            session.doc.runs.push(run);
+            match session.doc.write_stdout() {
+                Ok(()) => code,
+                Err(e) => {
+                    ui.error(e.to_string());
+                    EXIT_FAILURE
+                }
+            }
+        }
+        Err(e) => fail(&ui, Some(session.doc), Some(&session.id), command, e),
+    }
+}
+
+fn fail(ui: &Ui, doc: Option<Document>, id: Option<&Identity>, command: &Command, e: Error) -> i32 {
+    ui.error(e.to_string());
+    let doc = doc.or_else(|| id.map(Document::new));
+    if let Some(mut doc) = doc {
+        doc.runs.push(Run {
+            tool: ui.tool().to_owned(),
+            command: command.name().to_owned(),
+            ok: false,
+            created: 0,
+            updated: 0,
+            deleted: 0,
+            error: Some(e.to_string().lines().next().unwrap_or_default().to_owned()),
+        });
+        let _ = doc.write_stdout();
+    }
+    e.exit_code()
+}
+
+async fn run_session<T: Tool>(
+    ui: &Ui,
+    s: &mut Session,
+    tagger: &Tagger,
+    command: &Command,
+) -> Result<(i32, Run)> {
+    let input = SpecInput {
+        config: &s.config,
+        tagger,
+        doc: &s.doc,
+        command: command.name(),
+        tool: T::NAME,
+    };
+    let spec = T::spec(&input)?;
+    let ctx = Ctx {
+        ui,
+        tagger,
+        timeout: s.global.timeout,
+    };
+    let mut run = Run {
+        tool: T::NAME.to_owned(),
+        command: command.name().to_owned(),
+        ok: true,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        error: None,
+    };
+    if let Command::Unlock { lock_id } = command {
+        ui.info(s.store.unlock(T::NAME, lock_id)?);
+        return Ok((EXIT_OK, run));
+    }
+    if let Command::Show { refresh: false } = command {
+        let state = s.store.load(T::NAME)?.ok_or_else(|| no_state::<T>(s))?;
+        s.doc.set_outputs(T::SECTION, state.outputs, &[]);
+        return Ok((EXIT_OK, run));
+    }
+
+    let sdk = crate::aws::sdk_config(&s.global.aws, &s.id.region, s.aws.max_attempts).await;
+    crate::aws::check_account(&sdk, &s.stack.allowed_account_ids).await?;
+    let tool = T::connect(&sdk);
+
+    match command {
+        Command::Plan { detailed_exitcode } => {
+            let state = load_or_empty::<T>(s)?;
+            let observed = tool.observe(&ctx, &spec, &state).await?;
+            let plan = T::plan(&spec, &observed);
+            show_plan(ui, &plan);
+            let mut planned = T::recorded(&observed);
+            let pending = plan.pending();
+            planned.retain(|a, _| !pending.contains(a.as_str()));
+            let out = T::outputs(&spec, &planned);
+            s.doc
+                .set_outputs(T::SECTION, Value::Object(out.value), &out.unknown);
+            let sum = plan.summary();
+            run.created = sum.create + sum.replace;
+            run.updated = sum.update;
+            run.deleted = sum.delete + sum.replace;
+            let code = if *detailed_exitcode && !plan.is_empty() {
+                EXIT_CHANGES
+            } else {
+                EXIT_OK
+            };
+            Ok((code, run))
+        }
+        Command::Up { allow_destroy } => {
+            let _lock = s.store.lock(T::NAME, "up", s.global.lock_timeout)?;
+            let state = load_or_empty::<T>(s)?;
+            let observed = tool.observe(&ctx, &spec, &state).await?;
+            let plan = T::plan(&spec, &observed);
+            show_plan(ui, &plan);
+            let destructive = plan.destructive();
+            if !destructive.is_empty() && !allow_destroy {
+                return Err(Error::Refused(format!(
+                    "the plan deletes or replaces {} resource(s) ({}); nothing was changed. Review the plan, then run again with --allow-destroy",
+                    destructive.len(),
+                    destructive.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let mut start = state.clone();
+            start.resources = T::recorded(&observed);
+            let rec = Recorder::new(&s.store, start);
+            if rec.snapshot().resources != state.resources || s.store.load(T::NAME)?.is_none() {
+                rec.save()?;
+            }
+            let outcome = execute(&plan, &rec, ui, |change, step| {
+                tool.apply(&ctx, &rec, &spec, change, step)
+            })
+            .await;
+            let snapshot = rec.snapshot();
+            let out = T::outputs(&spec, &snapshot.resources);
+            let outputs = Value::Object(out.value);
+            if snapshot.outputs != outputs {
+                rec.update(|st| st.outputs = outputs.clone())?;
+            }
+            run.created = outcome.applied.create + outcome.applied.replace;
+            run.updated = outcome.applied.update;
+            run.deleted = outcome.applied.delete + outcome.applied.replace;
+            s.doc.set_outputs(T::SECTION, outputs, &out.unknown);
+            if !outcome.errors.is_empty() {
+                if !outcome.skipped.is_empty() {
+                    ui.warn(format!("not attempted: {}", outcome.skipped.join(", ")));
+                }
+                let total = plan.changes.len();
+                let e = if outcome.errors.len() == 1 {
+                    outcome
+                        .errors
+                        .into_iter()
+                        .next()
+                        .unwrap_or(Error::Internal("lost error".into()))
+                } else {
+                    Error::Partial {
+                        total,
+                        errors: outcome.errors,
+                    }
+                };
+                ui.error(e.to_string());
+                run.ok = false;
+                run.error = Some(e.to_string().lines().next().unwrap_or_default().to_owned());
+                return Ok((e.exit_code(), run));
+            }
+            if !plan.is_empty() {
+                ui.info(format!(
+                    "Applied: {} created, {} updated, {} deleted.",
+                    run.created, run.updated, run.deleted
+                ));
+            }
+            Ok((EXIT_OK, run))
+        }
+        Command::Down { yes } => {
+            let _lock = s.store.lock(T::NAME, "down", s.global.lock_timeout)?;
+            let state = load_or_empty::<T>(s)?;
+            let observed = tool.observe(&ctx, &spec, &state).await?;
+            let blockers = tool.blockers(&ctx, &spec, &observed).await?;
+            if !blockers.is_empty() {
+                return Err(Error::Refused(format!(
+                    "still in use, nothing was deleted: {}; take those down first",
+                    blockers.join("; ")
+                )));
+            }
+            let plan = T::plan_down(&spec, &observed);
+            let mut start = state.clone();
+            start.resources = T::recorded(&observed);
+            let rec = Recorder::new(&s.store, start);
+            if plan.is_empty() {
+                ui.info("Nothing to delete.");
+            } else {
+                show_plan(ui, &plan);
+                confirm(ui, *yes, plan.changes.len())?;
+                rec.save()?;
+                let outcome = execute(&plan, &rec, ui, |change, step| {
+                    tool.apply(&ctx, &rec, &spec, change, step)
+                })
+                .await;
+                run.deleted = outcome.applied.delete;
+                if !outcome.errors.is_empty() {
+                    let e = Error::Partial {
+                        total: plan.changes.len(),
+                        errors: outcome.errors,
+                    };
+                    ui.error(e.to_string());
+                    run.ok = false;
+                    run.error = Some(e.to_string().lines().next().unwrap_or_default().to_owned());
+                    return Ok((EXIT_FAILURE, run));
+                }
+                ui.info(format!("Deleted {} resource(s).", run.deleted));
+            }
+            if state.serial > 0 || !rec.snapshot().resources.is_empty() {
+                rec.update(|st| {
+                    st.resources.clear();
+                    st.outputs = Value::Null;
+                })?;
+            }
+            s.doc.remove_outputs(T::SECTION);
+            Ok((EXIT_OK, run))
+        }
+        Command::Show { refresh: true } => {
+            let _lock = s
+                .store
+                .lock(T::NAME, "show --refresh", s.global.lock_timeout)?;
+            let state = s.store.load(T::NAME)?.ok_or_else(|| no_state::<T>(s))?;
+            let observed = tool.observe(&ctx, &spec, &state).await?;
+            let plan = T::plan(&spec, &observed);
+            if !plan.is_empty() {
+                ui.warn(format!(
+                    "AWS differs from the config: {} (run plan for details)",
+                    plan.summary_line()
+                ));
+            }
+            let mut fresh = state.clone();
+            fresh.resources = T::recorded(&observed);
+            let out = T::outputs(&spec, &fresh.resources);
+            fresh.outputs = Value::Object(out.value);
+            if fresh != state {
+                let mut f = fresh.clone();
+                s.store.save(&mut f)?;
+            }
+            s.doc.set_outputs(T::SECTION, fresh.outputs, &out.unknown);
+            Ok((EXIT_OK, run))
+        }
+        Command::Show { refresh: false } | Command::Unlock { .. } => Ok((EXIT_OK, run)),
+    }
+}
+
+fn no_state<T: Tool>(s: &Session) -> Error {
+    Error::Refused(format!(
+        "{} has no state for {}-{} in {}; run `{} up` first (or pass --state)",
+        T::NAME,
+        s.id.stack,
+        s.id.env,
+        s.store.dir().display(),
+        T::NAME
+    ))
+}
+
+fn load_or_empty<T: Tool>(s: &Session) -> Result<State> {
+    Ok(s.store.load(T::NAME)?.unwrap_or_else(|| {
+        State::empty(
+            T::NAME,
+            env!("CARGO_PKG_VERSION"),
+            &s.id.stack,
+            &s.id.env,
+            &s.id.region,
+        )
+    }))
+}
+
+fn show_plan(ui: &Ui, plan: &Plan) {
+    for line in plan.render() {
+        ui.info(line);
+    }
+}
+
+fn confirm(ui: &Ui, yes: bool, n: usize) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    // stdin may carry the document; ask on the controlling terminal.
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty");
+    let Ok(tty) = tty else {
+        return Err(Error::Refused(format!(
+            "down would delete {n} resource(s) and there is no terminal to confirm at; pass --yes"
+        )));
+    };
+    let mut w = &tty;
+    let _ = write!(
+        w,
+        "{}: delete these {n} resource(s)? Type 'yes' to confirm: ",
+        ui.tool()
+    );
+    let _ = w.flush();
+    let mut answer = String::new();
+    std::io::BufReader::new(&tty)
+        .read_line(&mut answer)
+        .map_err(|e| Error::Refused(format!("could not read the confirmation: {e}")))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Refused(String::from(
+            "not confirmed; nothing was deleted",
+        )))
+    }
+}

@@ -1,0 +1,247 @@
+//! hms-vpc: the HMS VPC — subnets per AZ, internet and NAT gateways, routes, the default security group
+//! stripped of rules, the S3 gateway endpoint and flow logs. Writes `outputs.vpc`:
+//!
+//! `vpc_id`, `cidr`, `azs`, `private_subnet_ids` and `public_subnet_ids` (in AZ order),
+//! `public_route_table_id`, `private_route_table_ids` (AZ order), `igw_id`, `nat_gateway_ids`,
+//! `nat_public_ips`, `s3_endpoint_id`, `flow_log_id`.
+
+pub mod addr;
+pub mod apply;
+pub mod observe;
+pub mod plan;
+pub mod spec;
+
+use aws_sdk_ec2::types::Filter;
+use clap::Parser;
+use hms_core::apply::Recorder;
+use hms_core::aws::SdkConfig;
+use hms_core::cli::{Command, GlobalArgs};
+use hms_core::plan::{Change, Plan, Step};
+use hms_core::state::{Resource, Resources, State};
+use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
+use hms_core::{Error, Result};
+use serde_json::Value;
+
+use crate::addr::Tier;
+use crate::observe::Observed;
+use crate::spec::Spec;
+
+/// Command line of hms-vpc.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hms-vpc",
+    version,
+    about = "Provision the HMS VPC: subnets, gateways, routes, flow logs, S3 endpoint."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    hms_core::tool::run::<Vpc>(&cli.global, &cli.command).await
+}
+
+/// The AWS clients hms-vpc uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+/// The hms-vpc tool.
+#[derive(Debug)]
+pub struct Vpc {
+    clients: Clients,
+}
+
+impl Tool for Vpc {
+    const NAME: &'static str = "hms-vpc";
+    const SECTION: &'static str = "vpc";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+        spec::build(input)
+    }
+
+    fn connect(sdk: &SdkConfig) -> Self {
+        Vpc {
+            clients: Clients {
+                ec2: aws_sdk_ec2::Client::new(sdk),
+                iam: aws_sdk_iam::Client::new(sdk),
+                logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            },
+        }
+    }
+
+    async fn observe(&self, ctx: &Ctx<'_>, spec: &Spec, state: &State) -> Result<Observed> {
+        let observed = observe::observe(&self.clients, spec, state).await?;
+        for w in &observed.warnings {
+            ctx.ui.warn(format!(
+                "duplicate left alone (delete it by hand if unused): {w}"
+            ));
+        }
+        Ok(observed)
+    }
+
+    fn recorded(observed: &Observed) -> Resources {
+        hms_core::diff::records(&observed.found)
+    }
+
+    fn plan(spec: &Spec, observed: &Observed) -> Plan {
+        plan::plan(spec, observed)
+    }
+
+    fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
+        plan::plan_down(observed)
+    }
+
+    async fn blockers(
+        &self,
+        _ctx: &Ctx<'_>,
+        _spec: &Spec,
+        observed: &Observed,
+    ) -> Result<Vec<String>> {
+        let Some(vpc) = &observed.vpc_id else {
+            return Ok(vec![]);
+        };
+        blockers(&self.clients, vpc, observed).await
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        rec: &Recorder<'_>,
+        spec: &Spec,
+        change: &Change,
+        step: Step,
+    ) -> Result<Option<Resource>> {
+        apply::apply(&self.clients, ctx, rec, spec, change, step).await
+    }
+
+    fn outputs(spec: &Spec, resources: &Resources) -> Outputs {
+        outputs(spec, resources)
+    }
+}
+
+/// `outputs.vpc` from the spec and the recorded resources.
+pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
+    let mut o = Outputs::default();
+    let azs = spec.az_names();
+    o.id("vpc_id", r, addr::VPC);
+    o.set("cidr", spec.cidr.to_string());
+    o.set("azs", azs.clone());
+    let list = |tier| {
+        azs.iter()
+            .map(|az| addr::subnet(tier, az))
+            .collect::<Vec<_>>()
+    };
+    o.ids("private_subnet_ids", r, &list(Tier::Private));
+    o.ids("public_subnet_ids", r, &list(Tier::Public));
+    o.id("public_route_table_id", r, addr::RT_PUBLIC);
+    o.ids(
+        "private_route_table_ids",
+        r,
+        &azs.iter()
+            .map(|az| addr::rt_private(az))
+            .collect::<Vec<_>>(),
+    );
+    o.id("igw_id", r, addr::IGW);
+    let nats: Vec<String> = spec.nat_azs().iter().map(|az| addr::nat(az)).collect();
+    o.ids("nat_gateway_ids", r, &nats);
+    let ips: Option<Vec<Value>> = spec
+        .nat_azs()
+        .iter()
+        .map(|az| {
+            r.get(&addr::eip(az))
+                .and_then(|e| e.attr("public_ip"))
+                .filter(|s| !s.is_empty())
+                .map(Value::from)
+        })
+        .collect();
+    o.maybe("nat_public_ips", ips.map(Value::from));
+    o.id("s3_endpoint_id", r, addr::ENDPOINT);
+    if spec.flow_logs.is_some() {
+        o.id("flow_log_id", r, addr::FLOW_LOG);
+    } else {
+        o.set("flow_log_id", Value::Null);
+    }
+    o
+}
+
+/// What else uses the VPC: network interfaces and security groups of other tools.
+async fn blockers(c: &Clients, vpc: &str, observed: &Observed) -> Result<Vec<String>> {
+    let ours: Vec<&str> = observed
+        .found
+        .iter()
+        .filter(|(a, _)| a.starts_with("vpc.nat["))
+        .map(|(_, f)| f.id.as_str())
+        .collect();
+    let vpc_filter = Filter::builder().name("vpc-id").values(vpc).build();
+    let (enis, sgs) = tokio::try_join!(
+        async {
+            c.ec2
+                .describe_network_interfaces()
+                .filters(vpc_filter.clone())
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| Error::aws(format!("vpc {vpc}"), "ec2:DescribeNetworkInterfaces", e))
+        },
+        async {
+            c.ec2
+                .describe_security_groups()
+                .filters(vpc_filter.clone())
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| Error::aws(format!("vpc {vpc}"), "ec2:DescribeSecurityGroups", e))
+        },
+    )?;
+    let mut out = Vec::new();
+    for eni in &enis {
+        let desc = eni.description().unwrap_or_default();
+        // Our own NAT gateways' interfaces go away with them.
+        if ours.iter().any(|n| desc.contains(n)) {
+            continue;
+        }
+        out.push(format!(
+            "network interface {} ({}{})",
+            eni.network_interface_id().unwrap_or_default(),
+            if desc.is_empty() {
+                "no description"
+            } else {
+                desc
+            },
+            eni.requester_id()
+                .map(|r| format!(", requested by {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    for sg in &sgs {
+        if sg.group_name() == Some("default") {
+            continue;
+        }
+        let owner = sg
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(hms_core::tags::TOOL))
+            .and_then(|t| t.value())
+            .unwrap_or("not managed by hms");
+        out.push(format!(
+            "security group {} ({}, {owner})",
+            sg.group_id().unwrap_or_default(),
+            sg.group_name().unwrap_or_default()
+        ));
+    }
+    Ok(out)
+}

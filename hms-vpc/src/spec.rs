@@ -1,0 +1,438 @@
+//! The desired VPC, decided and validated from config and flags. Pure: no AWS call.
+
+use std::collections::BTreeMap;
+
+use hms_core::config::Config;
+use hms_core::tags::Tagger;
+use hms_core::tool::SpecInput;
+use hms_core::Result;
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+
+/// CloudWatch Logs' allowed retention periods, in days.
+pub const RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// `[vpc]` as written in config; every field optional, defaults are the reference stack.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcConfig {
+    /// VPC CIDR, /16 to /28 (default 10.0.0.0/16).
+    pub cidr: Option<String>,
+    /// Availability zones in the region (default `<region>a`, `b`, `c`).
+    pub azs: Option<Vec<String>>,
+    /// Private subnet CIDRs, one per AZ in order (default 10.0.1-3.0/24).
+    pub private_subnets: Option<Vec<String>>,
+    /// Public subnet CIDRs, one per AZ in order (default 10.0.101-103.0/24).
+    pub public_subnets: Option<Vec<String>>,
+    /// NAT gateways at all (default true).
+    pub enable_nat_gateway: Option<bool>,
+    /// One NAT gateway for all AZs, in the first public subnet (the default).
+    pub single_nat_gateway: Option<bool>,
+    /// One NAT gateway per AZ.
+    pub one_nat_gateway_per_az: Option<bool>,
+    /// VPC flow logs to CloudWatch Logs (default true).
+    pub flow_logs: Option<bool>,
+    /// Flow log retention in days (default 90).
+    pub flow_log_retention_days: Option<i32>,
+    /// Extra tags on every VPC resource.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// How private subnets reach the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatMode {
+    None,
+    Single,
+    PerAz,
+}
+
+/// One availability zone's subnets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Az {
+    pub name: String,
+    pub private: Ipv4Net,
+    pub public: Ipv4Net,
+}
+
+/// Flow log settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLogs {
+    pub log_group: String,
+    pub retention_days: i32,
+    pub role_name: String,
+}
+
+/// The desired VPC.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub region: String,
+    pub cidr: Ipv4Net,
+    pub azs: Vec<Az>,
+    pub nat: NatMode,
+    pub flow_logs: Option<FlowLogs>,
+    pub tagger: Tagger,
+    /// `[vpc] tags`, added to every resource's tags.
+    pub extra_tags: BTreeMap<String, String>,
+}
+
+impl Spec {
+    /// AZ names in order.
+    pub fn az_names(&self) -> Vec<String> {
+        self.azs.iter().map(|a| a.name.clone()).collect()
+    }
+
+    /// The AZ whose NAT gateway serves `az`'s private subnet, if any.
+    pub fn nat_for<'a>(&'a self, az: &'a str) -> Option<&'a str> {
+        match self.nat {
+            NatMode::None => None,
+            NatMode::Single => self.azs.first().map(|a| a.name.as_str()),
+            NatMode::PerAz => Some(az),
+        }
+    }
+
+    /// The AZs that hold a NAT gateway.
+    pub fn nat_azs(&self) -> Vec<&str> {
+        match self.nat {
+            NatMode::None => vec![],
+            NatMode::Single => self
+                .azs
+                .first()
+                .map(|a| vec![a.name.as_str()])
+                .unwrap_or_default(),
+            NatMode::PerAz => self.azs.iter().map(|a| a.name.as_str()).collect(),
+        }
+    }
+
+    /// Tags of the resource at `address`, with a `Name`.
+    pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
+        let mut t = self.extra_tags.clone();
+        t.extend(self.tagger.tags(address, Some(name)));
+        t
+    }
+
+    /// A resource name (`hms-private-us-east-1a` in production).
+    pub fn name(&self, suffix: &str) -> String {
+        self.tagger.name(suffix)
+    }
+}
+
+/// Builds the spec from the run's input.
+pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
+    let cfg: VpcConfig = input.config.section("vpc")?;
+    decide(input.config, &cfg, input.tagger)
+}
+
+fn parse_net(config: &Config, key: &str, text: &str) -> Result<Ipv4Net> {
+    let net: Ipv4Net = text.parse().map_err(|_| {
+        config.invalid(
+            key,
+            format!("{text:?} is not an IPv4 CIDR like 10.0.0.0/16"),
+        )
+    })?;
+    if !(16..=28).contains(&net.prefix_len()) {
+        return Err(config.invalid(
+            key,
+            format!("{text}: AWS allows prefixes /16 to /28 for VPCs and subnets; use a prefix in that range"),
+        ));
+    }
+    if net.trunc() != net {
+        return Err(config.invalid(
+            key,
+            format!("{text} has host bits set; use {}", net.trunc()),
+        ));
+    }
+    Ok(net)
+}
+
+/// Validates `cfg` and decides everything it leaves open.
+pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec> {
+    let region = tagger.id.region.clone();
+    let cidr = parse_net(
+        config,
+        "vpc.cidr",
+        cfg.cidr.as_deref().unwrap_or("10.0.0.0/16"),
+    )?;
+
+    let azs: Vec<String> = match &cfg.azs {
+        Some(a) => a.clone(),
+        None => ["a", "b", "c"]
+            .iter()
+            .map(|s| format!("{region}{s}"))
+            .collect(),
+    };
+    if azs.is_empty() {
+        return Err(config.invalid(
+            "vpc.azs",
+            "is empty; give at least one availability zone, e.g. [\"us-east-1a\"]",
+        ));
+    }
+    for (i, az) in azs.iter().enumerate() {
+        let suffix = az.strip_prefix(region.as_str()).unwrap_or_default();
+        if suffix.len() != 1 || !suffix.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(config.invalid(
+                &format!("vpc.azs[{i}]"),
+                format!("{az:?} is not an availability zone of region {region}; use {region}a, {region}b, …"),
+            ));
+        }
+        if azs[..i].contains(az) {
+            return Err(config.invalid(&format!("vpc.azs[{i}]"), format!("{az} is listed twice")));
+        }
+    }
+
+    let subnets = |key: &str, given: &Option<Vec<String>>, first: u32| -> Result<Vec<Ipv4Net>> {
+        match given {
+            Some(list) => {
+                if list.len() != azs.len() {
+                    return Err(config.invalid(
+                        key,
+                        format!(
+                            "has {} subnets for {} availability zones (vpc.azs); give one per AZ, in the same order",
+                            list.len(),
+                            azs.len()
+                        ),
+                    ));
+                }
+                list.iter()
+                    .enumerate()
+                    .map(|(i, s)| parse_net(config, &format!("{key}[{i}]"), s))
+                    .collect()
+            }
+            None => {
+                let prefix = cidr.prefix_len() + 8;
+                if prefix > 28 {
+                    return Err(config.invalid(
+                        key,
+                        format!(
+                            "cannot derive subnets of a /{} VPC; list them explicitly",
+                            cidr.prefix_len()
+                        ),
+                    ));
+                }
+                let all = cidr.subnets(prefix).map_err(|e| config.invalid(key, e))?;
+                (0..azs.len() as u32)
+                    .map(|i| {
+                        all.clone().nth((first + i) as usize).ok_or_else(|| {
+                            config.invalid(
+                                key,
+                                "too many AZs to derive subnets; list them explicitly",
+                            )
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+    let private = subnets("vpc.private_subnets", &cfg.private_subnets, 1)?;
+    let public = subnets("vpc.public_subnets", &cfg.public_subnets, 101)?;
+
+    let mut all: Vec<(String, Ipv4Net)> = Vec::new();
+    for (kind, list) in [("private_subnets", &private), ("public_subnets", &public)] {
+        for (i, net) in list.iter().enumerate() {
+            let key = format!("vpc.{kind}[{i}]");
+            if !cidr.contains(net) {
+                return Err(config.invalid(
+                    &key,
+                    format!("{net} is outside vpc.cidr {cidr}; use a subnet of {cidr}"),
+                ));
+            }
+            if let Some((other, _)) = all.iter().find(|(_, o)| o.contains(net) || net.contains(o)) {
+                return Err(config.invalid(
+                    &key,
+                    format!("{net} overlaps {other}; subnets must not overlap"),
+                ));
+            }
+            all.push((format!("{key} = {net}"), *net));
+        }
+    }
+
+    let enable = cfg.enable_nat_gateway.unwrap_or(true);
+    let nat = match (enable, cfg.single_nat_gateway, cfg.one_nat_gateway_per_az) {
+        (_, Some(true), Some(true)) => {
+            return Err(config.invalid(
+                "vpc.one_nat_gateway_per_az",
+                "and vpc.single_nat_gateway are both true; set only one of the two NAT modes",
+            ))
+        }
+        (false, Some(true), _) | (false, _, Some(true)) => {
+            return Err(config.invalid(
+                "vpc.enable_nat_gateway",
+                "is false but a NAT mode is set; remove single_nat_gateway / one_nat_gateway_per_az or enable NAT",
+            ))
+        }
+        (false, _, _) => NatMode::None,
+        (true, _, Some(true)) => NatMode::PerAz,
+        (true, Some(false), _) => NatMode::PerAz,
+        (true, _, _) => NatMode::Single,
+    };
+
+    let flow_logs = if cfg.flow_logs.unwrap_or(true) {
+        let days = cfg.flow_log_retention_days.unwrap_or(90);
+        if !RETENTION_DAYS.contains(&days) {
+            return Err(config.invalid(
+                "vpc.flow_log_retention_days",
+                format!("{days} is not a CloudWatch Logs retention; use one of {RETENTION_DAYS:?}"),
+            ));
+        }
+        Some(FlowLogs {
+            log_group: format!("/aws/vpc/{}-flow-logs", tagger.name("vpc")),
+            retention_days: days,
+            role_name: tagger.name("vpc-flow-logs"),
+        })
+    } else {
+        if cfg.flow_log_retention_days.is_some() {
+            return Err(config.invalid(
+                "vpc.flow_log_retention_days",
+                "is set but vpc.flow_logs is false; remove one",
+            ));
+        }
+        None
+    };
+
+    for key in cfg.tags.keys() {
+        if key.starts_with("aws:") || key.starts_with("hms:") || key == "Name" {
+            return Err(config.invalid(
+                &format!("vpc.tags.{key}"),
+                "aws:, hms: and Name are set by the tool; choose another tag key",
+            ));
+        }
+    }
+
+    Ok(Spec {
+        region,
+        cidr,
+        azs: azs
+            .into_iter()
+            .zip(private.into_iter().zip(public))
+            .map(|(name, (private, public))| Az {
+                name,
+                private,
+                public,
+            })
+            .collect(),
+        nat,
+        flow_logs,
+        tagger: tagger.clone(),
+        extra_tags: cfg.tags.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hms_core::document::Identity;
+
+    fn tagger() -> Tagger {
+        Tagger::new(
+            Identity {
+                stack: "hms".into(),
+                env: "production".into(),
+                region: "us-east-1".into(),
+            },
+            "hms-vpc",
+            BTreeMap::new(),
+        )
+    }
+
+    fn spec(sets: &[&str]) -> Result<Spec> {
+        let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+        let config = Config::load(&[], &sets)?;
+        let cfg: VpcConfig = config.section("vpc")?;
+        decide(&config, &cfg, &tagger())
+    }
+
+    #[test]
+    fn defaults_are_the_reference_stack() {
+        let s = spec(&[]).expect("spec");
+        assert_eq!(s.cidr.to_string(), "10.0.0.0/16");
+        assert_eq!(s.az_names(), vec!["us-east-1a", "us-east-1b", "us-east-1c"]);
+        let private: Vec<String> = s.azs.iter().map(|a| a.private.to_string()).collect();
+        let public: Vec<String> = s.azs.iter().map(|a| a.public.to_string()).collect();
+        assert_eq!(private, vec!["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]);
+        assert_eq!(
+            public,
+            vec!["10.0.101.0/24", "10.0.102.0/24", "10.0.103.0/24"]
+        );
+        assert_eq!(s.nat, NatMode::Single);
+        assert_eq!(s.nat_for("us-east-1c"), Some("us-east-1a"));
+        let fl = s.flow_logs.expect("flow logs");
+        assert_eq!(fl.retention_days, 90);
+        assert_eq!(fl.role_name, "hms-vpc-flow-logs");
+    }
+
+    #[test]
+    fn nat_modes() {
+        assert_eq!(
+            spec(&["vpc.one_nat_gateway_per_az=true"])
+                .expect("per az")
+                .nat,
+            NatMode::PerAz
+        );
+        assert_eq!(
+            spec(&["vpc.single_nat_gateway=false"]).expect("per az").nat,
+            NatMode::PerAz
+        );
+        assert_eq!(
+            spec(&["vpc.enable_nat_gateway=false"]).expect("none").nat,
+            NatMode::None
+        );
+        let fourth = spec(&[r#"vpc.azs=["us-east-1a","us-east-1b","us-east-1c","us-east-1d"]"#])
+            .expect("4 azs");
+        assert_eq!(fourth.azs[3].private.to_string(), "10.0.4.0/24");
+        assert_eq!(fourth.azs[3].public.to_string(), "10.0.104.0/24");
+    }
+
+    #[test]
+    fn bad_inputs_name_the_key() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["vpc.cidr=10.0.0.0/33"], "vpc.cidr"),
+            (&["vpc.cidr=banana"], "vpc.cidr"),
+            (&["vpc.cidr=10.0.0.0/8"], "/16 to /28"),
+            (&["vpc.cidr=10.0.0.1/16"], "host bits"),
+            (
+                &[r#"vpc.private_subnets=["10.1.1.0/24","10.0.2.0/24","10.0.3.0/24"]"#],
+                "outside vpc.cidr",
+            ),
+            (
+                &[r#"vpc.private_subnets=["10.0.1.0/24","10.0.1.0/25","10.0.3.0/24"]"#],
+                "overlaps",
+            ),
+            (&[r#"vpc.private_subnets=["10.0.1.0/24"]"#], "one per AZ"),
+            (
+                &[r#"vpc.azs=["us-west-2a"]"#],
+                "not an availability zone of region us-east-1",
+            ),
+            (&[r#"vpc.azs=["us-east-1a","us-east-1a"]"#], "listed twice"),
+            (
+                &[
+                    "vpc.single_nat_gateway=true",
+                    "vpc.one_nat_gateway_per_az=true",
+                ],
+                "both true",
+            ),
+            (
+                &[
+                    "vpc.enable_nat_gateway=false",
+                    "vpc.one_nat_gateway_per_az=true",
+                ],
+                "NAT mode is set",
+            ),
+            (&["vpc.flow_log_retention_days=45"], "retention"),
+            (&["vpc.nat=true"], "unknown field `nat`"),
+            (&["vpc.azs=[]"], "is empty"),
+            (&["vpc.tags.hms:stack=x"], "set by the tool"),
+        ];
+        for (sets, want) in cases {
+            let err = spec(sets).expect_err(&format!("{sets:?} should fail"));
+            assert_eq!(err.exit_code(), 64, "{sets:?}");
+            assert!(err.to_string().contains(want), "{sets:?}: {err}");
+            assert!(
+                err.to_string().starts_with("config --set"),
+                "{sets:?}: {err}"
+            );
+        }
+    }
+}
