@@ -24,21 +24,33 @@ use std::future::Future;
 /// single-threaded runtime and exits with its code. The only place that exits the process.
 pub fn main<C, F, Fut>(run: F) -> !
 where
-    C: clap::Parser,
+    C: clap::Parser + clap::CommandFactory,
     F: FnOnce(C) -> Fut,
     Fut: Future<Output = i32>,
 {
     let cli = match C::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    error::EXIT_OK
-                }
-                _ => error::EXIT_USAGE,
-            };
-            let _ = e.print();
-            std::process::exit(code); // allow: the one exit of every binary
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                let _ = e.print();
+                std::process::exit(error::EXIT_OK); // allow: the one exit of every binary
+            }
+            // One line, prefixed like every other message: the input and where to read more.
+            let name = C::command().get_name().to_owned();
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("{name}: error: {first} (see '{name} --help')\n").as_bytes(),
+            );
+            std::process::exit(error::EXIT_USAGE); // allow: the one exit of every binary
         }
     };
     let code = match tokio::runtime::Builder::new_current_thread()

@@ -176,11 +176,23 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
 
 /// What else uses the VPC: network interfaces and security groups of other tools.
 async fn blockers(c: &Clients, vpc: &str, observed: &Observed) -> Result<Vec<String>> {
-    let ours: Vec<&str> = observed
+    // Our NAT gateways' interfaces go away with them.
+    let nats: Vec<&hms_core::diff::Found> = observed
         .found
         .iter()
         .filter(|(a, _)| a.starts_with("vpc.nat["))
-        .map(|(_, f)| f.id.as_str())
+        .map(|(_, f)| f)
+        .collect();
+    let nat_ids: Vec<&str> = nats.iter().map(|f| f.id.as_str()).collect();
+    let nat_enis: Vec<&str> = nats
+        .iter()
+        .filter_map(|f| {
+            f.info
+                .get("network_interface_ids")
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .filter_map(Value::as_str)
         .collect();
     let vpc_filter = Filter::builder().name("vpc-id").values(vpc).build();
     let (enis, sgs) = tokio::try_join!(
@@ -210,8 +222,8 @@ async fn blockers(c: &Clients, vpc: &str, observed: &Observed) -> Result<Vec<Str
     let mut out = Vec::new();
     for eni in &enis {
         let desc = eni.description().unwrap_or_default();
-        // Our own NAT gateways' interfaces go away with them.
-        if ours.iter().any(|n| desc.contains(n)) {
+        let id = eni.network_interface_id().unwrap_or_default();
+        if nat_enis.contains(&id) || nat_ids.iter().any(|n| desc.contains(n)) {
             continue;
         }
         out.push(format!(

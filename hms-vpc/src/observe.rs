@@ -780,6 +780,13 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                     "state",
                     n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
                 )
+                .info(
+                    "network_interface_ids",
+                    n.nat_gateway_addresses()
+                        .iter()
+                        .filter_map(|x| x.network_interface_id())
+                        .collect::<Vec<_>>(),
+                )
                 .tags(pairs(n.tags()))
                 .uses([
                     addr::subnet(Tier::Public, &az),

@@ -1,0 +1,918 @@
+//! hms-vpc against the emulator: run the real binary, then assert on what the emulator holds.
+//! Needs the emulator (`scripts/test.sh` starts it and sets HMS_TEST_ENDPOINT).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+use aws_sdk_ec2::types::Filter;
+use serde_json::Value;
+
+fn endpoint() -> String {
+    std::env::var("HMS_TEST_ENDPOINT")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .expect("no emulator: run the tests with scripts/test.sh (it starts moto and sets HMS_TEST_ENDPOINT)")
+}
+
+/// One test's stack: a unique name and its own state directory.
+struct Stack {
+    name: String,
+    dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Stack {
+    fn new(tag: &str) -> Self {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        let name = format!(
+            "t{tag}-{}-{n}-{}",
+            std::process::id() % 100000,
+            nanos % 10000
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sdk = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(endpoint())
+                .test_credentials()
+                .load(),
+        );
+        Stack {
+            name,
+            dir: tempfile::tempdir().expect("tempdir"),
+            rt,
+            sdk,
+        }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        Command::from_std(self.std_cmd(args))
+    }
+
+    fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("hms-vpc"));
+        c.current_dir(self.dir.path())
+            .env("HMS_STATE", self.state_dir())
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .args(args)
+            .args(["--stack", &self.name]);
+        c
+    }
+
+    /// Runs a command, checks its exit code, returns (document, stderr).
+    fn run(&self, args: &[&str], code: i32) -> (Value, String) {
+        let out = self.cmd(args).write_stdin("").output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hms-vpc {args:?} exit code; stderr:\n{stderr}"
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not a document: {e}\n{stderr}"));
+        (doc, stderr)
+    }
+
+    fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+
+    fn mine(&self) -> Filter {
+        Filter::builder()
+            .name("tag:hms:stack")
+            .values(&self.name)
+            .build()
+    }
+
+    fn vpcs(&self) -> Vec<aws_sdk_ec2::types::Vpc> {
+        self.rt
+            .block_on(self.ec2().describe_vpcs().filters(self.mine()).send())
+            .expect("vpcs")
+            .vpcs()
+            .to_vec()
+    }
+
+    fn subnets(&self) -> Vec<aws_sdk_ec2::types::Subnet> {
+        self.rt
+            .block_on(self.ec2().describe_subnets().filters(self.mine()).send())
+            .expect("subnets")
+            .subnets()
+            .to_vec()
+    }
+
+    fn igws(&self) -> Vec<aws_sdk_ec2::types::InternetGateway> {
+        self.rt
+            .block_on(
+                self.ec2()
+                    .describe_internet_gateways()
+                    .filters(self.mine())
+                    .send(),
+            )
+            .expect("igws")
+            .internet_gateways()
+            .to_vec()
+    }
+
+    /// Live NAT gateways of this stack (the emulator ignores tag filters here: filter by tags ourselves).
+    fn nats(&self) -> Vec<aws_sdk_ec2::types::NatGateway> {
+        let all = self
+            .rt
+            .block_on(self.ec2().describe_nat_gateways().send())
+            .expect("nats");
+        all.nat_gateways()
+            .iter()
+            .filter(|n| {
+                n.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("hms:stack") && t.value() == Some(self.name.as_str()))
+            })
+            .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+            .cloned()
+            .collect()
+    }
+
+    fn eips(&self) -> Vec<aws_sdk_ec2::types::Address> {
+        self.rt
+            .block_on(self.ec2().describe_addresses().filters(self.mine()).send())
+            .expect("eips")
+            .addresses()
+            .to_vec()
+    }
+
+    fn route_tables(&self) -> Vec<aws_sdk_ec2::types::RouteTable> {
+        self.rt
+            .block_on(
+                self.ec2()
+                    .describe_route_tables()
+                    .filters(self.mine())
+                    .send(),
+            )
+            .expect("rts")
+            .route_tables()
+            .to_vec()
+    }
+
+    fn endpoints(&self) -> Vec<aws_sdk_ec2::types::VpcEndpoint> {
+        self.rt
+            .block_on(
+                self.ec2()
+                    .describe_vpc_endpoints()
+                    .filters(self.mine())
+                    .send(),
+            )
+            .expect("endpoints")
+            .vpc_endpoints()
+            .iter()
+            // Deleted endpoints stay listed for a while, in AWS as in the emulator.
+            .filter(|e| {
+                !matches!(
+                    e.state()
+                        .map(|x| x.as_str().to_ascii_lowercase())
+                        .as_deref(),
+                    Some("deleted" | "deleting")
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn flow_logs(&self) -> Vec<aws_sdk_ec2::types::FlowLog> {
+        self.rt
+            .block_on(self.ec2().describe_flow_logs().filter(self.mine()).send())
+            .expect("flow logs")
+            .flow_logs()
+            .to_vec()
+    }
+
+    fn log_group(&self) -> Option<aws_sdk_cloudwatchlogs::types::LogGroup> {
+        let name = format!("/aws/vpc/{}-vpc-flow-logs", self.name);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk);
+        let out = self
+            .rt
+            .block_on(
+                logs.describe_log_groups()
+                    .log_group_name_prefix(&name)
+                    .send(),
+            )
+            .expect("log groups");
+        out.log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(name.as_str()))
+            .cloned()
+    }
+
+    fn role_exists(&self) -> bool {
+        let iam = aws_sdk_iam::Client::new(&self.sdk);
+        self.rt
+            .block_on(
+                iam.get_role()
+                    .role_name(format!("{}-vpc-flow-logs", self.name))
+                    .send(),
+            )
+            .is_ok()
+    }
+
+    /// Counts of every tagged resource type, for "nothing duplicated / nothing left" checks.
+    fn counts(&self) -> [usize; 7] {
+        [
+            self.vpcs().len(),
+            self.subnets().len(),
+            self.igws().len(),
+            self.nats().len(),
+            self.eips().len(),
+            self.route_tables().len(),
+            self.endpoints().len(),
+        ]
+    }
+}
+
+fn tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+fn run_counts(doc: &Value) -> (u64, u64, u64) {
+    let run = doc["runs"]
+        .as_array()
+        .and_then(|r| r.last())
+        .expect("a run");
+    (
+        run["created"].as_u64().unwrap_or(99),
+        run["updated"].as_u64().unwrap_or(99),
+        run["deleted"].as_u64().unwrap_or(99),
+    )
+}
+
+#[test]
+fn up_builds_the_reference_vpc_and_converges() {
+    let s = Stack::new("ref");
+    let (doc, _) = s.run(&["up"], 0);
+    let out = &doc["outputs"]["vpc"];
+    assert_eq!(doc["stack"], s.name.as_str());
+    assert_eq!(run_counts(&doc), (30, 0, 0));
+
+    let vpcs = s.vpcs();
+    assert_eq!(vpcs.len(), 1);
+    let vpc = &vpcs[0];
+    let vpc_id = vpc.vpc_id().expect("id");
+    assert_eq!(out["vpc_id"], vpc_id);
+    assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
+    assert_eq!(
+        tag(vpc.tags(), "Name"),
+        Some(format!("{}-vpc", s.name).as_str())
+    );
+    for attr in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+    ] {
+        let a =
+            s.rt.block_on(
+                s.ec2()
+                    .describe_vpc_attribute()
+                    .vpc_id(vpc_id)
+                    .attribute(attr.clone())
+                    .send(),
+            )
+            .expect("attr");
+        let on = a
+            .enable_dns_support()
+            .or(a.enable_dns_hostnames())
+            .and_then(|v| v.value());
+        assert_eq!(on, Some(true), "{attr:?}");
+    }
+
+    // Six subnets with the reference CIDRs, in order of AZ, none auto-assigning public IPs.
+    let subnets = s.subnets();
+    assert_eq!(subnets.len(), 6);
+    let mut got: Vec<(String, String, String)> = subnets
+        .iter()
+        .map(|x| {
+            (
+                tag(x.tags(), "hms:address").unwrap_or_default().to_owned(),
+                x.cidr_block().unwrap_or_default().to_owned(),
+                x.availability_zone().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String, String)> = [
+        ("private", "us-east-1a", "10.0.1.0/24"),
+        ("private", "us-east-1b", "10.0.2.0/24"),
+        ("private", "us-east-1c", "10.0.3.0/24"),
+        ("public", "us-east-1a", "10.0.101.0/24"),
+        ("public", "us-east-1b", "10.0.102.0/24"),
+        ("public", "us-east-1c", "10.0.103.0/24"),
+    ]
+    .iter()
+    .map(|(t, az, c)| {
+        (
+            format!("vpc.subnet.{t}[{az}]"),
+            (*c).to_owned(),
+            (*az).to_owned(),
+        )
+    })
+    .collect();
+    assert_eq!(got, want);
+    assert!(subnets
+        .iter()
+        .all(|x| x.map_public_ip_on_launch() == Some(false) && x.vpc_id() == Some(vpc_id)));
+    let by_addr = |a: &str| {
+        subnets
+            .iter()
+            .find(|x| tag(x.tags(), "hms:address") == Some(a))
+            .and_then(|x| x.subnet_id())
+            .expect(a)
+            .to_owned()
+    };
+    let public_a = by_addr("vpc.subnet.public[us-east-1a]");
+    assert_eq!(
+        out["private_subnet_ids"][0],
+        by_addr("vpc.subnet.private[us-east-1a]").as_str()
+    );
+    assert_eq!(
+        out["public_subnet_ids"][2],
+        by_addr("vpc.subnet.public[us-east-1c]").as_str()
+    );
+
+    // One attached internet gateway; one NAT gateway with an EIP in the first public subnet.
+    let igws = s.igws();
+    assert_eq!(igws.len(), 1);
+    assert_eq!(
+        igws[0].attachments().first().and_then(|a| a.vpc_id()),
+        Some(vpc_id)
+    );
+    let igw_id = igws[0].internet_gateway_id().expect("igw");
+    let nats = s.nats();
+    assert_eq!(nats.len(), 1);
+    let nat = &nats[0];
+    assert_eq!(nat.subnet_id(), Some(public_a.as_str()));
+    let eips = s.eips();
+    assert_eq!(eips.len(), 1);
+    assert_eq!(
+        nat.nat_gateway_addresses()
+            .first()
+            .and_then(|a| a.allocation_id()),
+        eips[0].allocation_id()
+    );
+    assert_eq!(out["nat_public_ips"][0], eips[0].public_ip().expect("ip"));
+
+    // Routes and associations: public → IGW for the public subnets, private → NAT for each private subnet.
+    let rts = s.route_tables();
+    assert_eq!(rts.len(), 4);
+    for rt in &rts {
+        let addr = tag(rt.tags(), "hms:address").expect("address");
+        let default = rt
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("default route");
+        let assoc: Vec<&str> = rt
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        if addr == "vpc.route_table.public" {
+            assert_eq!(default.gateway_id(), Some(igw_id));
+            assert_eq!(assoc.len(), 3, "{addr}");
+            for az in ["a", "b", "c"] {
+                assert!(
+                    assoc.contains(&by_addr(&format!("vpc.subnet.public[us-east-1{az}]")).as_str())
+                );
+            }
+        } else {
+            let az = addr
+                .trim_start_matches("vpc.route_table.private[")
+                .trim_end_matches(']');
+            assert_eq!(default.nat_gateway_id(), nat.nat_gateway_id(), "{addr}");
+            assert_eq!(
+                assoc,
+                vec![by_addr(&format!("vpc.subnet.private[{az}]")).as_str()],
+                "{addr}"
+            );
+        }
+    }
+
+    // The default security group has no rules left.
+    let sgs =
+        s.rt.block_on(
+            s.ec2()
+                .describe_security_groups()
+                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+                .filters(
+                    Filter::builder()
+                        .name("group-name")
+                        .values("default")
+                        .build(),
+                )
+                .send(),
+        )
+        .expect("sgs");
+    let sg = sgs.security_groups().first().expect("default sg");
+    assert!(sg.ip_permissions().is_empty() && sg.ip_permissions_egress().is_empty());
+
+    // The S3 gateway endpoint on the three private route tables; an active flow log to its group.
+    let eps = s.endpoints();
+    assert_eq!(eps.len(), 1);
+    assert_eq!(eps[0].service_name(), Some("com.amazonaws.us-east-1.s3"));
+    let mut ep_tables: Vec<&str> = eps[0]
+        .route_table_ids()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    ep_tables.sort();
+    let mut private_tables: Vec<&str> = out["private_route_table_ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    private_tables.sort();
+    assert_eq!(ep_tables, private_tables);
+    let fls = s.flow_logs();
+    assert_eq!(fls.len(), 1);
+    assert_eq!(fls[0].resource_id(), Some(vpc_id));
+    assert_eq!(fls[0].flow_log_status(), Some("ACTIVE"));
+    assert_eq!(out["flow_log_id"], fls[0].flow_log_id().expect("fl"));
+    let group = s.log_group().expect("log group");
+    assert_eq!(fls[0].log_group_name(), group.log_group_name());
+    assert_eq!(group.retention_in_days(), Some(90));
+    assert!(s.role_exists());
+
+    // A second up creates nothing; plan --detailed-exitcode says no changes.
+    let (doc2, _) = s.run(&["up"], 0);
+    assert_eq!(run_counts(&doc2), (0, 0, 0));
+    assert_eq!(doc2["outputs"]["vpc"], *out);
+    let (_, err) = s.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(err.contains("No changes"), "{err}");
+    // `show` prints the same outputs from state.
+    let (shown, _) = s.run(&["show"], 0);
+    assert_eq!(shown["outputs"]["vpc"], *out);
+}
+
+#[test]
+fn config_changes_plan_and_apply_exactly_those_changes() {
+    let s = Stack::new("chg");
+    s.run(&["up"], 0);
+
+    // A new tag: updates in place, then converged.
+    let (_, err) = s.run(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--set",
+            "stack.tags.team=platform",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("0 to create") && err.contains("0 to delete"),
+        "{err}"
+    );
+    let (doc, _) = s.run(&["up", "--set", "stack.tags.team=platform"], 0);
+    assert_eq!(run_counts(&doc).0, 0);
+    assert_eq!(tag(s.vpcs()[0].tags(), "team"), Some("platform"));
+    assert!(s
+        .subnets()
+        .iter()
+        .all(|x| tag(x.tags(), "team") == Some("platform")));
+    s.run(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--set",
+            "stack.tags.team=platform",
+        ],
+        0,
+    );
+
+    // A fourth AZ: exactly two subnets, a route table, its route, two associations, and the endpoint update.
+    let four = [
+        "--set",
+        r#"vpc.azs=["us-east-1a","us-east-1b","us-east-1c","us-east-1d"]"#,
+        "--set",
+        "stack.tags.team=platform",
+    ];
+    let (_, err) = s.run(
+        &[&["plan", "--detailed-exitcode"][..], &four[..]].concat(),
+        2,
+    );
+    assert!(
+        err.contains("Plan: 6 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{err}"
+    );
+    let (doc, _) = s.run(&[&["up"][..], &four[..]].concat(), 0);
+    assert_eq!(run_counts(&doc), (6, 1, 0));
+    assert_eq!(s.subnets().len(), 8);
+    assert_eq!(s.route_tables().len(), 5);
+    assert_eq!(s.endpoints()[0].route_table_ids().len(), 4);
+    assert_eq!(
+        doc["outputs"]["vpc"]["private_subnet_ids"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+
+    // Per-AZ NAT: three more EIPs and NATs, three private routes re-pointed.
+    let per_az = [&four[..], &["--set", "vpc.one_nat_gateway_per_az=true"][..]].concat();
+    let (doc, _) = s.run(&[&["up"][..], &per_az[..]].concat(), 0);
+    assert_eq!(run_counts(&doc), (6, 3, 0));
+    let nats = s.nats();
+    assert_eq!(nats.len(), 4);
+    for rt in s.route_tables() {
+        let addr = tag(rt.tags(), "hms:address").expect("addr").to_owned();
+        if let Some(az) = addr
+            .strip_prefix("vpc.route_table.private[")
+            .and_then(|x| x.strip_suffix(']'))
+        {
+            let nat = rt
+                .routes()
+                .iter()
+                .find_map(|r| r.nat_gateway_id())
+                .expect("nat route");
+            let nat_az = nats
+                .iter()
+                .find(|n| n.nat_gateway_id() == Some(nat))
+                .and_then(|n| tag(n.tags(), "hms:address"))
+                .expect("nat address");
+            assert_eq!(nat_az, format!("vpc.nat[{az}]"));
+        }
+    }
+    s.run(
+        &[&["plan", "--detailed-exitcode"][..], &per_az[..]].concat(),
+        0,
+    );
+
+    // Removing the AZ again is destructive: refused without --allow-destroy, then applied with it.
+    let three = [
+        "--set",
+        "vpc.one_nat_gateway_per_az=true",
+        "--set",
+        "stack.tags.team=platform",
+    ];
+    let (_, err) = s.run(&[&["up"][..], &three[..]].concat(), 1);
+    assert!(
+        err.contains("--allow-destroy") && err.contains("vpc.subnet.private[us-east-1d]"),
+        "{err}"
+    );
+    assert_eq!(s.subnets().len(), 8, "refused up changed nothing");
+    let (doc, _) = s.run(&[&["up", "--allow-destroy"][..], &three[..]].concat(), 0);
+    assert_eq!(
+        run_counts(&doc).2,
+        8,
+        "subnets, route table, route, associations, EIP and NAT of us-east-1d"
+    );
+    assert_eq!(s.subnets().len(), 6);
+    assert_eq!(s.nats().len(), 3);
+    assert_eq!(s.eips().len(), 3);
+}
+
+#[test]
+fn lost_state_is_adopted_by_tags() {
+    let s = Stack::new("adopt");
+    s.run(&["up"], 0);
+    let before = s.counts();
+    std::fs::remove_dir_all(s.state_dir()).expect("remove state");
+    let (doc, _) = s.run(&["up"], 0);
+    assert_eq!(run_counts(&doc), (0, 0, 0));
+    assert_eq!(s.counts(), before);
+    assert_eq!(before, [1, 6, 1, 1, 1, 4, 1]);
+    // The state was rebuilt.
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(
+            s.state_dir()
+                .join(format!("{}-production/hms-vpc.json", s.name)),
+        )
+        .expect("state"),
+    )
+    .expect("json");
+    assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(30));
+}
+
+#[test]
+fn killed_run_resumes_without_duplicates() {
+    let s = Stack::new("kill");
+    let mut cmd = s.std_cmd(&["up"]);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    // Kill as soon as the VPC and a subnet exist: the run is mid-way.
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        seen.push(line.clone());
+        if line.contains("vpc.subnet.") && line.contains("created") {
+            child.kill().expect("kill");
+            break;
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success() || seen.iter().any(|l| l.contains("Applied")),
+        "{seen:?}"
+    );
+    let (doc, _) = s.run(&["up"], 0);
+    let (created, _, _) = run_counts(&doc);
+    assert!(
+        created < 30,
+        "the killed run's resources were adopted, not recreated (created {created})"
+    );
+    assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
+    s.run(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn a_held_lock_fails_fast_naming_the_holder() {
+    let s = Stack::new("lock");
+    let store = hms_core::state::StateStore::open(s.state_dir().to_str(), &s.name, "production")
+        .expect("store");
+    let held = store
+        .lock("hms-vpc", "up", std::time::Duration::ZERO)
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let (doc, err) = s.run(&["up"], 1);
+    assert!(
+        err.contains(&held.info.id) && err.contains("hms-vpc up") && err.contains("unlock"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(doc["runs"][0]["ok"], false);
+    assert_eq!(s.counts(), [0; 7], "nothing was created while locked");
+    drop(held);
+
+    // Two real concurrent runs: at most one fails, on the lock, and nothing is duplicated.
+    let spawn = || {
+        let mut c = s.std_cmd(&["up"]);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    for o in [&a, &b] {
+        if !o.status.success() {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1));
+            assert!(err.contains("state is locked by"), "{err}");
+        }
+    }
+    assert!(a.status.success() || b.status.success());
+    s.run(&["up"], 0);
+    assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
+}
+
+#[test]
+fn down_removes_everything_and_is_idempotent() {
+    let s = Stack::new("down");
+    s.run(&["up"], 0);
+    let (_, err) = s.run(&["down"], 1);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(
+        s.counts(),
+        [1, 6, 1, 1, 1, 4, 1],
+        "refused down deleted nothing"
+    );
+    let (doc, _) = s.run(&["down", "--yes"], 0);
+    assert_eq!(run_counts(&doc).2, 30);
+    assert!(doc["outputs"].get("vpc").is_none());
+    assert_eq!(s.counts(), [0; 7]);
+    assert!(s.flow_logs().is_empty());
+    assert!(s.log_group().is_none());
+    assert!(!s.role_exists());
+    let (doc, err) = s.run(&["down", "--yes"], 0);
+    assert_eq!(run_counts(&doc), (0, 0, 0));
+    assert!(err.contains("Nothing to delete"), "{err}");
+}
+
+#[test]
+fn down_refuses_while_another_tool_uses_the_vpc() {
+    let s = Stack::new("busy");
+    let (doc, _) = s.run(&["up"], 0);
+    let vpc = doc["outputs"]["vpc"]["vpc_id"]
+        .as_str()
+        .expect("vpc")
+        .to_owned();
+    let sg =
+        s.rt.block_on(
+            s.ec2()
+                .create_security_group()
+                .group_name("hms-alb")
+                .description("another tool's group")
+                .vpc_id(&vpc)
+                .send(),
+        )
+        .expect("sg");
+    let (_, err) = s.run(&["down", "--yes"], 1);
+    assert!(
+        err.contains(sg.group_id().expect("id")) && err.contains("still in use"),
+        "{err}"
+    );
+    assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
+    s.rt.block_on(
+        s.ec2()
+            .delete_security_group()
+            .group_id(sg.group_id().expect("id"))
+            .send(),
+    )
+    .expect("delete sg");
+    s.run(&["down", "--yes"], 0);
+    assert_eq!(s.counts(), [0; 7]);
+}
+
+#[test]
+fn plan_on_an_empty_account_lists_unknowns_and_creates_nothing() {
+    let s = Stack::new("plan");
+    let (doc, err) = s.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(err.contains("Plan: 30 to create"), "{err}");
+    let unknown: Vec<&str> = doc["unknown"]
+        .as_array()
+        .expect("unknown")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        unknown.contains(&"outputs.vpc.vpc_id")
+            && unknown.contains(&"outputs.vpc.private_subnet_ids"),
+        "{unknown:?}"
+    );
+    assert!(doc["outputs"]["vpc"]["vpc_id"].is_null());
+    assert_eq!(doc["outputs"]["vpc"]["cidr"], "10.0.0.0/16");
+    assert_eq!(s.counts(), [0; 7]);
+    // A plan's document cannot feed an `up` of a tool downstream (here: values of another section).
+    let mut planned = doc.clone();
+    planned["unknown"] = serde_json::json!(["outputs.security.alb_sg_id"]);
+    let out = s
+        .cmd(&["up"])
+        .write_stdin(serde_json::to_vec(&planned).expect("json"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("outputs.security.alb_sg_id"), "{err}");
+    assert_eq!(s.counts(), [0; 7]);
+}
+
+#[test]
+fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
+    let s = Stack::new("bad");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "vpc.cidr=10.0.0.0/33"], "vpc.cidr"),
+        (&["--set", "vpc.cidr=not-a-cidr"], "vpc.cidr"),
+        (&["--set", "vpc.cidr=10.0.0.0/12"], "/16 to /28"),
+        (
+            &[
+                "--set",
+                r#"vpc.public_subnets=["10.0.101.0/24","10.0.102.0/24","10.9.0.0/24"]"#,
+            ],
+            "vpc.public_subnets[2]",
+        ),
+        (
+            &[
+                "--set",
+                r#"vpc.private_subnets=["10.0.1.0/24","10.0.1.128/25","10.0.3.0/24"]"#,
+            ],
+            "overlaps",
+        ),
+        (
+            &[
+                "--set",
+                r#"vpc.private_subnets=["10.0.1.0/24","10.0.2.0/24"]"#,
+            ],
+            "2 subnets for 3 availability zones",
+        ),
+        (&["--set", r#"vpc.azs=["eu-west-1a"]"#], "vpc.azs[0]"),
+        (
+            &[
+                "--set",
+                "vpc.single_nat_gateway=true",
+                "--set",
+                "vpc.one_nat_gateway_per_az=true",
+            ],
+            "NAT modes",
+        ),
+        (
+            &["--set", "vpc.nat_gateways=2"],
+            "unknown field `nat_gateways`",
+        ),
+        (
+            &["--set", "vpc.flow_log_retention_days=45"],
+            "vpc.flow_log_retention_days",
+        ),
+        (&["--set", "vpcs.cidr=10.0.0.0/16"], "unknown table [vpcs]"),
+        (&["--set", "vpc.cidr"], "KEY=VALUE"),
+        (&["--config", "missing.toml"], "missing.toml"),
+        (&["--env", "Prod_1"], "--env"),
+        (
+            &["--set", "db.password=s3cr3t-value"],
+            "never read from config",
+        ),
+        (&["--frobnicate"], "--frobnicate"),
+    ];
+    for (args, want) in cases {
+        let out = s
+            .cmd(&[&["up"][..], args].concat())
+            .write_stdin("")
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+        assert!(
+            err.contains(want),
+            "{args:?}: stderr does not name {want:?}: {err}"
+        );
+        assert!(!err.contains("s3cr3t-value"), "a secret leaked: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
+    }
+    // Bad stdin documents.
+    let stdin_cases: &[(&str, &str)] = &[
+        ("{not json", "stdin: not a stack document"),
+        (
+            r#"{"hms":1,"stack":"other","env":"production","region":"us-east-1"}"#,
+            "stack \"other\"",
+        ),
+        (
+            &format!(
+                r#"{{"hms":1,"stack":"{}","env":"staging","region":"us-east-1"}}"#,
+                s.name
+            ),
+            "--env staging",
+        ),
+        (
+            &format!(
+                r#"{{"hms":1,"stack":"{}","env":"production","region":"eu-west-1"}}"#,
+                s.name
+            ),
+            "--region eu-west-1",
+        ),
+    ];
+    for (stdin, want) in stdin_cases {
+        let out = s.cmd(&["up"]).write_stdin(*stdin).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{stdin}: {err}");
+        assert!(err.contains(want), "{stdin}: {err}");
+    }
+    assert_eq!(s.counts(), [0; 7], "bad input created something");
+    assert!(!s.state_dir().exists(), "bad input wrote state");
+}
+
+#[test]
+fn a_failed_upstream_run_stops_without_aws_calls() {
+    let s = Stack::new("up");
+    let doc = format!(
+        r#"{{"hms":1,"stack":"{}","env":"production","region":"us-east-1","outputs":{{}},
+            "runs":[{{"tool":"hms-x","command":"up","ok":false,"error":"boom"}}]}}"#,
+        s.name
+    );
+    // An unreachable endpoint proves that no AWS call is made.
+    let out = s
+        .cmd(&["up", "--endpoint-url", "http://127.0.0.1:9"])
+        .write_stdin(doc)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("upstream hms-x up failed"), "{err}");
+    let passed: Value = serde_json::from_slice(&out.stdout).expect("document passed on");
+    assert_eq!(passed["runs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(passed["runs"][1]["ok"], false);
+}
+
+#[test]
+fn version_and_help_exit_zero() {
+    let out = Command::cargo_bin("hms-vpc")
+        .expect("bin")
+        .arg("--version")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("hms-vpc "));
+}
