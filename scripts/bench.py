@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Benchmarks of the hms tools against the local emulator: median wall time over N runs, peak RSS of the
+tool's process, and the AWS calls each command made (from the emulator's call log), as one table.
+
+Usage: scripts/bench.py --bin DIR --calls FILE [--runs N]   (scripts/bench.sh sets these up)
+"""
+import argparse
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run(cmd, env, stdin=b""):
+    """Runs cmd; returns (seconds, peak RSS KiB, exit code, stdout)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p.stdin.write(stdin)
+    p.stdin.close()
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss, p.returncode, out
+
+
+class Calls:
+    """Reads the calls the emulator logged since the last mark."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = os.path.getsize(path) if os.path.exists(path) else 0
+
+    def mark(self):
+        self.offset = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
+    def since(self):
+        if not os.path.exists(self.path):
+            return collections.Counter()
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        c = collections.Counter()
+        for line in data.splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            c[f'{e.get("service")}:{e.get("operation")}'] += 1
+        return c
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--calls", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--tools", default="hms-vpc")
+    args = ap.parse_args()
+    env = dict(os.environ)
+    calls = Calls(args.calls)
+    tools = args.tools.split(",")
+    steps = ["up (cold)", "plan (no-op)", "up (no-op)", "down"]
+    results = collections.defaultdict(lambda: {"t": [], "rss": [], "calls": None})
+
+    for i in range(args.runs):
+        stack = f"bench{os.getpid() % 10000}-{i}"
+        state = f".hms/bench/{stack}"
+        for step in steps:
+            doc = b""
+            order = tools if step != "down" else list(reversed(tools))
+            for tool in order:
+                verb = step.split()[0]
+                cmd = [os.path.join(args.bin, tool), verb, "--stack", stack, "--state", state]
+                if verb == "down":
+                    cmd.append("--yes")
+                calls.mark()
+                t, rss, code, out = run(cmd, env, doc if verb != "down" else b"")
+                if code != 0:
+                    sys.exit(f"{' '.join(cmd)} exited {code}")
+                doc = out
+                r = results[(tool, step)]
+                r["t"].append(t)
+                r["rss"].append(rss)
+                r["calls"] = calls.since()
+
+    # --version: process start-up, 20 runs.
+    for tool in tools:
+        times = [run([os.path.join(args.bin, tool), "--version"], env)[0] for _ in range(20)]
+        results[(tool, "--version")] = {"t": times, "rss": [0], "calls": collections.Counter()}
+
+    print(f"| tool | command | median wall | min–max | peak RSS | AWS calls | calls by operation |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for (tool, step), r in results.items():
+        med = statistics.median(r["t"])
+        total = sum(r["calls"].values())
+        ops = ", ".join(f"{k.split(':', 1)[1]}×{v}" if v > 1 else k.split(":", 1)[1] for k, v in sorted(r["calls"].items()))
+        rss = f"{max(r['rss']) / 1024:.1f} MiB" if max(r["rss"]) else "–"
+        print(f"| {tool} | {step} | {med * 1000:.0f} ms | {min(r['t']) * 1000:.0f}–{max(r['t']) * 1000:.0f} ms | {rss} | {total} | {ops or '–'} |")
+
+
+if __name__ == "__main__":
+    main()

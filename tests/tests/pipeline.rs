@@ -1,0 +1,149 @@
+//! The tools as a Unix pipeline: the stack document travels from one process to the next, a failure
+//! upstream stops the tools downstream. Runs the built binaries (HMS_BIN_DIR, default: the target dir
+//! these tests were built into) against the emulator that scripts/test.sh starts.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("HMS_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // target/debug/deps/pipeline-… → target/debug
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn endpoint() -> String {
+    std::env::var("HMS_TEST_ENDPOINT")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .expect("no emulator: run the tests with scripts/test.sh")
+}
+
+/// Runs `sh -c` with `set -o pipefail` in a fresh state dir; returns (exit code, stdout, stderr).
+fn pipeline(script: &str, state: &std::path::Path) -> (i32, String, String) {
+    let dir = bin_dir();
+    assert!(
+        dir.join("hms-vpc").exists(),
+        "hms-vpc is not built in {}; run cargo build --workspace",
+        dir.display()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {script}"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HMS_STATE", state)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stack(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!("p{tag}-{}-{}", std::process::id() % 100000, nanos % 100000)
+}
+
+#[test]
+fn the_document_flows_down_the_pipe_and_records_every_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("flow");
+    let (code, out, err) = pipeline(
+        &format!("hms-vpc up --stack {s} | hms-vpc plan --detailed-exitcode --stack {s}"),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).expect("one document on stdout");
+    let runs: Vec<(String, String, bool)> = doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| {
+            (
+                r["tool"].as_str().unwrap_or_default().to_owned(),
+                r["command"].as_str().unwrap_or_default().to_owned(),
+                r["ok"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            ("hms-vpc".into(), "up".into(), true),
+            ("hms-vpc".into(), "plan".into(), true)
+        ]
+    );
+    assert!(doc["outputs"]["vpc"]["vpc_id"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("vpc-")));
+    assert!(
+        err.lines().all(|l| l.starts_with("hms-vpc: ")),
+        "every stderr line carries the tool's prefix:\n{err}"
+    );
+
+    // Run alone with nothing on stdin, a tool starts from the outputs in the state store.
+    let (code, out, err) = pipeline(&format!("hms-vpc show --stack {s} < /dev/null"), dir.path());
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("document");
+    assert_eq!(shown["outputs"]["vpc"], doc["outputs"]["vpc"]);
+
+    let (code, _, err) = pipeline(&format!("hms-vpc down --yes --stack {s}"), dir.path());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_failure_upstream_stops_the_pipe_with_exit_1() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("fail");
+    // The first tool fails on bad config (64); the second sees the failed run, calls nothing, exits 1.
+    let (code, out, err) = pipeline(
+        &format!("hms-vpc up --stack {s} --set vpc.cidr=10.0.0.0/8 | hms-vpc up --stack {s} --endpoint-url http://127.0.0.1:9"),
+        dir.path(),
+    );
+    assert_eq!(code, 1, "pipefail reports the last failure: {err}");
+    assert!(
+        err.contains("vpc.cidr") && err.contains("upstream hms-vpc up failed"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_str(&out).expect("the failed document is passed on");
+    assert_eq!(doc["runs"].as_array().map(Vec::len), Some(2));
+    assert!(doc["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .all(|r| r["ok"] == false));
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_failure() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("pipe");
+    let (code, _, err) = pipeline(
+        &format!("hms-vpc plan --stack {s} | head -c 1 >/dev/null"),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+}
