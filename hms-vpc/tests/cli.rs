@@ -916,3 +916,60 @@ fn version_and_help_exit_zero() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("hms-vpc "));
 }
+
+#[test]
+fn two_environments_share_an_account_without_clashes() {
+    let s = Stack::new("envs");
+    let (prod, _) = s.run(&["up"], 0);
+    let (staging, err) = s.run(&["up", "--env", "staging"], 0);
+    assert!(!err.contains("error"), "{err}");
+    assert_ne!(
+        prod["outputs"]["vpc"]["vpc_id"],
+        staging["outputs"]["vpc"]["vpc_id"]
+    );
+    assert_eq!(staging["env"], "staging");
+    // Names carry the env outside production; both flow log roles exist side by side.
+    let vpcs = s.vpcs();
+    let mut names: Vec<&str> = vpcs.iter().filter_map(|v| tag(v.tags(), "Name")).collect();
+    names.sort();
+    let want = [format!("{}-staging-vpc", s.name), format!("{}-vpc", s.name)];
+    assert_eq!(names, want.iter().map(String::as_str).collect::<Vec<_>>());
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    s.rt.block_on(
+        iam.get_role()
+            .role_name(format!("{}-staging-vpc-flow-logs", s.name))
+            .send(),
+    )
+    .expect("staging role");
+    assert!(s.role_exists());
+    // Taking one down leaves the other whole.
+    s.run(&["down", "--yes", "--env", "staging"], 0);
+    assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
+    s.run(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn the_account_guard_refuses_another_account() {
+    let s = Stack::new("acct");
+    // The emulator's account is 123456789012.
+    let (_, err) = s.run(
+        &[
+            "plan",
+            "--set",
+            r#"stack.allowed_account_ids=["111111111111"]"#,
+        ],
+        1,
+    );
+    assert!(
+        err.contains("123456789012") && err.contains("allowed_account_ids"),
+        "{err}"
+    );
+    s.run(
+        &[
+            "plan",
+            "--set",
+            r#"stack.allowed_account_ids=["123456789012"]"#,
+        ],
+        0,
+    );
+}
