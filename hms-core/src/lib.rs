@@ -11,6 +11,8 @@ pub mod diff;
 pub mod document;
 pub mod error;
 pub mod plan;
+pub mod policy;
+pub mod services;
 pub mod state;
 pub mod tags;
 pub mod tool;

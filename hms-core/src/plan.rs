@@ -69,6 +69,10 @@ pub struct Change {
     /// Addresses this resource uses (whatever the action).
     #[serde(skip)]
     pub depends_on: Vec<String>,
+    /// A delete that removes drift (something added outside the tool to a resource it manages, like a
+    /// security-group rule added by hand): `up` removes it without `--allow-destroy`.
+    #[serde(skip)]
+    pub drift: bool,
 }
 
 impl Change {
@@ -81,7 +85,14 @@ impl Change {
             after: None,
             reason: reason.into(),
             depends_on: Vec::new(),
+            drift: false,
         }
+    }
+
+    /// Marks a delete as drift removal.
+    pub fn drift(mut self) -> Self {
+        self.drift = true;
+        self
     }
 
     /// Sets the before/after values shown in the plan.
@@ -186,7 +197,11 @@ impl Plan {
         let width = changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
         let mut lines = Vec::new();
         for c in changes {
-            let mark = if c.action.is_destructive() { "!" } else { " " };
+            let mark = if c.action.is_destructive() && !c.drift {
+                "!"
+            } else {
+                " "
+            };
             let mut line = format!(
                 "{mark}{} {:<7} {:<width$}  ({})",
                 c.action.symbol(),

@@ -359,7 +359,12 @@ fn lock_id() -> String {
 
 /// Now, as `2026-11-28T03:04:05Z`.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    rfc3339(SystemTime::now())
+}
+
+/// A time as `2026-11-28T03:04:05Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 #[cfg(test)]

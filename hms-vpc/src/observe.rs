@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::{Filter, Tag};
 use aws_sdk_ec2::Client as Ec2;
 use hms_core::diff::{Found, FoundSet};
 use hms_core::error::code_of;
+use hms_core::policy::normalize;
 use hms_core::state::State;
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
@@ -366,51 +367,6 @@ async fn logging(c: &Clients, spec: &Spec) -> Result<Logging> {
         role,
         policy,
     })
-}
-
-/// Decodes IAM's URL-encoded policy documents.
-pub fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A policy document as JSON (IAM returns them URL-encoded); unparsable text stays a string.
-pub fn policy_json(doc: &str) -> Value {
-    let text = if doc.trim_start().starts_with('{') {
-        doc.to_owned()
-    } else {
-        url_decode(doc)
-    };
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
 /// Reads everything hms-vpc owns.
@@ -952,7 +908,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                 .attr(
                     "assume_role_policy",
                     role.assume_role_policy_document()
-                        .map(policy_json)
+                        .map(|d| normalize(&Value::from(d)))
                         .unwrap_or(Value::Null),
                 )
                 .info("arn", role.arn())
@@ -966,7 +922,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             found.insert(
                 addr::ROLE_POLICY.to_owned(),
                 Found::new(format!("{}:{ROLE_POLICY_NAME}", role.role_name()))
-                    .attr("document", policy_json(doc))
+                    .attr("document", normalize(&Value::from(doc.as_str())))
                     .uses([addr::ROLE]),
             );
         }

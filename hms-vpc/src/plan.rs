@@ -2,6 +2,7 @@
 
 use hms_core::diff::{self, Desired};
 use hms_core::plan::Plan;
+use hms_core::policy::normalize;
 use serde_json::{json, Value};
 
 use crate::addr::{self, Tier};
@@ -162,13 +163,13 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         out.push(
             Desired::new(addr::ROLE)
                 .attr("name", fl.role_name.clone())
-                .attr("assume_role_policy", trust_policy())
+                .attr("assume_role_policy", normalize(&trust_policy()))
                 .tags(spec.tags(addr::ROLE, &fl.role_name))
                 .replace_on(&["name"]),
         );
         out.push(
             Desired::new(addr::ROLE_POLICY)
-                .attr("document", role_policy(spec, &fl.log_group))
+                .attr("document", normalize(&role_policy(spec, &fl.log_group)))
                 .uses([addr::ROLE]),
         );
         out.push(

@@ -1,0 +1,203 @@
+//! hms-security: least-privilege security groups (alb, ecs, database, cache) with every rule managed on its
+//! own, the ECS task execution role and one task role per service, and the KMS keys rds, backups and logs.
+//! Reads `outputs.vpc`; writes `outputs.security`:
+//!
+//! `alb_sg_id`, `ecs_sg_id`, `database_sg_id`, `cache_sg_id`, `ecs_execution_role_arn`, `task_role_arns`
+//! (service → ARN), `kms_key_arns` (`rds`, `backups`, `logs` → ARN).
+
+pub mod apply;
+pub mod observe;
+pub mod plan;
+pub mod spec;
+
+use aws_sdk_ec2::types::Filter;
+use clap::Parser;
+use hms_core::apply::Recorder;
+use hms_core::aws::SdkConfig;
+use hms_core::cli::{Command, GlobalArgs};
+use hms_core::plan::{Change, Plan, Step};
+use hms_core::state::{Resource, Resources, State};
+use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
+use hms_core::{Error, Result};
+use serde_json::{Map, Value};
+
+use crate::observe::Observed;
+use crate::spec::Spec;
+
+/// Command line of hms-security.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hms-security",
+    version,
+    about = "Provision the HMS security groups, IAM roles for ECS and KMS keys."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    hms_core::tool::run::<Security>(&cli.global, &cli.command).await
+}
+
+/// The AWS clients hms-security uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// The hms-security tool.
+#[derive(Debug)]
+pub struct Security {
+    clients: Clients,
+}
+
+impl Tool for Security {
+    const NAME: &'static str = "hms-security";
+    const SECTION: &'static str = "security";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+        spec::build(input)
+    }
+
+    fn connect(sdk: &SdkConfig) -> Self {
+        Security {
+            clients: Clients {
+                ec2: aws_sdk_ec2::Client::new(sdk),
+                iam: aws_sdk_iam::Client::new(sdk),
+                kms: aws_sdk_kms::Client::new(sdk),
+                sts: aws_sdk_sts::Client::new(sdk),
+            },
+        }
+    }
+
+    async fn observe(&self, _ctx: &Ctx<'_>, spec: &Spec, state: &State) -> Result<Observed> {
+        observe::observe(&self.clients, spec, state).await
+    }
+
+    fn recorded(observed: &Observed) -> Resources {
+        hms_core::diff::records(&observed.found)
+    }
+
+    fn plan(spec: &Spec, observed: &Observed) -> Plan {
+        plan::plan(spec, observed)
+    }
+
+    fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
+        plan::plan_down(observed)
+    }
+
+    async fn blockers(
+        &self,
+        _ctx: &Ctx<'_>,
+        _spec: &Spec,
+        observed: &Observed,
+    ) -> Result<Vec<String>> {
+        let ids: Vec<String> = observed.group_ids.keys().cloned().collect();
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let enis: Vec<aws_sdk_ec2::types::NetworkInterface> = self
+            .clients
+            .ec2
+            .describe_network_interfaces()
+            .filters(
+                Filter::builder()
+                    .name("group-id")
+                    .set_values(Some(ids))
+                    .build(),
+            )
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| Error::aws("security groups", "ec2:DescribeNetworkInterfaces", e))?;
+        Ok(enis
+            .iter()
+            .map(|e| {
+                let groups: Vec<&str> = e
+                    .groups()
+                    .iter()
+                    .filter_map(|g| g.group_id())
+                    .filter_map(|g| observed.group_ids.get(g).map(String::as_str))
+                    .collect();
+                format!(
+                    "network interface {} ({}) uses the {} group",
+                    e.network_interface_id().unwrap_or_default(),
+                    e.description()
+                        .filter(|d| !d.is_empty())
+                        .unwrap_or("no description"),
+                    groups.join(", ")
+                )
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        rec: &Recorder<'_>,
+        spec: &Spec,
+        change: &Change,
+        step: Step,
+    ) -> Result<Option<Resource>> {
+        apply::apply(&self.clients, ctx, rec, spec, change, step).await
+    }
+
+    fn outputs(spec: &Spec, resources: &Resources) -> Outputs {
+        outputs(spec, resources)
+    }
+}
+
+/// `outputs.security` from the spec and the recorded resources.
+pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
+    let mut o = Outputs::default();
+    for (group, _) in &spec.groups {
+        o.id(&format!("{group}_sg_id"), r, &plan::sg(group));
+    }
+    let arn = |a: &str| {
+        r.get(a)
+            .and_then(|x| x.attr("arn"))
+            .filter(|s| !s.is_empty())
+            .map(Value::from)
+    };
+    o.maybe("ecs_execution_role_arn", arn(plan::EXECUTION_ROLE));
+    let mut unknown = false;
+    let roles: Map<String, Value> = spec
+        .task_roles
+        .iter()
+        .map(|t| {
+            let v = arn(&plan::task_role(&t.service));
+            unknown |= v.is_none();
+            (t.service.clone(), v.unwrap_or(Value::Null))
+        })
+        .collect();
+    o.set("task_role_arns", Value::Object(roles));
+    if unknown {
+        o.unknown.push("task_role_arns".into());
+    }
+    let mut unknown = false;
+    let keys: Map<String, Value> = spec
+        .keys
+        .iter()
+        .map(|(k, _)| {
+            let v = arn(&plan::key(k));
+            unknown |= v.is_none();
+            (k.clone(), v.unwrap_or(Value::Null))
+        })
+        .collect();
+    o.set("kms_key_arns", Value::Object(keys));
+    if unknown {
+        o.unknown.push("kms_key_arns".into());
+    }
+    o
+}
