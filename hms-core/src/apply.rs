@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::{Error, Result};
-use crate::plan::{Change, Plan, Step, Summary};
+use crate::plan::{Action, Change, Plan, Step, Summary};
 use crate::state::{Resource, State, StateStore};
 use crate::ui::Ui;
 
@@ -158,7 +158,7 @@ where
                     // Without a state file nothing more may change in AWS.
                     stop = true;
                 }
-                ui.error(format!("{}: {e}", change.address));
+                ui.error(e.to_string());
                 failed.insert(node);
                 outcome.errors.push(e);
             }
@@ -181,8 +181,17 @@ where
     outcome
 }
 
+/// Whether a plan value refers to `address` (references between resources are held as addresses).
+fn mentions(v: Option<&serde_json::Value>, address: &str) -> bool {
+    match v {
+        Some(serde_json::Value::String(s)) => s == address,
+        Some(serde_json::Value::Array(a)) => a.iter().any(|x| mentions(Some(x), address)),
+        Some(serde_json::Value::Object(m)) => m.values().any(|x| mentions(Some(x), address)),
+        _ => false,
+    }
+}
+
 fn count(s: &mut Summary, c: &Change) {
-    use crate::plan::Action;
     match c.action {
         Action::Create => s.create += 1,
         Action::Update => s.update += 1,
@@ -228,11 +237,18 @@ fn graph(plan: &Plan) -> BTreeMap<Node, Vec<Node>> {
                 }
                 Step::Delete => {
                     for (j, other) in plan.changes.iter().enumerate() {
-                        if j != i
-                            && has_delete(j)
-                            && other.depends_on.iter().any(|x| x == &c.address)
-                        {
+                        if j == i {
+                            continue;
+                        }
+                        if has_delete(j) && other.depends_on.iter().any(|x| x == &c.address) {
                             d.push((j, Step::Delete));
+                        }
+                        // An update that moves a reference off this resource (a route re-pointed from
+                        // a NAT gateway being deleted) goes first.
+                        if other.action == Action::Update
+                            && mentions(other.before.as_ref(), &c.address)
+                        {
+                            d.push((j, Step::Update));
                         }
                     }
                 }
@@ -246,7 +262,6 @@ fn graph(plan: &Plan) -> BTreeMap<Node, Vec<Node>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Action;
 
     fn order(plan: &Plan) -> Vec<String> {
         let dir = tempfile::tempdir().expect("tmp");
@@ -301,6 +316,21 @@ mod tests {
                 "Create assoc"
             ]
         );
+    }
+
+    #[test]
+    fn updates_that_move_a_reference_away_run_before_the_delete() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Delete, "nat[b]", "gone"));
+        p.push(
+            Change::new(Action::Update, "route[b]", "target")
+                .values(
+                    Some(serde_json::json!({"target": "nat[b]"})),
+                    Some(serde_json::json!({"target": "nat[a]"})),
+                )
+                .uses(["nat[a]"]),
+        );
+        assert_eq!(order(&p), vec!["Update route[b]", "Delete nat[b]"]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s", global = true)]
     pub lock_timeout: Duration,
 
-    /// More detail on stderr (-vv: every AWS call's outcome).
+    /// More detail on stderr: each step as it starts, waits as they go.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 

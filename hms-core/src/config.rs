@@ -72,9 +72,14 @@ impl Config {
                 Error::usage(format!("config {name}: cannot read: {e} (check --config)"))
             })?;
             let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                // The message only, never the offending line: it may hold a secret.
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
                 Error::usage(format!(
-                    "config {name}: not valid TOML: {}",
-                    e.to_string().lines().collect::<Vec<_>>().join(" ")
+                    "config {name}{}: not valid TOML: {}",
+                    line.map(|l| format!(" line {l}")).unwrap_or_default(),
+                    e.message()
                 ))
             })?;
             cfg.merge(table, "", &name);
@@ -83,7 +88,7 @@ impl Config {
             let (key, value) = parse_set(set)?;
             let mut table = toml::Table::new();
             insert_path(&mut table, &key, value)
-                .map_err(|m| Error::usage(format!("--set {set}: {m}")))?;
+                .map_err(|m| Error::usage(format!("--set {key}=…: {m}")))?;
             cfg.merge(table, "", &format!("--set {key}"));
         }
         cfg.check()?;
@@ -236,18 +241,24 @@ fn walk(table: &toml::Table, prefix: &str, f: &mut dyn FnMut(&str, &toml::Value)
     }
 }
 
-/// Parses `KEY=VALUE`: VALUE is a TOML value; anything that does not parse as one is a string.
+/// Parses `KEY=VALUE`: VALUE is a TOML value; anything that does not parse as one is a string. Values are
+/// never echoed in errors: a mistyped --set may carry a secret.
 fn parse_set(set: &str) -> Result<(String, toml::Value)> {
     let Some((key, raw)) = set.split_once('=') else {
-        return Err(Error::usage(format!(
-            "--set {set}: expected KEY=VALUE, e.g. --set vpc.cidr=10.1.0.0/16"
-        )));
+        return Err(Error::usage(
+            "--set: expected KEY=VALUE, e.g. --set vpc.cidr=10.1.0.0/16 (the argument has no '=')",
+        ));
     };
     let key = key.trim();
-    if key.is_empty() || key.split('.').any(|p| p.is_empty()) {
-        return Err(Error::usage(format!(
-            "--set {set}: the key must be a dotted path like vpc.cidr"
-        )));
+    let valid = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-:".contains(c))
+    };
+    if !key.split('.').all(valid) {
+        return Err(Error::usage(
+            "--set: the key before '=' must be a dotted path like vpc.cidr (letters, digits, '_', '-', ':')",
+        ));
     }
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()

@@ -88,6 +88,13 @@ impl Document {
                 "stdin: not a stack document ({e}); pipe the stdout of another hms tool, or give no stdin"
             ))
         })?;
+        // A failed run upstream wins over any mismatch: the pipe stops with exit 1.
+        if let Some(run) = doc.failed_run() {
+            return Err(Error::UpstreamFailed {
+                tool: run.tool.clone(),
+                command: run.command.clone(),
+            });
+        }
         if doc.hms != FORMAT {
             return Err(Error::usage(format!(
                 "stdin: stack document format {} is not supported (this build reads {FORMAT}); use tools of one release",

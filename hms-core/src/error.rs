@@ -71,9 +71,10 @@ pub enum Error {
         allowed: Vec<String>,
     },
 
-    /// Occurs when some steps of an apply failed; the others were applied and recorded.
-    #[error("{} of {total} changes failed:\n{}", .errors.len(), .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
-    Partial { total: usize, errors: Vec<Error> },
+    /// Occurs when some steps of an apply failed (each reported as it happened); the others were applied
+    /// and recorded.
+    #[error("{failed} of {total} changes failed (reported above); everything else was applied and recorded — fix the cause and run again")]
+    Partial { total: usize, failed: usize },
 
     /// Occurs on an invariant the tool itself broke (a bug); the message says which.
     #[error("internal error: {0}")]

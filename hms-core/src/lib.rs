@@ -41,17 +41,38 @@ where
                 std::process::exit(error::EXIT_OK); // allow: the one exit of every binary
             }
             // One line, prefixed like every other message: the input and where to read more.
-            let name = C::command().get_name().to_owned();
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("error: ");
+            let cmd = C::command();
+            let name = cmd.get_name().to_owned();
+            let message = match e.kind() {
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                | clap::error::ErrorKind::MissingSubcommand => {
+                    let names: Vec<&str> = cmd
+                        .get_subcommands()
+                        .map(|c| c.get_name())
+                        .filter(|n| *n != "help")
+                        .collect();
+                    format!("a command is required: {}", names.join(", "))
+                }
+                _ => {
+                    let text = e.render().to_string();
+                    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+                    let mut first = lines
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                        .to_owned();
+                    if first.ends_with(':') {
+                        first = format!("{first} {}", lines.next().unwrap_or_default());
+                    }
+                    first
+                }
+            };
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
-                format!("{name}: error: {first} (see '{name} --help')\n").as_bytes(),
+                format!("{name}: error: {message} (see '{name} --help')\n").as_bytes(),
             );
+            // The tools downstream in a pipe must see that this one failed.
+            let _ = tool::failed_document_from_args(&name, &message).write_stdout();
             std::process::exit(error::EXIT_USAGE); // allow: the one exit of every binary
         }
     };

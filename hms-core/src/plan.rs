@@ -235,8 +235,18 @@ impl Plan {
 /// Differences between two JSON values as `key: old → new`, for objects one level deep (nested objects
 /// flattened with dots). Creates and deletes show nothing: the whole resource is new or gone.
 pub fn diff_values(before: Option<&Value>, after: Option<&Value>, action: Action) -> Vec<String> {
-    if matches!(action, Action::Create | Action::Delete) {
+    if action == Action::Delete {
         return Vec::new();
+    }
+    if action == Action::Create {
+        // What will be created, briefly: short values only (no tags, no policy documents).
+        let mut flat = Vec::new();
+        flatten("", after.unwrap_or(&Value::Null), &mut flat);
+        return flat
+            .into_iter()
+            .filter(|(k, v)| !k.starts_with("tags") && v.to_string().len() <= 48)
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
     }
     let mut out = Vec::new();
     let mut flat_before = Vec::new();

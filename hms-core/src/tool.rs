@@ -139,12 +139,14 @@ pub trait Tool: Sized {
     /// The deletes that remove everything this tool owns. Pure.
     fn plan_down(spec: &Self::Spec, observed: &Self::Observed) -> Plan;
 
-    /// Resources of other tools that still use this tool's; `down` refuses while there are any.
+    /// Resources of other tools (found in AWS) that still use what `plan` deletes or replaces; `down`, and an
+    /// `up` that destroys, refuse while there are any.
     async fn blockers(
         &self,
         ctx: &Ctx<'_>,
         spec: &Self::Spec,
         observed: &Self::Observed,
+        plan: &Plan,
     ) -> Result<Vec<String>>;
 
     /// Carries out one step of one change; returns what to record (ignored for deletes).
@@ -172,20 +174,47 @@ struct Session {
     store: StateStore,
 }
 
+/// Which tools use which (DESIGN.md): `down` of a tool refuses while a tool that uses it still has resources
+/// recorded in the same state store.
+pub const USES: &[(&str, &[&str])] = &[
+    ("hms-security", &["hms-vpc"]),
+    ("hms-cache", &["hms-vpc", "hms-security"]),
+    ("hms-db", &["hms-vpc", "hms-security"]),
+    ("hms-ecs", &["hms-vpc", "hms-security", "hms-db"]),
+    ("hms-backup", &["hms-security"]),
+    ("hms-observe", &["hms-ecs", "hms-db"]),
+    ("hms-edge", &["hms-ecs"]),
+];
+
+/// Longest stack and env names: every AWS name built from them stays within AWS's limits (IAM role names,
+/// 64 characters, are the tightest).
+pub const MAX_STACK_LEN: usize = 20;
+/// See [`MAX_STACK_LEN`].
+pub const MAX_ENV_LEN: usize = 12;
+
 impl Session {
+    /// The identity from flags and defaults alone (used to report a failure before config is read).
+    async fn fallback_identity(global: &GlobalArgs) -> Identity {
+        Identity {
+            stack: global.stack.clone().unwrap_or_else(|| "hms".into()),
+            env: global.env.clone().unwrap_or_else(|| "production".into()),
+            region: crate::aws::resolve_region(&global.aws, None).await,
+        }
+    }
+
     async fn open(
         global: &GlobalArgs,
         tool: &str,
         command: &str,
         stdin: Option<String>,
-    ) -> (Option<Identity>, Result<Self>) {
+    ) -> (Identity, Result<Self>) {
         let config = match Config::load(&global.config, &global.set) {
             Ok(c) => c,
-            Err(e) => return (None, Err(e)),
+            Err(e) => return (Self::fallback_identity(global).await, Err(e)),
         };
         let stack: StackConfig = match config.section("stack") {
             Ok(s) => s,
-            Err(e) => return (None, Err(e)),
+            Err(e) => return (Self::fallback_identity(global).await, Err(e)),
         };
         let id = Identity {
             stack: global
@@ -201,7 +230,7 @@ impl Session {
             region: crate::aws::resolve_region(&global.aws, stack.region.as_deref()).await,
         };
         let r = Self::finish(global, tool, command, stdin, config, stack, id.clone());
-        (Some(id), r)
+        (id, r)
     }
 
     fn finish(
@@ -213,11 +242,28 @@ impl Session {
         stack: StackConfig,
         id: Identity,
     ) -> Result<Self> {
-        for (what, v) in [("--stack", &id.stack), ("--env", &id.env)] {
-            if !valid_name(v) {
+        for (what, v, max) in [
+            ("--stack", &id.stack, MAX_STACK_LEN),
+            ("--env", &id.env, MAX_ENV_LEN),
+        ] {
+            if !valid_name(v, max) {
                 return Err(Error::usage(format!(
-                    "{what} {v:?}: use 1-32 lowercase letters, digits and '-', starting with a letter"
+                    "{what} {v:?}: use 1-{max} lowercase letters, digits and '-', starting with a letter"
                 )));
+            }
+        }
+        for (k, v) in &stack.tags {
+            let key = format!("stack.tags.{k}");
+            if k.starts_with("aws:") || k.starts_with("hms:") || k == "Name" {
+                return Err(config.invalid(
+                    &key,
+                    "aws:, hms: and Name are set by the tools; choose another tag key",
+                ));
+            }
+            if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+                return Err(
+                    config.invalid(&key, "tag keys are 1-128 characters and values at most 256")
+                );
             }
         }
         let aws: AwsConfig = config.section("aws")?;
@@ -226,12 +272,6 @@ impl Session {
             Some(text) => (Document::parse(&text, &id)?, true),
             None => (Document::new(&id), false),
         };
-        if let Some(run) = doc.failed_run() {
-            return Err(Error::UpstreamFailed {
-                tool: run.tool.clone(),
-                command: run.command.clone(),
-            });
-        }
         let section = tool.strip_prefix("hms-").unwrap_or(tool);
         if command == "up" {
             let foreign: Vec<&String> = doc
@@ -266,10 +306,10 @@ impl Session {
     }
 }
 
-/// `1-32` of `[a-z0-9-]`, starting with a letter: safe in every AWS name the tools build from it.
-fn valid_name(s: &str) -> bool {
+/// `1-max` of `[a-z0-9-]`, starting with a letter: safe in every AWS name the tools build from it.
+fn valid_name(s: &str, max: usize) -> bool {
     !s.is_empty()
-        && s.len() <= 32
+        && s.len() <= max
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -293,7 +333,10 @@ pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
     let ui = Ui::new(T::NAME, global.verbose, global.quiet);
     let stdin = match read_stdin() {
         Ok(s) => s,
-        Err(e) => return fail(&ui, None, None, command, e),
+        Err(e) => {
+            let id = Session::fallback_identity(global).await;
+            return fail(&ui, Document::new(&id), command, e);
+        }
     };
     let raw_stdin = stdin.clone();
     let (id, session) = Session::open(global, T::NAME, command.name(), stdin).await;
@@ -304,8 +347,8 @@ pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
             let doc = raw_stdin
                 .as_deref()
                 .and_then(|t| serde_json::from_str::<Document>(t).ok())
-                .or_else(|| id.as_ref().map(Document::new));
-            return fail(&ui, doc, id.as_ref(), command, e);
+                .unwrap_or_else(|| Document::new(&id));
+            return fail(&ui, doc, command, e);
         }
     };
     let tagger = Tagger::new(session.id.clone(), T::NAME, session.stack.tags.clone());
@@ -321,26 +364,91 @@ pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
                 }
             }
         }
-        Err(e) => fail(&ui, Some(session.doc), Some(&session.id), command, e),
+        Err(e) => fail(&ui, session.doc, command, e),
     }
 }
 
-fn fail(ui: &Ui, doc: Option<Document>, id: Option<&Identity>, command: &Command, e: Error) -> i32 {
-    ui.error(e.to_string());
-    let doc = doc.or_else(|| id.map(Document::new));
-    if let Some(mut doc) = doc {
-        doc.runs.push(Run {
-            tool: ui.tool().to_owned(),
-            command: command.name().to_owned(),
-            ok: false,
-            created: 0,
-            updated: 0,
-            deleted: 0,
-            error: Some(e.to_string().lines().next().unwrap_or_default().to_owned()),
+/// The document to write when the command line itself is wrong: stdin's document when there is one, else a
+/// new one for the stack, env and region the raw arguments name; with a failed run appended.
+pub fn failed_document_from_args(tool: &str, message: &str) -> Document {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{flag}="))
+                .map(str::to_owned)
+                .or_else(|| (a == flag).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    let command = args
+        .iter()
+        .skip(1)
+        .find(|a| ["plan", "up", "down", "show", "unlock"].contains(&a.as_str()))
+        .cloned()
+        .unwrap_or_else(|| "?".into());
+    let stdin = read_stdin().ok().flatten();
+    let mut doc = stdin
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Document>(t).ok())
+        .unwrap_or_else(|| {
+            Document::new(&Identity {
+                stack: value("--stack").unwrap_or_else(|| "hms".into()),
+                env: value("--env").unwrap_or_else(|| "production".into()),
+                region: value("--region")
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into()),
+            })
         });
-        let _ = doc.write_stdout();
-    }
+    doc.runs.push(Run {
+        tool: tool.to_owned(),
+        command,
+        ok: false,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        error: Some(message.to_owned()),
+    });
+    doc
+}
+
+/// Reports `e`, writes `doc` with a failed run appended, returns the exit code.
+fn fail(ui: &Ui, mut doc: Document, command: &Command, e: Error) -> i32 {
+    ui.error(e.to_string());
+    doc.runs.push(Run {
+        tool: ui.tool().to_owned(),
+        command: command.name().to_owned(),
+        ok: false,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        error: Some(e.to_string().lines().next().unwrap_or_default().to_owned()),
+    });
+    let _ = doc.write_stdout();
     e.exit_code()
+}
+
+/// A failed apply: its errors were reported as they happened; this is the closing line.
+fn apply_failed(
+    ui: &Ui,
+    run: &mut Run,
+    errors: usize,
+    total: usize,
+    skipped: &[String],
+) -> (i32, Run) {
+    if !skipped.is_empty() {
+        ui.warn(format!(
+            "not attempted (they depend on a failed change): {}",
+            skipped.join(", ")
+        ));
+    }
+    let e = Error::Partial {
+        total,
+        failed: errors,
+    };
+    ui.error(e.to_string());
+    run.ok = false;
+    run.error = Some(e.to_string());
+    (e.exit_code(), run.clone())
 }
 
 async fn run_session<T: Tool>(
@@ -376,7 +484,7 @@ async fn run_session<T: Tool>(
         return Ok((EXIT_OK, run));
     }
     if let Command::Show { refresh: false } = command {
-        let state = s.store.load(T::NAME)?.ok_or_else(|| no_state::<T>(s))?;
+        let state = load_state::<T>(s)?.ok_or_else(|| no_state::<T>(s))?;
         s.doc.set_outputs(T::SECTION, state.outputs, &[]);
         return Ok((EXIT_OK, run));
     }
@@ -415,17 +523,20 @@ async fn run_session<T: Tool>(
             let plan = T::plan(&spec, &observed);
             show_plan(ui, &plan);
             let destructive = plan.destructive();
-            if !destructive.is_empty() && !allow_destroy {
-                return Err(Error::Refused(format!(
-                    "the plan deletes or replaces {} resource(s) ({}); nothing was changed. Review the plan, then run again with --allow-destroy",
-                    destructive.len(),
-                    destructive.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ")
-                )));
+            if !destructive.is_empty() {
+                if !allow_destroy {
+                    return Err(Error::Refused(format!(
+                        "the plan deletes or replaces {} resource(s) ({}); nothing was changed. Review the plan, then run again with --allow-destroy",
+                        destructive.len(),
+                        destructive.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                refuse_if_used(&tool, &ctx, &spec, &observed, &plan).await?;
             }
             let mut start = state.clone();
             start.resources = T::recorded(&observed);
             let rec = Recorder::new(&s.store, start);
-            if rec.snapshot().resources != state.resources || s.store.load(T::NAME)?.is_none() {
+            if rec.snapshot().resources != state.resources || state.serial == 0 {
                 rec.save()?;
             }
             let outcome = execute(&plan, &rec, ui, |change, step| {
@@ -443,26 +554,13 @@ async fn run_session<T: Tool>(
             run.deleted = outcome.applied.delete + outcome.applied.replace;
             s.doc.set_outputs(T::SECTION, outputs, &out.unknown);
             if !outcome.errors.is_empty() {
-                if !outcome.skipped.is_empty() {
-                    ui.warn(format!("not attempted: {}", outcome.skipped.join(", ")));
-                }
-                let total = plan.changes.len();
-                let e = if outcome.errors.len() == 1 {
-                    outcome
-                        .errors
-                        .into_iter()
-                        .next()
-                        .unwrap_or(Error::Internal("lost error".into()))
-                } else {
-                    Error::Partial {
-                        total,
-                        errors: outcome.errors,
-                    }
-                };
-                ui.error(e.to_string());
-                run.ok = false;
-                run.error = Some(e.to_string().lines().next().unwrap_or_default().to_owned());
-                return Ok((e.exit_code(), run));
+                return Ok(apply_failed(
+                    ui,
+                    &mut run,
+                    outcome.errors.len(),
+                    plan.changes.len(),
+                    &outcome.skipped,
+                ));
             }
             if !plan.is_empty() {
                 ui.info(format!(
@@ -474,16 +572,18 @@ async fn run_session<T: Tool>(
         }
         Command::Down { yes } => {
             let _lock = s.store.lock(T::NAME, "down", s.global.lock_timeout)?;
-            let state = load_or_empty::<T>(s)?;
-            let observed = tool.observe(&ctx, &spec, &state).await?;
-            let blockers = tool.blockers(&ctx, &spec, &observed).await?;
-            if !blockers.is_empty() {
+            let users = downstream_with_resources::<T>(s)?;
+            if !users.is_empty() {
                 return Err(Error::Refused(format!(
-                    "still in use, nothing was deleted: {}; take those down first",
-                    blockers.join("; ")
+                    "still in use, nothing was deleted: {} still record resources in {}; take those down first",
+                    users.join(", "),
+                    s.store.dir().display()
                 )));
             }
+            let state = load_or_empty::<T>(s)?;
+            let observed = tool.observe(&ctx, &spec, &state).await?;
             let plan = T::plan_down(&spec, &observed);
+            refuse_if_used(&tool, &ctx, &spec, &observed, &plan).await?;
             let mut start = state.clone();
             start.resources = T::recorded(&observed);
             let rec = Recorder::new(&s.store, start);
@@ -491,7 +591,7 @@ async fn run_session<T: Tool>(
                 ui.info("Nothing to delete.");
             } else {
                 show_plan(ui, &plan);
-                confirm(ui, *yes, plan.changes.len())?;
+                confirm(ui, *yes, plan.changes.len(), &s.id)?;
                 rec.save()?;
                 let outcome = execute(&plan, &rec, ui, |change, step| {
                     tool.apply(&ctx, &rec, &spec, change, step)
@@ -499,14 +599,13 @@ async fn run_session<T: Tool>(
                 .await;
                 run.deleted = outcome.applied.delete;
                 if !outcome.errors.is_empty() {
-                    let e = Error::Partial {
-                        total: plan.changes.len(),
-                        errors: outcome.errors,
-                    };
-                    ui.error(e.to_string());
-                    run.ok = false;
-                    run.error = Some(e.to_string().lines().next().unwrap_or_default().to_owned());
-                    return Ok((EXIT_FAILURE, run));
+                    return Ok(apply_failed(
+                        ui,
+                        &mut run,
+                        outcome.errors.len(),
+                        plan.changes.len(),
+                        &outcome.skipped,
+                    ));
                 }
                 ui.info(format!("Deleted {} resource(s).", run.deleted));
             }
@@ -523,7 +622,7 @@ async fn run_session<T: Tool>(
             let _lock = s
                 .store
                 .lock(T::NAME, "show --refresh", s.global.lock_timeout)?;
-            let state = s.store.load(T::NAME)?.ok_or_else(|| no_state::<T>(s))?;
+            let state = load_state::<T>(s)?.ok_or_else(|| no_state::<T>(s))?;
             let observed = tool.observe(&ctx, &spec, &state).await?;
             let plan = T::plan(&spec, &observed);
             if !plan.is_empty() {
@@ -547,6 +646,42 @@ async fn run_session<T: Tool>(
     }
 }
 
+/// Refuses when resources of other tools still use what `plan` deletes or replaces.
+async fn refuse_if_used<T: Tool>(
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    observed: &T::Observed,
+    plan: &Plan,
+) -> Result<()> {
+    if plan.destructive().is_empty() {
+        return Ok(());
+    }
+    let blockers = tool.blockers(ctx, spec, observed, plan).await?;
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "still in use, nothing was deleted: {}; take those down first",
+        blockers.join("; ")
+    )))
+}
+
+/// Tools that use `T` and still record resources in this state store.
+fn downstream_with_resources<T: Tool>(s: &Session) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (user, uses) in USES {
+        if uses.contains(&T::NAME) {
+            if let Some(st) = s.store.load(user)? {
+                if !st.resources.is_empty() {
+                    out.push(format!("{user} ({} resources)", st.resources.len()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn no_state<T: Tool>(s: &Session) -> Error {
     Error::Refused(format!(
         "{} has no state for {}-{} in {}; run `{} up` first (or pass --state)",
@@ -558,8 +693,28 @@ fn no_state<T: Tool>(s: &Session) -> Error {
     ))
 }
 
+/// Loads this tool's state and checks it is for this run's stack, env and region.
+fn load_state<T: Tool>(s: &Session) -> Result<Option<State>> {
+    let Some(state) = s.store.load(T::NAME)? else {
+        return Ok(None);
+    };
+    for (what, theirs, ours, flag) in [
+        ("stack", &state.stack, &s.id.stack, "--stack"),
+        ("env", &state.env, &s.id.env, "--env"),
+        ("region", &state.region, &s.id.region, "--region"),
+    ] {
+        if theirs != ours {
+            return Err(Error::usage(format!(
+                "state {}: recorded for {what} {theirs:?}, but this run is for {ours:?}; pass {flag} {theirs}, or use another --stack or --state for a second {what}",
+                s.store.dir().display()
+            )));
+        }
+    }
+    Ok(Some(state))
+}
+
 fn load_or_empty<T: Tool>(s: &Session) -> Result<State> {
-    Ok(s.store.load(T::NAME)?.unwrap_or_else(|| {
+    Ok(load_state::<T>(s)?.unwrap_or_else(|| {
         State::empty(
             T::NAME,
             env!("CARGO_PKG_VERSION"),
@@ -576,16 +731,18 @@ fn show_plan(ui: &Ui, plan: &Plan) {
     }
 }
 
-fn confirm(ui: &Ui, yes: bool, n: usize) -> Result<()> {
+fn confirm(ui: &Ui, yes: bool, n: usize, id: &Identity) -> Result<()> {
     if yes {
         return Ok(());
     }
-    // stdin may carry the document; ask on the controlling terminal.
+    // stdin may carry the document; ask on the controlling terminal, and only when a person watches stderr.
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open("/dev/tty");
-    let Ok(tty) = tty else {
+        .open("/dev/tty")
+        .ok()
+        .filter(|_| std::io::stderr().is_terminal());
+    let Some(tty) = tty else {
         return Err(Error::Refused(format!(
             "down would delete {n} resource(s) and there is no terminal to confirm at; pass --yes"
         )));
@@ -593,8 +750,11 @@ fn confirm(ui: &Ui, yes: bool, n: usize) -> Result<()> {
     let mut w = &tty;
     let _ = write!(
         w,
-        "{}: delete these {n} resource(s)? Type 'yes' to confirm: ",
-        ui.tool()
+        "{}: delete these {n} resource(s) of stack {} ({}, {})? Type 'yes' to confirm: ",
+        ui.tool(),
+        id.stack,
+        id.env,
+        id.region
     );
     let _ = w.flush();
     let mut answer = String::new();

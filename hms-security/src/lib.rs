@@ -100,8 +100,19 @@ impl Tool for Security {
         _ctx: &Ctx<'_>,
         _spec: &Spec,
         observed: &Observed,
+        plan: &Plan,
     ) -> Result<Vec<String>> {
-        let ids: Vec<String> = observed.group_ids.keys().cloned().collect();
+        // The groups this plan deletes or replaces.
+        let ids: Vec<String> = observed
+            .group_ids
+            .iter()
+            .filter(|(_, key)| {
+                plan.changes
+                    .iter()
+                    .any(|c| c.address == plan::sg(key) && c.action.is_destructive())
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
         if ids.is_empty() {
             return Ok(vec![]);
         }

@@ -133,6 +133,16 @@ impl Spec {
     }
 }
 
+fn task_roles_check(
+    services: &BTreeMap<String, ServiceBasics>,
+    tagger: &Tagger,
+) -> Vec<(String, String)> {
+    services
+        .keys()
+        .map(|k| (k.clone(), tagger.name(&format!("{k}-task-role"))))
+        .collect()
+}
+
 /// Builds the spec.
 pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let config = input.config;
@@ -315,6 +325,17 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 .unwrap_or(k == "backend"),
         })
         .collect();
+    for (service, role) in task_roles_check(&services, tagger) {
+        if role.len() > 64 {
+            return Err(config.invalid(
+                &format!("ecs.services.{service}"),
+                format!(
+                    "the task role name {role} is {} characters and IAM allows 64; use a shorter service, stack or env name",
+                    role.len()
+                ),
+            ));
+        }
+    }
     let backup_prefix = cfg
         .backup_prefix
         .clone()

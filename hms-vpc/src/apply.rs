@@ -84,7 +84,9 @@ pub async fn apply(
         Step::Create => create(c, ctx, rec, spec, &kind, a, &tags, &task)
             .await
             .map(Some),
-        Step::Update => update(c, rec, spec, &kind, a, change).await.map(Some),
+        Step::Update => update(c, ctx, rec, spec, &kind, a, change, &task)
+            .await
+            .map(Some),
     };
     match &result {
         Ok(Some(r)) => task.done(&format!("{} {}", past(step), r.id)),
@@ -388,13 +390,16 @@ async fn create(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn update(
     c: &Clients,
+    ctx: &Ctx<'_>,
     rec: &Recorder<'_>,
     spec: &Spec,
     kind: &Kind,
     a: &str,
     change: &Change,
+    task: &hms_core::ui::Task<'_>,
 ) -> Result<Resource> {
     let id = rec.id(a)?;
     let mut resource = rec.resource(a).unwrap_or_else(|| Resource::new(&id));
@@ -420,6 +425,13 @@ async fn update(
                 .await
                 .map_err(|e| Error::aws(a, "ec2:ModifySubnetAttribute", e))?;
         }
+        // A NAT gateway still pending (a run that timed out or died while waiting): wait for it now.
+        Kind::Nat(_) if differs(change, "state") => {
+            let ip = wait_nat(c, ctx, task, a, &id, "available").await?;
+            resource = resource
+                .with("public_ip", ip.unwrap_or_default())
+                .with("state", "available");
+        }
         Kind::Igw if differs(change, "attached_to") => {
             attach_igw(c, a, &id, &rec.id(addr::VPC)?).await?
         }
@@ -443,18 +455,25 @@ async fn update(
             resource = Resource::new(out.new_association_id().unwrap_or(&id));
         }
         Kind::Endpoint if differs(change, "route_tables") => {
-            let ids = |v: Option<&Value>| -> Vec<String> {
+            // Our tables are addresses (resolved through state); others are raw ids.
+            let ids = |v: Option<&Value>| -> Result<Vec<String>> {
                 v.and_then(Value::as_array)
                     .map(|l| {
                         l.iter()
                             .filter_map(Value::as_str)
-                            .map(|x| rec.id(x).unwrap_or_else(|_| x.to_owned()))
+                            .map(|x| {
+                                if x.starts_with("vpc.") {
+                                    rec.id(x)
+                                } else {
+                                    Ok(x.to_owned())
+                                }
+                            })
                             .collect()
                     })
-                    .unwrap_or_default()
+                    .unwrap_or_else(|| Ok(Vec::new()))
             };
-            let have = ids(before(change, "route_tables"));
-            let want = ids(after(change, "route_tables"));
+            let have = ids(before(change, "route_tables"))?;
+            let want = ids(after(change, "route_tables"))?;
             let add: Vec<String> = want.iter().filter(|x| !have.contains(x)).cloned().collect();
             let remove: Vec<String> = have.iter().filter(|x| !want.contains(x)).cloned().collect();
             c.ec2
@@ -886,7 +905,7 @@ async fn set_tags(
 }
 
 /// Waits until the NAT gateway reaches `want` (`available` or `deleted`); returns its public IP.
-async fn wait_nat(
+pub async fn wait_nat(
     c: &Clients,
     ctx: &Ctx<'_>,
     task: &hms_core::ui::Task<'_>,

@@ -80,7 +80,16 @@ impl Tool for Vpc {
     }
 
     async fn observe(&self, ctx: &Ctx<'_>, spec: &Spec, state: &State) -> Result<Observed> {
-        let observed = observe::observe(&self.clients, spec, state).await?;
+        let mut observed = observe::observe(&self.clients, spec, state).await?;
+        if !observed.deleting_nats.is_empty() {
+            // A NAT gateway being deleted still holds its EIP and subnet: plan only once it is gone.
+            for id in &observed.deleting_nats {
+                let task = ctx.ui.task(format!("NAT gateway {id}"));
+                apply::wait_nat(&self.clients, ctx, &task, id, id, "deleted").await?;
+                task.done("deleted");
+            }
+            observed = observe::observe(&self.clients, spec, state).await?;
+        }
         for w in &observed.warnings {
             ctx.ui.warn(format!(
                 "duplicate left alone (delete it by hand if unused): {w}"
@@ -106,11 +115,25 @@ impl Tool for Vpc {
         _ctx: &Ctx<'_>,
         _spec: &Spec,
         observed: &Observed,
+        plan: &Plan,
     ) -> Result<Vec<String>> {
         let Some(vpc) = &observed.vpc_id else {
             return Ok(vec![]);
         };
-        blockers(&self.clients, vpc, observed).await
+        let vpc_goes = plan
+            .changes
+            .iter()
+            .any(|c| c.address == addr::VPC && c.action.is_destructive());
+        let subnets: Vec<String> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action.is_destructive() && c.address.starts_with("vpc.subnet."))
+            .filter_map(|c| observed.found.get(&c.address).map(|f| f.id.clone()))
+            .collect();
+        if !vpc_goes && subnets.is_empty() {
+            return Ok(vec![]);
+        }
+        blockers(&self.clients, vpc, observed, vpc_goes, &subnets).await
     }
 
     async fn apply(
@@ -174,8 +197,15 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
     o
 }
 
-/// What else uses the VPC: network interfaces and security groups of other tools.
-async fn blockers(c: &Clients, vpc: &str, observed: &Observed) -> Result<Vec<String>> {
+/// What else uses the VPC (when it goes) or the subnets that go: network interfaces of other tools, and
+/// their security groups when the VPC goes.
+async fn blockers(
+    c: &Clients,
+    vpc: &str,
+    observed: &Observed,
+    vpc_goes: bool,
+    subnets: &[String],
+) -> Result<Vec<String>> {
     // Our NAT gateways' interfaces go away with them.
     let nats: Vec<&hms_core::diff::Found> = observed
         .found
@@ -221,6 +251,13 @@ async fn blockers(c: &Clients, vpc: &str, observed: &Observed) -> Result<Vec<Str
     )?;
     let mut out = Vec::new();
     for eni in &enis {
+        if !vpc_goes
+            && !eni
+                .subnet_id()
+                .is_some_and(|s| subnets.iter().any(|x| x == s))
+        {
+            continue;
+        }
         let desc = eni.description().unwrap_or_default();
         let id = eni.network_interface_id().unwrap_or_default();
         if nat_enis.contains(&id) || nat_ids.iter().any(|n| desc.contains(n)) {
@@ -240,7 +277,7 @@ async fn blockers(c: &Clients, vpc: &str, observed: &Observed) -> Result<Vec<Str
         ));
     }
     for sg in &sgs {
-        if sg.group_name() == Some("default") {
+        if !vpc_goes || sg.group_name() == Some("default") {
             continue;
         }
         let owner = sg

@@ -27,6 +27,8 @@ pub struct Observed {
     pub vpc_id: Option<String>,
     /// Duplicates found by tags (never deleted silently; reported).
     pub warnings: Vec<String>,
+    /// This stack's NAT gateways still being deleted (they hold their EIP and subnet until gone).
+    pub deleting_nats: Vec<String>,
 }
 
 fn tag_filters(tagger: &Tagger) -> Vec<Filter> {
@@ -286,8 +288,12 @@ struct Logging {
 }
 
 async fn logging(c: &Clients, spec: &Spec) -> Result<Logging> {
-    let Some(fl) = &spec.flow_logs else {
-        return Ok(Logging::default());
+    // Looked for whether flow logs are on or not: turned off, they are found and deleted.
+    let (log_group, role_name) = crate::spec::flow_log_names(&spec.tagger);
+    let fl = crate::spec::FlowLogs {
+        log_group,
+        role_name,
+        retention_days: 0,
     };
     let (group, group_tags, role, policy) = tokio::try_join!(
         async {
@@ -681,22 +687,29 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         );
     }
 
-    // NAT gateways: deleted ones linger in the API for a while; they are gone for us.
-    let nats: Vec<(String, aws_sdk_ec2::types::NatGateway)> = raw
+    // NAT gateways: deleted and failed ones linger in the API for a while; they are gone for us. One being
+    // deleted still holds its EIP and subnet: the caller waits for it before planning.
+    let nat_state = |n: &aws_sdk_ec2::types::NatGateway| {
+        n.state().map(|s| s.as_str().to_owned()).unwrap_or_default()
+    };
+    let ours: Vec<(String, aws_sdk_ec2::types::NatGateway)> = raw
         .nats
         .into_iter()
-        .filter(|n| {
-            !matches!(
-                n.state().map(|s| s.as_str()),
-                Some("deleted" | "deleting" | "failed")
-            )
-        })
         .filter(|n| in_vpc(n.vpc_id()))
         .filter_map(|n| {
             address_of(n.nat_gateway_id(), n.tags())
                 .filter(|a| matches!(addr::kind(a), Some(Kind::Nat(_))))
                 .map(|a| (a, n))
         })
+        .collect();
+    let deleting_nats: Vec<String> = ours
+        .iter()
+        .filter(|(_, n)| nat_state(n) == "deleting")
+        .filter_map(|(_, n)| n.nat_gateway_id().map(str::to_owned))
+        .collect();
+    let nats: Vec<(String, aws_sdk_ec2::types::NatGateway)> = ours
+        .into_iter()
+        .filter(|(_, n)| !matches!(nat_state(n).as_str(), "deleted" | "deleting" | "failed"))
         .collect();
     let (nats, dup) =
         hms_core::tags::adopt(nats, state_id, |n| n.nat_gateway_id().unwrap_or_default());
@@ -725,6 +738,10 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             Found::new(id)
                 .attr("subnet", subnet_ref)
                 .attr("eip", eip_ref)
+                .attr(
+                    "state",
+                    n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                )
                 .info(
                     "public_ip",
                     n.nat_gateway_addresses()
@@ -883,7 +900,49 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     }
 
     // Flow logs: the group, the role and its policy, the flow log
+    // Names are unique in the account, so a name alone does not make a resource ours: its tags must.
+    let foreign = |what: &str,
+                   name: &str,
+                   tags: &mut dyn Iterator<Item = (&str, &str)>,
+                   address: &str|
+     -> Result<()> {
+        let pairs: Vec<(&str, &str)> = tags.collect();
+        if tagger.owned_address(pairs.iter().copied()).as_deref() == Some(address) {
+            return Ok(());
+        }
+        let owner = pairs
+            .iter()
+            .find(|(k, _)| *k == hms_core::tags::STACK)
+            .map(|_| {
+                let get = |key: &str| {
+                    pairs
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, v)| *v)
+                        .unwrap_or("?")
+                };
+                format!(
+                    "stack {} env {}",
+                    get(hms_core::tags::STACK),
+                    get(hms_core::tags::ENV)
+                )
+            })
+            .unwrap_or_else(|| String::from("nothing managed by hms"));
+        Err(Error::Refused(format!(
+            "{what} {name} already exists and belongs to {owner}; rename or delete it, or use another --stack"
+        )))
+    };
     if let Some(g) = &logging.group {
+        let name = g.log_group_name().unwrap_or_default();
+        foreign(
+            "log group",
+            name,
+            &mut logging
+                .group_tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            addr::LOG_GROUP,
+        )?;
         found.insert(
             addr::LOG_GROUP.to_owned(),
             Found::new(g.log_group_name().unwrap_or_default())
@@ -900,6 +959,12 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     }
     let mut role_arn = None;
     if let Some(role) = &logging.role {
+        foreign(
+            "IAM role",
+            role.role_name(),
+            &mut role.tags().iter().map(|t| (t.key(), t.value())),
+            addr::ROLE,
+        )?;
         role_arn = Some(role.arn().to_owned());
         found.insert(
             addr::ROLE.to_owned(),
@@ -970,5 +1035,6 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         found,
         vpc_id,
         warnings,
+        deleting_nats,
     })
 }

@@ -94,6 +94,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             Desired::new(&nat)
                 .attr("subnet", subnet.clone())
                 .attr("eip", eip.clone())
+                .attr("state", "available")
                 .tags(spec.tags(&nat, &spec.name(&format!("nat-{az}"))))
                 .replace_on(&["subnet", "eip"])
                 .uses([subnet, eip, addr::IGW.to_owned()]),

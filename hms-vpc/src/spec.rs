@@ -120,6 +120,14 @@ impl Spec {
     }
 }
 
+/// The flow logs' log group and delivery role names (also looked for when flow logs are off, to delete them).
+pub fn flow_log_names(tagger: &Tagger) -> (String, String) {
+    (
+        format!("/aws/vpc/{}-flow-logs", tagger.name("vpc")),
+        tagger.name("vpc-flow-logs"),
+    )
+}
+
 /// Builds the spec from the run's input.
 pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let cfg: VpcConfig = input.config.section("vpc")?;
@@ -277,10 +285,11 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
                 format!("{days} is not a CloudWatch Logs retention; use one of {RETENTION_DAYS:?}"),
             ));
         }
+        let (log_group, role_name) = flow_log_names(tagger);
         Some(FlowLogs {
-            log_group: format!("/aws/vpc/{}-flow-logs", tagger.name("vpc")),
+            log_group,
             retention_days: days,
-            role_name: tagger.name("vpc-flow-logs"),
+            role_name,
         })
     } else {
         if cfg.flow_log_retention_days.is_some() {

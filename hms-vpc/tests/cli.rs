@@ -836,6 +836,10 @@ fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
             "never read from config",
         ),
         (&["--frobnicate"], "--frobnicate"),
+        (&["--set", "stack.tags.aws:team=x"], "stack.tags.aws:team"),
+        (&["--stack", "a-stack-name-longer-than-20"], "--stack"),
+        // A mistyped --set must not echo what may be a secret.
+        (&["--set", "db.password:s3cr3t-value"], "KEY=VALUE"),
     ];
     for (args, want) in cases {
         let out = s
@@ -882,6 +886,34 @@ fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
     }
     assert_eq!(s.counts(), [0; 7], "bad input created something");
     assert!(!s.state_dir().exists(), "bad input wrote state");
+
+    // A config file that is not valid TOML: the line number, never the line (it may hold a secret).
+    std::fs::write(
+        s.dir.path().join("bad.toml"),
+        "[db]\nmaster_password = \"s3cr3t-value\n",
+    )
+    .expect("write");
+    let out = s
+        .cmd(&["plan", "--config", "bad.toml"])
+        .write_stdin("")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("bad.toml line 2") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+}
+
+#[test]
+fn state_of_another_region_is_refused() {
+    let s = Stack::new("region");
+    s.run(&["up"], 0);
+    // Regression: a second region used to take over the first region's state.
+    let (_, err) = s.run(&["up", "--region", "us-west-2"], 64);
+    assert!(err.contains("recorded for region \"us-east-1\""), "{err}");
+    s.run(&["plan", "--detailed-exitcode"], 0);
 }
 
 #[test]

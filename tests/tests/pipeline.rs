@@ -138,6 +138,21 @@ fn a_failure_upstream_stops_the_pipe_with_exit_1() {
 }
 
 #[test]
+fn a_bad_command_line_upstream_still_stops_the_pipe() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("argv");
+    // Regression: a clap error used to write no document, and the next tool started afresh.
+    let (code, out, err) = pipeline(
+        &format!("hms-vpc up --bogus --stack {s} | hms-vpc plan --stack {s} --endpoint-url http://127.0.0.1:9; echo \"${{PIPESTATUS[@]}}\" >&2"),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "the echo ran last: {err}");
+    assert!(err.trim_end().ends_with("64 1"), "{err}");
+    let doc: Value = serde_json::from_str(&out).expect("document");
+    assert_eq!(doc["runs"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
 fn a_closed_stdout_pipe_is_not_a_failure() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = stack("pipe");
