@@ -181,11 +181,11 @@ impl Plan {
         s
     }
 
-    /// The destructive changes (deletes and replaces).
+    /// The destructive changes (deletes and replaces), drift removal aside.
     pub fn destructive(&self) -> Vec<&Change> {
         self.changes
             .iter()
-            .filter(|c| c.action.is_destructive())
+            .filter(|c| c.action.is_destructive() && !c.drift)
             .collect()
     }
 

@@ -750,10 +750,6 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                         .unwrap_or_default(),
                 )
                 .info(
-                    "state",
-                    n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                )
-                .info(
                     "network_interface_ids",
                     n.nat_gateway_addresses()
                         .iter()

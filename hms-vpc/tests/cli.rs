@@ -2,110 +2,31 @@
 //! Needs the emulator (`scripts/test.sh` starts it and sets HMS_TEST_ENDPOINT).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use assert_cmd::Command;
 use aws_sdk_ec2::types::Filter;
+use hms_tests::{run_counts, Stack};
 use serde_json::Value;
 
-fn endpoint() -> String {
-    std::env::var("HMS_TEST_ENDPOINT")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .expect("no emulator: run the tests with scripts/test.sh (it starts moto and sets HMS_TEST_ENDPOINT)")
-}
-
-/// One test's stack: a unique name and its own state directory.
-struct Stack {
-    name: String,
-    dir: tempfile::TempDir,
-    rt: tokio::runtime::Runtime,
-    sdk: aws_config::SdkConfig,
-}
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-impl Stack {
-    fn new(tag: &str) -> Self {
-        let n = SEQ.fetch_add(1, Ordering::SeqCst);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .subsec_nanos();
-        let name = format!(
-            "t{tag}-{}-{n}-{}",
-            std::process::id() % 100000,
-            nanos % 10000
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let sdk = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .endpoint_url(endpoint())
-                .test_credentials()
-                .load(),
-        );
-        Stack {
-            name,
-            dir: tempfile::tempdir().expect("tempdir"),
-            rt,
-            sdk,
-        }
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        Command::from_std(self.std_cmd(args))
-    }
-
-    fn std_cmd(&self, args: &[&str]) -> std::process::Command {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("hms-vpc"));
-        c.current_dir(self.dir.path())
-            .env("HMS_STATE", self.state_dir())
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
-            .args(args)
-            .args(["--stack", &self.name]);
-        c
-    }
-
-    /// Runs a command, checks its exit code, returns (document, stderr).
-    fn run(&self, args: &[&str], code: i32) -> (Value, String) {
-        let out = self.cmd(args).write_stdin("").output().expect("run");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "hms-vpc {args:?} exit code; stderr:\n{stderr}"
-        );
-        let doc: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not a document: {e}\n{stderr}"));
-        (doc, stderr)
-    }
+/// EC2 views of a test stack.
+trait Vpc {
+    fn st(&self) -> &Stack;
 
     fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.sdk)
+        aws_sdk_ec2::Client::new(&self.st().sdk)
     }
 
     fn mine(&self) -> Filter {
         Filter::builder()
             .name("tag:hms:stack")
-            .values(&self.name)
+            .values(&self.st().name)
             .build()
     }
 
     fn vpcs(&self) -> Vec<aws_sdk_ec2::types::Vpc> {
-        self.rt
+        self.st()
+            .rt
             .block_on(self.ec2().describe_vpcs().filters(self.mine()).send())
             .expect("vpcs")
             .vpcs()
@@ -113,7 +34,8 @@ impl Stack {
     }
 
     fn subnets(&self) -> Vec<aws_sdk_ec2::types::Subnet> {
-        self.rt
+        self.st()
+            .rt
             .block_on(self.ec2().describe_subnets().filters(self.mine()).send())
             .expect("subnets")
             .subnets()
@@ -121,7 +43,8 @@ impl Stack {
     }
 
     fn igws(&self) -> Vec<aws_sdk_ec2::types::InternetGateway> {
-        self.rt
+        self.st()
+            .rt
             .block_on(
                 self.ec2()
                     .describe_internet_gateways()
@@ -136,15 +59,16 @@ impl Stack {
     /// Live NAT gateways of this stack (the emulator ignores tag filters here: filter by tags ourselves).
     fn nats(&self) -> Vec<aws_sdk_ec2::types::NatGateway> {
         let all = self
+            .st()
             .rt
             .block_on(self.ec2().describe_nat_gateways().send())
             .expect("nats");
         all.nat_gateways()
             .iter()
             .filter(|n| {
-                n.tags()
-                    .iter()
-                    .any(|t| t.key() == Some("hms:stack") && t.value() == Some(self.name.as_str()))
+                n.tags().iter().any(|t| {
+                    t.key() == Some("hms:stack") && t.value() == Some(self.st().name.as_str())
+                })
             })
             .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
             .cloned()
@@ -152,7 +76,8 @@ impl Stack {
     }
 
     fn eips(&self) -> Vec<aws_sdk_ec2::types::Address> {
-        self.rt
+        self.st()
+            .rt
             .block_on(self.ec2().describe_addresses().filters(self.mine()).send())
             .expect("eips")
             .addresses()
@@ -160,7 +85,8 @@ impl Stack {
     }
 
     fn route_tables(&self) -> Vec<aws_sdk_ec2::types::RouteTable> {
-        self.rt
+        self.st()
+            .rt
             .block_on(
                 self.ec2()
                     .describe_route_tables()
@@ -173,7 +99,8 @@ impl Stack {
     }
 
     fn endpoints(&self) -> Vec<aws_sdk_ec2::types::VpcEndpoint> {
-        self.rt
+        self.st()
+            .rt
             .block_on(
                 self.ec2()
                     .describe_vpc_endpoints()
@@ -197,7 +124,8 @@ impl Stack {
     }
 
     fn flow_logs(&self) -> Vec<aws_sdk_ec2::types::FlowLog> {
-        self.rt
+        self.st()
+            .rt
             .block_on(self.ec2().describe_flow_logs().filter(self.mine()).send())
             .expect("flow logs")
             .flow_logs()
@@ -205,9 +133,10 @@ impl Stack {
     }
 
     fn log_group(&self) -> Option<aws_sdk_cloudwatchlogs::types::LogGroup> {
-        let name = format!("/aws/vpc/{}-vpc-flow-logs", self.name);
-        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk);
+        let name = format!("/aws/vpc/{}-vpc-flow-logs", self.st().name);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.st().sdk);
         let out = self
+            .st()
             .rt
             .block_on(
                 logs.describe_log_groups()
@@ -222,11 +151,12 @@ impl Stack {
     }
 
     fn role_exists(&self) -> bool {
-        let iam = aws_sdk_iam::Client::new(&self.sdk);
-        self.rt
+        let iam = aws_sdk_iam::Client::new(&self.st().sdk);
+        self.st()
+            .rt
             .block_on(
                 iam.get_role()
-                    .role_name(format!("{}-vpc-flow-logs", self.name))
+                    .role_name(format!("{}-vpc-flow-logs", self.st().name))
                     .send(),
             )
             .is_ok()
@@ -246,27 +176,21 @@ impl Stack {
     }
 }
 
+impl Vpc for Stack {
+    fn st(&self) -> &Stack {
+        self
+    }
+}
+
 fn tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
     tags.iter()
         .find(|t| t.key() == Some(key))
         .and_then(|t| t.value())
 }
 
-fn run_counts(doc: &Value) -> (u64, u64, u64) {
-    let run = doc["runs"]
-        .as_array()
-        .and_then(|r| r.last())
-        .expect("a run");
-    (
-        run["created"].as_u64().unwrap_or(99),
-        run["updated"].as_u64().unwrap_or(99),
-        run["deleted"].as_u64().unwrap_or(99),
-    )
-}
-
 #[test]
 fn up_builds_the_reference_vpc_and_converges() {
-    let s = Stack::new("ref");
+    let s = Stack::new("hms-vpc", "ref");
     let (doc, _) = s.run(&["up"], 0);
     let out = &doc["outputs"]["vpc"];
     assert_eq!(doc["stack"], s.name.as_str());
@@ -472,7 +396,7 @@ fn up_builds_the_reference_vpc_and_converges() {
 
 #[test]
 fn config_changes_plan_and_apply_exactly_those_changes() {
-    let s = Stack::new("chg");
+    let s = Stack::new("hms-vpc", "chg");
     s.run(&["up"], 0);
 
     // A new tag: updates in place, then converged.
@@ -589,7 +513,7 @@ fn config_changes_plan_and_apply_exactly_those_changes() {
 
 #[test]
 fn lost_state_is_adopted_by_tags() {
-    let s = Stack::new("adopt");
+    let s = Stack::new("hms-vpc", "adopt");
     s.run(&["up"], 0);
     let before = s.counts();
     std::fs::remove_dir_all(s.state_dir()).expect("remove state");
@@ -611,7 +535,7 @@ fn lost_state_is_adopted_by_tags() {
 
 #[test]
 fn killed_run_resumes_without_duplicates() {
-    let s = Stack::new("kill");
+    let s = Stack::new("hms-vpc", "kill");
     let mut cmd = s.std_cmd(&["up"]);
     let mut child = cmd
         .stdin(Stdio::null())
@@ -647,7 +571,7 @@ fn killed_run_resumes_without_duplicates() {
 
 #[test]
 fn a_held_lock_fails_fast_naming_the_holder() {
-    let s = Stack::new("lock");
+    let s = Stack::new("hms-vpc", "lock");
     let store = hms_core::state::StateStore::open(s.state_dir().to_str(), &s.name, "production")
         .expect("store");
     let held = store
@@ -692,7 +616,7 @@ fn a_held_lock_fails_fast_naming_the_holder() {
 
 #[test]
 fn down_removes_everything_and_is_idempotent() {
-    let s = Stack::new("down");
+    let s = Stack::new("hms-vpc", "down");
     s.run(&["up"], 0);
     let (_, err) = s.run(&["down"], 1);
     assert!(err.contains("--yes"), "{err}");
@@ -715,7 +639,7 @@ fn down_removes_everything_and_is_idempotent() {
 
 #[test]
 fn down_refuses_while_another_tool_uses_the_vpc() {
-    let s = Stack::new("busy");
+    let s = Stack::new("hms-vpc", "busy");
     let (doc, _) = s.run(&["up"], 0);
     let vpc = doc["outputs"]["vpc"]["vpc_id"]
         .as_str()
@@ -750,7 +674,7 @@ fn down_refuses_while_another_tool_uses_the_vpc() {
 
 #[test]
 fn plan_on_an_empty_account_lists_unknowns_and_creates_nothing() {
-    let s = Stack::new("plan");
+    let s = Stack::new("hms-vpc", "plan");
     let (doc, err) = s.run(&["plan", "--detailed-exitcode"], 2);
     assert!(err.contains("Plan: 30 to create"), "{err}");
     let unknown: Vec<&str> = doc["unknown"]
@@ -783,7 +707,7 @@ fn plan_on_an_empty_account_lists_unknowns_and_creates_nothing() {
 
 #[test]
 fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
-    let s = Stack::new("bad");
+    let s = Stack::new("hms-vpc", "bad");
     let cases: &[(&[&str], &str)] = &[
         (&["--set", "vpc.cidr=10.0.0.0/33"], "vpc.cidr"),
         (&["--set", "vpc.cidr=not-a-cidr"], "vpc.cidr"),
@@ -908,7 +832,7 @@ fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
 
 #[test]
 fn state_of_another_region_is_refused() {
-    let s = Stack::new("region");
+    let s = Stack::new("hms-vpc", "region");
     s.run(&["up"], 0);
     // Regression: a second region used to take over the first region's state.
     let (_, err) = s.run(&["up", "--region", "us-west-2"], 64);
@@ -918,7 +842,7 @@ fn state_of_another_region_is_refused() {
 
 #[test]
 fn a_failed_upstream_run_stops_without_aws_calls() {
-    let s = Stack::new("up");
+    let s = Stack::new("hms-vpc", "up");
     let doc = format!(
         r#"{{"hms":1,"stack":"{}","env":"production","region":"us-east-1","outputs":{{}},
             "runs":[{{"tool":"hms-x","command":"up","ok":false,"error":"boom"}}]}}"#,
@@ -951,7 +875,7 @@ fn version_and_help_exit_zero() {
 
 #[test]
 fn two_environments_share_an_account_without_clashes() {
-    let s = Stack::new("envs");
+    let s = Stack::new("hms-vpc", "envs");
     let (prod, _) = s.run(&["up"], 0);
     let (staging, err) = s.run(&["up", "--env", "staging"], 0);
     assert!(!err.contains("error"), "{err}");
@@ -982,7 +906,7 @@ fn two_environments_share_an_account_without_clashes() {
 
 #[test]
 fn the_account_guard_refuses_another_account() {
-    let s = Stack::new("acct");
+    let s = Stack::new("hms-vpc", "acct");
     // The emulator's account is 123456789012.
     let (_, err) = s.run(
         &[

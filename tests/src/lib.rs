@@ -1,1 +1,152 @@
+//! Test support for the tools' integration tests: a fresh stack (unique name, own state directory) per
+//! test, running the real binaries against the emulator that `scripts/test.sh` starts, and an SDK config
+//! for asserting on what the emulator holds.
 
+use std::path::PathBuf;
+use std::process::Command as StdCommand;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The emulator's URL (HMS_TEST_ENDPOINT, else AWS_ENDPOINT_URL).
+pub fn endpoint() -> String {
+    std::env::var("HMS_TEST_ENDPOINT")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .expect("no emulator: run the tests with scripts/test.sh (it starts moto and sets HMS_TEST_ENDPOINT)")
+}
+
+/// Where the tools' binaries are: HMS_BIN_DIR, else the target dir these tests were built into.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("HMS_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // target/debug/deps/<test>-… → target/debug
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The path of a tool's binary; it must have been built (`cargo build --workspace`).
+pub fn bin(tool: &str) -> PathBuf {
+    let p = bin_dir().join(tool);
+    assert!(
+        p.exists(),
+        "{} is not built; run cargo build --workspace",
+        p.display()
+    );
+    p
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// One test's stack: a unique name and its own state directory.
+pub struct Stack {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub rt: tokio::runtime::Runtime,
+    pub sdk: aws_config::SdkConfig,
+    /// The tool `run` and `cmd` run.
+    pub tool: &'static str,
+}
+
+impl Stack {
+    /// A new stack for `tool`, named after `tag`.
+    pub fn new(tool: &'static str, tag: &str) -> Self {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        // At most 20 characters (the stack name limit).
+        let name = format!("t{tag}-{}{n}{}", std::process::id() % 1000, nanos % 1000);
+        let name: String = name.chars().take(20).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sdk = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(endpoint())
+                .test_credentials()
+                .load(),
+        );
+        Stack {
+            name,
+            dir: tempfile::tempdir().expect("tempdir"),
+            rt,
+            sdk,
+            tool,
+        }
+    }
+
+    /// The state directory (`--state`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// A tool's command with this stack's environment and `--stack`.
+    pub fn std_cmd_of(&self, tool: &str, args: &[&str]) -> StdCommand {
+        let mut c = StdCommand::new(bin(tool));
+        c.current_dir(self.dir.path())
+            .env("HMS_STATE", self.state_dir())
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .args(args)
+            .args(["--stack", &self.name]);
+        c
+    }
+
+    /// This stack's tool command.
+    pub fn std_cmd(&self, args: &[&str]) -> StdCommand {
+        self.std_cmd_of(self.tool, args)
+    }
+
+    /// This stack's tool command, for assert_cmd.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        Command::from_std(self.std_cmd(args))
+    }
+
+    /// Runs a tool with `stdin`, checks its exit code, returns (document, stderr).
+    pub fn run_of(&self, tool: &str, args: &[&str], stdin: &str, code: i32) -> (Value, String) {
+        let out = Command::from_std(self.std_cmd_of(tool, args))
+            .write_stdin(stdin)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{tool} {args:?} exit code; stderr:\n{stderr}"
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{tool} {args:?}: stdout is not a document: {e}\n{stderr}"));
+        (doc, stderr)
+    }
+
+    /// Runs this stack's tool with empty stdin.
+    pub fn run(&self, args: &[&str], code: i32) -> (Value, String) {
+        self.run_of(self.tool, args, "", code)
+    }
+
+    /// Runs a future on this stack's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+/// (created, updated, deleted) of the document's last run.
+pub fn run_counts(doc: &Value) -> (u64, u64, u64) {
+    let run = doc["runs"]
+        .as_array()
+        .and_then(|r| r.last())
+        .expect("a run");
+    let n = |k: &str| run[k].as_u64().unwrap_or(99);
+    (n("created"), n("updated"), n("deleted"))
+}

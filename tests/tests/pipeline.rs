@@ -2,28 +2,10 @@
 //! upstream stops the tools downstream. Runs the built binaries (HMS_BIN_DIR, default: the target dir
 //! these tests were built into) against the emulator that scripts/test.sh starts.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use hms_tests::{bin_dir, endpoint};
 use serde_json::Value;
-
-fn bin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("HMS_BIN_DIR") {
-        return PathBuf::from(dir);
-    }
-    // target/debug/deps/pipeline-… → target/debug
-    let exe = std::env::current_exe().expect("test exe");
-    exe.parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf()
-}
-
-fn endpoint() -> String {
-    std::env::var("HMS_TEST_ENDPOINT")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .expect("no emulator: run the tests with scripts/test.sh")
-}
 
 /// Runs `sh -c` with `set -o pipefail` in a fresh state dir; returns (exit code, stdout, stderr).
 fn pipeline(script: &str, state: &std::path::Path) -> (i32, String, String) {

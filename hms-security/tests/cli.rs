@@ -1,0 +1,577 @@
+//! hms-security against the emulator, behind hms-vpc as in the pipeline; asserts on what the emulator holds.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, SecurityGroup};
+use hms_tests::{run_counts, Stack};
+use serde_json::Value;
+
+/// `hms-vpc up`, then `hms-security ARGS` with its document on stdin.
+fn after_vpc(s: &Stack, args: &[&str], code: i32) -> (Value, String) {
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    s.run_of("hms-security", args, &vpc.to_string(), code)
+}
+
+fn groups(s: &Stack) -> Vec<SecurityGroup> {
+    let ec2 = aws_sdk_ec2::Client::new(&s.sdk);
+    s.block_on(
+        ec2.describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name("tag:hms:stack")
+                    .values(&s.name)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("tag:hms:tool")
+                    .values("hms-security")
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("groups")
+    .security_groups()
+    .to_vec()
+}
+
+/// Every rule as "group dir proto/from-to peer", peers named by group key where they are ours.
+fn rules(s: &Stack) -> BTreeSet<String> {
+    let gs = groups(s);
+    let key = |id: &str| {
+        gs.iter()
+            .find(|g| g.group_id() == Some(id))
+            .and_then(|g| {
+                g.tags()
+                    .iter()
+                    .find(|t| t.key() == Some("hms:address"))
+                    .and_then(|t| t.value())
+            })
+            .map(|a| a.trim_start_matches("security.sg.").to_owned())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    let mut out = BTreeSet::new();
+    for g in &gs {
+        let me = key(g.group_id().expect("id"));
+        for (dir, perms) in [
+            ("in", g.ip_permissions()),
+            ("out", g.ip_permissions_egress()),
+        ] {
+            for p in perms {
+                let ports = format!(
+                    "{}/{}-{}",
+                    p.ip_protocol().unwrap_or("?"),
+                    p.from_port().unwrap_or(-1),
+                    p.to_port().unwrap_or(-1)
+                );
+                for r in p.ip_ranges() {
+                    out.insert(format!(
+                        "{me} {dir} {ports} {}",
+                        r.cidr_ip().unwrap_or_default()
+                    ));
+                }
+                for r in p.ipv6_ranges() {
+                    out.insert(format!(
+                        "{me} {dir} {ports} {}",
+                        r.cidr_ipv6().unwrap_or_default()
+                    ));
+                }
+                for r in p.user_id_group_pairs() {
+                    out.insert(format!(
+                        "{me} {dir} {ports} sg:{}",
+                        key(r.group_id().unwrap_or_default())
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn reference_rules(extra_port: Option<u16>) -> BTreeSet<String> {
+    let mut ports = vec![80, 8000];
+    ports.extend(extra_port);
+    let mut want: Vec<String> = vec![
+        "alb in tcp/80-80 0.0.0.0/0".into(),
+        "alb in tcp/80-80 ::/0".into(),
+        "alb in tcp/443-443 0.0.0.0/0".into(),
+        "alb in tcp/443-443 ::/0".into(),
+        "ecs out tcp/443-443 0.0.0.0/0".into(),
+        "ecs out tcp/5432-5432 sg:database".into(),
+        "ecs out tcp/6379-6379 sg:cache".into(),
+        "database in tcp/5432-5432 sg:ecs".into(),
+        "cache in tcp/6379-6379 sg:ecs".into(),
+    ];
+    for p in ports {
+        want.push(format!("alb out tcp/{p}-{p} sg:ecs"));
+        want.push(format!("ecs in tcp/{p}-{p} sg:alb"));
+    }
+    want.into_iter().collect()
+}
+
+fn role_name(s: &Stack, suffix: &str) -> String {
+    format!("{}-{suffix}", s.name)
+}
+
+#[test]
+fn pipeline_builds_groups_roles_and_keys_and_converges() {
+    let s = Stack::new("hms-security", "sec");
+    let (doc, err) = after_vpc(&s, &["up"], 0);
+    assert!(
+        doc["outputs"]["vpc"]["vpc_id"].is_string(),
+        "the document keeps outputs.vpc"
+    );
+    let out = &doc["outputs"]["security"];
+
+    // Four groups, in the VPC, with exactly the rules of the design and nothing else.
+    let gs = groups(&s);
+    assert_eq!(gs.len(), 4, "{err}");
+    let mut names: Vec<&str> = gs.iter().filter_map(|g| g.group_name()).collect();
+    names.sort();
+    let want_names = ["alb", "cache", "database", "ecs"].map(|g| format!("{}-{g}", s.name));
+    assert_eq!(
+        names,
+        want_names.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(gs
+        .iter()
+        .all(|g| g.vpc_id() == doc["outputs"]["vpc"]["vpc_id"].as_str()));
+    assert_eq!(rules(&s), reference_rules(None));
+    for g in ["alb", "ecs", "database", "cache"] {
+        let id = out[format!("{g}_sg_id")].as_str().expect("sg id");
+        assert!(gs.iter().any(|x| x.group_id() == Some(id)));
+    }
+
+    // The execution role: trust for ECS tasks of this account only, the managed policy, and secrets/keys.
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let exec = role_name(&s, "ecs-execution-role");
+    let role = s
+        .block_on(iam.get_role().role_name(&exec).send())
+        .expect("role");
+    let trust = hms_core::policy::normalize(&Value::from(
+        role.role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("trust"),
+    ));
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"][0],
+        "ecs-tasks.amazonaws.com"
+    );
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"][0],
+        "123456789012"
+    );
+    assert_eq!(
+        out["ecs_execution_role_arn"],
+        role.role().map(|r| r.arn()).expect("arn")
+    );
+    let attached = s
+        .block_on(iam.list_attached_role_policies().role_name(&exec).send())
+        .expect("attached");
+    let arns: Vec<&str> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .collect();
+    assert_eq!(
+        arns,
+        vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+    );
+    let inline = s
+        .block_on(
+            iam.get_role_policy()
+                .role_name(&exec)
+                .policy_name("hms-permissions")
+                .send(),
+        )
+        .expect("inline");
+    let doc_exec = hms_core::policy::normalize(&Value::from(inline.policy_document()));
+    let text = doc_exec.to_string();
+    assert!(
+        text.contains("secretsmanager:GetSecretValue")
+            && text.contains(&format!("db:{}-db", s.name)),
+        "{text}"
+    );
+    assert!(
+        text.contains(out["kms_key_arns"]["rds"].as_str().expect("rds arn")),
+        "{text}"
+    );
+    assert!(!text.contains("${"), "no unresolved placeholders: {text}");
+
+    // One task role per service: X-Ray for both, backups only for the backend.
+    for (svc, backups) in [("backend", true), ("frontend", false)] {
+        let name = role_name(&s, &format!("{svc}-task-role"));
+        let p = s
+            .block_on(
+                iam.get_role_policy()
+                    .role_name(&name)
+                    .policy_name("hms-permissions")
+                    .send(),
+            )
+            .expect("task policy");
+        let text = hms_core::policy::normalize(&Value::from(p.policy_document())).to_string();
+        assert!(
+            text.contains("xray:PutTraceSegments") && text.contains("xray:PutTelemetryRecords"),
+            "{svc}: {text}"
+        );
+        assert_eq!(text.contains("s3:PutObject"), backups, "{svc}: {text}");
+        assert_eq!(
+            out["task_role_arns"][svc],
+            format!("arn:aws:iam::123456789012:role/{name}")
+        );
+    }
+
+    // Three keys, rotation on, aliases alias/<stack>-<env>-<name>; the logs key lets CloudWatch Logs in.
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    for k in ["rds", "backups", "logs"] {
+        let arn = out["kms_key_arns"][k].as_str().expect("key arn");
+        let key_id = arn.rsplit('/').next().expect("id");
+        let rot = s
+            .block_on(kms.get_key_rotation_status().key_id(key_id).send())
+            .expect("rotation");
+        assert!(rot.key_rotation_enabled(), "{k}");
+        let alias = format!("alias/{}-production-{k}", s.name);
+        let a = s
+            .block_on(kms.describe_key().key_id(&alias).send())
+            .expect("alias resolves");
+        assert_eq!(a.key_metadata().map(|m| m.key_id()), Some(key_id));
+        let policy = s
+            .block_on(
+                kms.get_key_policy()
+                    .key_id(key_id)
+                    .policy_name("default")
+                    .send(),
+            )
+            .expect("policy");
+        assert_eq!(
+            policy
+                .policy()
+                .expect("policy")
+                .contains("logs.us-east-1.amazonaws.com"),
+            k == "logs",
+            "{k}"
+        );
+    }
+
+    // A second up changes nothing; plan --detailed-exitcode exits 0.
+    let (doc2, _) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&doc2), (0, 0, 0));
+    after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn hand_made_rules_are_drift_and_reordered_policies_are_not() {
+    let s = Stack::new("hms-security", "drift");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let ecs = doc["outputs"]["security"]["ecs_sg_id"]
+        .as_str()
+        .expect("ecs sg")
+        .to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&s.sdk);
+    s.block_on(
+        ec2.authorize_security_group_ingress()
+            .group_id(&ecs)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("hand-made rule");
+    let (_, err) = after_vpc(&s, &["plan", "--detailed-exitcode"], 2);
+    assert!(
+        err.contains("security.rule.ecs.ingress[tcp/22 from 0.0.0.0/0]")
+            && err.contains("1 to delete"),
+        "{err}"
+    );
+    // Kept when asked to.
+    after_vpc(
+        &s,
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--set",
+            "security.keep_unmanaged_rules=true",
+        ],
+        0,
+    );
+    // Removed by a plain up: drift removal needs no --allow-destroy.
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&doc), (0, 0, 1));
+    assert_eq!(rules(&s), reference_rules(None));
+
+    // The same policy with keys reordered and lists as single strings is no change.
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let name = role_name(&s, "frontend-task-role");
+    let reordered = r#"{"Statement":[{"Resource":"*","Action":["xray:GetSamplingTargets","xray:PutTelemetryRecords","xray:GetSamplingRules","xray:PutTraceSegments"],"Sid":"XRay","Effect":"Allow"}],"Version":"2012-10-17"}"#;
+    s.block_on(
+        iam.put_role_policy()
+            .role_name(&name)
+            .policy_name("hms-permissions")
+            .policy_document(reordered)
+            .send(),
+    )
+    .expect("put reordered");
+    after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
+    // A real change to it is drift the plan shows and up reverts.
+    let widened = reordered
+        .replace("\"Resource\":\"*\"", "\"Resource\":\"*\"")
+        .replace("xray:GetSamplingTargets", "s3:*");
+    s.block_on(
+        iam.put_role_policy()
+            .role_name(&name)
+            .policy_name("hms-permissions")
+            .policy_document(widened)
+            .send(),
+    )
+    .expect("put widened");
+    let (_, err) = after_vpc(&s, &["plan", "--detailed-exitcode"], 2);
+    assert!(
+        err.contains("security.iam.task_role[frontend].policy"),
+        "{err}"
+    );
+    after_vpc(&s, &["up"], 0);
+    after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn a_new_service_port_adds_exactly_its_rule_pair() {
+    let s = Stack::new("hms-security", "port");
+    after_vpc(&s, &["up"], 0);
+    let set = ["--set", "ecs.services.worker.port=9000"];
+    let (_, err) = after_vpc(
+        &s,
+        &[&["plan", "--detailed-exitcode"][..], &set[..]].concat(),
+        2,
+    );
+    assert!(
+        err.contains("security.rule.alb.egress[tcp/9000 to sg:ecs]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("security.rule.ecs.ingress[tcp/9000 from sg:alb]"),
+        "{err}"
+    );
+    // The worker also gets its task role and policy.
+    assert!(
+        err.contains("Plan: 4 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{err}"
+    );
+    let (doc, _) = after_vpc(&s, &[&["up"][..], &set[..]].concat(), 0);
+    assert_eq!(run_counts(&doc), (4, 0, 0));
+    assert_eq!(rules(&s), reference_rules(Some(9000)));
+    assert!(doc["outputs"]["security"]["task_role_arns"]["worker"].is_string());
+}
+
+#[test]
+fn missing_vpc_outputs_exit_64_naming_them() {
+    let s = Stack::new("hms-security", "novpc");
+    let (doc, err) = s.run(&["up"], 64);
+    assert!(
+        err.contains("needs outputs.vpc.vpc_id") && err.contains("hms-vpc up | hms-security up"),
+        "{err}"
+    );
+    assert_eq!(doc["runs"][0]["ok"], false);
+    assert!(groups(&s).is_empty());
+}
+
+#[test]
+fn down_removes_everything_and_schedules_key_deletion() {
+    let s = Stack::new("hms-security", "down");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let keys: Vec<String> = ["rds", "backups", "logs"]
+        .iter()
+        .map(|k| {
+            doc["outputs"]["security"]["kms_key_arns"][*k]
+                .as_str()
+                .expect("arn")
+                .to_owned()
+        })
+        .collect();
+    // hms-vpc refuses to go first: hms-security still has resources in the state store.
+    let (_, err) = s.run_of("hms-vpc", &["down", "--yes"], "", 1);
+    assert!(err.contains("hms-security"), "{err}");
+    let (doc, err) = s.run(&["down", "--yes"], 0);
+    assert!(
+        err.contains("scheduled for deletion") && err.contains("30-day"),
+        "{err}"
+    );
+    assert!(doc["outputs"].get("security").is_none());
+    assert!(groups(&s).is_empty());
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    for r in [
+        "ecs-execution-role",
+        "backend-task-role",
+        "frontend-task-role",
+    ] {
+        assert!(
+            s.block_on(iam.get_role().role_name(role_name(&s, r)).send())
+                .is_err(),
+            "{r} is gone"
+        );
+    }
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    for arn in &keys {
+        let m = s
+            .block_on(kms.describe_key().key_id(arn).send())
+            .expect("key still exists, pending deletion");
+        let meta = m.key_metadata().expect("meta");
+        assert_eq!(
+            meta.key_state().map(|x| x.as_str()),
+            Some("PendingDeletion"),
+            "{arn}"
+        );
+    }
+    let aliases = s.block_on(kms.list_aliases().send()).expect("aliases");
+    assert!(!aliases
+        .aliases()
+        .iter()
+        .any(|a| a.alias_name().is_some_and(|n| n.contains(&s.name))));
+    let (doc, err) = s.run(&["down", "--yes"], 0);
+    assert_eq!(run_counts(&doc), (0, 0, 0));
+    assert!(err.contains("Nothing to delete"), "{err}");
+    s.run_of("hms-vpc", &["down", "--yes"], "", 0);
+}
+
+#[test]
+fn down_refuses_while_an_interface_uses_a_group() {
+    let s = Stack::new("hms-security", "busy");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let db = doc["outputs"]["security"]["database_sg_id"]
+        .as_str()
+        .expect("db sg")
+        .to_owned();
+    let subnet = doc["outputs"]["vpc"]["private_subnet_ids"][0]
+        .as_str()
+        .expect("subnet")
+        .to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&s.sdk);
+    let eni = s
+        .block_on(
+            ec2.create_network_interface()
+                .subnet_id(&subnet)
+                .groups(&db)
+                .description("RDSNetworkInterface")
+                .send(),
+        )
+        .expect("eni");
+    let eni_id = eni
+        .network_interface()
+        .and_then(|e| e.network_interface_id())
+        .expect("id")
+        .to_owned();
+    let (_, err) = s.run(&["down", "--yes"], 1);
+    assert!(err.contains(&eni_id) && err.contains("database"), "{err}");
+    assert_eq!(groups(&s).len(), 4, "nothing deleted");
+    s.block_on(
+        ec2.delete_network_interface()
+            .network_interface_id(&eni_id)
+            .send(),
+    )
+    .expect("delete eni");
+    s.run(&["down", "--yes"], 0);
+}
+
+#[test]
+fn bad_inputs_exit_64_and_create_nothing() {
+    let s = Stack::new("hms-security", "bad");
+    let (vpc, _) = s.run_of("hms-vpc", &["plan"], "", 0);
+    let vpc = vpc.to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", r#"security.alb_ingress_cidrs=["10.0.0.0/33"]"#],
+            "security.alb_ingress_cidrs[0]",
+        ),
+        (
+            &["--set", r#"security.alb_ingress_cidrs=["10.0.0.1/8"]"#],
+            "host bits",
+        ),
+        (
+            &["--set", "security.alb_ingress_cidrs=[]"],
+            "security.alb_ingress_cidrs",
+        ),
+        (
+            &["--set", "ecs.services.backend.port=0"],
+            "ecs.services.backend.port",
+        ),
+        (
+            &["--set", "ecs.services.backend.port=70000"],
+            "ecs.services.backend.port",
+        ),
+        (
+            &["--set", "security.services.billing.backup_write=true"],
+            "unknown service \"billing\"",
+        ),
+        (
+            &["--set", "ecs.services.Bad_Name.port=80"],
+            "ecs.services.Bad_Name",
+        ),
+        (
+            &[
+                "--set",
+                r#"security.extra_ingress=[{group="database",port=5432,cidr="10.0.0.0/8"}]"#,
+            ],
+            "would open the database group",
+        ),
+        (
+            &[
+                "--set",
+                r#"security.extra_ingress=[{group="cache",port=6379,cidr="0.0.0.0/0"}]"#,
+            ],
+            "would open the cache group",
+        ),
+        (
+            &[
+                "--set",
+                r#"security.extra_ingress=[{group="alb",port=99999,cidr="0.0.0.0/0"}]"#,
+            ],
+            "port",
+        ),
+        (
+            &["--set", "security.open_everything=true"],
+            "unknown field `open_everything`",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = s
+            .cmd(&[&["plan"][..], args].concat())
+            .write_stdin(vpc.clone())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert!(groups(&s).is_empty());
+}
+
+#[test]
+fn plan_after_a_vpc_plan_on_an_empty_account_creates_nothing() {
+    let s = Stack::new("hms-security", "plan");
+    let (vpc, _) = s.run_of("hms-vpc", &["plan"], "", 0);
+    let (doc, err) = s.run_of(
+        "hms-security",
+        &["plan", "--detailed-exitcode"],
+        &vpc.to_string(),
+        2,
+    );
+    assert!(err.contains("Plan: 30 to create"), "{err}");
+    let unknown: Vec<&str> = doc["unknown"]
+        .as_array()
+        .expect("unknown")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        unknown.contains(&"outputs.vpc.vpc_id") && unknown.contains(&"outputs.security.alb_sg_id"),
+        "{unknown:?}"
+    );
+    assert!(groups(&s).is_empty());
+    // up refuses a document that still holds another tool's unknowns.
+    let (_, err) = s.run_of("hms-security", &["up"], &vpc.to_string(), 64);
+    assert!(err.contains("outputs.vpc.vpc_id"), "{err}");
+}
