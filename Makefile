@@ -1,21 +1,26 @@
-# hms-infra: the whole stack as make targets. Each target runs the tools as one pipeline.
+# hms-infra: the whole stack as make targets; each runs the tools as one pipeline (pipefail: any failure
+# fails the target). `make plan` aggregates exit codes: any 1 -> 1, else any 2 -> 2, else 0.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hms-infra/target
 BIN := $(CARGO_TARGET_DIR)/debug
+# Pipeline order; `down` runs in reverse.
+TOOLS := hms-vpc hms-security
+REVERSED := hms-security hms-vpc
 
 .PHONY: build up plan down demo test bench
 build:
-	cargo build --workspace --bins
+	cargo build --workspace --bins --quiet
 
 up: build
-	$(BIN)/hms-vpc up
+	$(BIN)/hms-vpc up | $(BIN)/hms-security up
 
 plan: build
-	$(BIN)/hms-vpc plan --detailed-exitcode
+	@rc=0; for t in $(TOOLS); do code=0; $(BIN)/$$t plan --detailed-exitcode >/dev/null || code=$$?; \
+	  if [ $$code = 1 ]; then rc=1; elif [ $$code = 2 ] && [ $$rc = 0 ]; then rc=2; fi; done; exit $$rc
 
 down: build
-	$(BIN)/hms-vpc down $(if $(YES),--yes,)
+	@for t in $(REVERSED); do $(BIN)/$$t down $(if $(YES),--yes,) >/dev/null; done
 
 demo:
 	bash scripts/demo.sh

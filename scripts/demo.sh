@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: build the tools, start the local AWS emulator, bring the stack up as one
 # pipeline, print the stack document, then show that a second look changes nothing
-# (`plan --detailed-exitcode` = 0). Safe to run again: the second run is a no-op.
+# (`plan --detailed-exitcode` = 0 for every tool). Safe to run again: the second run is a no-op.
 #
 # The emulator keeps running afterwards (scripts/emulator.sh stop ends it); state lives in .hms/demo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}
 
+# The tools that exist so far, in pipeline order.
+tools=(hms-vpc hms-security)
+
 echo "==> building the tools" >&2
 cargo build --workspace --bins --quiet
-bin=$CARGO_TARGET_DIR/debug
+export PATH=$CARGO_TARGET_DIR/debug:$PATH
 
 echo "==> starting the emulator" >&2
 url=$(bash scripts/emulator.sh start)
@@ -18,22 +21,31 @@ export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export HMS_STATE=${HMS_STATE:-.hms/demo}
 
-echo "==> the pipeline: hms-vpc up" >&2
-doc=$("$bin/hms-vpc" up)
+echo "==> the pipeline: hms-vpc up | hms-security up" >&2
+doc=$(hms-vpc up | hms-security up)
 printf '%s\n' "$doc"
 
 echo "==> plan --detailed-exitcode for every tool (0 = nothing to change)" >&2
 rc=0
-"$bin/hms-vpc" plan --detailed-exitcode >/dev/null || rc=$?
-echo "hms-vpc plan --detailed-exitcode: $rc" >&2
+for t in "${tools[@]}"; do
+  code=0
+  "$t" plan --detailed-exitcode >/dev/null || code=$?
+  echo "$t plan --detailed-exitcode: $code" >&2
+  if ((code == 1)); then rc=1; elif ((code == 2 && rc == 0)); then rc=2; fi
+done
 
-summary=$(printf '%s' "$doc" | python3 -c '
+printf '%s' "$doc" | python3 -c '
 import json, sys
-o = json.load(sys.stdin)["outputs"]["vpc"]
-print("VPC %s %s over %d AZs: %d private + %d public subnets, %d NAT gateway(s) at %s, S3 endpoint %s, flow log %s" % (
-    o["vpc_id"], o["cidr"], len(o["azs"]), len(o["private_subnet_ids"]), len(o["public_subnet_ids"]),
-    len(o["nat_gateway_ids"]), ", ".join(o["nat_public_ips"]), o["s3_endpoint_id"], o["flow_log_id"]))
-')
-echo "==> summary: $summary" >&2
+d = json.load(sys.stdin)
+v, s = d["outputs"]["vpc"], d["outputs"]["security"]
+print("==> summary", file=sys.stderr)
+print("  VPC %s %s over %d AZs: %d private + %d public subnets, NAT at %s, S3 endpoint %s, flow log %s" % (
+    v["vpc_id"], v["cidr"], len(v["azs"]), len(v["private_subnet_ids"]), len(v["public_subnet_ids"]),
+    ", ".join(v["nat_public_ips"]), v["s3_endpoint_id"], v["flow_log_id"]), file=sys.stderr)
+print("  security groups: alb %s, ecs %s, database %s, cache %s" % (
+    s["alb_sg_id"], s["ecs_sg_id"], s["database_sg_id"], s["cache_sg_id"]), file=sys.stderr)
+print("  roles: execution %s; task roles for %s" % (s["ecs_execution_role_arn"], ", ".join(sorted(s["task_role_arns"]))), file=sys.stderr)
+print("  KMS keys: %s" % ", ".join(sorted(s["kms_key_arns"])), file=sys.stderr)
+'
 echo "    emulator: $url (stop it with: bash scripts/emulator.sh stop)" >&2
 exit "$rc"
