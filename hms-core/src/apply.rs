@@ -20,6 +20,7 @@ pub const MAX_CONCURRENT_STEPS: usize = 8;
 pub struct Recorder<'a> {
     store: &'a StateStore,
     state: Mutex<State>,
+    notes: Mutex<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl<'a> Recorder<'a> {
@@ -28,6 +29,7 @@ impl<'a> Recorder<'a> {
         Recorder {
             store,
             state: Mutex::new(state),
+            notes: Mutex::new(serde_json::Map::new()),
         }
     }
 
@@ -72,6 +74,22 @@ impl<'a> Recorder<'a> {
             .ok_or_else(|| {
                 Error::Internal(format!("{address} has no recorded id yet (plan order)"))
             })
+    }
+
+    /// Notes a fact for the stack document (a final snapshot's id): added to the tool's outputs section.
+    pub fn note(&self, key: &str, value: impl Into<serde_json::Value>) {
+        self.notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_owned(), value.into());
+    }
+
+    /// The notes taken so far.
+    pub fn notes(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A copy of the state.

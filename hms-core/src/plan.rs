@@ -137,6 +137,13 @@ pub struct Summary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
     pub changes: Vec<Change>,
+    /// Changes the config asks for that AWS cannot make (a storage decrease): the run stops with exit 64
+    /// before any change, each reason naming the input and the way out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub impossible: Vec<String>,
+    /// Conditions that stop this run before any change (deletion protection on at `down`): exit 1.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 impl Plan {

@@ -335,7 +335,7 @@ pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
         Ok(s) => s,
         Err(e) => {
             let id = Session::fallback_identity(global).await;
-            return fail(&ui, Document::new(&id), command, e);
+            return fail(&ui, Document::new(&id), command.name(), e);
         }
     };
     let raw_stdin = stdin.clone();
@@ -348,7 +348,7 @@ pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
                 .as_deref()
                 .and_then(|t| serde_json::from_str::<Document>(t).ok())
                 .unwrap_or_else(|| Document::new(&id));
-            return fail(&ui, doc, command, e);
+            return fail(&ui, doc, command.name(), e);
         }
     };
     let tagger = Tagger::new(session.id.clone(), T::NAME, session.stack.tags.clone());
@@ -364,7 +364,7 @@ pub async fn run<T: Tool>(global: &GlobalArgs, command: &Command) -> i32 {
                 }
             }
         }
-        Err(e) => fail(&ui, session.doc, command, e),
+        Err(e) => fail(&ui, session.doc, command.name(), e),
     }
 }
 
@@ -412,11 +412,11 @@ pub fn failed_document_from_args(tool: &str, message: &str) -> Document {
 }
 
 /// Reports `e`, writes `doc` with a failed run appended, returns the exit code.
-fn fail(ui: &Ui, mut doc: Document, command: &Command, e: Error) -> i32 {
+fn fail(ui: &Ui, mut doc: Document, command: &str, e: Error) -> i32 {
     ui.error(e.to_string());
     doc.runs.push(Run {
         tool: ui.tool().to_owned(),
-        command: command.name().to_owned(),
+        command: command.to_owned(),
         ok: false,
         created: 0,
         updated: 0,
@@ -499,6 +499,7 @@ async fn run_session<T: Tool>(
             let observed = tool.observe(&ctx, &spec, &state).await?;
             let plan = T::plan(&spec, &observed);
             show_plan(ui, &plan);
+            check_plan(&plan)?;
             let mut planned = T::recorded(&observed);
             let pending = plan.pending();
             planned.retain(|a, _| !pending.contains(a.as_str()));
@@ -522,6 +523,7 @@ async fn run_session<T: Tool>(
             let observed = tool.observe(&ctx, &spec, &state).await?;
             let plan = T::plan(&spec, &observed);
             show_plan(ui, &plan);
+            check_plan(&plan)?;
             let destructive = plan.destructive();
             if !destructive.is_empty() {
                 if !allow_destroy {
@@ -552,7 +554,8 @@ async fn run_session<T: Tool>(
             run.created = outcome.applied.create + outcome.applied.replace;
             run.updated = outcome.applied.update;
             run.deleted = outcome.applied.delete + outcome.applied.replace;
-            s.doc.set_outputs(T::SECTION, outputs, &out.unknown);
+            s.doc
+                .set_outputs(T::SECTION, with_notes(outputs, rec.notes()), &out.unknown);
             if !outcome.errors.is_empty() {
                 return Ok(apply_failed(
                     ui,
@@ -583,6 +586,7 @@ async fn run_session<T: Tool>(
             let state = load_or_empty::<T>(s)?;
             let observed = tool.observe(&ctx, &spec, &state).await?;
             let plan = T::plan_down(&spec, &observed);
+            check_plan(&plan)?;
             refuse_if_used(&tool, &ctx, &spec, &observed, &plan).await?;
             let mut start = state.clone();
             start.resources = T::recorded(&observed);
@@ -615,7 +619,13 @@ async fn run_session<T: Tool>(
                     st.outputs = Value::Null;
                 })?;
             }
-            s.doc.remove_outputs(T::SECTION);
+            let notes = rec.notes();
+            if notes.is_empty() {
+                s.doc.remove_outputs(T::SECTION);
+            } else {
+                // What `down` leaves behind on purpose (a final snapshot) is still worth passing on.
+                s.doc.set_outputs(T::SECTION, Value::Object(notes), &[]);
+            }
             Ok((EXIT_OK, run))
         }
         Command::Show { refresh: true } => {
@@ -643,6 +653,127 @@ async fn run_session<T: Tool>(
             Ok((EXIT_OK, run))
         }
         Command::Show { refresh: false } | Command::Unlock { .. } => Ok((EXIT_OK, run)),
+    }
+}
+
+/// Stops on changes AWS cannot make (exit 64) or conditions that forbid this run (exit 1).
+fn check_plan(plan: &Plan) -> Result<()> {
+    if !plan.impossible.is_empty() {
+        return Err(Error::usage(plan.impossible.join("; ")));
+    }
+    if !plan.refused.is_empty() {
+        return Err(Error::Refused(plan.refused.join("; ")));
+    }
+    Ok(())
+}
+
+fn with_notes(outputs: Value, notes: Map<String, Value>) -> Value {
+    match outputs {
+        Value::Object(mut m) => {
+            m.extend(notes);
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+/// What a tool's own verb (`hms-db snapshot`, `hms-db reserve`) works with.
+pub struct VerbCtx<'a, T: Tool> {
+    pub tool: &'a T,
+    pub spec: &'a T::Spec,
+    pub ctx: &'a Ctx<'a>,
+    /// The tool's state, if it has any.
+    pub state: Option<&'a State>,
+}
+
+/// Runs a tool's own verb the way the common commands run: config, stdin document, spec (no AWS call
+/// before it), account guard, the lock when `lock`, and exactly one document on stdout. The verb's result
+/// is added to the tool's outputs section.
+pub async fn run_verb<T, F>(global: &GlobalArgs, verb: &'static str, lock: bool, f: F) -> i32
+where
+    T: Tool,
+    F: AsyncFnOnce(&VerbCtx<'_, T>) -> Result<Map<String, Value>>,
+{
+    let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let stdin = match read_stdin() {
+        Ok(s) => s,
+        Err(e) => {
+            let id = Session::fallback_identity(global).await;
+            return fail(&ui, Document::new(&id), verb, e);
+        }
+    };
+    let raw_stdin = stdin.clone();
+    let (id, session) = Session::open(global, T::NAME, verb, stdin).await;
+    let mut s = match session {
+        Ok(s) => s,
+        Err(e) => {
+            let doc = raw_stdin
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<Document>(t).ok())
+                .unwrap_or_else(|| Document::new(&id));
+            return fail(&ui, doc, verb, e);
+        }
+    };
+    let tagger = Tagger::new(s.id.clone(), T::NAME, s.stack.tags.clone());
+    let result: Result<Map<String, Value>> = async {
+        let input = SpecInput {
+            config: &s.config,
+            tagger: &tagger,
+            doc: &s.doc,
+            command: verb,
+            tool: T::NAME,
+        };
+        let spec = T::spec(&input)?;
+        let sdk = crate::aws::sdk_config(&s.global.aws, &s.id.region, s.aws.max_attempts).await;
+        crate::aws::check_account(&sdk, &s.stack.allowed_account_ids).await?;
+        let tool = T::connect(&sdk);
+        let _lock = if lock {
+            Some(s.store.lock(T::NAME, verb, s.global.lock_timeout)?)
+        } else {
+            None
+        };
+        let state = load_state::<T>(&s)?;
+        let ctx = Ctx {
+            ui: &ui,
+            tagger: &tagger,
+            timeout: s.global.timeout,
+        };
+        let vctx = VerbCtx {
+            tool: &tool,
+            spec: &spec,
+            ctx: &ctx,
+            state: state.as_ref(),
+        };
+        let extra = f(&vctx).await?;
+        let mut section = match state.map(|st| st.outputs) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        section.extend(extra);
+        Ok(section)
+    }
+    .await;
+    match result {
+        Ok(section) => {
+            s.doc.set_outputs(T::SECTION, Value::Object(section), &[]);
+            s.doc.runs.push(Run {
+                tool: T::NAME.to_owned(),
+                command: verb.to_owned(),
+                ok: true,
+                created: 0,
+                updated: 0,
+                deleted: 0,
+                error: None,
+            });
+            match s.doc.write_stdout() {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    ui.error(e.to_string());
+                    EXIT_FAILURE
+                }
+            }
+        }
+        Err(e) => fail(&ui, s.doc, verb, e),
     }
 }
 

@@ -1,0 +1,495 @@
+//! The desired database, decided and validated from config, flags and the upstream outputs. Pure.
+
+use std::collections::BTreeMap;
+
+use hms_core::tags::Tagger;
+use hms_core::tool::SpecInput;
+use hms_core::{Error, Result};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Environment variables a password could arrive through; refused whatever their value.
+pub const PASSWORD_VARS: &[&str] = &[
+    "HMS_DB_PASSWORD",
+    "HMS_DB_MASTER_PASSWORD",
+    "DB_PASSWORD",
+    "TF_VAR_db_password",
+];
+
+/// `[db]` as written in config; defaults are the reference stack.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbConfig {
+    /// Instance identifier (default `hms-db` in production, `<stack>-<env>-db` elsewhere).
+    pub identifier: Option<String>,
+    /// `16` (RDS picks the minor) or an exact `"16.4"`; a number or a string.
+    pub engine_version: Option<VersionInput>,
+    pub instance_class: Option<String>,
+    /// GiB (default 100).
+    pub allocated_storage: Option<i64>,
+    pub storage_type: Option<String>,
+    pub database_name: Option<String>,
+    pub port: Option<i64>,
+    /// Master user name (default `hms_prod` in production, `hms_<env>` elsewhere).
+    pub username: Option<String>,
+    pub backup_retention_days: Option<i64>,
+    pub backup_window: Option<String>,
+    pub maintenance_window: Option<String>,
+    pub multi_az: Option<bool>,
+    pub deletion_protection: Option<bool>,
+    pub performance_insights: Option<bool>,
+    pub auto_minor_version_upgrade: Option<bool>,
+    /// Statements slower than this are logged (default 1000 ms; -1 turns it off).
+    pub log_min_duration_ms: Option<i64>,
+    /// Apply changes now instead of in the maintenance window (also `hms-db up --apply-immediately`).
+    pub apply_immediately: Option<bool>,
+    /// `down`: take no final snapshot (also `hms-db down --skip-final-snapshot`).
+    pub skip_final_snapshot: Option<bool>,
+    /// `down`: turn deletion protection off first (also `hms-db down --disable-deletion-protection`).
+    pub disable_deletion_protection: Option<bool>,
+    /// Reserved instances: `Partial Upfront` (default), `All Upfront` or `No Upfront`.
+    pub reservation_offering_type: Option<String>,
+    /// Reserved instances: 1 or 3 years (default 1).
+    pub reservation_years: Option<i64>,
+}
+
+/// An engine version as written: `16`, `"16"`, `"16.4"` (or `16.4`, which TOML reads as a number).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum VersionInput {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl VersionInput {
+    fn text(&self) -> String {
+        match self {
+            VersionInput::Int(i) => i.to_string(),
+            // 16.0 as a number prints as "16" in Rust; keep what was written so the error says 16.0.
+            VersionInput::Float(f) if f.fract() == 0.0 => format!("{f:.1}"),
+            VersionInput::Float(f) => f.to_string(),
+            VersionInput::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// The engine version asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    /// A major version; RDS picks the minor.
+    Major(u32),
+    /// An exact version.
+    Exact(u32, String),
+}
+
+impl Version {
+    /// The major version.
+    pub fn major(&self) -> u32 {
+        match self {
+            Version::Major(m) | Version::Exact(m, _) => *m,
+        }
+    }
+
+    /// What CreateDBInstance gets.
+    pub fn request(&self) -> String {
+        match self {
+            Version::Major(m) => m.to_string(),
+            Version::Exact(_, v) => v.clone(),
+        }
+    }
+
+    /// Whether an instance running `found` satisfies this version.
+    pub fn satisfied_by(&self, found: &str) -> bool {
+        match self {
+            Version::Major(m) => major_of(found) == Some(*m),
+            Version::Exact(_, v) => found == v,
+        }
+    }
+}
+
+/// The major part of a version string.
+pub fn major_of(v: &str) -> Option<u32> {
+    v.split('.').next()?.parse().ok()
+}
+
+/// The desired database.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub identifier: String,
+    pub version: Version,
+    pub instance_class: String,
+    pub allocated_storage: i32,
+    pub storage_type: String,
+    pub database_name: String,
+    pub port: i32,
+    pub username: String,
+    pub backup_retention_days: i32,
+    pub backup_window: String,
+    pub maintenance_window: String,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
+    pub performance_insights: bool,
+    pub auto_minor_version_upgrade: bool,
+    pub apply_immediately: bool,
+    pub skip_final_snapshot: bool,
+    pub disable_deletion_protection: bool,
+    pub subnet_group: String,
+    pub parameter_group: String,
+    /// `postgres16`.
+    pub family: String,
+    pub parameters: BTreeMap<String, String>,
+    /// Upstream values; `None` while only planned (or not needed, for `down`).
+    pub subnet_ids: Option<Vec<String>>,
+    pub security_group_id: Option<String>,
+    pub kms_key_arn: Option<String>,
+    pub reservation_offering_type: String,
+    pub reservation_years: u32,
+    pub tagger: Tagger,
+}
+
+impl Spec {
+    /// Tags of the resource at `address`.
+    pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
+        self.tagger.tags(address, Some(name))
+    }
+}
+
+fn ident_ok(s: &str, max: usize, dashes: bool) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || (dashes && c == '-'))
+        && !(dashes && (s.ends_with('-') || s.contains("--")))
+}
+
+/// `hh:mm` as minutes of the day.
+fn hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A backup window as (start, end) minutes of the day.
+fn backup_window(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('-')?;
+    Some((hhmm(a)?, hhmm(b)?))
+}
+
+/// A maintenance window as (start, end) minutes of the week.
+fn maintenance_window(s: &str) -> Option<(u32, u32)> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let [a, b] = parts.as_slice() else {
+        return None;
+    };
+    let at = |x: &str| -> Option<u32> {
+        let (d, t) = x.split_once(':')?;
+        let day = DAYS.iter().position(|n| *n == d.to_ascii_lowercase())? as u32;
+        Some(day * 1440 + hhmm(t)?)
+    };
+    Some((at(a)?, at(b)?))
+}
+
+fn len(start: u32, end: u32, period: u32) -> u32 {
+    (end + period - start) % period
+}
+
+/// Builds the spec.
+pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
+    let config = input.config;
+    let cfg: DbConfig = config.section("db")?;
+    for var in PASSWORD_VARS {
+        if std::env::var_os(var).is_some() {
+            return Err(Error::usage(format!(
+                "environment: {var} is set, but the master password is never given to hms-db: RDS generates it and keeps it in \
+                 AWS Secrets Manager (ManageMasterUserPassword), encrypted with this stack's key; read it from the secret in outputs.db.master_user_secret_arn. Unset {var}"
+            )));
+        }
+    }
+    let tagger = input.tagger;
+    let production = tagger.id.env == "production";
+
+    let identifier = cfg.identifier.clone().unwrap_or_else(|| tagger.name("db"));
+    if !ident_ok(&identifier, 63, true) {
+        return Err(config.invalid(
+            "db.identifier",
+            format!("{identifier:?}: 1-63 letters, digits and single '-', starting with a letter"),
+        ));
+    }
+    let version_text = cfg
+        .engine_version
+        .as_ref()
+        .map(VersionInput::text)
+        .unwrap_or_else(|| "16".into());
+    let version = match version_text.split_once('.') {
+        None => Version::Major(version_text.parse().map_err(|_| {
+            config.invalid(
+                "db.engine_version",
+                format!("{version_text:?} is not a version like 16 or 16.4"),
+            )
+        })?),
+        Some((major, minor)) => {
+            let m: u32 = major.parse().map_err(|_| {
+                config.invalid(
+                    "db.engine_version",
+                    format!("{version_text:?} is not a version like 16 or 16.4"),
+                )
+            })?;
+            if minor == "0"
+                || minor.is_empty()
+                || !minor.chars().all(|c| c.is_ascii_digit() || c == '.')
+            {
+                return Err(config.invalid(
+                    "db.engine_version",
+                    format!("RDS does not offer PostgreSQL {version_text}; use {m} (RDS picks the current {m}.x) or an exact {m}.x that RDS lists"),
+                ));
+            }
+            Version::Exact(m, version_text.clone())
+        }
+    };
+    if !(11..=17).contains(&version.major()) {
+        return Err(config.invalid(
+            "db.engine_version",
+            format!(
+                "PostgreSQL {} is not offered by RDS; use 12 to 17",
+                version.major()
+            ),
+        ));
+    }
+    let instance_class = cfg
+        .instance_class
+        .clone()
+        .unwrap_or_else(|| "db.t3.medium".into());
+    let class_ok = instance_class.split('.').count() == 3
+        && instance_class.starts_with("db.")
+        && instance_class
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !class_ok {
+        return Err(config.invalid(
+            "db.instance_class",
+            format!("{instance_class:?} is not an RDS instance class like db.t3.medium"),
+        ));
+    }
+    let storage_type = cfg.storage_type.clone().unwrap_or_else(|| "gp3".into());
+    if !["gp3", "gp2", "io1", "io2"].contains(&storage_type.as_str()) {
+        return Err(config.invalid(
+            "db.storage_type",
+            format!("{storage_type:?}: use gp3, gp2, io1 or io2"),
+        ));
+    }
+    let storage = cfg.allocated_storage.unwrap_or(100);
+    if !(20..=65536).contains(&storage) {
+        return Err(config.invalid(
+            "db.allocated_storage",
+            format!("{storage} GiB: RDS PostgreSQL takes 20 to 65536"),
+        ));
+    }
+    let database_name = cfg.database_name.clone().unwrap_or_else(|| "hms".into());
+    if !ident_ok(&database_name, 63, false) {
+        return Err(config.invalid(
+            "db.database_name",
+            format!("{database_name:?}: 1-63 letters, digits and '_', starting with a letter"),
+        ));
+    }
+    let port = cfg.port.unwrap_or(5432);
+    if !(1150..=65535).contains(&port) {
+        return Err(config.invalid("db.port", format!("{port}: RDS allows 1150 to 65535")));
+    }
+    let username = cfg.username.clone().unwrap_or_else(|| {
+        if production {
+            "hms_prod".into()
+        } else {
+            format!("hms_{}", tagger.id.env.replace('-', "_"))
+        }
+    });
+    if !ident_ok(&username, 63, false)
+        || ["postgres", "rdsadmin", "admin", "root"].contains(&username.as_str())
+    {
+        return Err(config.invalid(
+            "db.username",
+            format!("{username:?}: 1-63 letters, digits and '_', starting with a letter, not a reserved name (postgres, rdsadmin, admin, root)"),
+        ));
+    }
+    let retention = cfg.backup_retention_days.unwrap_or(7);
+    if !(1..=35).contains(&retention) {
+        return Err(config.invalid(
+            "db.backup_retention_days",
+            format!("{retention}: use 1 to 35 days (0 would turn backups off)"),
+        ));
+    }
+    let bw_text = cfg
+        .backup_window
+        .clone()
+        .unwrap_or_else(|| "03:00-04:00".into());
+    let bw = backup_window(&bw_text).ok_or_else(|| {
+        config.invalid(
+            "db.backup_window",
+            format!("{bw_text:?} is not hh:mm-hh:mm in UTC, like 03:00-04:00"),
+        )
+    })?;
+    if len(bw.0, bw.1, 1440) < 30 {
+        return Err(config.invalid(
+            "db.backup_window",
+            format!("{bw_text} is shorter than the 30 minutes RDS requires"),
+        ));
+    }
+    let mw_text = cfg
+        .maintenance_window
+        .clone()
+        .unwrap_or_else(|| "sun:04:00-sun:05:00".into())
+        .to_ascii_lowercase();
+    let mw = maintenance_window(&mw_text).ok_or_else(|| {
+        config.invalid(
+            "db.maintenance_window",
+            format!("{mw_text:?} is not ddd:hh:mm-ddd:hh:mm in UTC, like sun:04:00-sun:05:00"),
+        )
+    })?;
+    if len(mw.0, mw.1, 10080) < 30 {
+        return Err(config.invalid(
+            "db.maintenance_window",
+            format!("{mw_text} is shorter than the 30 minutes RDS requires"),
+        ));
+    }
+    // The daily backup window must not overlap the weekly maintenance window (touching is fine).
+    for day in 0..7 {
+        let (bs, be) = (day * 1440 + bw.0, day * 1440 + bw.0 + len(bw.0, bw.1, 1440));
+        for shift in [0, 10080] {
+            let (ms, me) = (mw.0 + shift, mw.0 + shift + len(mw.0, mw.1, 10080));
+            if bs < me && ms < be {
+                return Err(config.invalid(
+                    "db.backup_window",
+                    format!(
+                        "{bw_text} overlaps the maintenance window {mw_text}; move one of them"
+                    ),
+                ));
+            }
+        }
+    }
+    let log_ms = cfg.log_min_duration_ms.unwrap_or(1000);
+    if log_ms < -1 {
+        return Err(config.invalid(
+            "db.log_min_duration_ms",
+            "use -1 (off) or a number of milliseconds",
+        ));
+    }
+    let offering = cfg
+        .reservation_offering_type
+        .clone()
+        .unwrap_or_else(|| "Partial Upfront".into());
+    if !["Partial Upfront", "All Upfront", "No Upfront"].contains(&offering.as_str()) {
+        return Err(config.invalid(
+            "db.reservation_offering_type",
+            format!("{offering:?}: use \"Partial Upfront\", \"All Upfront\" or \"No Upfront\""),
+        ));
+    }
+    let years = cfg.reservation_years.unwrap_or(1);
+    if years != 1 && years != 3 {
+        return Err(config.invalid(
+            "db.reservation_years",
+            format!("{years}: reserved instances last 1 or 3 years"),
+        ));
+    }
+
+    // Upstream: not needed to delete, to snapshot or to look at reservations.
+    let needs_upstream = matches!(input.command, "plan" | "up");
+    let text = |path: &str, producer: &str| -> Result<Option<String>> {
+        if !needs_upstream {
+            return Ok(input
+                .doc
+                .output(path)
+                .and_then(Value::as_str)
+                .map(str::to_owned));
+        }
+        match input.upstream(path, producer)? {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_owned()))
+                .ok_or_else(|| Error::usage(format!("stdin: outputs.{path} is not a string"))),
+        }
+    };
+    let subnet_ids = if needs_upstream {
+        match input.upstream("vpc.private_subnet_ids", "hms-vpc")? {
+            None => None,
+            Some(v) => Some(
+                v.as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
+                    .filter(|a| a.len() >= 2)
+                    .ok_or_else(|| Error::usage("stdin: outputs.vpc.private_subnet_ids must list at least two subnets (RDS needs two AZs)"))?,
+            ),
+        }
+    } else {
+        None
+    };
+    let security_group_id = text("security.database_sg_id", "hms-security")?;
+    let kms_key_arn = text("security.kms_key_arns.rds", "hms-security")?;
+
+    let mut parameters = BTreeMap::new();
+    parameters.insert("rds.force_ssl".to_owned(), "1".to_owned());
+    parameters.insert("log_connections".to_owned(), "1".to_owned());
+    parameters.insert("log_disconnections".to_owned(), "1".to_owned());
+    parameters.insert("log_min_duration_statement".to_owned(), log_ms.to_string());
+
+    Ok(Spec {
+        identifier: identifier.clone(),
+        family: format!("postgres{}", version.major()),
+        version,
+        instance_class,
+        allocated_storage: i32::try_from(storage).unwrap_or(100),
+        storage_type,
+        database_name,
+        port: i32::try_from(port).unwrap_or(5432),
+        username,
+        backup_retention_days: i32::try_from(retention).unwrap_or(7),
+        backup_window: bw_text,
+        maintenance_window: mw_text,
+        multi_az: cfg.multi_az.unwrap_or(production),
+        deletion_protection: cfg.deletion_protection.unwrap_or(production),
+        performance_insights: cfg.performance_insights.unwrap_or(true),
+        auto_minor_version_upgrade: cfg.auto_minor_version_upgrade.unwrap_or(true),
+        apply_immediately: cfg.apply_immediately.unwrap_or(false),
+        skip_final_snapshot: cfg.skip_final_snapshot.unwrap_or(false),
+        disable_deletion_protection: cfg.disable_deletion_protection.unwrap_or(false),
+        subnet_group: format!("{identifier}-subnets"),
+        parameter_group: format!("{identifier}-params"),
+        parameters,
+        subnet_ids,
+        security_group_id,
+        kms_key_arn,
+        reservation_offering_type: offering,
+        reservation_years: years as u32,
+        tagger: tagger.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        assert_eq!(backup_window("03:00-04:00"), Some((180, 240)));
+        assert_eq!(
+            maintenance_window("sun:04:00-sun:05:00"),
+            Some((6 * 1440 + 240, 6 * 1440 + 300))
+        );
+        assert!(backup_window("3:00-04:00").is_none());
+        assert!(maintenance_window("sunday:04:00-sun:05:00").is_none());
+        assert_eq!(len(1430, 20, 1440), 30);
+    }
+
+    #[test]
+    fn versions() {
+        assert!(Version::Major(16).satisfied_by("16.4"));
+        assert!(!Version::Major(16).satisfied_by("17.1"));
+        assert!(Version::Exact(16, "16.4".into()).satisfied_by("16.4"));
+        assert!(!Version::Exact(16, "16.4".into()).satisfied_by("16.3"));
+    }
+}
