@@ -20,4 +20,4 @@ export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "bench: $profile build, emulator $url, $(nproc) cores" >&2
 python3 scripts/bench.py --bin "$CARGO_TARGET_DIR/$profile" --calls "$HMS_EMULATOR_DIR/calls.jsonl" \
-  --runs "${BENCH_RUNS:-5}" --tools "${BENCH_TOOLS:-hms-vpc,hms-security}"
+  --runs "${BENCH_RUNS:-5}" --tools "${BENCH_TOOLS:-hms-vpc,hms-security,hms-db}"

@@ -413,6 +413,13 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             .collect()
     };
     let by_id = |name: &str, ids: Vec<String>| (!ids.is_empty()).then(|| filter(name, &ids));
+    let missing_endpoints = missing(
+        |k| *k == Kind::Endpoint,
+        raw.endpoints
+            .iter()
+            .filter_map(|v| v.vpc_endpoint_id().map(str::to_owned))
+            .collect(),
+    );
     let second = [
         by_id(
             "vpc-id",
@@ -474,16 +481,9 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                     .collect(),
             ),
         ),
-        by_id(
-            "vpc-endpoint-id",
-            missing(
-                |k| *k == Kind::Endpoint,
-                raw.endpoints
-                    .iter()
-                    .filter_map(|v| v.vpc_endpoint_id().map(str::to_owned))
-                    .collect(),
-            ),
-        ),
+        // Endpoints by id go through VpcEndpointIds below (the documented way; not every
+        // implementation filters on vpc-endpoint-id).
+        None,
         by_id(
             "flow-log-id",
             missing(
@@ -496,8 +496,21 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         ),
     ];
     let mut by_state: BTreeMap<String, String> = BTreeMap::new();
-    if second.iter().any(Option::is_some) {
+    if second.iter().any(Option::is_some) || !missing_endpoints.is_empty() {
         let extra = describe(&c.ec2, second).await?;
+        if !missing_endpoints.is_empty() {
+            match c
+                .ec2
+                .describe_vpc_endpoints()
+                .set_vpc_endpoint_ids(Some(missing_endpoints.clone()))
+                .send()
+                .await
+            {
+                Ok(o) => raw.endpoints.extend(o.vpc_endpoints().iter().cloned()),
+                Err(e) if code_of(&e).is_some_and(|c| c.ends_with(".NotFound")) => {}
+                Err(e) => return Err(Error::aws("VPC endpoints", "ec2:DescribeVpcEndpoints", e)),
+            }
+        }
         for (a, r) in &state.resources {
             by_state.insert(r.id.clone(), a.clone());
         }

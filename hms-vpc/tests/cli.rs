@@ -929,3 +929,23 @@ fn the_account_guard_refuses_another_account() {
         0,
     );
 }
+
+#[test]
+fn resources_deleted_by_hand_are_recreated() {
+    let s = Stack::new("hms-vpc", "gone");
+    let (doc, _) = s.run(&["up"], 0);
+    // Regression: looking up a state-recorded endpoint that no longer exists failed the whole plan.
+    let ep = doc["outputs"]["vpc"]["s3_endpoint_id"]
+        .as_str()
+        .expect("endpoint")
+        .to_owned();
+    s.block_on(s.ec2().delete_vpc_endpoints().vpc_endpoint_ids(&ep).send())
+        .expect("delete endpoint");
+    let (_, err) = s.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(err.contains("+ create  vpc.endpoint.s3"), "{err}");
+    let (doc, _) = s.run(&["up"], 0);
+    assert_eq!(run_counts(&doc), (1, 0, 0));
+    assert_ne!(doc["outputs"]["vpc"]["s3_endpoint_id"], ep.as_str());
+    assert_eq!(s.endpoints().len(), 1);
+    s.run(&["plan", "--detailed-exitcode"], 0);
+}
