@@ -17,6 +17,12 @@ pub const KNOWN_TABLES: &[&str] = &[
     "stack", "aws", "vpc", "security", "db", "ecs", "backup", "observe", "cache", "edge",
 ];
 
+/// CloudWatch Logs' allowed retention periods, in days (every tool that makes a log group checks them).
+pub const LOG_RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
 /// Keys that would put a secret in a config file; refused wherever they appear.
 const SECRET_KEYS: &[&str] = &[
     "password",

@@ -295,15 +295,28 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         Ok::<_, Error>(names.into_iter().zip(facts).collect::<Vec<_>>())
     };
     let keys = async {
-        let aliases: Vec<aws_sdk_kms::types::AliasListEntry> = c
-            .kms
-            .list_aliases()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| Error::aws("KMS aliases", "kms:ListAliases", e))?;
+        // The keys recorded in state are read at the same time as the aliases (one round when nothing
+        // changed); a key an alias points at that state did not know is read after.
+        let recorded: Vec<String> = spec
+            .keys
+            .iter()
+            .filter_map(|(name, _)| state.id(&plan::key(name)).map(str::to_owned))
+            .collect();
+        let aliases = async {
+            c.kms
+                .list_aliases()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| Error::aws("KMS aliases", "kms:ListAliases", e))
+        };
+        let early = try_join_all(recorded.iter().map(|k| key_facts(c, k)));
+        let (aliases, early): (
+            Vec<aws_sdk_kms::types::AliasListEntry>,
+            Vec<Option<KeyFacts>>,
+        ) = tokio::try_join!(aliases, early)?;
         let ours: Vec<(String, String, String)> = spec
             .keys
             .iter()
@@ -315,7 +328,19 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                     .map(|k| (name.clone(), alias.clone(), k.to_owned()))
             })
             .collect();
-        let facts = try_join_all(ours.iter().map(|(_, _, k)| key_facts(c, k))).await?;
+        let mut known: BTreeMap<String, Option<KeyFacts>> =
+            recorded.into_iter().zip(early).collect();
+        let unknown: Vec<String> = ours
+            .iter()
+            .map(|(_, _, k)| k.clone())
+            .filter(|k| !known.contains_key(k))
+            .collect();
+        let late = try_join_all(unknown.iter().map(|k| key_facts(c, k))).await?;
+        known.extend(unknown.into_iter().zip(late));
+        let facts: Vec<Option<KeyFacts>> = ours
+            .iter()
+            .map(|(_, _, k)| known.remove(k).flatten())
+            .collect();
         Ok::<_, Error>(ours.into_iter().zip(facts).collect::<Vec<_>>())
     };
     let (groups, account, roles, keys) = tokio::try_join!(groups, account, roles, keys)?;

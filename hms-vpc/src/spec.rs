@@ -9,11 +9,7 @@ use hms_core::Result;
 use ipnet::Ipv4Net;
 use serde::Deserialize;
 
-/// CloudWatch Logs' allowed retention periods, in days.
-pub const RETENTION_DAYS: &[i32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+use hms_core::config::LOG_RETENTION_DAYS as RETENTION_DAYS;
 
 /// `[vpc]` as written in config; every field optional, defaults are the reference stack.
 #[derive(Debug, Clone, Default, Deserialize)]
