@@ -266,10 +266,19 @@ fn parse_set(set: &str) -> Result<(String, toml::Value)> {
             "--set: the key before '=' must be a dotted path like vpc.cidr (letters, digits, '_', '-', ':')",
         ));
     }
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+        .and_then(|mut t| t.remove("v"));
+    let value = match parsed {
+        Some(v) => v,
+        // Meant as a TOML string, list or table but malformed: say so rather than take it as text.
+        None if raw.trim_start().starts_with(['"', '\'', '[', '{']) => {
+            return Err(Error::usage(format!(
+                "--set {key}=…: the value starts like a TOML string, list or table but does not parse; check its quotes and brackets"
+            )))
+        }
+        None => toml::Value::String(raw.to_owned()),
+    };
     Ok((key.to_owned(), value))
 }
 

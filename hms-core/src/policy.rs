@@ -30,7 +30,9 @@ pub fn normalize(doc: &Value) -> Value {
                             Value::Array(a) => a.clone(),
                             other => vec![other.clone()],
                         };
-                        let mut stmts: Vec<Value> = list.iter().map(statement).collect();
+                        // Key order must not decide statement order: compare canonical (sorted-key) forms.
+                        let mut stmts: Vec<Value> =
+                            list.iter().map(|x| canonical(&statement(x))).collect();
                         stmts.sort_by_key(|s| s.to_string());
                         Value::Array(stmts)
                     }
@@ -40,6 +42,23 @@ pub fn normalize(doc: &Value) -> Value {
             }
             Value::Object(out)
         }
+        other => other.clone(),
+    }
+}
+
+/// The same value with every object's keys in sorted order (serde_json keeps insertion order here).
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
         other => other.clone(),
     }
 }
@@ -89,10 +108,11 @@ fn statement(s: &Value) -> Value {
 }
 
 fn sorted_list(v: &Value) -> Value {
-    let mut list: Vec<Value> = match v {
+    let list: Vec<Value> = match v {
         Value::Array(a) => a.clone(),
         other => vec![other.clone()],
     };
+    let mut list: Vec<Value> = list.iter().map(canonical).collect();
     list.sort_by_key(|x| x.to_string());
     list.dedup();
     Value::Array(list)
@@ -149,6 +169,12 @@ mod tests {
             "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGetObject%22%2C%22Resource%22%3A%22%2A%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D%2C%22Condition%22%3A%7B%22StringEquals%22%3A%7B%22aws%3ASourceAccount%22%3A%221%22%7D%7D%7D%7D".into(),
         );
         assert_eq!(normalize(&encoded), normalize(&a));
+        // Regression: two statements whose keys come in another order used to sort differently.
+        let two = json!({"Statement": [{"Sid": "A", "Effect": "Allow", "Action": "x:A", "Resource": "*"},
+            {"Sid": "B", "Effect": "Allow", "Action": "x:B", "Resource": "*"}]});
+        let two_reversed = json!({"Statement": [{"Resource": "*", "Action": "x:B", "Effect": "Allow", "Sid": "B"},
+            {"Resource": "*", "Action": "x:A", "Effect": "Allow", "Sid": "A"}]});
+        assert_eq!(normalize(&two), normalize(&two_reversed));
         let c = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]});
         assert_ne!(normalize(&a), normalize(&c));
     }

@@ -37,11 +37,13 @@ impl SpecInput<'_> {
         if let Some(v) = self.doc.output(path) {
             return Ok(Some(v));
         }
+        // Unknown itself, or under an unknown map (`security.kms_key_arns` while only planned).
+        let full = format!("outputs.{path}");
         if self
             .doc
             .unknown
             .iter()
-            .any(|u| u == &format!("outputs.{path}"))
+            .any(|u| full == *u || full.starts_with(&format!("{u}.")))
         {
             return Ok(None);
         }

@@ -146,7 +146,42 @@ async fn create(
                 .and_then(|g| g.db_parameter_group_arn())
                 .unwrap_or_default()
                 .to_owned(),
-            Err(e) if code_of(&e).is_some_and(|c| c.contains("AlreadyExists")) => String::new(),
+            // Made by a run that died before recording it: adopt it only if it is ours and of this family.
+            Err(e) if code_of(&e).is_some_and(|c| c.contains("AlreadyExists")) => {
+                let o = c
+                    .rds
+                    .describe_db_parameter_groups()
+                    .db_parameter_group_name(&spec.parameter_group)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(a, "rds:DescribeDBParameterGroups", e))?;
+                let g = o
+                    .db_parameter_groups()
+                    .first()
+                    .ok_or_else(|| Error::Internal(format!("{a}: exists but cannot be read")))?;
+                let arn = g.db_parameter_group_arn().unwrap_or_default().to_owned();
+                let tags = c
+                    .rds
+                    .list_tags_for_resource()
+                    .resource_name(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(a, "rds:ListTagsForResource", e))?;
+                let ours = spec.tagger.owned_address(
+                    tags.tag_list()
+                        .iter()
+                        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+                );
+                if ours.as_deref() != Some(a)
+                    || g.db_parameter_group_family() != Some(spec.family.as_str())
+                {
+                    return Err(Error::Refused(format!(
+                        "{a}: a parameter group named {} already exists and is not this stack's {}; rename or remove it",
+                        spec.parameter_group, spec.family
+                    )));
+                }
+                arn
+            }
             Err(e) => return Err(Error::aws(a, "rds:CreateDBParameterGroup", e)),
         };
         rec.record(
@@ -334,7 +369,13 @@ async fn update(
             m = m.deletion_protection(spec.deletion_protection);
         }
         if changed(change, "performance_insights") {
-            m = m.enable_performance_insights(spec.performance_insights);
+            m = m
+                .enable_performance_insights(spec.performance_insights)
+                .set_performance_insights_kms_key_id(
+                    spec.performance_insights
+                        .then(|| spec.kms_key_arn.clone())
+                        .flatten(),
+                );
         }
         if changed(change, "auto_minor_version_upgrade") {
             m = m.auto_minor_version_upgrade(spec.auto_minor_version_upgrade);
@@ -525,7 +566,7 @@ async fn delete(
             .await
             .map_err(|e| Error::aws(a, "rds:ModifyDBInstance", e))?;
     }
-    ctx.ui.info("reserved DB instances are not touched by down (a reservation cannot be undone; see hms-db reserve)");
+
     let snapshot = format!("{id}-final-{}", stamp());
     let mut d = c
         .rds

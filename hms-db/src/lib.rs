@@ -175,26 +175,53 @@ async fn snapshot(v: &VerbCtx<'_, Db>, name: Option<&str>) -> Result<Map<String,
         .iter()
         .map(|(k, val)| aws_sdk_rds::types::Tag::builder().key(k).value(val).build())
         .collect();
-    let out = c
+    let created = c
         .rds
         .create_db_snapshot()
         .db_instance_identifier(&spec.identifier)
         .db_snapshot_identifier(&name)
         .set_tags(Some(tags))
         .send()
-        .await
-        .map_err(|e| {
-            Error::aws(
+        .await;
+    let arn = match created {
+        Ok(out) => out
+            .db_snapshot()
+            .and_then(|s| s.db_snapshot_arn())
+            .unwrap_or_default()
+            .to_owned(),
+        // Asked for before (a run that died waiting): report that snapshot if it is of this instance.
+        Err(e) if hms_core::error::code_of(&e) == Some("DBSnapshotAlreadyExists") => {
+            let o = c
+                .rds
+                .describe_db_snapshots()
+                .db_snapshot_identifier(&name)
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::aws(format!("snapshot {name}"), "rds:DescribeDBSnapshots", e)
+                })?;
+            let snap = o.db_snapshots().first();
+            if snap.and_then(|s| s.db_instance_identifier()) != Some(spec.identifier.as_str()) {
+                return Err(Error::Refused(format!(
+                    "snapshot {name} already exists and is not of {}; choose another --name",
+                    spec.identifier
+                )));
+            }
+            v.ctx
+                .ui
+                .info(format!("snapshot {name} already exists; reporting it"));
+            snap.and_then(|s| s.db_snapshot_arn())
+                .unwrap_or_default()
+                .to_owned()
+        }
+        Err(e) => {
+            return Err(Error::aws(
                 format!("{INSTANCE} {}", spec.identifier),
                 "rds:CreateDBSnapshot",
                 e,
-            )
-        })?;
-    let arn = out
-        .db_snapshot()
-        .and_then(|s| s.db_snapshot_arn())
-        .unwrap_or_default()
-        .to_owned();
+            ))
+        }
+    };
     let task = v.ctx.ui.task(format!("snapshot {name}"));
     wait_until(
         &task,

@@ -73,21 +73,36 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             .and_then(|r| r.attr("arn"))
             .map(str::to_owned)
     };
-    let instance = async {
+    // By the configured identifier, else by the one in state (the identifier was changed in config: the
+    // old instance is found, and the plan replaces it instead of orphaning it).
+    let describe = |id: String| async move {
         match c
             .rds
             .describe_db_instances()
-            .db_instance_identifier(&spec.identifier)
+            .db_instance_identifier(&id)
             .send()
             .await
         {
             Ok(o) => Ok(o.db_instances().first().cloned()),
             Err(e) if not_found(code_of(&e)) => Ok(None),
             Err(e) => Err(Error::aws(
-                format!("db.instance {}", spec.identifier),
+                format!("db.instance {id}"),
                 "rds:DescribeDBInstances",
                 e,
             )),
+        }
+    };
+    let recorded_id = state
+        .id(INSTANCE)
+        .filter(|id| *id != spec.identifier)
+        .map(str::to_owned);
+    let instance = async {
+        match describe(spec.identifier.clone()).await? {
+            Some(i) => Ok(Some(i)),
+            None => match recorded_id.clone() {
+                Some(id) => describe(id).await,
+                None => Ok(None),
+            },
         }
     };
     let subnet_group = async {
@@ -343,6 +358,7 @@ fn instance_found(
     logs.sort();
     let status = i.db_instance_status().unwrap_or_default();
     Found::new(i.db_instance_identifier().unwrap_or_default())
+        .attr("identifier", i.db_instance_identifier().unwrap_or_default())
         .attr("engine", i.engine().unwrap_or_default())
         .attr("engine_version", version)
         .attr("instance_class", class)

@@ -66,6 +66,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             .tags(spec.tags(&pg, &spec.parameter_group))
             .replace_on(&["name", "family"]),
         Desired::new(INSTANCE)
+            .attr("identifier", spec.identifier.clone())
             .attr("engine", "postgres")
             .attr("engine_version", spec.version.request())
             .attr("instance_class", spec.instance_class.clone())
@@ -99,7 +100,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             .attr("created", true)
             .tags(spec.tags(INSTANCE, &spec.identifier))
             // Not changeable in place: the data would have to move to a new instance.
-            .replace_on(&["engine", "database_name", "username"])
+            .replace_on(&["identifier", "engine", "database_name", "username"])
             .uses([SUBNET_GROUP.to_owned(), pg]),
     ]
 }
@@ -157,6 +158,29 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             plan.impossible.push(format!(
                 "db.engine_version = {}: the instance runs {have} and RDS cannot downgrade; restore a snapshot into a new instance instead",
                 spec.version.request()
+            ));
+        }
+    }
+    // Replacing the instance deletes the database: deletion protection holds it unless lifted explicitly.
+    let replaced = plan
+        .changes
+        .iter()
+        .any(|c| c.address == INSTANCE && c.action == Action::Replace);
+    if replaced && observed.deletion_protection && !spec.disable_deletion_protection {
+        plan.refused.push(format!(
+            "db.instance {} would be replaced (a new, empty database) and has deletion protection on; nothing was changed. If that is really meant: --set db.disable_deletion_protection=true (a final snapshot is kept)",
+            spec.identifier
+        ));
+    }
+    if let (Some(have), Some(Action::Update)) = (
+        get("allocated_storage").and_then(Value::as_i64),
+        plan.get(INSTANCE).map(|c| c.action),
+    ) {
+        let want = i64::from(spec.allocated_storage);
+        if want > have && want * 10 < have * 11 {
+            plan.impossible.push(format!(
+                "db.allocated_storage = {want}: RDS grows storage by at least 10% at a time (the instance has {have} GiB); use {} or more",
+                (have * 11 + 9) / 10
             ));
         }
     }
@@ -224,10 +248,10 @@ pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
         for c in &mut plan.changes {
             if c.address == INSTANCE {
                 c.reason = if spec.skip_final_snapshot {
-                    String::from("down, WITHOUT a final snapshot (--skip-final-snapshot)")
+                    String::from("down, WITHOUT a final snapshot (--skip-final-snapshot); reserved DB instances are not touched")
                 } else {
                     format!(
-                        "down, after a final snapshot {}-final-<UTC time>",
+                        "down, after a final snapshot {}-final-<UTC time>; reserved DB instances are not touched",
                         spec.identifier
                     )
                 };

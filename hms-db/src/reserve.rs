@@ -64,6 +64,15 @@ pub async fn reserve(
             "reserve --purchase needs --reservation-id ID (it makes the purchase idempotent)",
         ));
     }
+    if let Some(id) = req
+        .reservation_id
+        .as_deref()
+        .filter(|id| !crate::spec::rds_name_ok(id))
+    {
+        return Err(Error::usage(format!(
+            "reserve --reservation-id {id:?}: 1-255 letters, digits and single '-', starting with a letter"
+        )));
+    }
     let years = spec.reservation_years.to_string();
     let offerings = async {
         c.rds

@@ -155,6 +155,11 @@ impl Spec {
     }
 }
 
+/// An RDS snapshot or reservation name: letters, digits and single '-', starting with a letter.
+pub fn rds_name_ok(s: &str) -> bool {
+    ident_ok(s, 255, true) && !s.contains('_')
+}
+
 fn ident_ok(s: &str, max: usize, dashes: bool) -> bool {
     !s.is_empty()
         && s.len() <= max
@@ -216,10 +221,13 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let production = tagger.id.env == "production";
 
     let identifier = cfg.identifier.clone().unwrap_or_else(|| tagger.name("db"));
-    if !ident_ok(&identifier, 63, true) {
+    let id_ok = ident_ok(&identifier, 63, true)
+        && !identifier.contains('_')
+        && !identifier.chars().any(|c| c.is_ascii_uppercase());
+    if !id_ok {
         return Err(config.invalid(
             "db.identifier",
-            format!("{identifier:?}: 1-63 letters, digits and single '-', starting with a letter"),
+            format!("{identifier:?}: 1-63 lowercase letters, digits and single '-', starting with a letter (RDS stores identifiers in lowercase)"),
         ));
     }
     let version_text = cfg
@@ -437,9 +445,11 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     parameters.insert("log_disconnections".to_owned(), "1".to_owned());
     parameters.insert("log_min_duration_statement".to_owned(), log_ms.to_string());
 
+    let family = format!("postgres{}", version.major());
+    let version_major = version.major();
     Ok(Spec {
         identifier: identifier.clone(),
-        family: format!("postgres{}", version.major()),
+        family,
         version,
         instance_class,
         allocated_storage: i32::try_from(storage).unwrap_or(100),
@@ -458,7 +468,8 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         skip_final_snapshot: cfg.skip_final_snapshot.unwrap_or(false),
         disable_deletion_protection: cfg.disable_deletion_protection.unwrap_or(false),
         subnet_group: format!("{identifier}-subnets"),
-        parameter_group: format!("{identifier}-params"),
+        // The family is in the name: a major upgrade makes a new group while the old one is still in use.
+        parameter_group: format!("{identifier}-params-postgres{}", version_major),
         parameters,
         subnet_ids,
         security_group_id,

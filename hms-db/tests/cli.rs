@@ -502,3 +502,74 @@ fn bad_inputs_exit_64_and_create_nothing() {
     );
     assert!(instance(&s).is_none());
 }
+
+#[test]
+fn a_replacement_never_deletes_a_protected_database() {
+    let s = Stack::new("hms-db", "prot");
+    pipeline(&s, &["up"], 0);
+    // Regression: --allow-destroy alone used to lift deletion protection and replace the database.
+    let (_, err) = s.run(
+        &["up", "--allow-destroy", "--set", "db.database_name=other"],
+        1,
+    );
+    assert!(
+        err.contains("deletion protection") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(
+        instance(&s)
+            .and_then(|i| i.db_name().map(str::to_owned))
+            .as_deref(),
+        Some("hms")
+    );
+    s.run(
+        &[
+            "down",
+            "--yes",
+            "--disable-deletion-protection",
+            "--skip-final-snapshot",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn a_major_upgrade_brings_its_own_parameter_group() {
+    let s = Stack::new("hms-db", "major");
+    pipeline(&s, &["up", "--set", "db.deletion_protection=false"], 0);
+    let args = [
+        "--set",
+        "db.deletion_protection=false",
+        "--set",
+        "db.engine_version=17",
+    ];
+    let (_, err) = s.run(&[&["plan"][..], &args[..]].concat(), 0);
+    assert!(
+        err.contains("db.parameter_group[postgres17]") && err.contains("brief outage"),
+        "{err}"
+    );
+    // Regression: the new group used to share the old one's name, and deleting the old deleted the new.
+    let (doc, _) = s.run(
+        &[
+            &["up", "--allow-destroy", "--apply-immediately"][..],
+            &args[..],
+        ]
+        .concat(),
+        0,
+    );
+    let pg = instance(&s).and_then(|i| {
+        i.db_parameter_groups()
+            .first()
+            .and_then(|g| g.db_parameter_group_name().map(str::to_owned))
+    });
+    assert_eq!(pg, Some(format!("{}-db-params-postgres17", s.name)));
+    assert_eq!(
+        doc["outputs"]["db"]["parameter_group"],
+        format!("{}-db-params-postgres17", s.name)
+    );
+    s.run(
+        &[&["plan", "--detailed-exitcode"][..], &args[..]].concat(),
+        0,
+    );
+    s.run(&["down", "--yes", "--skip-final-snapshot"], 0);
+}

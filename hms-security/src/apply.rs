@@ -62,6 +62,30 @@ fn document(rec: &Recorder<'_>, change: &Change, key: &str) -> Result<String> {
     Ok(text)
 }
 
+/// IAM is eventually consistent: a role created a moment ago can be reported missing by the next call.
+/// Retries `call` on exactly that error (NoSuchEntity) for up to 30 s, never on anything else.
+async fn iam_retry<T, E, F, Fut>(mut call: F) -> std::result::Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+    E: aws_sdk_iam::error::ProvideErrorMetadata,
+{
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match call().await {
+            Err(e)
+                if code_of(&e) == Some("NoSuchEntity")
+                    && started.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs one step of a change.
 pub async fn apply(
     c: &Clients,
@@ -135,13 +159,25 @@ fn permission(rec: &Recorder<'_>, v: &Value) -> Result<IpPermission> {
     let proto = s("protocol");
     let mut p = IpPermission::builder().ip_protocol(&proto);
     if proto != "-1" {
-        let ports = s("ports");
-        let (from, to) = ports.split_once('-').unwrap_or((&ports, &ports));
-        let parse = |x: &str| {
-            x.parse::<i32>()
-                .map_err(|_| Error::Internal(format!("bad port range {ports}")))
+        let recorded = (
+            v.get("from_port").and_then(Value::as_i64),
+            v.get("to_port").and_then(Value::as_i64),
+        );
+        let (from, to) = match recorded {
+            (Some(f), Some(t)) => (f, t),
+            _ => {
+                let ports = s("ports");
+                let (f, t) = ports.split_once('-').unwrap_or((&ports, &ports));
+                let parse = |x: &str| {
+                    x.parse::<i64>()
+                        .map_err(|_| Error::Internal(format!("rule {v}: bad port range {ports}")))
+                };
+                (parse(f)?, parse(t)?)
+            }
         };
-        p = p.from_port(parse(from)?).to_port(parse(to)?);
+        p = p
+            .from_port(i32::try_from(from).unwrap_or(-1))
+            .to_port(i32::try_from(to).unwrap_or(-1));
     }
     let peer = s("peer");
     if let Some(group) = peer.strip_prefix("security.sg.").map(|_| peer.clone()) {
@@ -203,9 +239,20 @@ async fn create(c: &Clients, rec: &Recorder<'_>, spec: &Spec, change: &Change) -
                     .send()
                     .await
                     .map_err(|e| Error::aws(a, "ec2:DescribeSecurityGroups", e))?;
-                let id = found
-                    .security_groups()
-                    .first()
+                let existing = found.security_groups().first();
+                let ours = existing.and_then(|g| {
+                    spec.tagger.owned_address(
+                        g.tags()
+                            .iter()
+                            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+                    )
+                });
+                if ours.as_deref() != Some(a) {
+                    return Err(Error::Refused(format!(
+                        "{a}: a security group named {name} already exists in {vpc} and is not this stack's; rename or remove it, or use another --stack"
+                    )));
+                }
+                let id = existing
                     .and_then(|g| g.group_id())
                     .unwrap_or_default()
                     .to_owned();
@@ -346,13 +393,15 @@ async fn create(c: &Clients, rec: &Recorder<'_>, spec: &Spec, change: &Change) -
     }
     if a == plan::EXECUTION_MANAGED {
         let role = rec.id(plan::EXECUTION_ROLE)?;
-        c.iam
-            .attach_role_policy()
-            .role_name(&role)
-            .policy_arn(EXECUTION_MANAGED_POLICY)
-            .send()
-            .await
-            .map_err(|e| Error::aws(a, "iam:AttachRolePolicy", e))?;
+        iam_retry(|| {
+            c.iam
+                .attach_role_policy()
+                .role_name(&role)
+                .policy_arn(EXECUTION_MANAGED_POLICY)
+                .send()
+        })
+        .await
+        .map_err(|e| Error::aws(a, "iam:AttachRolePolicy", e))?;
         return Ok(Resource::new(EXECUTION_MANAGED_POLICY));
     }
     if a.ends_with(".policy") {
@@ -419,14 +468,16 @@ async fn put_inline(c: &Clients, rec: &Recorder<'_>, change: &Change) -> Result<
     let role_addr = a.trim_end_matches(".policy");
     let role = rec.id(role_addr)?;
     let doc = document(rec, change, "document")?;
-    c.iam
-        .put_role_policy()
-        .role_name(&role)
-        .policy_name(INLINE_POLICY)
-        .policy_document(doc)
-        .send()
-        .await
-        .map_err(|e| Error::aws(a, "iam:PutRolePolicy", e))?;
+    iam_retry(|| {
+        c.iam
+            .put_role_policy()
+            .role_name(&role)
+            .policy_name(INLINE_POLICY)
+            .policy_document(&doc)
+            .send()
+    })
+    .await
+    .map_err(|e| Error::aws(a, "iam:PutRolePolicy", e))?;
     Ok(Resource::new(format!("{role}:{INLINE_POLICY}")))
 }
 
@@ -607,8 +658,8 @@ async fn delete(c: &Clients, ctx: &Ctx<'_>, rec: &Recorder<'_>, change: &Change)
             .attr("group_id")
             .map(str::to_owned)
             .unwrap_or_else(|| id.split('/').next().unwrap_or_default().to_owned());
-        // Rebuild the rule from what was observed; peers that are our groups resolve through state.
-        let mut v = before.clone();
+        // Rebuild the rule from what was observed (its numbers and its peer's id as recorded).
+        let mut v = Value::Object(res.attrs.clone());
         if let (Some(kind), Some(peer_id)) = (res.attr("peer_kind"), res.attr("peer_id")) {
             if kind == "group" {
                 v["peer"] = Value::from(peer_id);

@@ -25,6 +25,8 @@ pub struct Observed {
     pub account: String,
     /// Security group id → group key (`alb`), for this stack's groups.
     pub group_ids: BTreeMap<String, String>,
+    /// Rule addresses this tool recorded (made): never mistaken for rules added by hand.
+    pub recorded_rules: std::collections::BTreeSet<String>,
 }
 
 fn normalize_cidr(c: &str) -> String {
@@ -337,10 +339,24 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             .collect();
         let late = try_join_all(unknown.iter().map(|k| key_facts(c, k))).await?;
         known.extend(unknown.into_iter().zip(late));
-        let facts: Vec<Option<KeyFacts>> = ours
+        let mut facts: Vec<Option<KeyFacts>> = ours
             .iter()
             .map(|(_, _, k)| known.remove(k).flatten())
             .collect();
+        let mut ours = ours;
+        // A key in state whose alias is gone (deleted by hand, or a run killed between CreateKey and
+        // CreateAlias) is still ours: found without its alias, so the plan recreates only the alias.
+        for (name, alias) in &spec.keys {
+            if ours.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            if let Some(id) = state.id(&plan::key(name)) {
+                if let Some(Some(f)) = known.remove(id) {
+                    ours.push((name.clone(), format!("{alias} (missing)"), id.to_owned()));
+                    facts.push(Some(f));
+                }
+            }
+        }
         Ok::<_, Error>(ours.into_iter().zip(facts).collect::<Vec<_>>())
     };
     let (groups, account, roles, keys) = tokio::try_join!(groups, account, roles, keys)?;
@@ -454,6 +470,9 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                 .info("key_state", state_name)
                 .tags(k.tags),
         );
+        if alias.ends_with(" (missing)") {
+            continue;
+        }
         found.insert(
             plan::alias(&name),
             Found::new(alias.clone())
@@ -462,9 +481,16 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                 .uses([plan::key(&name)]),
         );
     }
+    let recorded_rules = state
+        .resources
+        .keys()
+        .filter(|a| a.starts_with("security.rule."))
+        .cloned()
+        .collect();
     Ok(Observed {
         found,
         account,
         group_ids,
+        recorded_rules,
     })
 }

@@ -271,15 +271,25 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
 /// `up` without `--allow-destroy` (or kept with `security.keep_unmanaged_rules`).
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut found: FoundSet = observed.found.clone();
+    let wanted: Vec<String> = spec.rules.iter().map(|r| r.address()).collect();
+    let unmanaged = |a: &str| {
+        a.starts_with("security.rule.")
+            && !wanted.iter().any(|w| w == a)
+            && !observed.recorded_rules.contains(a)
+    };
     if spec.keep_unmanaged_rules {
-        let wanted: Vec<String> = spec.rules.iter().map(|r| r.address()).collect();
-        found.retain(|a, _| !a.starts_with("security.rule.") || wanted.contains(a));
+        found.retain(|a, _| !unmanaged(a));
     }
     let mut plan = diff::diff(&desired(spec, observed), &found);
     for c in &mut plan.changes {
         if c.action == Action::Delete && c.address.starts_with("security.rule.") {
+            // Removing a rule loses no data: drift removal, without --allow-destroy.
             c.drift = true;
-            c.reason = String::from("not in the config (added outside hms-security?)");
+            c.reason = if unmanaged(&c.address) {
+                String::from("added outside hms-security: drift (security.keep_unmanaged_rules=true keeps it)")
+            } else {
+                String::from("no longer in the config")
+            };
         }
     }
     plan

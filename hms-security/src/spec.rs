@@ -38,6 +38,12 @@ pub struct SecurityConfig {
     pub extra_ingress: Vec<ExtraRule>,
 }
 
+/// The one `[db]` key hms-security needs (hms-db validates the table).
+#[derive(Debug, Default, Deserialize)]
+struct DbIdentifier {
+    identifier: Option<String>,
+}
+
 /// What one service's task role may do beyond X-Ray.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -303,6 +309,12 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 format!("{:?} is not a CIDR", extra.cidr),
             )
         })?;
+        if net.trunc() != net {
+            return Err(config.invalid(
+                &format!("{key}.cidr"),
+                format!("{net} has host bits set; use {}", net.trunc()),
+            ));
+        }
         rules.push(Rule {
             group: extra.group.clone(),
             egress: false,
@@ -346,6 +358,28 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             "must not start with '/' or contain '*'",
         ));
     }
+    let backup_bucket = cfg
+        .backup_bucket
+        .clone()
+        .unwrap_or_else(|| format!("{}-backups-{}", tagger.id.stack, tagger.id.env));
+    let bucket_ok = (3..=63).contains(&backup_bucket.len())
+        && backup_bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && backup_bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && backup_bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !bucket_ok {
+        return Err(config.invalid(
+            "security.backup_bucket",
+            format!("{backup_bucket:?} is not an S3 bucket name (3-63 lowercase letters, digits, '-' and '.')"),
+        ));
+    }
+    // The database whose RDS-managed secret the execution role may read: hms-db's identifier.
+    let db_instance_id = config
+        .section::<DbIdentifier>("db")
+        .ok()
+        .and_then(|d| d.identifier)
+        .unwrap_or_else(|| tagger.name("db"));
     Ok(Spec {
         region: tagger.id.region.clone(),
         vpc_id,
@@ -358,12 +392,9 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         execution_role: tagger.name("ecs-execution-role"),
         task_roles,
         services,
-        backup_bucket: cfg
-            .backup_bucket
-            .clone()
-            .unwrap_or_else(|| format!("{}-backups-{}", tagger.id.stack, tagger.id.env)),
+        backup_bucket,
         backup_prefix,
-        db_instance_id: tagger.name("db"),
+        db_instance_id,
         keys: KEYS
             .iter()
             .map(|k| {

@@ -573,3 +573,85 @@ fn plan_after_a_vpc_plan_on_an_empty_account_creates_nothing() {
     let (_, err) = s.run_of("hms-security", &["up"], &vpc.to_string(), 64);
     assert!(err.contains("outputs.vpc.vpc_id"), "{err}");
 }
+
+#[test]
+fn a_key_whose_alias_was_deleted_is_kept_not_duplicated() {
+    let s = Stack::new("hms-security", "alias");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let arn = doc["outputs"]["security"]["kms_key_arns"]["backups"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    s.block_on(
+        kms.delete_alias()
+            .alias_name(format!("alias/{}-production-backups", s.name))
+            .send(),
+    )
+    .expect("delete alias");
+    // Regression: a missing alias used to make a second key and forget the first.
+    let (doc, err) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&doc), (1, 0, 0), "{err}");
+    assert_eq!(
+        doc["outputs"]["security"]["kms_key_arns"]["backups"],
+        arn.as_str()
+    );
+    let a = s
+        .block_on(
+            kms.describe_key()
+                .key_id(format!("alias/{}-production-backups", s.name))
+                .send(),
+        )
+        .expect("alias back");
+    assert_eq!(a.key_metadata().and_then(|m| m.arn()), Some(arn.as_str()));
+}
+
+#[test]
+fn non_tcp_drift_is_removed_and_foreign_groups_are_not_taken_over() {
+    let s = Stack::new("hms-security", "icmp");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let db = doc["outputs"]["security"]["database_sg_id"]
+        .as_str()
+        .expect("sg")
+        .to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&s.sdk);
+    s.block_on(
+        ec2.authorize_security_group_ingress()
+            .group_id(&db)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("icmp")
+                    .from_port(-1)
+                    .to_port(-1)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("icmp rule");
+    // Regression: an ICMP rule's -1 ports used to fail every up.
+    let (doc, err) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&doc), (0, 0, 1), "{err}");
+    assert_eq!(rules(&s), reference_rules(None));
+
+    // Another stack's (or a person's) group with our name is refused, not adopted.
+    let other = Stack::new("hms-security", "foreign");
+    let (vpc, _) = other.run_of("hms-vpc", &["up"], "", 0);
+    let vpc_id = vpc["outputs"]["vpc"]["vpc_id"]
+        .as_str()
+        .expect("vpc")
+        .to_owned();
+    s.block_on(
+        ec2.create_security_group()
+            .group_name(format!("{}-alb", other.name))
+            .description("by hand")
+            .vpc_id(&vpc_id)
+            .send(),
+    )
+    .expect("hand-made group");
+    let (_, err) = other.run_of("hms-security", &["up"], &vpc.to_string(), 1);
+    assert!(
+        err.contains("already exists") && err.contains("not this stack's"),
+        "{err}"
+    );
+}

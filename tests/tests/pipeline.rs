@@ -135,6 +135,39 @@ fn a_bad_command_line_upstream_still_stops_the_pipe() {
 }
 
 #[test]
+fn the_plan_pipeline_on_an_empty_account_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("plans");
+    // Regression: hms-db used to stop at hms-security's unknown key ARNs.
+    let (code, out, err) = pipeline(
+        &format!("hms-vpc plan --stack {s} | hms-security plan --stack {s} | hms-db plan --stack {s} --detailed-exitcode"),
+        dir.path(),
+    );
+    assert_eq!(code, 2, "changes pending: {err}");
+    let doc: Value = serde_json::from_str(&out).expect("document");
+    let unknown: Vec<&str> = doc["unknown"]
+        .as_array()
+        .expect("unknown")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for u in [
+        "outputs.vpc.vpc_id",
+        "outputs.security.kms_key_arns",
+        "outputs.db.endpoint",
+    ] {
+        assert!(unknown.contains(&u), "{u} in {unknown:?}");
+    }
+    assert!(err.contains("hms-db: Plan: 3 to create"), "{err}");
+    // Nothing was created: a fresh plan still plans everything.
+    let (code, _, err) = pipeline(
+        &format!("hms-vpc plan --stack {s} --detailed-exitcode"),
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
 fn a_closed_stdout_pipe_is_not_a_failure() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = stack("pipe");
