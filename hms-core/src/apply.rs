@@ -2,7 +2,6 @@
 //! after every step so that an interrupted run loses nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::sync::Mutex;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -10,7 +9,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Plan, Step, Summary};
 use crate::state::{Resource, State, StateStore};
-use crate::ui::Ui;
+use crate::ui::{Task, Ui};
 
 /// How many steps run at once: enough to overlap AWS latency, few enough not to be throttled.
 pub const MAX_CONCURRENT_STEPS: usize = 8;
@@ -120,15 +119,9 @@ type Node = (usize, Step);
 
 /// Runs every step of `plan` through `run`, in dependency order, at most [`MAX_CONCURRENT_STEPS`] at once.
 /// `run` returns the resource to record after a create or update, `None` after a delete.
-pub async fn execute<'p, F, Fut>(
-    plan: &'p Plan,
-    recorder: &Recorder<'_>,
-    ui: &Ui,
-    run: F,
-) -> Outcome
+pub async fn execute<'p, F>(plan: &'p Plan, recorder: &Recorder<'_>, ui: &Ui, run: F) -> Outcome
 where
-    F: Fn(&'p Change, Step) -> Fut,
-    Fut: Future<Output = Result<Option<Resource>>>,
+    F: AsyncFn(&'p Change, Step, &Task<'_>) -> Result<Option<Resource>>,
 {
     let deps = graph(plan);
     let mut pending: BTreeSet<Node> = deps.keys().copied().collect();
@@ -152,8 +145,20 @@ where
             for node in ready {
                 pending.remove(&node);
                 let change = &plan.changes[node.0];
-                let fut = run(change, node.1);
-                running.push(async move { (node, fut.await) });
+                let run = &run;
+                running.push(async move {
+                    // Every step is shown the same way: live on a terminal, a line when it ends.
+                    let task = ui.task(change.address.clone());
+                    let result = run(change, node.1, &task).await;
+                    match (&result, node.1) {
+                        (Ok(Some(r)), Step::Create) => task.done(&format!("created {}", r.id)),
+                        (Ok(Some(r)), Step::Update) => task.done(&format!("updated {}", r.id)),
+                        (Ok(_), Step::Delete) => task.done("deleted"),
+                        (Ok(None), _) => task.done("done"),
+                        (Err(_), _) => task.abandon(),
+                    }
+                    (node, result)
+                });
             }
         }
         let Some((node, result)) = running.next().await else {
@@ -291,17 +296,19 @@ mod tests {
             .enable_all()
             .build()
             .expect("rt");
-        let outcome = rt.block_on(execute(plan, &rec, &ui, |c, s| {
-            let log = &log;
-            async move {
+        let outcome = rt.block_on(execute(
+            plan,
+            &rec,
+            &ui,
+            async |c: &Change, s: Step, _: &Task<'_>| {
                 // Yield so that concurrent steps interleave.
                 tokio::task::yield_now().await;
                 log.lock()
                     .expect("log")
                     .push(format!("{:?} {}", s, c.address));
                 Ok(Some(Resource::new(format!("id-{}", c.address))))
-            }
-        }));
+            },
+        ));
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
         log.into_inner().expect("log")
     }
@@ -365,13 +372,18 @@ mod tests {
             .enable_all()
             .build()
             .expect("rt");
-        let outcome = rt.block_on(execute(&p, &rec, &ui, |c, _| async move {
-            if c.address == "a" {
-                Err(Error::Internal("boom".into()))
-            } else {
-                Ok(Some(Resource::new("x")))
-            }
-        }));
+        let outcome = rt.block_on(execute(
+            &p,
+            &rec,
+            &ui,
+            async |c: &Change, _: Step, _: &Task<'_>| {
+                if c.address == "a" {
+                    Err(Error::Internal("boom".into()))
+                } else {
+                    Ok(Some(Resource::new("x")))
+                }
+            },
+        ));
         assert_eq!(outcome.errors.len(), 1);
         assert_eq!(outcome.skipped, vec!["b".to_owned()]);
         assert_eq!(outcome.applied.create, 1);

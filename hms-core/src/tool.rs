@@ -15,7 +15,7 @@ use crate::error::{Error, Result, EXIT_CHANGES, EXIT_FAILURE, EXIT_OK};
 use crate::plan::{Change, Plan, Step};
 use crate::state::{Resource, Resources, State, StateStore};
 use crate::tags::Tagger;
-use crate::ui::Ui;
+use crate::ui::{Task, Ui};
 
 /// What a tool's `spec` decides from.
 #[derive(Debug)]
@@ -151,7 +151,9 @@ pub trait Tool: Sized {
         plan: &Plan,
     ) -> Result<Vec<String>>;
 
-    /// Carries out one step of one change; returns what to record (ignored for deletes).
+    /// Carries out one step of one change; returns what to record (ignored for deletes). `task` shows its
+    /// progress (waits report through it); the executor announces the step and its end.
+    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
         ctx: &Ctx<'_>,
@@ -159,6 +161,7 @@ pub trait Tool: Sized {
         spec: &Self::Spec,
         change: &Change,
         step: Step,
+        task: &Task<'_>,
     ) -> Result<Option<Resource>>;
 
     /// The tool's outputs from the spec and the recorded resources.
@@ -543,9 +546,14 @@ async fn run_session<T: Tool>(
             if rec.snapshot().resources != state.resources || state.serial == 0 {
                 rec.save()?;
             }
-            let outcome = execute(&plan, &rec, ui, |change, step| {
-                tool.apply(&ctx, &rec, &spec, change, step)
-            })
+            let outcome = execute(
+                &plan,
+                &rec,
+                ui,
+                async |change: &Change, step: Step, task: &Task<'_>| {
+                    tool.apply(&ctx, &rec, &spec, change, step, task).await
+                },
+            )
             .await;
             let snapshot = rec.snapshot();
             let out = T::outputs(&spec, &snapshot.resources);
@@ -599,9 +607,14 @@ async fn run_session<T: Tool>(
                 show_plan(ui, &plan);
                 confirm(ui, *yes, plan.changes.len(), &s.id)?;
                 rec.save()?;
-                let outcome = execute(&plan, &rec, ui, |change, step| {
-                    tool.apply(&ctx, &rec, &spec, change, step)
-                })
+                let outcome = execute(
+                    &plan,
+                    &rec,
+                    ui,
+                    async |change: &Change, step: Step, task: &Task<'_>| {
+                        tool.apply(&ctx, &rec, &spec, change, step, task).await
+                    },
+                )
                 .await;
                 run.deleted = outcome.applied.delete;
                 if !outcome.errors.is_empty() {

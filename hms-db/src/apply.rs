@@ -49,30 +49,13 @@ pub async fn apply(
     spec: &Spec,
     change: &Change,
     step: Step,
+    task: &Task<'_>,
 ) -> Result<Option<Resource>> {
-    let a = change.address.as_str();
-    let task = ctx.ui.task(a.to_owned());
-    let result = match step {
-        Step::Create => create(c, ctx, rec, spec, change, &task).await.map(Some),
-        Step::Update => update(c, ctx, rec, spec, change, &task).await.map(Some),
-        Step::Delete => delete(c, ctx, rec, spec, change, &task)
-            .await
-            .map(|()| None),
-    };
-    match &result {
-        Ok(Some(r)) => task.done(&format!(
-            "{} {}",
-            if step == Step::Create {
-                "created"
-            } else {
-                "updated"
-            },
-            r.id
-        )),
-        Ok(None) => task.done("deleted"),
-        Err(_) => task.abandon(),
+    match step {
+        Step::Create => create(c, ctx, rec, spec, change, task).await.map(Some),
+        Step::Update => update(c, ctx, rec, spec, change, task).await.map(Some),
+        Step::Delete => delete(c, ctx, rec, spec, change, task).await.map(|()| None),
     }
-    result
 }
 
 fn parameters(spec: &Spec) -> Vec<Parameter> {

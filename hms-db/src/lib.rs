@@ -319,8 +319,9 @@ impl Tool for Db {
         spec: &Spec,
         change: &Change,
         step: Step,
+        task: &hms_core::ui::Task<'_>,
     ) -> Result<Option<Resource>> {
-        apply::apply(&self.clients, ctx, rec, spec, change, step).await
+        apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
     }
 
     fn outputs(spec: &Spec, r: &Resources) -> Outputs {

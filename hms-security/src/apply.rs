@@ -95,32 +95,11 @@ pub async fn apply(
     change: &Change,
     step: Step,
 ) -> Result<Option<Resource>> {
-    let a = change.address.as_str();
-    let task = ctx.ui.task(a.to_owned());
-    let result = match step {
+    match step {
         Step::Create => create(c, rec, spec, change).await.map(Some),
         Step::Update => update(c, rec, change).await.map(Some),
         Step::Delete => delete(c, ctx, rec, change).await.map(|()| None),
-    };
-    match &result {
-        Ok(Some(r)) => task.done(&format!(
-            "{} {}",
-            match step {
-                Step::Create => "created",
-                _ => "updated",
-            },
-            r.id
-        )),
-        Ok(None) => task.done(
-            if a.starts_with("security.kms.") && !a.ends_with(".alias") {
-                "deletion scheduled"
-            } else {
-                "deleted"
-            },
-        ),
-        Err(_) => task.abandon(),
     }
-    result
 }
 
 fn ec2_tags(tags: &Tags) -> Vec<Tag> {

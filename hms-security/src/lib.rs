@@ -18,6 +18,7 @@ use hms_core::cli::{Command, GlobalArgs};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
 use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
+use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::{Map, Value};
 
@@ -160,6 +161,7 @@ impl Tool for Security {
         spec: &Spec,
         change: &Change,
         step: Step,
+        _task: &Task<'_>,
     ) -> Result<Option<Resource>> {
         apply::apply(&self.clients, ctx, rec, spec, change, step).await
     }

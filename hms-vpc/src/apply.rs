@@ -15,7 +15,7 @@ use hms_core::error::code_of;
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
 use hms_core::tool::Ctx;
-use hms_core::ui::wait_until;
+use hms_core::ui::{wait_until, Task};
 use hms_core::{Error, Result};
 use serde_json::Value;
 
@@ -60,6 +60,7 @@ fn gone(code: Option<&str>) -> bool {
 }
 
 /// Runs one step of a change.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     c: &Clients,
     ctx: &Ctx<'_>,
@@ -67,40 +68,19 @@ pub async fn apply(
     spec: &Spec,
     change: &Change,
     step: Step,
+    task: &Task<'_>,
 ) -> Result<Option<Resource>> {
     let a = change.address.as_str();
     let kind = addr::kind(a).ok_or_else(|| Error::Internal(format!("unknown address {a}")))?;
     let tags = change_tags(change.after.as_ref());
-    let task = ctx.ui.task(format!(
-        "{a}: {}",
-        match step {
-            Step::Create => "creating",
-            Step::Update => "updating",
-            Step::Delete => "deleting",
-        }
-    ));
-    let result = match step {
-        Step::Delete => delete(c, ctx, rec, &kind, a, &task).await.map(|()| None),
-        Step::Create => create(c, ctx, rec, spec, &kind, a, &tags, &task)
-            .await
-            .map(Some),
-        Step::Update => update(c, ctx, rec, spec, &kind, a, change, &task)
-            .await
-            .map(Some),
-    };
-    match &result {
-        Ok(Some(r)) => task.done(&format!("{} {}", past(step), r.id)),
-        Ok(None) => task.done(past(step)),
-        Err(_) => task.abandon(),
-    }
-    result
-}
-
-fn past(step: Step) -> &'static str {
     match step {
-        Step::Create => "created",
-        Step::Update => "updated",
-        Step::Delete => "deleted",
+        Step::Delete => delete(c, ctx, rec, &kind, a, task).await.map(|()| None),
+        Step::Create => create(c, ctx, rec, spec, &kind, a, &tags, task)
+            .await
+            .map(Some),
+        Step::Update => update(c, ctx, rec, spec, &kind, a, change, task)
+            .await
+            .map(Some),
     }
 }
 
@@ -113,7 +93,7 @@ async fn create(
     kind: &Kind,
     a: &str,
     tags: &Tags,
-    task: &hms_core::ui::Task<'_>,
+    task: &Task<'_>,
 ) -> Result<Resource> {
     let ec2 = &c.ec2;
     match kind {
@@ -399,7 +379,7 @@ async fn update(
     kind: &Kind,
     a: &str,
     change: &Change,
-    task: &hms_core::ui::Task<'_>,
+    task: &Task<'_>,
 ) -> Result<Resource> {
     let id = rec.id(a)?;
     let mut resource = rec.resource(a).unwrap_or_else(|| Resource::new(&id));
@@ -516,7 +496,7 @@ async fn delete(
     rec: &Recorder<'_>,
     kind: &Kind,
     a: &str,
-    task: &hms_core::ui::Task<'_>,
+    task: &Task<'_>,
 ) -> Result<()> {
     let Some(res) = rec.resource(a) else {
         return Ok(());
@@ -908,7 +888,7 @@ async fn set_tags(
 pub async fn wait_nat(
     c: &Clients,
     ctx: &Ctx<'_>,
-    task: &hms_core::ui::Task<'_>,
+    task: &Task<'_>,
     a: &str,
     id: &str,
     want: &str,

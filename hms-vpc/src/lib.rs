@@ -19,6 +19,7 @@ use hms_core::cli::{Command, GlobalArgs};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
 use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
+use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::Value;
 
@@ -143,8 +144,9 @@ impl Tool for Vpc {
         spec: &Spec,
         change: &Change,
         step: Step,
+        task: &Task<'_>,
     ) -> Result<Option<Resource>> {
-        apply::apply(&self.clients, ctx, rec, spec, change, step).await
+        apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
     }
 
     fn outputs(spec: &Spec, resources: &Resources) -> Outputs {
