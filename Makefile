@@ -5,15 +5,15 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hms-infra/target
 BIN := $(CARGO_TARGET_DIR)/debug
 # Pipeline order; `down` runs in reverse.
-TOOLS := hms-vpc hms-security hms-db
-REVERSED := hms-db hms-security hms-vpc
+TOOLS := hms-vpc hms-security hms-db hms-ecs
+REVERSED := hms-ecs hms-db hms-security hms-vpc
 
 .PHONY: build up plan down demo test bench
 build:
 	cargo build --workspace --bins --quiet
 
 up: build
-	$(BIN)/hms-vpc up | $(BIN)/hms-security up | $(BIN)/hms-db up
+	$(BIN)/hms-vpc up | $(BIN)/hms-security up | $(BIN)/hms-db up | $(BIN)/hms-ecs up
 
 plan: build
 	@rc=0; for t in $(TOOLS); do code=0; $(BIN)/$$t plan --detailed-exitcode >/dev/null || code=$$?; \

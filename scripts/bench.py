@@ -58,6 +58,7 @@ def main():
     ap.add_argument("--calls", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tools", default="hms-vpc")
+    ap.add_argument("--ecs-scale", default="", help="comma-separated service counts for the hms-ecs scaling table")
     args = ap.parse_args()
     env = dict(os.environ)
     calls = Calls(args.calls)
@@ -94,6 +95,57 @@ def main():
         times = [run([os.path.join(args.bin, tool), "--version"], env)[0] for _ in range(20)]
         results[(tool, "--version")] = {"t": times, "rss": [0], "calls": collections.Counter()}
 
+    table(results)
+    if args.ecs_scale:
+        ecs_scale(args, env, calls, [int(n) for n in args.ecs_scale.split(",")])
+
+
+def ecs_config(n):
+    """A config with the two reference services and n-2 more, each on its own path."""
+    lines = []
+    for i in range(max(n - 2, 0)):
+        lines += [f"[ecs.services.w{i}]", f"port = {9000 + i}", "cpu = 256", "memory = 512", f'path = "/w{i}/*"', ""]
+    return "\n".join(lines)
+
+
+def ecs_scale(args, env, calls, counts):
+    """How hms-ecs's time and calls grow with the number of services (upstream tools untimed)."""
+    rows = collections.defaultdict(lambda: {"t": [], "rss": [], "calls": None})
+    for n in counts:
+        for i in range(max(args.runs // 2, 2)):
+            stack = f"ecs{n}x{os.getpid() % 1000}{i}"
+            state = f".hms/bench/{stack}"
+            os.makedirs(state, exist_ok=True)
+            cfg = os.path.join(state, "hms.toml")
+            with open(cfg, "w") as f:
+                f.write(ecs_config(n) + "\n[db]\ndeletion_protection = false\n")
+            base = ["--stack", stack, "--state", state, "--config", cfg]
+            doc = b""
+            for tool in ["hms-vpc", "hms-security", "hms-db"]:
+                t, rss, code, doc = run([os.path.join(args.bin, tool), "up", *base], env, doc)
+                if code != 0:
+                    sys.exit(f"{tool} up exited {code}")
+            for step, cmd in [("up (cold)", ["up"]), ("plan (no-op)", ["plan"]), ("up (no-op)", ["up"]), ("down", ["down", "--yes", "--delete-logs"])]:
+                calls.mark()
+                t, rss, code, _ = run([os.path.join(args.bin, "hms-ecs"), *cmd, *base], env, doc if cmd[0] != "down" else b"")
+                if code != 0:
+                    sys.exit(f"hms-ecs {cmd} exited {code}")
+                r = rows[(n, step)]
+                r["t"].append(t)
+                r["rss"].append(rss)
+                r["calls"] = calls.since()
+            for tool in ["hms-db", "hms-security", "hms-vpc"]:
+                extra = ["--skip-final-snapshot"] if tool == "hms-db" else []
+                run([os.path.join(args.bin, tool), "down", "--yes", *extra, *base], env)
+    print()
+    print("| hms-ecs services | command | median wall | peak RSS | AWS calls | calls by operation |")
+    print("|---:|---|---:|---:|---:|---|")
+    for (n, step), r in rows.items():
+        ops = ", ".join(f"{k.split(':', 1)[1]}×{v}" if v > 1 else k.split(":", 1)[1] for k, v in sorted(r["calls"].items()))
+        print(f"| {n} | {step} | {statistics.median(r['t']) * 1000:.0f} ms | {max(r['rss']) / 1024:.1f} MiB | {sum(r['calls'].values())} | {ops} |")
+
+
+def table(results):
     print(f"| tool | command | median wall | min–max | peak RSS | AWS calls | calls by operation |")
     print("|---|---|---:|---:|---:|---:|---|")
     for (tool, step), r in results.items():

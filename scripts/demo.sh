@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}
 
 # The tools that exist so far, in pipeline order.
-tools=(hms-vpc hms-security hms-db)
+tools=(hms-vpc hms-security hms-db hms-ecs)
 
 echo "==> building the tools" >&2
 cargo build --workspace --bins --quiet
@@ -21,8 +21,8 @@ export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export HMS_STATE=${HMS_STATE:-.hms/demo}
 
-echo "==> the pipeline: hms-vpc up | hms-security up | hms-db up" >&2
-doc=$(set -o pipefail; hms-vpc up | hms-security up | hms-db up)
+echo "==> the pipeline: hms-vpc up | hms-security up | hms-db up | hms-ecs up" >&2
+doc=$(set -o pipefail; hms-vpc up | hms-security up | hms-db up | hms-ecs up)
 printf '%s\n' "$doc"
 
 echo "==> plan --detailed-exitcode for every tool (0 = nothing to change)" >&2
@@ -37,7 +37,7 @@ done
 printf '%s' "$doc" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-v, s, db = d["outputs"]["vpc"], d["outputs"]["security"], d["outputs"]["db"]
+v, s, db, ecs = d["outputs"]["vpc"], d["outputs"]["security"], d["outputs"]["db"], d["outputs"]["ecs"]
 print("==> summary", file=sys.stderr)
 print("  VPC %s %s over %d AZs: %d private + %d public subnets, NAT at %s, S3 endpoint %s, flow log %s" % (
     v["vpc_id"], v["cidr"], len(v["azs"]), len(v["private_subnet_ids"]), len(v["public_subnet_ids"]),
@@ -48,6 +48,8 @@ print("  roles: execution %s; task roles for %s" % (s["ecs_execution_role_arn"],
 print("  KMS keys: %s" % ", ".join(sorted(s["kms_key_arns"])), file=sys.stderr)
 print("  database: %s:%s (PostgreSQL %s, db %s, user %s; password in %s)" % (
     db["endpoint"], db["port"], db["engine_version"], db["db_name"], db["username"], db["master_user_secret_arn"]), file=sys.stderr)
+print("  cluster %s: %s; the application at http://%s/ (/api/* to the backend)" % (
+    ecs["cluster_name"], ", ".join("%s (%s)" % (k, v["name"]) for k, v in sorted(ecs["services"].items())), ecs["alb_dns_name"]), file=sys.stderr)
 '
 echo "    emulator: $url (stop it with: bash scripts/emulator.sh stop)" >&2
 exit "$rc"

@@ -99,7 +99,7 @@ cmd_start() {
   : >"$LOG_FILE"
   touch "$CALLS_FILE"
   log "starting on $url (log: $LOG_FILE)"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
     setsid nohup "$VENV/bin/python" "$SCRIPT_DIR/emulator.py" \
       --host 127.0.0.1 --port "$port" --call-log "$CALLS_FILE" \
       </dev/null >>"$LOG_FILE" 2>&1 9>&- &

@@ -1,0 +1,503 @@
+//! hms-ecs against the emulator, behind hms-vpc, hms-security and hms-db as in the pipeline. The emulator
+//! runs with MOTO_ECS_SERVICE_RUNNING=2 (services otherwise never get running tasks).
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use hms_tests::{run_counts, Stack};
+use serde_json::Value;
+
+const WORKER: [&str; 8] = [
+    "--set",
+    "ecs.services.worker.port=9000",
+    "--set",
+    "ecs.services.worker.cpu=256",
+    "--set",
+    "ecs.services.worker.memory=512",
+    "--set",
+    "ecs.services.worker.path=\"/worker/*\"",
+];
+
+/// The upstream tools' document (their own `extra` config too), then `hms-ecs ARGS` on it.
+fn pipeline(s: &Stack, extra: &[&str], args: &[&str], code: i32) -> (Value, String) {
+    let db_flags = [&["up", "--set", "db.deletion_protection=false"][..], extra].concat();
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of(
+        "hms-security",
+        &[&["up"][..], extra].concat(),
+        &vpc.to_string(),
+        0,
+    );
+    let (db, _) = s.run_of("hms-db", &db_flags, &sec.to_string(), 0);
+    s.run_of("hms-ecs", &[args, extra].concat(), &db.to_string(), code)
+}
+
+fn services(s: &Stack) -> Vec<aws_sdk_ecs::types::Service> {
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    let names: Vec<String> = ["backend", "frontend", "worker"]
+        .iter()
+        .map(|k| format!("{}-{k}", s.name))
+        .collect();
+    s.block_on(
+        ecs.describe_services()
+            .cluster(format!("{}-cluster", s.name))
+            .set_services(Some(names))
+            .send(),
+    )
+    .map(|o| {
+        o.services()
+            .iter()
+            .filter(|x| x.status() == Some("ACTIVE"))
+            .cloned()
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn task_definition(s: &Stack, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    s.block_on(ecs.describe_task_definition().task_definition(arn).send())
+        .expect("task definition")
+        .task_definition()
+        .cloned()
+        .expect("td")
+}
+
+#[test]
+fn pipeline_builds_cluster_services_alb_and_scaling_and_converges() {
+    let s = Stack::new("hms-ecs", "ref");
+    let (doc, err) = pipeline(&s, &[], &["up"], 0);
+    assert_eq!(run_counts(&doc), (16, 0, 0), "{err}");
+    let out = &doc["outputs"]["ecs"];
+    let sec = &doc["outputs"]["security"];
+    let vpc = &doc["outputs"]["vpc"];
+    let db = &doc["outputs"]["db"];
+
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    let cl = s
+        .block_on(
+            ecs.describe_clusters()
+                .clusters(format!("{}-cluster", s.name))
+                .include(aws_sdk_ecs::types::ClusterField::Settings)
+                .send(),
+        )
+        .expect("cluster");
+    let cl = cl.clusters().first().expect("cluster");
+    assert!(
+        cl.settings().iter().any(|x| x.value() == Some("enabled")),
+        "Container Insights on"
+    );
+    let mut providers = cl.capacity_providers().to_vec();
+    providers.sort();
+    assert_eq!(providers, vec!["FARGATE", "FARGATE_SPOT"]);
+
+    let svcs = services(&s);
+    assert_eq!(svcs.len(), 2);
+    let mut private: Vec<String> = vpc["private_subnet_ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    private.sort();
+    for (key, cpu, mem, port) in [
+        ("backend", "512", "1024", 8000),
+        ("frontend", "256", "512", 80),
+    ] {
+        let svc = svcs
+            .iter()
+            .find(|x| x.service_name() == Some(format!("{}-{key}", s.name).as_str()))
+            .expect(key);
+        assert_eq!(svc.desired_count(), 2, "{key}");
+        assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+        let net = svc
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .expect("awsvpc");
+        let mut subnets = net.subnets().to_vec();
+        subnets.sort();
+        assert_eq!(subnets, private, "{key} in the private subnets");
+        assert_eq!(
+            net.security_groups(),
+            [sec["ecs_sg_id"].as_str().expect("sg")]
+        );
+        assert_eq!(net.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
+        let lb = svc.load_balancers().first().expect("target group");
+        assert_eq!(lb.container_port(), Some(port));
+        assert_eq!(
+            lb.target_group_arn(),
+            out["services"][key]["target_group_arn"].as_str()
+        );
+        let td = task_definition(&s, svc.task_definition().expect("td"));
+        assert_eq!((td.cpu(), td.memory()), (Some(cpu), Some(mem)), "{key}");
+        assert_eq!(
+            td.execution_role_arn(),
+            sec["ecs_execution_role_arn"].as_str()
+        );
+        assert_eq!(td.task_role_arn(), sec["task_role_arns"][key].as_str());
+        let c = td.container_definitions().first().expect("container");
+        let log = c.log_configuration().expect("logs");
+        assert_eq!(
+            log.options()
+                .and_then(|o| o.get("awslogs-group"))
+                .map(String::as_str),
+            Some(format!("/ecs/{}/{key}", s.name).as_str())
+        );
+        let env: Vec<(&str, &str)> = c
+            .environment()
+            .iter()
+            .filter_map(|e| Some((e.name()?, e.value()?)))
+            .collect();
+        if key == "backend" {
+            assert!(
+                env.contains(&("DB_HOST", db["endpoint"].as_str().expect("endpoint"))),
+                "{env:?}"
+            );
+            assert!(
+                env.contains(&("DB_USER", "hms_prod"))
+                    && env.contains(&("DB_NAME", "hms"))
+                    && env.contains(&("DB_PORT", "5432")),
+                "{env:?}"
+            );
+            let secret = c.secrets().first().expect("secret reference");
+            assert_eq!(secret.name(), "DB_PASSWORD");
+            assert_eq!(
+                secret.value_from(),
+                format!(
+                    "{}:password::",
+                    db["master_user_secret_arn"].as_str().expect("arn")
+                )
+            );
+        } else {
+            assert!(
+                c.secrets().is_empty() && !env.iter().any(|(k, _)| k.starts_with("DB_")),
+                "{env:?}"
+            );
+        }
+    }
+
+    // The ALB: internet-facing in the public subnets, /api/* to the backend, the rest to the frontend.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
+    let lbs = s
+        .block_on(
+            elb.describe_load_balancers()
+                .names(format!("{}-alb", s.name))
+                .send(),
+        )
+        .expect("alb");
+    let lb = lbs.load_balancers().first().expect("alb");
+    assert_eq!(lb.scheme().map(|x| x.as_str()), Some("internet-facing"));
+    assert_eq!(
+        lb.security_groups(),
+        [sec["alb_sg_id"].as_str().expect("sg")]
+    );
+    assert_eq!(out["alb_dns_name"], lb.dns_name().expect("dns"));
+    let listeners = s
+        .block_on(
+            elb.describe_listeners()
+                .load_balancer_arn(lb.load_balancer_arn().expect("arn"))
+                .send(),
+        )
+        .expect("listeners");
+    assert_eq!(listeners.listeners().len(), 1);
+    let http = &listeners.listeners()[0];
+    assert_eq!(http.port(), Some(80));
+    assert_eq!(
+        http.default_actions()
+            .first()
+            .and_then(|a| a.target_group_arn()),
+        out["services"]["frontend"]["target_group_arn"].as_str()
+    );
+    let rules = s
+        .block_on(
+            elb.describe_rules()
+                .listener_arn(http.listener_arn().expect("arn"))
+                .send(),
+        )
+        .expect("rules");
+    let api = rules
+        .rules()
+        .iter()
+        .find(|r| r.is_default() != Some(true))
+        .expect("a path rule");
+    assert_eq!(
+        api.actions().first().and_then(|a| a.target_group_arn()),
+        out["services"]["backend"]["target_group_arn"].as_str()
+    );
+    let path: Vec<String> = api
+        .conditions()
+        .iter()
+        .flat_map(|c| c.values().to_vec())
+        .collect();
+    assert_eq!(path, vec!["/api/*"]);
+
+    // Autoscaling 2–10 at 70 % CPU for both.
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&s.sdk);
+    let targets = s
+        .block_on(
+            scaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .send(),
+        )
+        .expect("targets");
+    let policies = s
+        .block_on(
+            scaling
+                .describe_scaling_policies()
+                .service_namespace(ServiceNamespace::Ecs)
+                .send(),
+        )
+        .expect("policies");
+    for key in ["backend", "frontend"] {
+        let rid = format!("service/{}-cluster/{}-{key}", s.name, s.name);
+        let t = targets
+            .scalable_targets()
+            .iter()
+            .find(|t| t.resource_id() == rid)
+            .expect("scalable target");
+        assert_eq!((t.min_capacity(), t.max_capacity()), (2, 10));
+        let p = policies
+            .scaling_policies()
+            .iter()
+            .find(|p| p.resource_id() == rid)
+            .expect("policy");
+        let cfg = p
+            .target_tracking_scaling_policy_configuration()
+            .expect("target tracking");
+        assert_eq!(cfg.target_value(), 70.0);
+        assert_eq!(
+            cfg.predefined_metric_specification()
+                .map(|m| m.predefined_metric_type().as_str()),
+            Some("ECSServiceAverageCPUUtilization")
+        );
+    }
+
+    // A second up changes nothing; plan --detailed-exitcode exits 0.
+    let (doc2, _) = s.run_of("hms-ecs", &["up"], &doc.to_string(), 0);
+    assert_eq!(run_counts(&doc2), (0, 0, 0));
+    s.run_of(
+        "hms-ecs",
+        &["plan", "--detailed-exitcode"],
+        &doc.to_string(),
+        0,
+    );
+}
+
+#[test]
+fn autoscaling_owns_the_count_and_a_new_image_is_one_revision() {
+    let s = Stack::new("hms-ecs", "deploy");
+    let (doc, _) = pipeline(&s, &[], &["up"], 0);
+    let input = doc.to_string();
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    // As autoscaling would: the count changes outside the tool, and up leaves it.
+    s.block_on(
+        ecs.update_service()
+            .cluster(format!("{}-cluster", s.name))
+            .service(format!("{}-backend", s.name))
+            .desired_count(5)
+            .send(),
+    )
+    .expect("scale");
+    let (doc2, _) = s.run_of("hms-ecs", &["up"], &input, 0);
+    assert_eq!(run_counts(&doc2), (0, 0, 0));
+    let backend = |svcs: Vec<aws_sdk_ecs::types::Service>| {
+        svcs.into_iter()
+            .find(|x| x.service_name() == Some(format!("{}-backend", s.name).as_str()))
+            .expect("backend")
+    };
+    assert_eq!(backend(services(&s)).desired_count(), 5);
+
+    let before = backend(services(&s))
+        .task_definition()
+        .expect("td")
+        .to_owned();
+    let (doc3, err) = s.run_of(
+        "hms-ecs",
+        &["deploy", "backend", "hms/backend:v1.3.0"],
+        &input,
+        0,
+    );
+    assert_eq!(
+        run_counts(&doc3),
+        (0, 2, 0),
+        "one new revision, one service update: {err}"
+    );
+    let after = backend(services(&s))
+        .task_definition()
+        .expect("td")
+        .to_owned();
+    assert_ne!(before, after);
+    assert!(after.ends_with(":2"), "{after}");
+    let td = task_definition(&s, &after);
+    assert_eq!(
+        td.container_definitions().first().and_then(|c| c.image()),
+        Some("hms/backend:v1.3.0")
+    );
+    assert_eq!(
+        backend(services(&s)).desired_count(),
+        5,
+        "a deploy keeps the scaled count"
+    );
+    // The old revision stays registered for rollback.
+    assert_eq!(
+        task_definition(&s, &before).status().map(|x| x.as_str()),
+        Some("ACTIVE")
+    );
+}
+
+#[test]
+fn a_third_service_comes_and_goes_with_exactly_its_resources() {
+    let s = Stack::new("hms-ecs", "third");
+    let (doc, _) = pipeline(&s, &WORKER, &["up"], 0);
+    // cluster, ALB, listener + per service: log group, task definition, target group, service, scaling
+    // target, cpu policy; rules for the two path services.
+    assert_eq!(run_counts(&doc), (3 + 6 * 3 + 2, 0, 0));
+    assert_eq!(services(&s).len(), 3);
+    assert!(doc["outputs"]["ecs"]["services"]["worker"]["service_arn"].is_string());
+    let input = doc.to_string();
+    // Removing it from config deletes exactly its resources, and only with --allow-destroy.
+    let (_, err) = s.run_of("hms-ecs", &["up"], &input, 1);
+    assert!(
+        err.contains("--allow-destroy") && err.contains("ecs.service[worker]"),
+        "{err}"
+    );
+    let (doc2, err) = s.run_of("hms-ecs", &["up", "--allow-destroy"], &input, 0);
+    assert_eq!(
+        run_counts(&doc2),
+        (0, 0, 7),
+        "service, task definition, target group, rule, scaling target, policy, log group: {err}"
+    );
+    assert_eq!(services(&s).len(), 2);
+}
+
+#[test]
+fn bad_inputs_exit_64_and_create_nothing() {
+    let s = Stack::new("hms-ecs", "bad");
+    let (vpc, _) = s.run_of("hms-vpc", &["plan"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["plan"], &vpc.to_string(), 0);
+    let (db, _) = s.run_of("hms-db", &["plan"], &sec.to_string(), 0);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", "ecs.services.backend.memory=3000"],
+            "Fargate does not offer 512 CPU units with 3000 MiB",
+        ),
+        (
+            &["--set", "ecs.services.backend.port=0"],
+            "ecs.services.backend.port",
+        ),
+        (
+            &[
+                "--set",
+                "ecs.services.worker.port=9000",
+                "--set",
+                "ecs.services.worker.cpu=256",
+                "--set",
+                "ecs.services.worker.memory=512",
+                "--set",
+                "ecs.services.worker.path=\"/api/*\"",
+            ],
+            "also the path of backend",
+        ),
+        (
+            &["--set", "ecs.services.backend.name=\"bad name!\""],
+            "not a valid ECS service name",
+        ),
+        (
+            &[
+                "--set",
+                "ecs.services.backend.min_count=5",
+                "--set",
+                "ecs.services.backend.max_count=3",
+            ],
+            "above max_count",
+        ),
+        (
+            &["--set", "ecs.services.backend.desired_count=20"],
+            "outside min_count..max_count",
+        ),
+        (
+            &["--set", "ecs.services.backend.image=\"Not An Image\""],
+            "not an image reference",
+        ),
+        (
+            &["--set", "ecs.services.backend.path=\"api\""],
+            "starts with '/'",
+        ),
+        (
+            &["--set", "ecs.services.frontend.enabled=false"],
+            "exactly one service must have no path",
+        ),
+        (
+            &["--set", "ecs.log_retention_days=45"],
+            "ecs.log_retention_days",
+        ),
+        (
+            &["--set", "ecs.certificate_arn=\"not-an-arn\""],
+            "ecs.certificate_arn",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = s
+            .cmd(&[&["plan"][..], args].concat())
+            .write_stdin(db.to_string())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let (_, err) = s.run(&["up"], 64);
+    assert!(err.contains("needs outputs.vpc.vpc_id"), "{err}");
+    assert!(services(&s).is_empty());
+}
+
+#[test]
+fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
+    let s = Stack::new("hms-ecs", "down");
+    let (doc, _) = pipeline(&s, &[], &["up"], 0);
+    let input = doc.to_string();
+    let (_, err) = s.run_of("hms-ecs", &["down"], &input, 1);
+    assert!(err.contains("--yes"), "{err}");
+    // hms-db refuses to go first.
+    let (_, err) = s.run_of("hms-db", &["down", "--yes", "--skip-final-snapshot"], "", 1);
+    assert!(err.contains("hms-ecs"), "{err}");
+    let (doc2, err) = s.run_of("hms-ecs", &["down", "--yes"], &input, 0);
+    assert_eq!(run_counts(&doc2).2, 14, "{err}");
+    assert!(services(&s).is_empty());
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
+    assert!(s
+        .block_on(
+            elb.describe_load_balancers()
+                .names(format!("{}-alb", s.name))
+                .send()
+        )
+        .map(|o| o.load_balancers().is_empty())
+        .unwrap_or(true));
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&s.sdk);
+    let targets = s
+        .block_on(
+            scaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .send(),
+        )
+        .expect("targets");
+    assert!(!targets
+        .scalable_targets()
+        .iter()
+        .any(|t| t.resource_id().contains(&s.name)));
+    // The log groups stay (they are kept unless --delete-logs) and a second down deletes them only then.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.sdk);
+    let groups = || {
+        s.block_on(
+            logs.describe_log_groups()
+                .log_group_name_prefix(format!("/ecs/{}/", s.name))
+                .send(),
+        )
+        .expect("groups")
+        .log_groups()
+        .len()
+    };
+    assert_eq!(groups(), 2);
+    let (_, err) = s.run_of("hms-ecs", &["down", "--yes", "--delete-logs"], "", 0);
+    assert_eq!(groups(), 0, "{err}");
+}
