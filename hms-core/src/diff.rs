@@ -28,6 +28,9 @@ pub struct Desired {
     pub replace_on: &'static [&'static str],
     /// Addresses this resource uses.
     pub depends_on: Vec<String>,
+    /// Addresses that must exist before it is made, without making it replaced when they are (a service
+    /// needs its load balancer rule first, but a moved rule does not make a new service).
+    pub after: Vec<String>,
 }
 
 impl Desired {
@@ -39,12 +42,19 @@ impl Desired {
             tags: None,
             replace_on: &[],
             depends_on: Vec::new(),
+            after: Vec::new(),
         }
     }
 
     /// Sets a compared attribute.
     pub fn attr(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.attrs.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Orders after these addresses without depending on them for replacement.
+    pub fn after<I: IntoIterator<Item = S>, S: Into<String>>(mut self, deps: I) -> Self {
+        self.after.extend(deps.into_iter().map(Into::into));
         self
     }
 
@@ -236,7 +246,7 @@ pub fn diff(desired: &[Desired], found: &FoundSet) -> Plan {
         plan.push(
             Change::new(*action, d.address.clone(), why.clone())
                 .values(before, after)
-                .uses(d.depends_on.clone()),
+                .uses(d.depends_on.iter().chain(d.after.iter()).cloned()),
         );
     }
     let wanted: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();

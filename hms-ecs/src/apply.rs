@@ -936,6 +936,16 @@ async fn delete(
                 "ecs:DeregisterTaskDefinition"
             )?;
         }
+        // Deregistered revisions stay listed (INACTIVE) until deleted.
+        for batch in arns.chunks(10) {
+            tolerate!(
+                c.ecs
+                    .delete_task_definitions()
+                    .set_task_definitions(Some(batch.to_vec()))
+                    .send(),
+                "ecs:DeleteTaskDefinitions"
+            )?;
+        }
         return Ok(());
     }
     if a.starts_with("ecs.service[") {

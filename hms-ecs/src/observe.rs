@@ -586,7 +586,14 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         let lb = svc.load_balancers().first();
         let dc = svc.deployment_configuration();
         let breaker = dc.and_then(|d| d.deployment_circuit_breaker());
-        let mut deps = vec![CLUSTER.to_owned(), td_addr.clone()];
+        // Deleted before the listeners and rules that route to it (drained while still reachable).
+        let mut deps = vec![
+            CLUSTER.to_owned(),
+            td_addr.clone(),
+            HTTP.to_owned(),
+            HTTPS.to_owned(),
+            plan::rule(&key),
+        ];
         let tg = lb
             .and_then(|l| l.target_group_arn())
             .map(|t| tg_addr.get(t).cloned().unwrap_or_else(|| t.to_owned()))

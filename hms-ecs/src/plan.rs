@@ -176,6 +176,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         .attr("default", http_default.clone())
         .replace_on(&["port", "protocol"]);
     http = http.uses([ALB.to_owned()]);
+    if spec.certificate_arn.is_some() {
+        // Redirect only once the HTTPS listener is there.
+        http = http.after([HTTPS]);
+    }
     if http_default.starts_with("ecs.") {
         http = http.uses([http_default]);
     }
@@ -185,7 +189,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     private.sort();
-    for (i, s) in spec.services.iter().enumerate() {
+    for s in &spec.services {
         let k = s.key.as_str();
         out.push(
             Desired::new(log_group(k))
@@ -217,7 +221,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             out.push(
                 Desired::new(rule(k))
                     .attr("listener", rules_on)
-                    .attr("priority", (i as i64 + 1) * 10)
+                    .attr("priority", s.priority)
                     .attr("path", p.clone())
                     .attr("target", target_group(k))
                     .replace_on(&["listener"])
@@ -225,8 +229,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             );
             routed.push(rule(k));
         }
-        let mut deps = vec![CLUSTER.to_owned(), task_definition(k), target_group(k)];
-        deps.extend(routed);
+        let deps = vec![CLUSTER.to_owned(), task_definition(k), target_group(k)];
         out.push(
             Desired::new(service(k))
                 .attr("name", s.name.clone())
@@ -251,7 +254,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                     "target_group",
                     "container_port",
                 ])
-                .uses(deps),
+                .uses(deps)
+                // Its target group must be routed to before the service registers with it; a rule that
+                // moves (to the HTTPS listener) does not make a new service.
+                .after(routed),
         );
         out.push(
             Desired::new(scaling_target(k))

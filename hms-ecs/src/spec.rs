@@ -67,6 +67,8 @@ pub struct Service {
     pub port: u16,
     pub desired_count: u32,
     pub path: Option<String>,
+    /// The listener rule's priority: stable for a service whatever other services come and go.
+    pub priority: i32,
     pub health_check_path: String,
     pub container_health_check: Option<String>,
     pub min_count: u32,
@@ -170,12 +172,17 @@ pub fn image_ok(s: &str) -> bool {
     }
     let parts: Vec<&str> = repo.split('/').collect();
     parts.iter().enumerate().all(|(i, p)| {
-        let registry =
-            i == 0 && parts.len() > 1 && (p.contains('.') || p.contains(':') || *p == "localhost");
+        let registry = i == 0
+            && parts.len() > 1
+            && (p.contains('.') || p.contains(':') || p.starts_with("localhost"));
+        let port_ok = p
+            .split_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_ok_and(|n| n > 0));
         !p.is_empty()
             && if registry {
-                p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+                port_ok
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
             } else {
                 p.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
@@ -370,7 +377,57 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 ));
             }
         }
+        if path
+            .as_deref()
+            .is_some_and(|p| p.chars().any(char::is_whitespace))
+        {
+            return Err(config.invalid(&at("path"), "a path pattern has no spaces"));
+        }
         let hc = c.health_check_path.clone().unwrap_or_else(|| "/".into());
+        if hc.chars().any(char::is_whitespace) || hc.len() > 1024 {
+            return Err(config.invalid(
+                &at("health_check_path"),
+                format!("{hc:?}: a URL path without spaces"),
+            ));
+        }
+        if c.container_health_check
+            .as_deref()
+            .is_some_and(|x| x.trim().is_empty())
+        {
+            return Err(config.invalid(
+                &at("container_health_check"),
+                "is empty; give a command or remove the key",
+            ));
+        }
+        if max > 1000 {
+            return Err(config.invalid(&at("max_count"), format!("{max} tasks: keep it at 1000 or below (a typo guard; raise the ECS quota first)")));
+        }
+        for k in c.environment.keys() {
+            let upper = k.to_ascii_uppercase();
+            let valid = k.starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_')
+                && k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !valid {
+                return Err(config.invalid(
+                    &at(&format!("environment.{k}")),
+                    "an environment variable name is letters, digits and '_'",
+                ));
+            }
+            if ["PASSWORD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY"]
+                .iter()
+                .any(|w| upper.contains(w))
+            {
+                return Err(config.invalid(
+                    &at(&format!("environment.{k}")),
+                    "secrets never come from config: keep it in Secrets Manager (the database password is passed as a reference already)",
+                ));
+            }
+            if key == "backend" && upper.starts_with("DB_") {
+                return Err(config.invalid(
+                    &at(&format!("environment.{k}")),
+                    "DB_* variables come from hms-db's outputs; remove it",
+                ));
+            }
+        }
         if !hc.starts_with('/') {
             return Err(config.invalid(
                 &at("health_check_path"),
@@ -398,6 +455,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             port,
             desired_count: desired as u32,
             path,
+            priority: 0,
             health_check_path: hc,
             container_health_check: c.container_health_check.clone(),
             min_count: min as u32,
@@ -430,6 +488,23 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     }
     for (i, a) in services.iter().enumerate() {
         for b in &services[..i] {
+            // Overlapping patterns would be matched in rule order, which no one chose: refuse them.
+            if let (Some(pa), Some(pb)) = (&a.path, &b.path) {
+                let covers = |x: &str, y: &str| {
+                    x != y
+                        && x.strip_suffix('*')
+                            .is_some_and(|prefix| y.starts_with(prefix))
+                };
+                if covers(pa, pb) || covers(pb, pa) {
+                    return Err(config.invalid(
+                        &format!("ecs.services.{}.path", a.key),
+                        format!(
+                            "{pa:?} overlaps {pb:?} of {}; give services paths that do not overlap",
+                            b.key
+                        ),
+                    ));
+                }
+            }
             if a.path.is_some() && a.path == b.path {
                 return Err(config.invalid(
                     &format!("ecs.services.{}.path", a.key),
@@ -447,6 +522,32 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 ));
             }
         }
+    }
+    // Priorities from each service's key (probing past collisions in key order), so that adding or
+    // removing a service never moves another one's rule.
+    let mut used: Vec<i32> = Vec::new();
+    for svc in services.iter_mut().filter(|s| s.path.is_some()) {
+        let hash = svc.key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let mut p = 1 + (hash % 49_000) as i32;
+        while used.contains(&p) {
+            p += 1;
+        }
+        used.push(p);
+        svc.priority = p;
+    }
+    let cluster_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 255
+            && n.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    };
+    if let Some(n) = cfg.cluster_name.as_deref().filter(|n| !cluster_ok(n)) {
+        return Err(config.invalid(
+            "ecs.cluster_name",
+            format!("{n:?}: 1-255 letters, digits, '-' and '_'"),
+        ));
     }
     let retention = cfg.log_retention_days.unwrap_or(30);
     if !hms_core::config::LOG_RETENTION_DAYS.contains(&(retention as i32)) {

@@ -423,8 +423,32 @@ fn bad_inputs_exit_64_and_create_nothing() {
             "starts with '/'",
         ),
         (
+            &[
+                "--set",
+                "ecs.services.worker.port=9000",
+                "--set",
+                "ecs.services.worker.cpu=256",
+                "--set",
+                "ecs.services.worker.memory=512",
+                "--set",
+                "ecs.services.worker.path=\"/api/admin/*\"",
+            ],
+            "overlaps",
+        ),
+        (
             &["--set", "ecs.services.frontend.enabled=false"],
             "exactly one service must have no path",
+        ),
+        (
+            &[
+                "--set",
+                "ecs.services.backend.environment.DB_PASSWORD=\"hunter2\"",
+            ],
+            "secrets never come from config",
+        ),
+        (
+            &["--set", "ecs.services.backend.health_check_path=\"/a b\""],
+            "health_check_path",
         ),
         (
             &["--set", "ecs.log_retention_days=45"],
