@@ -311,6 +311,18 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         if !image_ok(&image) {
             return Err(config.invalid(&at("image"), format!("{image:?} is not an image reference like 123456789012.dkr.ecr.us-east-1.amazonaws.com/hms-backend:v1.3.0")));
         }
+        let is_reference = matches!(key.as_str(), "backend" | "frontend");
+        if !is_reference && c.cpu.is_none() && c.memory.is_none() && c.port.is_none() {
+            let others: Vec<&str> = ["backend", "frontend"]
+                .into_iter()
+                .chain(cfg.services.keys().map(String::as_str))
+                .filter(|k| *k != key && !matches!(cfg.services.get(*k), Some(x) if x.cpu.is_none() && x.port.is_none() && !matches!(*k, "backend" | "frontend")))
+                .collect();
+            return Err(config.invalid(
+                &format!("ecs.services.{key}"),
+                format!("unknown service {key:?} (no cpu, memory or port); the services are {} — a new one needs at least those", others.join(", ")),
+            ));
+        }
         let Some(cpu) = c.cpu else {
             return Err(config.invalid(
                 &at("cpu"),

@@ -525,3 +525,112 @@ fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
     let (_, err) = s.run_of("hms-ecs", &["down", "--yes", "--delete-logs"], "", 0);
     assert_eq!(groups(), 0, "{err}");
 }
+
+#[test]
+fn a_certificate_brings_https_and_a_redirect_without_replacing_services() {
+    let s = Stack::new("hms-ecs", "tls");
+    let (doc, _) = pipeline(&s, &[], &["up"], 0);
+    let input = doc.to_string();
+    let before: Vec<String> = services(&s)
+        .iter()
+        .filter_map(|x| x.service_arn().map(str::to_owned))
+        .collect();
+    let acm = aws_sdk_acm::Client::new(&s.sdk);
+    let cert = s
+        .block_on(
+            acm.request_certificate()
+                .domain_name(format!("{}.example.org", s.name))
+                .send(),
+        )
+        .expect("certificate")
+        .certificate_arn()
+        .expect("arn")
+        .to_owned();
+    let set = format!("ecs.certificate_arn=\"{cert}\"");
+    // Regression: moving the backend rule to the HTTPS listener used to replace the backend service.
+    let (_, err) = s.run_of("hms-ecs", &["plan", "--set", &set], &input, 0);
+    assert!(
+        !err.contains("ecs.service[") && err.contains("ecs.listener.https"),
+        "{err}"
+    );
+    let (doc2, err) = s.run_of(
+        "hms-ecs",
+        &["up", "--allow-destroy", "--set", &set],
+        &input,
+        0,
+    );
+    assert_eq!(run_counts(&doc2), (2, 1, 1), "{err}");
+    let after: Vec<String> = services(&s)
+        .iter()
+        .filter_map(|x| x.service_arn().map(str::to_owned))
+        .collect();
+    assert_eq!(before, after, "no service was replaced");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
+    let lb = doc2["outputs"]["ecs"]["alb_arn"]
+        .as_str()
+        .expect("alb")
+        .to_owned();
+    let listeners = s
+        .block_on(elb.describe_listeners().load_balancer_arn(&lb).send())
+        .expect("listeners");
+    let https = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .expect("https listener");
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert_eq!(
+        https
+            .certificates()
+            .first()
+            .and_then(|c| c.certificate_arn()),
+        Some(cert.as_str())
+    );
+    let http = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .expect("http listener");
+    let redirect = http
+        .default_actions()
+        .first()
+        .and_then(|a| a.redirect_config())
+        .expect("redirect");
+    assert_eq!(
+        (redirect.protocol(), redirect.port()),
+        (Some("HTTPS"), Some("443"))
+    );
+    let rules = s
+        .block_on(
+            elb.describe_rules()
+                .listener_arn(https.listener_arn().expect("arn"))
+                .send(),
+        )
+        .expect("rules");
+    assert!(
+        rules.rules().iter().any(|r| r.is_default() != Some(true)),
+        "the /api/* rule is on the HTTPS listener"
+    );
+    s.run_of(
+        "hms-ecs",
+        &["plan", "--detailed-exitcode", "--set", &set],
+        &input,
+        0,
+    );
+}
+
+#[test]
+fn deploying_an_unknown_service_names_it() {
+    let s = Stack::new("hms-ecs", "typo");
+    let (doc, _) = pipeline(&s, &[], &["up"], 0);
+    let (_, err) = s.run_of(
+        "hms-ecs",
+        &["deploy", "backnd", "hms/backend:v2"],
+        &doc.to_string(),
+        64,
+    );
+    assert!(err.contains("unknown service \"backnd\""), "{err}");
+}
