@@ -128,6 +128,28 @@ impl Error {
     }
 }
 
+/// Whether an AWS error code means the resource is not there, in any service's spelling
+/// (`InvalidVpcID.NotFound`, `DBInstanceNotFound`, `ResourceNotFoundException`, `NoSuchEntity`).
+pub fn is_gone(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity")
+}
+
+/// The result of a delete call: a resource already gone counts as deleted (deletes are idempotent).
+pub fn deleted<T, E>(
+    result: std::result::Result<T, E>,
+    resource: &str,
+    operation: &str,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_gone(e.code()) => Ok(()),
+        Err(e) => Err(Error::aws(resource, operation, e)),
+    }
+}
+
 /// The AWS error code of an SDK error, if it has one.
 pub fn code_of<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
     err.code()

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};
 use hms_core::apply::Recorder;
 use hms_core::diff::{change_tags, tag_delta, Tags};
-use hms_core::error::code_of;
+use hms_core::error::{code_of, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
 use hms_core::tool::Ctx;
@@ -28,10 +28,6 @@ fn rds_tags(tags: &Tags) -> Vec<Tag> {
 fn changed(change: &Change, key: &str) -> bool {
     change.before.as_ref().and_then(|v| v.get(key))
         != change.after.as_ref().and_then(|v| v.get(key))
-}
-
-fn gone(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.contains("NotFound"))
 }
 
 /// `20261128T030405Z` for snapshot names.
@@ -512,7 +508,7 @@ async fn delete(
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if gone(code_of(&e)) => Ok(()),
+            Err(e) if is_gone(code_of(&e)) => Ok(()),
             Err(e) => Err(Error::aws(a, "rds:DeleteDBSubnetGroup", e)),
         };
     }
@@ -525,7 +521,7 @@ async fn delete(
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if gone(code_of(&e)) => Ok(()),
+            Err(e) if is_gone(code_of(&e)) => Ok(()),
             Err(e) => Err(Error::aws(a, "rds:DeleteDBParameterGroup", e)),
         };
     }
@@ -564,7 +560,7 @@ async fn delete(
     };
     match d.send().await {
         Ok(_) => {}
-        Err(e) if gone(code_of(&e)) => return Ok(()),
+        Err(e) if is_gone(code_of(&e)) => return Ok(()),
         Err(e) => return Err(Error::aws(a, "rds:DeleteDBInstance", e)),
     }
     if !spec.skip_final_snapshot {
@@ -596,7 +592,7 @@ async fn delete(
                     task.status(&format!("status {status}"), false);
                     Ok((o.db_instances().is_empty()).then_some(()))
                 }
-                Err(e) if gone(code_of(&e)) => Ok(Some(())),
+                Err(e) if is_gone(code_of(&e)) => Ok(Some(())),
                 Err(e) => Err(Error::aws(a, "rds:DescribeDBInstances", e)),
             }
         },

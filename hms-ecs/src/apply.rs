@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use hms_core::apply::Recorder;
 use hms_core::diff::change_tags;
-use hms_core::error::code_of;
+use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
 use hms_core::tool::Ctx;
@@ -31,10 +31,6 @@ use serde_json::Value;
 use crate::plan::{self, ALB, CLUSTER, HTTP, HTTPS, TLS_POLICY};
 use crate::spec::{Service, Spec};
 use crate::Clients;
-
-fn gone(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.contains("NotFound"))
-}
 
 fn after<'a>(change: &'a Change, key: &str) -> Option<&'a Value> {
     change.after.as_ref().and_then(|v| v.get(key))
@@ -818,19 +814,11 @@ async fn delete(
         return Ok(());
     };
     let id = res.id.clone();
-    macro_rules! tolerate {
-        ($call:expr, $op:literal) => {
-            match $call.await {
-                Ok(_) => Ok(()),
-                Err(e) if gone(code_of(&e)) => Ok(()),
-                Err(e) => Err(Error::aws(a, $op, e)),
-            }
-        };
-    }
     if a == CLUSTER {
-        return tolerate!(
-            c.ecs.delete_cluster().cluster(&id).send(),
-            "ecs:DeleteCluster"
+        return deleted(
+            c.ecs.delete_cluster().cluster(&id).send().await,
+            a,
+            "ecs:DeleteCluster",
         );
     }
     if a == ALB {
@@ -847,33 +835,46 @@ async fn delete(
             )
             .send()
             .await;
-        return tolerate!(
-            c.elb.delete_load_balancer().load_balancer_arn(&id).send(),
-            "elasticloadbalancing:DeleteLoadBalancer"
+        return deleted(
+            c.elb
+                .delete_load_balancer()
+                .load_balancer_arn(&id)
+                .send()
+                .await,
+            a,
+            "elasticloadbalancing:DeleteLoadBalancer",
         );
     }
     if a == HTTP || a == HTTPS {
-        return tolerate!(
-            c.elb.delete_listener().listener_arn(&id).send(),
-            "elasticloadbalancing:DeleteListener"
+        return deleted(
+            c.elb.delete_listener().listener_arn(&id).send().await,
+            a,
+            "elasticloadbalancing:DeleteListener",
         );
     }
     if a.starts_with("ecs.rule[") {
-        return tolerate!(
-            c.elb.delete_rule().rule_arn(&id).send(),
-            "elasticloadbalancing:DeleteRule"
+        return deleted(
+            c.elb.delete_rule().rule_arn(&id).send().await,
+            a,
+            "elasticloadbalancing:DeleteRule",
         );
     }
     if a.starts_with("ecs.target_group[") {
-        return tolerate!(
-            c.elb.delete_target_group().target_group_arn(&id).send(),
-            "elasticloadbalancing:DeleteTargetGroup"
+        return deleted(
+            c.elb
+                .delete_target_group()
+                .target_group_arn(&id)
+                .send()
+                .await,
+            a,
+            "elasticloadbalancing:DeleteTargetGroup",
         );
     }
     if a.starts_with("ecs.log_group[") {
-        return tolerate!(
-            c.logs.delete_log_group().log_group_name(&id).send(),
-            "logs:DeleteLogGroup"
+        return deleted(
+            c.logs.delete_log_group().log_group_name(&id).send().await,
+            a,
+            "logs:DeleteLogGroup",
         );
     }
     if a.starts_with("ecs.scaling_policy.") {
@@ -881,26 +882,30 @@ async fn delete(
             .resource(&plan::scaling_target(plan::key_of(a).unwrap_or_default()))
             .map(|r| r.id)
             .unwrap_or_default();
-        return tolerate!(
+        return deleted(
             c.scaling
                 .delete_scaling_policy()
                 .policy_name(&id)
                 .service_namespace(ServiceNamespace::Ecs)
                 .resource_id(resource)
                 .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .send(),
-            "application-autoscaling:DeleteScalingPolicy"
+                .send()
+                .await,
+            a,
+            "application-autoscaling:DeleteScalingPolicy",
         );
     }
     if a.starts_with("ecs.scaling_target[") {
-        return tolerate!(
+        return deleted(
             c.scaling
                 .deregister_scalable_target()
                 .service_namespace(ServiceNamespace::Ecs)
                 .resource_id(&id)
                 .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .send(),
-            "application-autoscaling:DeregisterScalableTarget"
+                .send()
+                .await,
+            a,
+            "application-autoscaling:DeregisterScalableTarget",
         );
     }
     if a.starts_with("ecs.task_definition[") {
@@ -928,22 +933,26 @@ async fn delete(
                 .map(|(f, _)| f)
                 == Some(family.as_str())
         }) {
-            tolerate!(
+            deleted(
                 c.ecs
                     .deregister_task_definition()
                     .task_definition(arn)
-                    .send(),
-                "ecs:DeregisterTaskDefinition"
+                    .send()
+                    .await,
+                a,
+                "ecs:DeregisterTaskDefinition",
             )?;
         }
         // Deregistered revisions stay listed (INACTIVE) until deleted.
         for batch in arns.chunks(10) {
-            tolerate!(
+            deleted(
                 c.ecs
                     .delete_task_definitions()
                     .set_task_definitions(Some(batch.to_vec()))
-                    .send(),
-                "ecs:DeleteTaskDefinitions"
+                    .send()
+                    .await,
+                a,
+                "ecs:DeleteTaskDefinitions",
             )?;
         }
         return Ok(());
@@ -964,7 +973,7 @@ async fn delete(
             .await
         {
             Ok(_) => {}
-            Err(e) if gone(code_of(&e)) || code_of(&e) == Some("ServiceNotActiveException") => {
+            Err(e) if is_gone(code_of(&e)) || code_of(&e) == Some("ServiceNotActiveException") => {
                 return Ok(())
             }
             Err(e) => return Err(Error::aws(a, "ecs:UpdateService", e)),
@@ -993,13 +1002,15 @@ async fn delete(
             },
         )
         .await?;
-        return tolerate!(
+        return deleted(
             c.ecs
                 .delete_service()
                 .cluster(&spec.cluster)
                 .service(&name)
-                .send(),
-            "ecs:DeleteService"
+                .send()
+                .await,
+            a,
+            "ecs:DeleteService",
         );
     }
     let _ = Duration::ZERO;

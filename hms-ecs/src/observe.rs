@@ -7,7 +7,7 @@ use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use aws_sdk_ecs::types::{ClusterField, ServiceField};
 use futures::future::try_join_all;
 use hms_core::diff::{Found, FoundSet};
-use hms_core::error::code_of;
+use hms_core::error::{code_of, is_gone};
 use hms_core::state::State;
 use hms_core::{Error, Result};
 use serde_json::{json, Value};
@@ -22,10 +22,6 @@ pub struct Observed {
     pub found: FoundSet,
     /// Service key → (desired, running) counts.
     pub counts: BTreeMap<String, (i32, i32)>,
-}
-
-fn gone(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.contains("NotFound"))
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -81,7 +77,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             .await
         {
             Ok(o) => Ok(o.services().to_vec()),
-            Err(e) if gone(code_of(&e)) => Ok(vec![]),
+            Err(e) if is_gone(code_of(&e)) => Ok(vec![]),
             Err(e) => Err(Error::aws("ECS services", "ecs:DescribeServices", e)),
         }
     }));
@@ -94,7 +90,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             .await
         {
             Ok(o) => o.load_balancers().first().cloned(),
-            Err(e) if gone(code_of(&e)) => None,
+            Err(e) if is_gone(code_of(&e)) => None,
             Err(e) => {
                 return Err(Error::aws(
                     format!("{ALB} {}", spec.alb_name),

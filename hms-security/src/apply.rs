@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
 };
 use hms_core::apply::Recorder;
 use hms_core::diff::{change_tags, tag_delta, Tags};
-use hms_core::error::code_of;
+use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
 use hms_core::tool::Ctx;
@@ -27,18 +27,6 @@ fn after<'a>(change: &'a Change, key: &str) -> Option<&'a Value> {
 
 fn differs(change: &Change, key: &str) -> bool {
     change.before.as_ref().and_then(|v| v.get(key)) != after(change, key)
-}
-
-fn gone(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "InvalidGroup.NotFound"
-                | "InvalidPermission.NotFound"
-                | "NoSuchEntity"
-                | "NotFoundException"
-        )
-    )
 }
 
 /// The ARN recorded for the resource at `address`.
@@ -261,7 +249,7 @@ async fn create(c: &Clients, rec: &Recorder<'_>, spec: &Spec, change: &Change) -
             .await
         {
             Ok(_) => {}
-            Err(e) if gone(code_of(&e)) => {}
+            Err(e) if is_gone(code_of(&e)) => {}
             Err(e) => return Err(Error::aws(a, "ec2:RevokeSecurityGroupEgress", e)),
         }
         return Ok(Resource::new(id));
@@ -616,19 +604,11 @@ async fn delete(c: &Clients, ctx: &Ctx<'_>, rec: &Recorder<'_>, change: &Change)
         return Ok(());
     };
     let id = res.id.clone();
-    macro_rules! tolerate {
-        ($call:expr, $op:literal) => {
-            match $call.await {
-                Ok(_) => Ok(()),
-                Err(e) if gone(code_of(&e)) => Ok(()),
-                Err(e) => Err(Error::aws(a, $op, e)),
-            }
-        };
-    }
     if a.starts_with("security.sg.") {
-        return tolerate!(
-            c.ec2.delete_security_group().group_id(&id).send(),
-            "ec2:DeleteSecurityGroup"
+        return deleted(
+            c.ec2.delete_security_group().group_id(&id).send().await,
+            a,
+            "ec2:DeleteSecurityGroup",
         );
     }
     if a.starts_with("security.rule.") {
@@ -650,45 +630,53 @@ async fn delete(c: &Clients, ctx: &Ctx<'_>, rec: &Recorder<'_>, change: &Change)
             .and_then(Value::as_bool)
             .unwrap_or(false);
         return if egress {
-            tolerate!(
+            deleted(
                 c.ec2
                     .revoke_security_group_egress()
                     .group_id(&group)
                     .ip_permissions(perm)
-                    .send(),
-                "ec2:RevokeSecurityGroupEgress"
+                    .send()
+                    .await,
+                a,
+                "ec2:RevokeSecurityGroupEgress",
             )
         } else {
-            tolerate!(
+            deleted(
                 c.ec2
                     .revoke_security_group_ingress()
                     .group_id(&group)
                     .ip_permissions(perm)
-                    .send(),
-                "ec2:RevokeSecurityGroupIngress"
+                    .send()
+                    .await,
+                a,
+                "ec2:RevokeSecurityGroupIngress",
             )
         };
     }
     if a == plan::EXECUTION_MANAGED {
         let role = rec.id(plan::EXECUTION_ROLE).unwrap_or_default();
-        return tolerate!(
+        return deleted(
             c.iam
                 .detach_role_policy()
                 .role_name(role)
                 .policy_arn(EXECUTION_MANAGED_POLICY)
-                .send(),
-            "iam:DetachRolePolicy"
+                .send()
+                .await,
+            a,
+            "iam:DetachRolePolicy",
         );
     }
     if a.ends_with(".policy") {
         let role = id.split(':').next().unwrap_or_default();
-        return tolerate!(
+        return deleted(
             c.iam
                 .delete_role_policy()
                 .role_name(role)
                 .policy_name(INLINE_POLICY)
-                .send(),
-            "iam:DeleteRolePolicy"
+                .send()
+                .await,
+            a,
+            "iam:DeleteRolePolicy",
         );
     }
     if a.starts_with("security.iam.") {
@@ -702,35 +690,44 @@ async fn delete(c: &Clients, ctx: &Ctx<'_>, rec: &Recorder<'_>, change: &Change)
         {
             for p in out.attached_policies() {
                 if let Some(arn) = p.policy_arn() {
-                    tolerate!(
+                    deleted(
                         c.iam
                             .detach_role_policy()
                             .role_name(&id)
                             .policy_arn(arn)
-                            .send(),
-                        "iam:DetachRolePolicy"
+                            .send()
+                            .await,
+                        a,
+                        "iam:DetachRolePolicy",
                     )?;
                 }
             }
         }
         if let Ok(out) = c.iam.list_role_policies().role_name(&id).send().await {
             for p in out.policy_names() {
-                tolerate!(
+                deleted(
                     c.iam
                         .delete_role_policy()
                         .role_name(&id)
                         .policy_name(p)
-                        .send(),
-                    "iam:DeleteRolePolicy"
+                        .send()
+                        .await,
+                    a,
+                    "iam:DeleteRolePolicy",
                 )?;
             }
         }
-        return tolerate!(c.iam.delete_role().role_name(&id).send(), "iam:DeleteRole");
+        return deleted(
+            c.iam.delete_role().role_name(&id).send().await,
+            a,
+            "iam:DeleteRole",
+        );
     }
     if a.ends_with(".alias") {
-        return tolerate!(
-            c.kms.delete_alias().alias_name(&id).send(),
-            "kms:DeleteAlias"
+        return deleted(
+            c.kms.delete_alias().alias_name(&id).send().await,
+            a,
+            "kms:DeleteAlias",
         );
     }
     if a.starts_with("security.kms.") {

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
 };
 use hms_core::apply::Recorder;
 use hms_core::diff::{change_tags, tag_delta, Tags};
-use hms_core::error::code_of;
+use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
 use hms_core::tool::Ctx;
@@ -47,16 +47,6 @@ fn before<'a>(change: &'a Change, key: &str) -> Option<&'a Value> {
 
 fn differs(change: &Change, key: &str) -> bool {
     before(change, key) != after(change, key)
-}
-
-/// Whether an error means the thing is already gone.
-fn gone(code: Option<&str>) -> bool {
-    code.is_some_and(|c| {
-        c.ends_with(".NotFound")
-            || c == "NoSuchEntity"
-            || c == "ResourceNotFoundException"
-            || c == "InvalidAssociationID.NotFound"
-    })
 }
 
 /// Runs one step of a change.
@@ -503,22 +493,18 @@ async fn delete(
     };
     let id = res.id.clone();
     let ec2 = &c.ec2;
-    macro_rules! tolerate {
-        ($call:expr, $op:literal) => {
-            match $call.await {
-                Ok(_) => Ok(()),
-                Err(e) if gone(code_of(&e)) => Ok(()),
-                Err(e) => Err(Error::aws(a, $op, e)),
-            }
-        };
-    }
     match kind {
-        Kind::Vpc => tolerate!(ec2.delete_vpc().vpc_id(&id).send(), "ec2:DeleteVpc"),
+        Kind::Vpc => deleted(
+            ec2.delete_vpc().vpc_id(&id).send().await,
+            a,
+            "ec2:DeleteVpc",
+        ),
         // The default security group goes with its VPC.
         Kind::DefaultSg => Ok(()),
-        Kind::Subnet(..) => tolerate!(
-            ec2.delete_subnet().subnet_id(&id).send(),
-            "ec2:DeleteSubnet"
+        Kind::Subnet(..) => deleted(
+            ec2.delete_subnet().subnet_id(&id).send().await,
+            a,
+            "ec2:DeleteSubnet",
         ),
         Kind::Igw => {
             if let Some(vpc) = res
@@ -535,76 +521,101 @@ async fn delete(
                     .await
                 {
                     Ok(_) => {}
-                    Err(e) if gone(code_of(&e)) || code_of(&e) == Some("Gateway.NotAttached") => {}
+                    Err(e)
+                        if is_gone(code_of(&e)) || code_of(&e) == Some("Gateway.NotAttached") => {}
                     Err(e) => return Err(Error::aws(a, "ec2:DetachInternetGateway", e)),
                 }
             }
-            tolerate!(
+            deleted(
                 ec2.delete_internet_gateway()
                     .internet_gateway_id(&id)
-                    .send(),
-                "ec2:DeleteInternetGateway"
+                    .send()
+                    .await,
+                a,
+                "ec2:DeleteInternetGateway",
             )
         }
         Kind::Eip(_) => match ec2.release_address().allocation_id(&id).send().await {
             Ok(_) => Ok(()),
-            Err(e) if gone(code_of(&e)) || code_of(&e) == Some("InvalidAllocationID.NotFound") => {
+            Err(e)
+                if is_gone(code_of(&e)) || code_of(&e) == Some("InvalidAllocationID.NotFound") =>
+            {
                 Ok(())
             }
             Err(e) => Err(Error::aws(a, "ec2:ReleaseAddress", e)),
         },
         Kind::Nat(_) => {
-            tolerate!(
-                ec2.delete_nat_gateway().nat_gateway_id(&id).send(),
-                "ec2:DeleteNatGateway"
+            deleted(
+                ec2.delete_nat_gateway().nat_gateway_id(&id).send().await,
+                a,
+                "ec2:DeleteNatGateway",
             )?;
             // Its EIP can only be released once the NAT gateway is gone.
             wait_nat(c, ctx, task, a, &id, "deleted").await.map(|_| ())
         }
-        Kind::RouteTablePublic | Kind::RouteTablePrivate(_) => tolerate!(
-            ec2.delete_route_table().route_table_id(&id).send(),
-            "ec2:DeleteRouteTable"
+        Kind::RouteTablePublic | Kind::RouteTablePrivate(_) => deleted(
+            ec2.delete_route_table().route_table_id(&id).send().await,
+            a,
+            "ec2:DeleteRouteTable",
         ),
         Kind::RoutePublic | Kind::RoutePrivate(_) => {
             let table = res
                 .attr("route_table_id")
                 .map(str::to_owned)
                 .unwrap_or_else(|| id.split('_').next().unwrap_or_default().to_owned());
-            tolerate!(
+            deleted(
                 ec2.delete_route()
                     .route_table_id(table)
                     .destination_cidr_block("0.0.0.0/0")
-                    .send(),
-                "ec2:DeleteRoute"
+                    .send()
+                    .await,
+                a,
+                "ec2:DeleteRoute",
             )
         }
-        Kind::Rta(..) => tolerate!(
-            ec2.disassociate_route_table().association_id(&id).send(),
-            "ec2:DisassociateRouteTable"
+        Kind::Rta(..) => deleted(
+            ec2.disassociate_route_table()
+                .association_id(&id)
+                .send()
+                .await,
+            a,
+            "ec2:DisassociateRouteTable",
         ),
-        Kind::Endpoint => tolerate!(
-            ec2.delete_vpc_endpoints().vpc_endpoint_ids(&id).send(),
-            "ec2:DeleteVpcEndpoints"
+        Kind::Endpoint => deleted(
+            ec2.delete_vpc_endpoints()
+                .vpc_endpoint_ids(&id)
+                .send()
+                .await,
+            a,
+            "ec2:DeleteVpcEndpoints",
         ),
-        Kind::LogGroup => tolerate!(
-            c.logs.delete_log_group().log_group_name(&id).send(),
-            "logs:DeleteLogGroup"
+        Kind::LogGroup => deleted(
+            c.logs.delete_log_group().log_group_name(&id).send().await,
+            a,
+            "logs:DeleteLogGroup",
         ),
-        Kind::Role => tolerate!(c.iam.delete_role().role_name(&id).send(), "iam:DeleteRole"),
+        Kind::Role => deleted(
+            c.iam.delete_role().role_name(&id).send().await,
+            a,
+            "iam:DeleteRole",
+        ),
         Kind::RolePolicy => {
             let role = id.split(':').next().unwrap_or_default();
-            tolerate!(
+            deleted(
                 c.iam
                     .delete_role_policy()
                     .role_name(role)
                     .policy_name(ROLE_POLICY_NAME)
-                    .send(),
-                "iam:DeleteRolePolicy"
+                    .send()
+                    .await,
+                a,
+                "iam:DeleteRolePolicy",
             )
         }
-        Kind::FlowLog => tolerate!(
-            ec2.delete_flow_logs().flow_log_ids(&id).send(),
-            "ec2:DeleteFlowLogs"
+        Kind::FlowLog => deleted(
+            ec2.delete_flow_logs().flow_log_ids(&id).send().await,
+            a,
+            "ec2:DeleteFlowLogs",
         ),
     }
 }
@@ -903,7 +914,7 @@ pub async fn wait_nat(
             .await
         {
             Ok(o) => o,
-            Err(e) if gone(code_of(&e)) || code_of(&e) == Some("NatGatewayNotFound") => {
+            Err(e) if is_gone(code_of(&e)) || code_of(&e) == Some("NatGatewayNotFound") => {
                 return if want == "deleted" {
                     Ok(Some(None))
                 } else {
