@@ -115,9 +115,11 @@ impl Document {
         Ok(doc)
     }
 
-    /// The last run, if it failed.
+    /// When the last run failed, the run where the failure started: the first of the failed runs at the end
+    /// (`hms-db` failed, so `hms-ecs` and `hms-backup` did not run; each names `hms-db`).
     pub fn failed_run(&self) -> Option<&Run> {
-        self.runs.last().filter(|r| !r.ok)
+        self.runs.last().filter(|r| !r.ok)?;
+        self.runs.iter().rev().take_while(|r| !r.ok).last()
     }
 
     /// The value at a dotted path under `outputs` (`vpc.private_subnet_ids`), if present and not null.

@@ -53,6 +53,42 @@ impl SpecInput<'_> {
             self.tool, self.command
         )))
     }
+
+    /// An upstream output that may be absent: a stack without that tool. `Absent` when the document (or
+    /// the state store) has no such output, `Unknown` when it is only planned, else the value.
+    pub fn optional(&self, path: &str) -> Upstream<'_> {
+        let full = format!("outputs.{path}");
+        let unknown = self
+            .doc
+            .unknown
+            .iter()
+            .any(|u| full == *u || full.starts_with(&format!("{u}.")));
+        match self.doc.output(path) {
+            Some(Value::Null) | None if unknown => Upstream::Unknown,
+            Some(Value::Null) | None => Upstream::Absent,
+            Some(v) => Upstream::Known(v),
+        }
+    }
+}
+
+/// An optional upstream output (see [`SpecInput::optional`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Upstream<'a> {
+    /// The upstream tool is not part of this stack.
+    Absent,
+    /// Planned upstream; known after its `up`.
+    Unknown,
+    Known(&'a Value),
+}
+
+impl<'a> Upstream<'a> {
+    /// The value when known.
+    pub fn known(self) -> Option<&'a Value> {
+        match self {
+            Upstream::Known(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// Shared context of one run for observe and apply.

@@ -2,7 +2,7 @@
 //! (SSL forced, connection and slow-query logging), and the KMS-encrypted instance whose master password RDS
 //! manages in Secrets Manager. Reads `outputs.vpc` and `outputs.security`; writes `outputs.db`:
 //!
-//! `instance_id`, `arn`, `endpoint`, `port`, `db_name`, `username`, `master_user_secret_arn`,
+//! `instance_id`, `arn`, `endpoint`, `port`, `db_name`, `username`, `allocated_storage` (GiB), `master_user_secret_arn`,
 //! `engine_version` (resolved), `subnet_group`, `parameter_group`; after `down`, `final_snapshot_id`; after
 //! `snapshot`, `last_snapshot`; after `reserve`, `reservation_offerings`, `reservation_coverage` and (when
 //! bought or found) `reservation`.
@@ -338,6 +338,7 @@ impl Tool for Db {
         o.set("port", spec.port);
         o.set("db_name", spec.database_name.clone());
         o.set("username", spec.username.clone());
+        o.set("allocated_storage", spec.allocated_storage);
         o.maybe("master_user_secret_arn", attr("master_user_secret_arn"));
         o.maybe("engine_version", attr("resolved_engine_version"));
         o.maybe(
