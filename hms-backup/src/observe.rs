@@ -1,0 +1,317 @@
+//! What exists: the bucket and every setting the tool manages, read in one round of concurrent calls.
+
+use aws_sdk_s3::types::{LifecycleRule, ServerSideEncryptionConfiguration};
+use hms_core::diff::{Found, FoundSet};
+use hms_core::error::code_of;
+use hms_core::policy::normalize;
+use hms_core::state::State;
+use hms_core::tags::STACK;
+use hms_core::{Error, Result};
+use serde_json::{json, Value};
+
+use crate::plan::BUCKET;
+use crate::spec::Spec;
+use crate::Clients;
+
+/// What exists now.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// The bucket name this run manages (with the account id appended when configured).
+    pub name: String,
+    pub found: FoundSet,
+    /// Reasons the bucket cannot be managed (owned by another account or another stack, other region).
+    pub conflicts: Vec<String>,
+}
+
+/// Codes that mean "this setting is not configured" rather than a failure.
+const NOT_CONFIGURED: &[&str] = &[
+    "NoSuchTagSet",
+    "NoSuchTagSetError",
+    "OwnershipControlsNotFoundError",
+    "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchBucketPolicy",
+    "NoSuchLifecycleConfiguration",
+];
+
+/// `Ok(None)` when the setting is absent (or the bucket vanished meanwhile).
+fn optional<T, E>(r: std::result::Result<T, E>, name: &str, op: &str) -> Result<Option<T>>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => match code_of(&e) {
+            Some(c) if NOT_CONFIGURED.contains(&c) || c == "NoSuchBucket" => Ok(None),
+            _ => Err(Error::aws(format!("{BUCKET} {name}"), op, e)),
+        },
+    }
+}
+
+fn rule(r: &LifecycleRule) -> Value {
+    let prefix = r
+        .filter()
+        .and_then(|f| f.prefix())
+        .or(
+            #[allow(deprecated)]
+            r.prefix(),
+        )
+        .unwrap_or_default();
+    let mut v = json!({
+        "id": r.id().unwrap_or_default(),
+        "enabled": r.status().as_str() == "Enabled",
+        "prefix": prefix,
+        "transitions": r.transitions().iter().map(|t| json!({
+            "days": t.days(),
+            "storage_class": t.storage_class().map(|c| c.as_str()).unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "expiration_days": r.expiration().and_then(|e| e.days()),
+        "noncurrent_expiration_days": r.noncurrent_version_expiration().and_then(|e| e.noncurrent_days()),
+        "abort_incomplete_multipart_days": r.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()),
+    });
+    // Anything the tool does not write makes the rule differ, so that a plain `up` puts it back.
+    let filter_extra = r.filter().is_some_and(|f| {
+        f.tag().is_some()
+            || f.and().is_some()
+            || f.object_size_greater_than().is_some()
+            || f.object_size_less_than().is_some()
+    });
+    let extra = filter_extra
+        || !r.noncurrent_version_transitions().is_empty()
+        || r.expiration()
+            .is_some_and(|e| e.date().is_some() || e.expired_object_delete_marker().is_some())
+        || r.noncurrent_version_expiration()
+            .is_some_and(|e| e.newer_noncurrent_versions().is_some());
+    if extra {
+        v["other_settings"] = Value::Bool(true);
+    }
+    v
+}
+
+fn encryption(cfg: Option<&ServerSideEncryptionConfiguration>) -> Value {
+    let Some(rule) = cfg.and_then(|c| c.rules().first()) else {
+        return Value::Null;
+    };
+    let default = rule.apply_server_side_encryption_by_default();
+    let algorithm = default
+        .map(|d| d.sse_algorithm().as_str().to_owned())
+        .unwrap_or_default();
+    if algorithm == "AES256" {
+        return json!({"algorithm": "AES256"});
+    }
+    json!({
+        "algorithm": algorithm,
+        "kms_key": default.and_then(|d| d.kms_master_key_id()).unwrap_or_default(),
+        "bucket_key": rule.bucket_key_enabled().unwrap_or(false),
+    })
+}
+
+/// Reads one bucket; `None` when it does not exist (in this account).
+async fn bucket(c: &Clients, spec: &Spec, name: &str) -> Result<(Option<Found>, Vec<String>)> {
+    let s3 = &c.s3;
+    let head = async {
+        match s3.head_bucket().bucket(name).send().await {
+            Ok(o) => Ok(Some(Some(o.bucket_region().unwrap_or_default().to_owned()))),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                match (code_of(&e), status) {
+                    (Some("NotFound" | "NoSuchBucket"), _) | (_, Some(404)) => Ok(None),
+                    (_, Some(403)) | (Some("Forbidden" | "AccessDenied"), _) => Ok(Some(None)),
+                    _ => Err(Error::aws(format!("{BUCKET} {name}"), "s3:HeadBucket", e)),
+                }
+            }
+        }
+    };
+    let tags = async {
+        optional(
+            s3.get_bucket_tagging().bucket(name).send().await,
+            name,
+            "s3:GetBucketTagging",
+        )
+    };
+    let ownership = async {
+        optional(
+            s3.get_bucket_ownership_controls().bucket(name).send().await,
+            name,
+            "s3:GetBucketOwnershipControls",
+        )
+    };
+    let pab = async {
+        optional(
+            s3.get_public_access_block().bucket(name).send().await,
+            name,
+            "s3:GetPublicAccessBlock",
+        )
+    };
+    let versioning = async {
+        optional(
+            s3.get_bucket_versioning().bucket(name).send().await,
+            name,
+            "s3:GetBucketVersioning",
+        )
+    };
+    let enc = async {
+        optional(
+            s3.get_bucket_encryption().bucket(name).send().await,
+            name,
+            "s3:GetBucketEncryption",
+        )
+    };
+    let policy = async {
+        optional(
+            s3.get_bucket_policy().bucket(name).send().await,
+            name,
+            "s3:GetBucketPolicy",
+        )
+    };
+    let lifecycle = async {
+        optional(
+            s3.get_bucket_lifecycle_configuration()
+                .bucket(name)
+                .send()
+                .await,
+            name,
+            "s3:GetBucketLifecycleConfiguration",
+        )
+    };
+    let (region, tags, ownership, pab, versioning, enc, policy, lifecycle) =
+        tokio::join!(head, tags, ownership, pab, versioning, enc, policy, lifecycle);
+    let region = match region? {
+        None => return Ok((None, vec![])),
+        // 403 on HeadBucket: the bucket exists in another account.
+        Some(None) => {
+            return Ok((
+                None,
+                vec![format!(
+                    "{BUCKET} {name}: the name is taken by another AWS account (bucket names are global); set backup.append_account_id = true or choose another backup.bucket"
+                )],
+            ))
+        }
+        Some(Some(r)) => r,
+    };
+    let tags: Vec<(String, String)> = tags?
+        .map(|t| {
+            t.tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut conflicts = Vec::new();
+    let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if pairs().any(|(k, _)| k == STACK) && spec.tagger.owned_address(pairs()).is_none() {
+        let owner: Vec<String> = pairs()
+            .filter(|(k, _)| k.starts_with("hms:") && *k != "hms:address")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        conflicts.push(format!(
+            "{BUCKET} {name} belongs to another stack or tool ({}); choose another backup.bucket",
+            owner.join(", ")
+        ));
+    }
+    if !region.is_empty() && region != spec.region {
+        conflicts.push(format!(
+            "{BUCKET} {name} is in {region}, not {}; S3 cannot move a bucket — choose another backup.bucket",
+            spec.region
+        ));
+    }
+    let ownership = ownership?
+        .and_then(|o| {
+            o.ownership_controls()
+                .and_then(|c| c.rules().first())
+                .map(|r| r.object_ownership().as_str().to_owned())
+        })
+        .map(Value::from)
+        .unwrap_or(Value::Null);
+    let pab = pab?
+        .and_then(|p| p.public_access_block_configuration().cloned())
+        .map(|p| {
+            json!({
+                "block_public_acls": p.block_public_acls().unwrap_or(false),
+                "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
+                "block_public_policy": p.block_public_policy().unwrap_or(false),
+                "restrict_public_buckets": p.restrict_public_buckets().unwrap_or(false),
+            })
+        })
+        .unwrap_or(Value::Null);
+    let versioning = versioning?
+        .and_then(|v| v.status().map(|s| s.as_str().to_owned()))
+        .unwrap_or_else(|| "Disabled".into());
+    let enc = encryption(
+        enc?.as_ref()
+            .and_then(|e| e.server_side_encryption_configuration()),
+    );
+    let policy = policy?
+        .and_then(|p| p.policy().map(|s| normalize(&Value::from(s))))
+        .unwrap_or(Value::Null);
+    // An empty rule list is no lifecycle configuration.
+    let lifecycle = lifecycle?
+        .filter(|l| !l.rules().is_empty())
+        .map(|l| Value::Array(l.rules().iter().map(rule).collect()))
+        .unwrap_or(Value::Null);
+    let found = Found::new(name)
+        .attr("name", name)
+        .attr("region", region.clone())
+        .attr("ownership", ownership)
+        .attr("public_access_block", pab)
+        .attr("versioning", versioning)
+        .attr("encryption", enc)
+        .attr("policy", policy)
+        .attr("lifecycle", lifecycle)
+        .tags(tags)
+        .info("arn", format!("arn:aws:s3:::{name}"))
+        .info("region", region);
+    Ok((Some(found), conflicts))
+}
+
+/// Reads everything hms-backup owns.
+pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed> {
+    let account = if spec.append_account_id {
+        let me = c
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| Error::aws("caller identity", "sts:GetCallerIdentity", e))?;
+        Some(me.account().unwrap_or_default().to_owned())
+    } else {
+        None
+    };
+    let name = spec.bucket(account.as_deref());
+    let mut observed = Observed {
+        name: name.clone(),
+        ..Observed::default()
+    };
+    let (mut found, mut conflicts) = bucket(c, spec, &name).await?;
+    // The name changed in config: the recorded bucket is found, and the plan replaces it (never orphans it).
+    if found.is_none() {
+        if let Some(old) = state.id(BUCKET).filter(|id| *id != name) {
+            (found, conflicts) = bucket(c, spec, old).await?;
+        }
+    }
+    if let Some(f) = found {
+        observed.found.insert(BUCKET.to_owned(), f);
+    }
+    observed.conflicts = conflicts;
+    Ok(observed)
+}
+
+/// Whether the bucket holds any object version or delete marker (one ListObjectVersions call).
+pub async fn has_versions(c: &Clients, name: &str) -> Result<bool> {
+    match c
+        .s3
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(!o.versions().is_empty() || !o.delete_markers().is_empty()),
+        Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(false),
+        Err(e) => Err(Error::aws(
+            format!("{BUCKET} {name}"),
+            "s3:ListObjectVersions",
+            e,
+        )),
+    }
+}

@@ -1,0 +1,196 @@
+//! The desired bucket and the plan against what exists. Pure.
+//!
+//! The bucket is one resource whose compared attributes are its settings (ownership, public-access block,
+//! versioning, encryption, policy, lifecycle, tags): an update rewrites only the settings that differ.
+
+use hms_core::diff::{self, Desired};
+use hms_core::plan::Plan;
+use serde_json::{json, Value};
+
+use crate::observe::Observed;
+use crate::spec::{Encryption, Lifecycle, Spec, RULE_ID};
+
+/// The bucket.
+pub const BUCKET: &str = "backup.bucket";
+
+/// The bucket policy: no request without TLS, for the bucket and every object.
+pub fn policy(name: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+}
+
+/// The lifecycle rule in the compared form (the same shape observe reads back).
+pub fn lifecycle(l: &Lifecycle) -> Value {
+    json!([{
+        "id": RULE_ID,
+        "enabled": true,
+        "prefix": l.prefix,
+        "transitions": l.transitions.iter().map(|t| json!({"days": t.days, "storage_class": t.storage_class})).collect::<Vec<_>>(),
+        "expiration_days": l.expiration_days,
+        "noncurrent_expiration_days": l.noncurrent_expiration_days,
+        "abort_incomplete_multipart_days": l.abort_incomplete_multipart_days,
+    }])
+}
+
+/// Default encryption in the compared form.
+pub fn encryption(e: &Encryption) -> Value {
+    match e {
+        Encryption::Aes256 => json!({"algorithm": "AES256"}),
+        Encryption::Kms(key) => json!({
+            "algorithm": "aws:kms",
+            "kms_key": key.clone().unwrap_or_else(|| "(known after hms-security up)".into()),
+            "bucket_key": true,
+        }),
+    }
+}
+
+/// The bucket as the spec wants it.
+pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
+    vec![Desired::new(BUCKET)
+        .attr("name", name)
+        .attr("region", spec.region.clone())
+        .attr("ownership", "BucketOwnerEnforced")
+        .attr(
+            "public_access_block",
+            json!({
+                "block_public_acls": true,
+                "ignore_public_acls": true,
+                "block_public_policy": true,
+                "restrict_public_buckets": true,
+            }),
+        )
+        .attr("versioning", "Enabled")
+        .attr("encryption", encryption(&spec.encryption))
+        .attr("policy", hms_core::policy::normalize(&policy(name)))
+        .attr(
+            "lifecycle",
+            spec.lifecycle
+                .as_ref()
+                .map(lifecycle)
+                .unwrap_or(Value::Null),
+        )
+        .tags(spec.tags(BUCKET, name))
+        .replace_on(&["name", "region"])]
+}
+
+/// The plan that makes AWS match the spec.
+pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
+    let mut plan = diff::diff(&desired(spec, &observed.name), &observed.found);
+    plan.refused.extend(observed.conflicts.iter().cloned());
+    plan
+}
+
+/// The deletion of the bucket (its settings go with it).
+pub fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
+    let mut plan = diff::delete_all(&observed.found, "down");
+    plan.refused.extend(observed.conflicts.iter().cloned());
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hms_core::config::Config;
+    use hms_core::diff::Found;
+    use hms_core::document::Identity;
+    use hms_core::plan::Action;
+    use hms_core::tags::Tagger;
+    use std::collections::BTreeMap;
+
+    fn spec(text: &str) -> Spec {
+        let config = Config::from_toml(text, "hms.toml").expect("config");
+        let cfg: crate::spec::BackupConfig = config.section("backup").expect("section");
+        Spec {
+            bucket_base: "hms-backups-production".into(),
+            append_account_id: false,
+            region: "us-east-1".into(),
+            encryption: Encryption::Kms(Some("arn:aws:kms:us-east-1:123456789012:key/k1".into())),
+            lifecycle: crate::spec::lifecycle(&config, cfg.lifecycle.as_ref()).expect("lifecycle"),
+            force_empty: false,
+            force_empty_confirmed: false,
+            production: true,
+            tagger: Tagger::new(
+                Identity {
+                    stack: "hms".into(),
+                    env: "production".into(),
+                    region: "us-east-1".into(),
+                },
+                "hms-backup",
+                BTreeMap::new(),
+            ),
+        }
+    }
+
+    fn found_as(spec: &Spec) -> Observed {
+        let d = &desired(spec, "hms-backups-production")[0];
+        let mut f = Found::new("hms-backups-production");
+        f.attrs = d.attrs.clone();
+        f.tags = d.tags.clone();
+        Observed {
+            name: "hms-backups-production".into(),
+            found: [(BUCKET.to_owned(), f)].into_iter().collect(),
+            conflicts: vec![],
+        }
+    }
+
+    #[test]
+    fn empty_account_creates_the_bucket() {
+        let s = spec("");
+        let p = plan(
+            &s,
+            &Observed {
+                name: "hms-backups-production".into(),
+                ..Observed::default()
+            },
+        );
+        assert_eq!(p.changes.len(), 1);
+        assert_eq!(p.changes[0].action, Action::Create);
+    }
+
+    #[test]
+    fn converged_is_empty_and_lifecycle_change_is_one_update() {
+        let s = spec("");
+        let observed = found_as(&s);
+        assert!(plan(&s, &observed).is_empty());
+        let changed = spec("[backup.lifecycle]\nexpiration_days = 730");
+        let p = plan(&changed, &observed);
+        assert_eq!(p.changes.len(), 1);
+        assert_eq!(p.changes[0].action, Action::Update);
+        assert!(
+            p.changes[0].reason.contains("lifecycle"),
+            "{}",
+            p.changes[0].reason
+        );
+    }
+
+    #[test]
+    fn a_policy_allowing_plain_http_is_drift() {
+        let s = spec("");
+        let mut observed = found_as(&s);
+        if let Some(f) = observed.found.get_mut(BUCKET) {
+            f.attrs.insert("policy".into(), Value::Null);
+            f.attrs.insert("versioning".into(), "Suspended".into());
+        }
+        let p = plan(&s, &observed);
+        assert_eq!(p.changes[0].action, Action::Update);
+        assert!(p.changes[0].reason.contains("policy"));
+        assert!(p.changes[0].reason.contains("versioning"));
+    }
+
+    #[test]
+    fn conflicts_are_refused() {
+        let s = spec("");
+        let mut observed = found_as(&s);
+        observed.conflicts.push("taken".into());
+        assert_eq!(plan(&s, &observed).refused, vec!["taken".to_owned()]);
+    }
+}

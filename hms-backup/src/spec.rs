@@ -1,0 +1,526 @@
+//! The desired backup bucket, decided and validated from config, flags and the upstream outputs. Pure.
+
+use std::collections::BTreeMap;
+
+use hms_core::config::Config;
+use hms_core::tags::Tagger;
+use hms_core::tool::SpecInput;
+use hms_core::{Error, Result};
+use serde::Deserialize;
+
+/// `[backup]` as written in config; defaults are the reference stack.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Bucket name (default `<stack>-backups-<env>`, `hms-backups-production` for the reference stack).
+    pub bucket: Option<String>,
+    /// Append `-<account id>` to the name: bucket names are global across all AWS accounts.
+    pub append_account_id: Option<bool>,
+    /// `kms` (default: SSE-KMS with the stack's `backups` key and an S3 bucket key) or `aes256` (SSE-S3).
+    pub encryption: Option<String>,
+    /// A KMS key ARN to use instead of `outputs.security.kms_key_arns.backups`.
+    pub kms_key_arn: Option<String>,
+    /// The lifecycle rule set.
+    pub lifecycle: Option<LifecycleConfig>,
+    /// `down`: delete every object version and delete marker first (also `hms-backup down --force-empty`).
+    pub force_empty: Option<bool>,
+    /// Set by `down --force-empty --yes`: production needs both.
+    pub force_empty_confirmed: Option<bool>,
+}
+
+/// `[backup.lifecycle]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Set false to manage no lifecycle at all (an existing one is then removed).
+    pub enabled: Option<bool>,
+    /// Only objects under this prefix (default: the whole bucket).
+    pub prefix: Option<String>,
+    /// Transitions, in order (default STANDARD_IA at 30 days, GLACIER at 90).
+    pub transitions: Option<Vec<TransitionConfig>>,
+    /// Current versions expire after this many days (default 365; 0 = never).
+    pub expiration_days: Option<i64>,
+    /// Noncurrent versions expire this many days after becoming noncurrent (default 90; 0 = never).
+    pub noncurrent_expiration_days: Option<i64>,
+    /// Incomplete multipart uploads are aborted after this many days (default 7; 0 = never).
+    pub abort_incomplete_multipart_days: Option<i64>,
+}
+
+/// One transition: `{ days = 30, storage_class = "STANDARD_IA" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionConfig {
+    pub days: i64,
+    pub storage_class: String,
+}
+
+/// Storage classes a lifecycle rule can move objects to, from the warmest to the coldest: a transition
+/// can only move objects further down this list.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD_IA",
+    "INTELLIGENT_TIERING",
+    "ONEZONE_IA",
+    "GLACIER_IR",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+];
+
+/// Classes S3 only accepts for objects at least 30 days old, and after which the next transition must wait
+/// another 30 days.
+const MIN_30_DAYS: &[&str] = &["STANDARD_IA", "ONEZONE_IA"];
+
+/// The lifecycle rule id the tool owns.
+pub const RULE_ID: &str = "hms-backups-lifecycle";
+
+/// Server-side encryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-KMS with this key (`None` while only planned) and an S3 bucket key.
+    Kms(Option<String>),
+    /// SSE-S3.
+    Aes256,
+}
+
+/// One transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub days: i32,
+    pub storage_class: String,
+}
+
+/// The lifecycle rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub prefix: String,
+    pub transitions: Vec<Transition>,
+    pub expiration_days: Option<i32>,
+    pub noncurrent_expiration_days: Option<i32>,
+    pub abort_incomplete_multipart_days: Option<i32>,
+}
+
+/// The desired backup bucket.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The name before `-<account>` is appended.
+    pub bucket_base: String,
+    pub append_account_id: bool,
+    pub region: String,
+    pub encryption: Encryption,
+    /// `None`: no lifecycle configuration.
+    pub lifecycle: Option<Lifecycle>,
+    pub force_empty: bool,
+    /// `--yes` was given with `--force-empty`.
+    pub force_empty_confirmed: bool,
+    pub production: bool,
+    pub tagger: Tagger,
+}
+
+impl Spec {
+    /// The bucket name for `account` (needed only with `append_account_id`).
+    pub fn bucket(&self, account: Option<&str>) -> String {
+        match (self.append_account_id, account) {
+            (true, Some(a)) => format!("{}-{a}", self.bucket_base),
+            (true, None) => format!("{}-(account id)", self.bucket_base),
+            (false, _) => self.bucket_base.clone(),
+        }
+    }
+
+    /// Tags of the bucket.
+    pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
+        self.tagger.tags(address, Some(name))
+    }
+}
+
+/// S3's bucket-name rules (general purpose buckets).
+pub fn bucket_name_ok(s: &str) -> bool {
+    let ipv4 = s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok());
+    (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !s.contains("..")
+        && !s.contains(".-")
+        && !s.contains("-.")
+        && !ipv4
+        && !s.starts_with("xn--")
+        && !s.starts_with("sthree-")
+        && !s.ends_with("-s3alias")
+        && !s.ends_with("--ol-s3")
+}
+
+fn days(config: &Config, key: &str, v: Option<i64>, default: i64) -> Result<Option<i32>> {
+    let d = v.unwrap_or(default);
+    if !(0..=36500).contains(&d) {
+        return Err(config.invalid(
+            key,
+            format!("{d}: a number of days from 1 to 36500, or 0 for never"),
+        ));
+    }
+    Ok((d > 0).then_some(d as i32))
+}
+
+/// Validates the lifecycle rule set.
+pub fn lifecycle(config: &Config, cfg: Option<&LifecycleConfig>) -> Result<Option<Lifecycle>> {
+    let empty = LifecycleConfig::default();
+    let cfg = cfg.unwrap_or(&empty);
+    if cfg.enabled == Some(false) {
+        return Ok(None);
+    }
+    let k = |s: &str| format!("backup.lifecycle.{s}");
+    let prefix = cfg.prefix.clone().unwrap_or_default();
+    if prefix.len() > 1024 || prefix.starts_with('/') {
+        return Err(config.invalid(
+            &k("prefix"),
+            format!("{prefix:?}: an object key prefix like \"db/\" (no leading '/', at most 1024 bytes)"),
+        ));
+    }
+    let raw = cfg.transitions.clone().unwrap_or_else(|| {
+        vec![
+            TransitionConfig {
+                days: 30,
+                storage_class: "STANDARD_IA".into(),
+            },
+            TransitionConfig {
+                days: 90,
+                storage_class: "GLACIER".into(),
+            },
+        ]
+    });
+    let mut transitions: Vec<Transition> = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let key = k(&format!("transitions[{i}]"));
+        let Some(tier) = STORAGE_CLASSES.iter().position(|c| *c == t.storage_class) else {
+            return Err(config.invalid(
+                &key,
+                format!(
+                    "storage_class {:?}: use one of {}",
+                    t.storage_class,
+                    STORAGE_CLASSES.join(", ")
+                ),
+            ));
+        };
+        if !(0..=36500).contains(&t.days) {
+            return Err(config.invalid(&key, format!("days = {}: 0 to 36500", t.days)));
+        }
+        if MIN_30_DAYS.contains(&t.storage_class.as_str()) && t.days < 30 {
+            return Err(config.invalid(
+                &key,
+                format!(
+                    "{} at {} days: S3 moves objects to {} only after at least 30 days; use 30 or more",
+                    t.storage_class, t.days, t.storage_class
+                ),
+            ));
+        }
+        if let Some(prev) = transitions.last() {
+            let prev_tier = STORAGE_CLASSES
+                .iter()
+                .position(|c| *c == prev.storage_class)
+                .unwrap_or(0);
+            if t.days as i32 <= prev.days {
+                return Err(config.invalid(
+                    &key,
+                    format!(
+                        "{} at {} days is not later than {} at {} days; each transition must come after the one before",
+                        t.storage_class, t.days, prev.storage_class, prev.days
+                    ),
+                ));
+            }
+            if tier <= prev_tier {
+                return Err(config.invalid(
+                    &key,
+                    format!(
+                        "{} after {}: transitions only move to a colder class ({})",
+                        t.storage_class,
+                        prev.storage_class,
+                        STORAGE_CLASSES.join(" → ")
+                    ),
+                ));
+            }
+            if MIN_30_DAYS.contains(&prev.storage_class.as_str())
+                && (t.days as i32) < prev.days + 30
+            {
+                return Err(config.invalid(
+                    &key,
+                    format!(
+                        "{} at {} days: objects must stay 30 days in {} (from day {}) first; use {} or more",
+                        t.storage_class,
+                        t.days,
+                        prev.storage_class,
+                        prev.days,
+                        prev.days + 30
+                    ),
+                ));
+            }
+        }
+        transitions.push(Transition {
+            days: t.days as i32,
+            storage_class: t.storage_class.clone(),
+        });
+    }
+    let expiration_days = days(config, &k("expiration_days"), cfg.expiration_days, 365)?;
+    if let (Some(exp), Some(last)) = (expiration_days, transitions.last()) {
+        if exp <= last.days {
+            return Err(config.invalid(
+                &k("expiration_days"),
+                format!(
+                    "{exp}: objects would expire before (or when) they move to {} at {} days; expire later than the last transition, or remove it",
+                    last.storage_class, last.days
+                ),
+            ));
+        }
+    }
+    let noncurrent_expiration_days = days(
+        config,
+        &k("noncurrent_expiration_days"),
+        cfg.noncurrent_expiration_days,
+        90,
+    )?;
+    let abort_incomplete_multipart_days = days(
+        config,
+        &k("abort_incomplete_multipart_days"),
+        cfg.abort_incomplete_multipart_days,
+        7,
+    )?;
+    if transitions.is_empty()
+        && expiration_days.is_none()
+        && noncurrent_expiration_days.is_none()
+        && abort_incomplete_multipart_days.is_none()
+    {
+        return Err(config.invalid(
+            "backup.lifecycle",
+            "the rule has no transition, expiry or abort: S3 refuses an empty rule; set enabled = false to manage no lifecycle",
+        ));
+    }
+    Ok(Some(Lifecycle {
+        prefix,
+        transitions,
+        expiration_days,
+        noncurrent_expiration_days,
+        abort_incomplete_multipart_days,
+    }))
+}
+
+/// A KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`).
+fn kms_key_arn_ok(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", p, "kms", r, a, res]
+        if p.starts_with("aws") && !r.is_empty() && a.len() == 12 && a.chars().all(|c| c.is_ascii_digit())
+            && (res.starts_with("key/") || res.starts_with("alias/")) && res.len() > 4)
+}
+
+/// Builds the spec.
+pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
+    let config = input.config;
+    let cfg: BackupConfig = config.section("backup")?;
+    let tagger = input.tagger;
+    let id = &tagger.id;
+    let bucket_base = cfg
+        .bucket
+        .clone()
+        .unwrap_or_else(|| format!("{}-backups-{}", id.stack, id.env));
+    let append_account_id = cfg.append_account_id.unwrap_or(false);
+    // With `-<12 digits>` appended the name must still fit.
+    let room = if append_account_id { 63 - 13 } else { 63 };
+    if !bucket_name_ok(&bucket_base) || bucket_base.len() > room {
+        return Err(config.invalid(
+            "backup.bucket",
+            format!(
+                "{bucket_base:?}: 3-{room} lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, not an IP address{}",
+                if append_account_id { " (13 characters are kept for -<account id>)" } else { "" }
+            ),
+        ));
+    }
+    if bucket_base.contains('.') {
+        return Err(config.invalid(
+            "backup.bucket",
+            format!("{bucket_base:?}: dots break virtual-hosted TLS certificates for the bucket; use '-'"),
+        ));
+    }
+    let encryption = match cfg.encryption.as_deref().unwrap_or("kms") {
+        "kms" | "aws:kms" => {
+            if let Some(arn) = &cfg.kms_key_arn {
+                if !kms_key_arn_ok(arn) {
+                    return Err(config.invalid(
+                        "backup.kms_key_arn",
+                        format!("{arn:?} is not a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/…"),
+                    ));
+                }
+                Encryption::Kms(Some(arn.clone()))
+            } else if input.command == "down" {
+                // Down needs no key; do not demand the upstream output.
+                Encryption::Kms(None)
+            } else {
+                let key = input.upstream("security.kms_key_arns.backups", "hms-security")?;
+                match key {
+                    None => Encryption::Kms(None),
+                    Some(v) => match v.as_str() {
+                        Some(s) if kms_key_arn_ok(s) => Encryption::Kms(Some(s.to_owned())),
+                        _ => {
+                            return Err(Error::usage(format!(
+                                "stdin: outputs.security.kms_key_arns.backups = {v}: not a KMS key ARN; run 'hms-security up | hms-backup {}'",
+                                input.command
+                            )))
+                        }
+                    },
+                }
+            }
+        }
+        "aes256" | "AES256" => {
+            if cfg.kms_key_arn.is_some() {
+                return Err(config.invalid(
+                    "backup.kms_key_arn",
+                    "set with encryption = \"aes256\"; remove it, or use encryption = \"kms\"",
+                ));
+            }
+            Encryption::Aes256
+        }
+        other => {
+            return Err(config.invalid(
+                "backup.encryption",
+                format!("{other:?}: use \"kms\" (SSE-KMS with the stack's backups key) or \"aes256\" (SSE-S3)"),
+            ))
+        }
+    };
+    // Emptying a bucket of backups is only ever asked for on the command line, never by a config file.
+    for key in ["force_empty", "force_empty_confirmed"] {
+        let full = format!("backup.{key}");
+        if config.is_set(&full) && !config.source_of(&full).starts_with("--set") {
+            return Err(config.invalid(
+                &full,
+                "deleting every backup is not a config setting; pass --force-empty (and --yes) to 'hms-backup down'",
+            ));
+        }
+    }
+    let lifecycle = lifecycle(config, cfg.lifecycle.as_ref())?;
+    Ok(Spec {
+        bucket_base,
+        append_account_id,
+        region: id.region.clone(),
+        encryption,
+        lifecycle,
+        force_empty: cfg.force_empty.unwrap_or(false),
+        force_empty_confirmed: cfg.force_empty_confirmed.unwrap_or(false),
+        production: id.env == "production",
+        tagger: tagger.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lc(text: &str) -> Result<Option<Lifecycle>> {
+        let config = Config::from_toml(text, "hms.toml")?;
+        let cfg: BackupConfig = config.section("backup")?;
+        lifecycle(&config, cfg.lifecycle.as_ref())
+    }
+
+    fn err(text: &str) -> String {
+        match lc(text) {
+            Err(e) => e.to_string(),
+            Ok(v) => panic!("accepted: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn reference_lifecycle() {
+        let l = lc("").expect("ok").expect("some");
+        assert_eq!(
+            l.transitions,
+            vec![
+                Transition {
+                    days: 30,
+                    storage_class: "STANDARD_IA".into()
+                },
+                Transition {
+                    days: 90,
+                    storage_class: "GLACIER".into()
+                }
+            ]
+        );
+        assert_eq!(l.expiration_days, Some(365));
+        assert_eq!(l.noncurrent_expiration_days, Some(90));
+        assert_eq!(l.abort_incomplete_multipart_days, Some(7));
+        assert_eq!(l.prefix, "");
+    }
+
+    #[test]
+    fn ia_needs_30_days() {
+        let e =
+            err("[backup.lifecycle]\ntransitions = [{days = 10, storage_class = \"STANDARD_IA\"}]");
+        assert!(
+            e.contains("backup.lifecycle.transitions[0]") && e.contains("at least 30 days"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn transitions_must_be_later_and_colder() {
+        let e = err("[backup.lifecycle]\ntransitions = [{days = 90, storage_class = \"GLACIER\"}, {days = 60, storage_class = \"DEEP_ARCHIVE\"}]");
+        assert!(
+            e.contains("transitions[1]") && e.contains("not later"),
+            "{e}"
+        );
+        let e = err("[backup.lifecycle]\ntransitions = [{days = 90, storage_class = \"GLACIER\"}, {days = 120, storage_class = \"STANDARD_IA\"}]");
+        assert!(e.contains("colder"), "{e}");
+        let e = err("[backup.lifecycle]\ntransitions = [{days = 30, storage_class = \"STANDARD_IA\"}, {days = 45, storage_class = \"GLACIER\"}]");
+        assert!(e.contains("stay 30 days") && e.contains("60"), "{e}");
+        let e = err("[backup.lifecycle]\ntransitions = [{days = 30, storage_class = \"COLD\"}]");
+        assert!(e.contains("storage_class \"COLD\""), "{e}");
+    }
+
+    #[test]
+    fn expiry_after_last_transition() {
+        let e = err("[backup.lifecycle]\nexpiration_days = 90");
+        assert!(
+            e.contains("backup.lifecycle.expiration_days") && e.contains("GLACIER at 90"),
+            "{e}"
+        );
+        let e = err("[backup.lifecycle]\nexpiration_days = -1");
+        assert!(e.contains("0 for never"), "{e}");
+        // Never expiring is allowed.
+        assert_eq!(
+            lc("[backup.lifecycle]\nexpiration_days = 0")
+                .expect("ok")
+                .expect("some")
+                .expiration_days,
+            None
+        );
+    }
+
+    #[test]
+    fn empty_rule_refused_and_disabled_allowed() {
+        let e = err("[backup.lifecycle]\ntransitions = []\nexpiration_days = 0\nnoncurrent_expiration_days = 0\nabort_incomplete_multipart_days = 0");
+        assert!(e.contains("enabled = false"), "{e}");
+        assert!(lc("[backup.lifecycle]\nenabled = false")
+            .expect("ok")
+            .is_none());
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert!(bucket_name_ok("hms-backups-production"));
+        for bad in [
+            "Hms",
+            "ab",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "a_b",
+        ] {
+            assert!(!bucket_name_ok(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kms_arns() {
+        assert!(kms_key_arn_ok(
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        assert!(!kms_key_arn_ok("alias/hms-backups"));
+        assert!(!kms_key_arn_ok("arn:aws:kms:us-east-1:123:key/x"));
+    }
+}
