@@ -1,0 +1,165 @@
+//! hms-observe: CloudWatch alarms with real dimensions (each ECS service's CPU — `hms-cpu-utilization` for
+//! the backend — and memory, the load balancer's target 5xx count and response time, the database's CPU,
+//! free storage and connections), all notifying the SNS topic `<stack>-<env>-alarms` and its email
+//! subscriptions; the dashboard `<stack>-<env>`; the X-Ray sampling rule `hms-sampling` and a group.
+//! Reads `outputs.ecs` and `outputs.db` (each optional: what is not in the stack is not watched); writes
+//! `outputs.observe`: `topic_arn`, `alarms` (name by key), `alarm_count`, `dashboard`, `dashboard_url`,
+//! `sampling_rule`, `xray_group`.
+
+pub mod apply;
+pub mod observe;
+pub mod plan;
+pub mod spec;
+
+use clap::Parser;
+use hms_core::apply::Recorder;
+use hms_core::aws::SdkConfig;
+use hms_core::cli::{Command, GlobalArgs};
+use hms_core::plan::{Change, Plan, Step};
+use hms_core::state::{Resource, Resources, State};
+use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
+use hms_core::Result;
+use serde_json::{Map, Value};
+
+use crate::observe::Observed;
+use crate::plan::{DASHBOARD, GROUP, SAMPLING_RULE, TOPIC};
+use crate::spec::Spec;
+
+/// Command line of hms-observe.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hms-observe",
+    version,
+    about = "Provision HMS monitoring: CloudWatch alarms and dashboard, the alarm topic, X-Ray sampling."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    hms_core::tool::run::<Observe>(&cli.global, &cli.command).await
+}
+
+/// The AWS clients hms-observe uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub xray: aws_sdk_xray::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// The hms-observe tool.
+#[derive(Debug)]
+pub struct Observe {
+    clients: Clients,
+}
+
+impl Tool for Observe {
+    const NAME: &'static str = "hms-observe";
+    const SECTION: &'static str = "observe";
+    type Spec = Spec;
+    type Observed = Observed;
+
+    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+        spec::build(input)
+    }
+
+    fn connect(sdk: &SdkConfig) -> Self {
+        Observe {
+            clients: Clients {
+                cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+                sns: aws_sdk_sns::Client::new(sdk),
+                xray: aws_sdk_xray::Client::new(sdk),
+                sts: aws_sdk_sts::Client::new(sdk),
+            },
+        }
+    }
+
+    async fn observe(&self, _ctx: &Ctx<'_>, spec: &Spec, state: &State) -> Result<Observed> {
+        observe::observe(&self.clients, spec, state).await
+    }
+
+    fn recorded(observed: &Observed) -> Resources {
+        hms_core::diff::records(&observed.found)
+    }
+
+    fn plan(spec: &Spec, observed: &Observed) -> Plan {
+        plan::plan(spec, observed)
+    }
+
+    fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
+        plan::plan_down(spec, observed)
+    }
+
+    async fn blockers(
+        &self,
+        _ctx: &Ctx<'_>,
+        _spec: &Spec,
+        _observed: &Observed,
+        _plan: &Plan,
+    ) -> Result<Vec<String>> {
+        // Nothing in the stack uses what hms-observe makes.
+        Ok(vec![])
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        rec: &Recorder<'_>,
+        spec: &Spec,
+        change: &Change,
+        step: Step,
+        task: &hms_core::ui::Task<'_>,
+    ) -> Result<Option<Resource>> {
+        apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
+    }
+
+    fn outputs(spec: &Spec, r: &Resources) -> Outputs {
+        let mut o = Outputs::default();
+        let arn = |a: &str| {
+            r.get(a)
+                .and_then(|x| x.attr("arn"))
+                .filter(|s| !s.is_empty())
+                .map(Value::from)
+        };
+        o.maybe("topic_arn", arn(TOPIC));
+        let alarms: Map<String, Value> = spec
+            .alarms
+            .iter()
+            .map(|a| (a.key.clone(), Value::from(a.name.clone())))
+            .collect();
+        o.set("alarm_count", alarms.len());
+        o.set("alarms", Value::Object(alarms));
+        o.set("alarm_emails", spec.emails.clone());
+        match &spec.dashboard {
+            Some(name) => {
+                o.maybe(
+                    "dashboard",
+                    r.get(DASHBOARD).map(|d| Value::from(d.id.clone())),
+                );
+                o.set(
+                    "dashboard_url",
+                    format!(
+                        "https://{0}.console.aws.amazon.com/cloudwatch/home?region={0}#dashboards:name={name}",
+                        spec.region
+                    ),
+                );
+            }
+            None => o.set("dashboard", Value::Null),
+        }
+        o.maybe(
+            "sampling_rule",
+            r.get(SAMPLING_RULE).map(|x| Value::from(x.id.clone())),
+        );
+        o.maybe(
+            "xray_group",
+            r.get(GROUP).map(|x| Value::from(x.id.clone())),
+        );
+        o
+    }
+}

@@ -1,0 +1,425 @@
+//! hms-observe against the emulator: behind the real pipeline, and on hand-written stack documents.
+
+use aws_sdk_cloudwatch::types::MetricAlarm;
+use hms_tests::{run_counts, Stack};
+use serde_json::{json, Value};
+
+fn cw(s: &Stack) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(&s.sdk)
+}
+
+/// Every alarm whose name starts with the stack's name.
+fn alarms(s: &Stack) -> Vec<MetricAlarm> {
+    s.block_on(
+        cw(s)
+            .describe_alarms()
+            .alarm_name_prefix(format!("{}-", s.name))
+            .send(),
+    )
+    .expect("describe alarms")
+    .metric_alarms()
+    .to_vec()
+}
+
+fn alarm(s: &Stack, suffix: &str) -> MetricAlarm {
+    let name = format!("{}-{suffix}", s.name);
+    alarms(s)
+        .into_iter()
+        .find(|a| a.alarm_name() == Some(name.as_str()))
+        .unwrap_or_else(|| panic!("alarm {name}"))
+}
+
+fn dims(a: &MetricAlarm) -> Vec<(String, String)> {
+    let mut d: Vec<(String, String)> = a
+        .dimensions()
+        .iter()
+        .map(|d| {
+            (
+                d.name().unwrap_or_default().to_owned(),
+                d.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    d.sort();
+    d
+}
+
+/// A stack document as hms-ecs and hms-db would write it.
+fn doc(s: &Stack, services: &[&str], db: bool) -> String {
+    let mut outputs = json!({
+        "ecs": {
+            "cluster_name": format!("{}-cluster", s.name),
+            "services": services.iter().map(|k| ((*k).to_owned(), json!({"name": format!("{}-{k}", s.name)}))).collect::<serde_json::Map<_, _>>(),
+            "alb_arn": format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/{}-alb/50dc6c495c0c9188", s.name),
+        }
+    });
+    if db {
+        outputs["db"] = json!({"instance_id": format!("{}-db", s.name), "allocated_storage": 200});
+    }
+    json!({"hms": 1, "stack": s.name, "env": "production", "region": "us-east-1", "outputs": outputs, "runs": []})
+        .to_string()
+}
+
+#[test]
+fn the_pipeline_gets_alarms_on_its_real_resources() {
+    let s = Stack::new("hms-observe", "ref");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    let (db, _) = s.run_of("hms-db", &["up"], &sec.to_string(), 0);
+    let (ecs, _) = s.run_of("hms-ecs", &["up"], &db.to_string(), 0);
+    let args = [
+        "up",
+        "--set",
+        r#"observe.alarm_emails=["oncall@hospital.example","dba@hospital.example"]"#,
+    ];
+    let (out, err) = s.run_of("hms-observe", &args, &ecs.to_string(), 0);
+    // topic + 2 subscriptions + 9 alarms + dashboard + sampling rule + group
+    assert_eq!(run_counts(&out), (15, 0, 0), "{err}");
+    let o = &out["outputs"]["observe"];
+    assert_eq!(o["alarm_count"], 9);
+    let topic = o["topic_arn"].as_str().expect("topic").to_owned();
+    assert!(
+        topic.ends_with(&format!(":{}-production-alarms", s.name)),
+        "{topic}"
+    );
+
+    let e = &ecs["outputs"]["ecs"];
+    let cluster = e["cluster_name"].as_str().expect("cluster");
+    let backend = e["services"]["backend"]["name"].as_str().expect("backend");
+    let frontend = e["services"]["frontend"]["name"]
+        .as_str()
+        .expect("frontend");
+    let alb_arn = e["alb_arn"].as_str().expect("alb");
+    let lb = alb_arn.split(":loadbalancer/").nth(1).expect("lb dim");
+    let db_id = db["outputs"]["db"]["instance_id"].as_str().expect("db id");
+
+    assert_eq!(alarms(&s).len(), 9);
+    // The design's alarm, now with the dimensions it lacked.
+    let cpu = alarm(&s, "cpu-utilization");
+    assert_eq!(cpu.namespace(), Some("AWS/ECS"));
+    assert_eq!(cpu.metric_name(), Some("CPUUtilization"));
+    assert_eq!(
+        dims(&cpu),
+        [
+            ("ClusterName".to_owned(), cluster.to_owned()),
+            ("ServiceName".to_owned(), backend.to_owned())
+        ]
+    );
+    assert_eq!(cpu.threshold(), Some(80.0));
+    assert_eq!(
+        cpu.comparison_operator().map(|c| c.as_str()),
+        Some("GreaterThanThreshold")
+    );
+    assert_eq!(cpu.period(), Some(300));
+    assert_eq!(cpu.evaluation_periods(), Some(2));
+    assert_eq!(cpu.statistic().map(|c| c.as_str()), Some("Average"));
+    assert_eq!(cpu.alarm_actions(), std::slice::from_ref(&topic));
+    assert_eq!(cpu.ok_actions(), std::slice::from_ref(&topic));
+    let mem = alarm(&s, "frontend-memory-utilization");
+    assert_eq!(mem.metric_name(), Some("MemoryUtilization"));
+    assert_eq!(
+        dims(&mem),
+        [
+            ("ClusterName".to_owned(), cluster.to_owned()),
+            ("ServiceName".to_owned(), frontend.to_owned())
+        ]
+    );
+    alarm(&s, "frontend-cpu-utilization");
+    alarm(&s, "backend-memory-utilization");
+    let e5xx = alarm(&s, "alb-5xx");
+    assert_eq!(e5xx.namespace(), Some("AWS/ApplicationELB"));
+    assert_eq!(e5xx.metric_name(), Some("HTTPCode_Target_5XX_Count"));
+    assert_eq!(e5xx.statistic().map(|c| c.as_str()), Some("Sum"));
+    assert_eq!(dims(&e5xx), [("LoadBalancer".to_owned(), lb.to_owned())]);
+    assert_eq!(e5xx.threshold(), Some(10.0));
+    let rt = alarm(&s, "alb-response-time");
+    assert_eq!(rt.metric_name(), Some("TargetResponseTime"));
+    assert_eq!(rt.threshold(), Some(1.0));
+    let free = alarm(&s, "db-free-storage");
+    assert_eq!(free.namespace(), Some("AWS/RDS"));
+    assert_eq!(free.metric_name(), Some("FreeStorageSpace"));
+    assert_eq!(
+        dims(&free),
+        [("DBInstanceIdentifier".to_owned(), db_id.to_owned())]
+    );
+    // 10 % of the 100 GiB hms-db allocated.
+    assert_eq!(free.threshold(), Some(10_737_418_240.0));
+    assert_eq!(
+        free.comparison_operator().map(|c| c.as_str()),
+        Some("LessThanThreshold")
+    );
+    assert_eq!(alarm(&s, "db-cpu-utilization").threshold(), Some(80.0));
+    assert_eq!(
+        alarm(&s, "db-connections").metric_name(),
+        Some("DatabaseConnections")
+    );
+    let tags = s
+        .block_on(
+            cw(&s)
+                .list_tags_for_resource()
+                .resource_arn(cpu.alarm_arn().expect("arn"))
+                .send(),
+        )
+        .expect("tags");
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value())
+            .map(str::to_owned)
+    };
+    assert_eq!(tag("hms:stack").as_deref(), Some(s.name.as_str()));
+    assert_eq!(tag("hms:tool").as_deref(), Some("hms-observe"));
+    assert_eq!(
+        tag("hms:address").as_deref(),
+        Some("observe.alarm[backend.cpu]")
+    );
+
+    // The topic and its email subscriptions.
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    let subs = s
+        .block_on(sns.list_subscriptions_by_topic().topic_arn(&topic).send())
+        .expect("subscriptions");
+    let mut endpoints: Vec<(&str, &str)> = subs
+        .subscriptions()
+        .iter()
+        .map(|x| {
+            (
+                x.protocol().unwrap_or_default(),
+                x.endpoint().unwrap_or_default(),
+            )
+        })
+        .collect();
+    endpoints.sort();
+    assert_eq!(
+        endpoints,
+        [
+            ("email", "dba@hospital.example"),
+            ("email", "oncall@hospital.example")
+        ]
+    );
+
+    // The dashboard graphs the real resources.
+    let dash = s
+        .block_on(
+            cw(&s)
+                .get_dashboard()
+                .dashboard_name(format!("{}-production", s.name))
+                .send(),
+        )
+        .expect("dashboard");
+    let body = dash.dashboard_body().expect("body");
+    let body_json: Value = serde_json::from_str(body).expect("json body");
+    assert!(body_json["widgets"]
+        .as_array()
+        .is_some_and(|w| w.len() == 6));
+    for needle in [cluster, backend, frontend, lb, db_id] {
+        assert!(
+            body.contains(needle),
+            "{needle} not in the dashboard: {body}"
+        );
+    }
+
+    // X-Ray, read back through the API.
+    let xray = aws_sdk_xray::Client::new(&s.sdk);
+    let rules = s.block_on(xray.get_sampling_rules().send()).expect("rules");
+    let rule_name = format!("{}-sampling", s.name);
+    let r = rules
+        .sampling_rule_records()
+        .iter()
+        .filter_map(|r| r.sampling_rule())
+        .find(|r| r.rule_name() == Some(rule_name.as_str()))
+        .expect("sampling rule");
+    assert_eq!(
+        (
+            r.priority(),
+            r.reservoir_size(),
+            r.fixed_rate(),
+            r.version()
+        ),
+        (100, 1, 0.05, 1)
+    );
+    for v in [
+        r.service_name(),
+        r.service_type(),
+        r.host(),
+        r.http_method(),
+        r.url_path(),
+        r.resource_arn(),
+    ] {
+        assert_eq!(v, "*");
+    }
+    assert_eq!(o["sampling_rule"], rule_name.as_str());
+    let group = s
+        .block_on(
+            xray.get_group()
+                .group_name(format!("{}-production", s.name))
+                .send(),
+        )
+        .expect("group");
+    let filter = group
+        .group()
+        .and_then(|g| g.filter_expression())
+        .expect("filter");
+    assert!(
+        filter.contains(&format!("service(\"{backend}\")"))
+            && filter.contains(&format!("service(\"{frontend}\")")),
+        "{filter}"
+    );
+
+    // Converged, and alone from the state store the same.
+    let (again, _) = s.run_of("hms-observe", &args, &ecs.to_string(), 0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    let plan = [
+        "plan",
+        "--detailed-exitcode",
+        "--set",
+        r#"observe.alarm_emails=["oncall@hospital.example","dba@hospital.example"]"#,
+    ];
+    s.run_of("hms-observe", &plan, "", 0);
+
+    // A threshold change is an in-place update of that one alarm.
+    let (changed, err) = s.run_of(
+        "hms-observe",
+        &[
+            "up",
+            "--set",
+            r#"observe.alarm_emails=["oncall@hospital.example","dba@hospital.example"]"#,
+            "--set",
+            "observe.service_cpu_percent=75",
+        ],
+        "",
+        0,
+    );
+    assert_eq!(run_counts(&changed), (0, 2, 0), "{err}");
+    assert_eq!(alarm(&s, "cpu-utilization").threshold(), Some(75.0));
+}
+
+#[test]
+fn only_what_the_document_holds_is_watched_and_leavers_lose_their_alarms() {
+    let s = Stack::new("hms-observe", "svc");
+    // No database in this stack: no database alarms.
+    let (out, err) = s.run_of(
+        "hms-observe",
+        &["up"],
+        &doc(&s, &["backend", "frontend", "worker"], false),
+        0,
+    );
+    assert_eq!(out["outputs"]["observe"]["alarm_count"], 8, "{err}");
+    assert_eq!(alarms(&s).len(), 8);
+    assert!(alarms(&s).iter().all(|a| a.namespace() != Some("AWS/RDS")));
+    let worker = alarm(&s, "worker-cpu-utilization");
+    assert_eq!(
+        dims(&worker),
+        [
+            ("ClusterName".to_owned(), format!("{}-cluster", s.name)),
+            ("ServiceName".to_owned(), format!("{}-worker", s.name))
+        ]
+    );
+
+    // The worker leaves the stack: its 2 alarms go, only with --allow-destroy.
+    let two = doc(&s, &["backend", "frontend"], true);
+    let (_, err) = s.run_of("hms-observe", &["plan", "--detailed-exitcode"], &two, 2);
+    assert!(err.contains("observe.alarm[worker.cpu]"), "{err}");
+    let (_, err) = s.run_of("hms-observe", &["up"], &two, 1);
+    assert!(err.contains("--allow-destroy"), "{err}");
+    assert_eq!(alarms(&s).len(), 8);
+    let (out, err) = s.run_of("hms-observe", &["up", "--allow-destroy"], &two, 0);
+    // 3 database alarms in, 2 worker alarms out; the dashboard and the X-Ray group's filter follow.
+    assert_eq!(run_counts(&out), (3, 2, 2), "{err}");
+    assert_eq!(alarms(&s).len(), 9);
+    assert!(alarms(&s)
+        .iter()
+        .all(|a| !a.alarm_name().unwrap_or_default().contains("worker")));
+    // 10 % of 200 GiB.
+    assert_eq!(
+        alarm(&s, "db-free-storage").threshold(),
+        Some(21_474_836_480.0)
+    );
+
+    // down removes everything.
+    let (out, err) = s.run(&["down", "--yes"], 0);
+    assert_eq!(run_counts(&out).2, 13, "{err}");
+    assert!(alarms(&s).is_empty());
+    assert!(s
+        .block_on(
+            cw(&s)
+                .get_dashboard()
+                .dashboard_name(format!("{}-production", s.name))
+                .send()
+        )
+        .is_err());
+    let xray = aws_sdk_xray::Client::new(&s.sdk);
+    let rules = s.block_on(xray.get_sampling_rules().send()).expect("rules");
+    assert!(rules
+        .sampling_rule_records()
+        .iter()
+        .all(|r| r.sampling_rule().and_then(|x| x.rule_name())
+            != Some(format!("{}-sampling", s.name).as_str())));
+    let groups = s.block_on(xray.get_groups().send()).expect("groups");
+    assert!(groups
+        .groups()
+        .iter()
+        .all(|g| g.group_name() != Some(format!("{}-production", s.name).as_str())));
+    let (_, err) = s.run(&["down", "--yes"], 0);
+    assert!(err.contains("Nothing to delete"), "{err}");
+}
+
+#[test]
+fn bad_input_exits_64_and_creates_nothing() {
+    let s = Stack::new("hms-observe", "bad");
+    let good = doc(&s, &["backend"], true);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", r#"observe.alarm_emails=["oncall"]"#],
+            "observe.alarm_emails[0]",
+        ),
+        (
+            &["--set", "observe.service_cpu_percent=120"],
+            "observe.service_cpu_percent",
+        ),
+        (
+            &["--set", "observe.db_free_storage_percent=0"],
+            "observe.db_free_storage_percent",
+        ),
+        (
+            &["--set", "observe.alb_response_time_seconds=-1"],
+            "observe.alb_response_time_seconds",
+        ),
+        (
+            &["--set", "observe.period_seconds=45"],
+            "observe.period_seconds",
+        ),
+        (
+            &["--set", "observe.evaluation_periods=0"],
+            "observe.evaluation_periods",
+        ),
+        (
+            &["--set", "observe.sampling.fixed_rate=1.5"],
+            "observe.sampling.fixed_rate",
+        ),
+        (
+            &["--set", "observe.sampling.priority=0"],
+            "observe.sampling.priority",
+        ),
+        (&["--set", "observe.sampling.reservoir=1"], "reservoir"),
+    ];
+    for (args, want) in cases {
+        let mut a = vec!["up"];
+        a.extend_from_slice(args);
+        let (doc, err) = s.run_of("hms-observe", &a, &good, 64);
+        assert_eq!(err.trim().lines().count(), 1, "{a:?}: one line:\n{err}");
+        assert!(err.contains(want), "{a:?}: {want:?} not in {err}");
+        assert_eq!(doc["runs"][0]["ok"], false);
+    }
+    // A load balancer ARN that is not one.
+    let bad_alb = good.replace("loadbalancer/app/", "targetgroup/");
+    let (_, err) = s.run_of("hms-observe", &["up"], &bad_alb, 64);
+    assert!(err.contains("outputs.ecs.alb_arn"), "{err}");
+    assert!(alarms(&s).is_empty());
+    assert!(!s
+        .state_dir()
+        .join(format!("{}-production", s.name))
+        .join("hms-observe.json")
+        .exists());
+}
