@@ -65,12 +65,16 @@ def main():
     tools = args.tools.split(",")
     steps = ["up (cold)", "plan (no-op)", "up (no-op)", "down"]
     results = collections.defaultdict(lambda: {"t": [], "rss": [], "calls": None})
+    # The whole pipeline per step: the tools run one after the other (as `a | b | …` does, each waiting for
+    # the document before its first call), so its wall time is the sum of theirs in that run.
+    pipeline = collections.defaultdict(lambda: {"t": [], "rss": [], "calls": None})
 
     for i in range(args.runs):
         stack = f"bench{os.getpid() % 10000}-{i}"
         state = f".hms/bench/{stack}"
         for step in steps:
             doc = b""
+            total_t, total_rss, total_calls = 0.0, 0, collections.Counter()
             order = tools if step != "down" else list(reversed(tools))
             for tool in order:
                 verb = step.split()[0]
@@ -80,6 +84,8 @@ def main():
                     if tool == "hms-db":
                         # The reference database is deletion-protected; the benchmark takes it down anyway.
                         cmd += ["--disable-deletion-protection", "--skip-final-snapshot"]
+                    if tool == "hms-ecs":
+                        cmd.append("--delete-logs")
                 calls.mark()
                 t, rss, code, out = run(cmd, env, doc if verb != "down" else b"")
                 if code != 0:
@@ -89,6 +95,13 @@ def main():
                 r["t"].append(t)
                 r["rss"].append(rss)
                 r["calls"] = calls.since()
+                total_t += t
+                total_rss = max(total_rss, rss)
+                total_calls += r["calls"]
+            p = pipeline[step]
+            p["t"].append(total_t)
+            p["rss"].append(total_rss)
+            p["calls"] = total_calls
 
     # --version: process start-up, 20 runs.
     for tool in tools:
@@ -96,6 +109,8 @@ def main():
         results[(tool, "--version")] = {"t": times, "rss": [0], "calls": collections.Counter()}
 
     table(results)
+    if len(tools) > 1:
+        pipeline_table(tools, pipeline)
     if args.ecs_scale:
         ecs_scale(args, env, calls, [int(n) for n in args.ecs_scale.split(",")])
 
@@ -143,6 +158,20 @@ def ecs_scale(args, env, calls, counts):
     for (n, step), r in rows.items():
         ops = ", ".join(f"{k.split(':', 1)[1]}×{v}" if v > 1 else k.split(":", 1)[1] for k, v in sorted(r["calls"].items()))
         print(f"| {n} | {step} | {statistics.median(r['t']) * 1000:.0f} ms | {max(r['rss']) / 1024:.1f} MiB | {sum(r['calls'].values())} | {ops} |")
+
+
+def pipeline_table(tools, pipeline):
+    """One row per step for the whole pipeline: wall time, the largest tool's peak RSS, calls by service."""
+    print()
+    print(f"| pipeline ({' | '.join(tools)}) | median wall | min–max | peak RSS | AWS calls | calls by service |")
+    print("|---|---:|---:|---:|---:|---|")
+    for step, r in pipeline.items():
+        by_service = collections.Counter()
+        for k, v in r["calls"].items():
+            by_service[k.split(":", 1)[0]] += v
+        svc = ", ".join(f"{k}×{v}" for k, v in sorted(by_service.items()))
+        print(f"| {step} | {statistics.median(r['t']) * 1000:.0f} ms | {min(r['t']) * 1000:.0f}–{max(r['t']) * 1000:.0f} ms | "
+              f"{max(r['rss']) / 1024:.1f} MiB | {sum(r['calls'].values())} | {svc or '–'} |")
 
 
 def table(results):

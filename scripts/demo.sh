@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}
 
-# The tools that exist so far, in pipeline order.
-tools=(hms-vpc hms-security hms-db hms-ecs)
+# The tools in pipeline order.
+tools=(hms-vpc hms-security hms-db hms-ecs hms-backup hms-observe)
 
 echo "==> building the tools" >&2
 cargo build --workspace --bins --quiet
@@ -21,15 +21,15 @@ export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export HMS_STATE=${HMS_STATE:-.hms/demo}
 
-echo "==> the pipeline: hms-vpc up | hms-security up | hms-db up | hms-ecs up" >&2
-doc=$(set -o pipefail; hms-vpc up | hms-security up | hms-db up | hms-ecs up)
+echo "==> the pipeline: hms-vpc up | hms-security up | hms-db up | hms-ecs up | hms-backup up | hms-observe up" >&2
+doc=$(set -o pipefail; hms-vpc up | hms-security up | hms-db up | hms-ecs up | hms-backup up | hms-observe up)
 printf '%s\n' "$doc"
 
 echo "==> plan --detailed-exitcode for every tool (0 = nothing to change)" >&2
 rc=0
 for t in "${tools[@]}"; do
   code=0
-  "$t" plan --detailed-exitcode >/dev/null || code=$?
+  "$t" plan --detailed-exitcode </dev/null >/dev/null || code=$?
   echo "$t plan --detailed-exitcode: $code" >&2
   if ((code == 1)); then rc=1; elif ((code == 2 && rc == 0)); then rc=2; fi
 done
@@ -37,7 +37,8 @@ done
 printf '%s' "$doc" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-v, s, db, ecs = d["outputs"]["vpc"], d["outputs"]["security"], d["outputs"]["db"], d["outputs"]["ecs"]
+o = d["outputs"]
+v, s, db, ecs, bk, ob = o["vpc"], o["security"], o["db"], o["ecs"], o["backup"], o["observe"]
 print("==> summary", file=sys.stderr)
 print("  VPC %s %s over %d AZs: %d private + %d public subnets, NAT at %s, S3 endpoint %s, flow log %s" % (
     v["vpc_id"], v["cidr"], len(v["azs"]), len(v["private_subnet_ids"]), len(v["public_subnet_ids"]),
@@ -50,6 +51,9 @@ print("  database: %s:%s (PostgreSQL %s, db %s, user %s; password in %s)" % (
     db["endpoint"], db["port"], db["engine_version"], db["db_name"], db["username"], db["master_user_secret_arn"]), file=sys.stderr)
 print("  cluster %s: %s; the application at http://%s/ (/api/* to the backend)" % (
     ecs["cluster_name"], ", ".join("%s (%s)" % (k, v["name"]) for k, v in sorted(ecs["services"].items())), ecs["alb_dns_name"]), file=sys.stderr)
+print("  backups: s3://%s (%s, versioned, TLS only, KMS key %s)" % (bk["bucket"], bk["region"], bk["kms_key_arn"] or "SSE-S3"), file=sys.stderr)
+print("  monitoring: %d alarms (%s) to %s; dashboard %s; X-Ray rule %s, group %s" % (
+    ob["alarm_count"], ", ".join(sorted(ob["alarms"].values())), ob["topic_arn"], ob["dashboard"], ob["sampling_rule"], ob["xray_group"]), file=sys.stderr)
 '
 echo "    emulator: $url (stop it with: bash scripts/emulator.sh stop)" >&2
 exit "$rc"
