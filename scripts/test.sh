@@ -33,6 +33,9 @@ export AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}
 
+phase "emulator self-test (the APIs scripts/emulator.py adds to moto)"
+"${HMS_VENV:-$HOME/.cache/hms-infra/venv-moto-5.2.5}/bin/python" "$SCRIPT_DIR/emulator_selftest.py" --endpoint "$url"
+
 phase "cargo fmt --all --check"
 cargo fmt --all --check
 

@@ -54,11 +54,17 @@ fn s3_tags(tags: &Tags) -> Result<Vec<Tag>> {
         .collect()
 }
 
-fn bucket_name(change: &Change) -> Result<String> {
-    change
-        .after
+/// The bucket a step works on: the new one for create/update, the old one for a delete (a replace deletes
+/// the recorded bucket, not the new name).
+fn bucket_name(change: &Change, step: Step) -> Result<String> {
+    let (first, second) = if step == Step::Delete {
+        (&change.before, &change.after)
+    } else {
+        (&change.after, &change.before)
+    };
+    first
         .as_ref()
-        .or(change.before.as_ref())
+        .or(second.as_ref())
         .and_then(|v| v.get("name"))
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -78,7 +84,7 @@ pub async fn apply(
     match step {
         Step::Create => create(c, rec, spec, change, task).await.map(Some),
         Step::Update => {
-            let name = bucket_name(change)?;
+            let name = bucket_name(change, step)?;
             let changed: Vec<&str> = SETTINGS
                 .iter()
                 .copied()
@@ -92,7 +98,7 @@ pub async fn apply(
             Ok(Some(record(&name, spec)))
         }
         Step::Delete => {
-            let name = bucket_name(change)?;
+            let name = bucket_name(change, step)?;
             delete(c, spec, &name, task).await.map(|()| None)
         }
     }
@@ -111,25 +117,37 @@ async fn create(
     change: &Change,
     task: &Task<'_>,
 ) -> Result<Resource> {
-    let name = bucket_name(change)?;
+    let name = bucket_name(change, Step::Create)?;
     let tags = change_tags(change.after.as_ref());
-    let mut cfg = CreateBucketConfiguration::builder().set_tags(Some(s3_tags(&tags)?));
-    // us-east-1 is S3's default and must not be named.
-    if spec.region != "us-east-1" {
-        cfg = cfg.location_constraint(BucketLocationConstraint::from(spec.region.as_str()));
+    // Tags at creation make the bucket recognisable even if the run dies right after (needs s3:TagResource;
+    // a role without it gets the bucket untagged here and tagged by PutBucketTagging below).
+    let create = |with_tags: bool| {
+        let mut cfg = CreateBucketConfiguration::builder();
+        if with_tags {
+            cfg = cfg.set_tags(s3_tags(&tags).ok());
+        }
+        // us-east-1 is S3's default and must not be named.
+        if spec.region != "us-east-1" {
+            cfg = cfg.location_constraint(BucketLocationConstraint::from(spec.region.as_str()));
+        }
+        c.s3.create_bucket()
+            .bucket(&name)
+            .create_bucket_configuration(cfg.build())
+            // No ACLs at all: the bucket owner owns every object.
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+            .send()
+    };
+    let mut result = create(true).await;
+    if matches!(&result, Err(e) if code_of(e) == Some("AccessDenied")) {
+        task.status(
+            "no s3:TagResource for tags at creation; tagging after",
+            false,
+        );
+        result = create(false).await;
     }
-    match c
-        .s3
-        .create_bucket()
-        .bucket(&name)
-        .create_bucket_configuration(cfg.build())
-        // No ACLs at all: the bucket owner owns every object.
-        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-        .send()
-        .await
-    {
+    match result {
         Ok(_) => {}
-        // Made by a run that died before recording it: adopt it.
+        // Made by a run that died before recording it: adopt it (observe already checked it is ours).
         Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => {
             task.status("already exists in this account; adopting it", false);
         }

@@ -5,7 +5,6 @@ use hms_core::diff::{Found, FoundSet};
 use hms_core::error::code_of;
 use hms_core::policy::normalize;
 use hms_core::state::State;
-use hms_core::tags::STACK;
 use hms_core::{Error, Result};
 use serde_json::{json, Value};
 
@@ -106,17 +105,43 @@ fn encryption(cfg: Option<&ServerSideEncryptionConfiguration>) -> Value {
     })
 }
 
-/// Reads one bucket; `None` when it does not exist (in this account).
-async fn bucket(c: &Clients, spec: &Spec, name: &str) -> Result<(Option<Found>, Vec<String>)> {
+/// What HeadBucket says about a name.
+enum Head {
+    Missing,
+    /// 403: another account's bucket, or this account's without s3:ListBucket for the caller.
+    Inaccessible,
+    /// 301/307/400 with `x-amz-bucket-region`: the bucket lives in another region.
+    OtherRegion(String),
+    Here(String),
+}
+
+/// Reads one bucket; `None` when it does not exist (in this account). `recorded`: state says it is ours.
+async fn bucket(
+    c: &Clients,
+    spec: &Spec,
+    name: &str,
+    recorded: bool,
+) -> Result<(Option<Found>, Vec<String>)> {
     let s3 = &c.s3;
     let head = async {
         match s3.head_bucket().bucket(name).send().await {
-            Ok(o) => Ok(Some(Some(o.bucket_region().unwrap_or_default().to_owned()))),
+            Ok(o) => Ok(Head::Here(o.bucket_region().unwrap_or_default().to_owned())),
             Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                match (code_of(&e), status) {
-                    (Some("NotFound" | "NoSuchBucket"), _) | (_, Some(404)) => Ok(None),
-                    (_, Some(403)) | (Some("Forbidden" | "AccessDenied"), _) => Ok(Some(None)),
+                let raw = e.raw_response();
+                let status = raw.map(|r| r.status().as_u16());
+                let region = raw
+                    .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                    .map(str::to_owned);
+                match (code_of(&e), status, region) {
+                    (Some("NotFound" | "NoSuchBucket"), _, _) | (_, Some(404), _) => {
+                        Ok(Head::Missing)
+                    }
+                    (_, Some(301 | 307 | 400), Some(r)) if r != spec.region => {
+                        Ok(Head::OtherRegion(r))
+                    }
+                    (_, Some(403), _) | (Some("Forbidden" | "AccessDenied"), _, _) => {
+                        Ok(Head::Inaccessible)
+                    }
                     _ => Err(Error::aws(format!("{BUCKET} {name}"), "s3:HeadBucket", e)),
                 }
             }
@@ -177,17 +202,25 @@ async fn bucket(c: &Clients, spec: &Spec, name: &str) -> Result<(Option<Found>, 
     let (region, tags, ownership, pab, versioning, enc, policy, lifecycle) =
         tokio::join!(head, tags, ownership, pab, versioning, enc, policy, lifecycle);
     let region = match region? {
-        None => return Ok((None, vec![])),
-        // 403 on HeadBucket: the bucket exists in another account.
-        Some(None) => {
+        Head::Missing => return Ok((None, vec![])),
+        Head::Inaccessible => {
             return Ok((
                 None,
                 vec![format!(
-                    "{BUCKET} {name}: the name is taken by another AWS account (bucket names are global); set backup.append_account_id = true or choose another backup.bucket"
+                    "{BUCKET} {name} exists but is not accessible (s3:HeadBucket: 403): another AWS account owns the name (bucket names are global; set backup.append_account_id = true or choose another backup.bucket), or the caller lacks s3:ListBucket on it"
                 )],
             ))
         }
-        Some(Some(r)) => r,
+        Head::OtherRegion(r) => {
+            return Ok((
+                None,
+                vec![format!(
+                    "{BUCKET} {name} exists in {r}, not {}: S3 cannot move a bucket, and the name may be another account's; set backup.append_account_id = true or choose another backup.bucket",
+                    spec.region
+                )],
+            ))
+        }
+        Head::Here(r) => r,
     };
     let tags: Vec<(String, String)> = tags?
         .map(|t| {
@@ -199,15 +232,26 @@ async fn bucket(c: &Clients, spec: &Spec, name: &str) -> Result<(Option<Found>, 
         .unwrap_or_default();
     let mut conflicts = Vec::new();
     let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    if pairs().any(|(k, _)| k == STACK) && spec.tagger.owned_address(pairs()).is_none() {
+    // Only a bucket this tool made (tagged with its address, or recorded in state) is managed: taking over
+    // someone else's bucket would rewrite its lifecycle and policy, and `down` could delete it.
+    let ours = recorded || spec.tagger.owned_address(pairs()).as_deref() == Some(BUCKET);
+    if !ours {
         let owner: Vec<String> = pairs()
-            .filter(|(k, _)| k.starts_with("hms:") && *k != "hms:address")
+            .filter(|(k, _)| k.starts_with("hms:"))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        conflicts.push(format!(
-            "{BUCKET} {name} belongs to another stack or tool ({}); choose another backup.bucket",
-            owner.join(", ")
-        ));
+        conflicts.push(if owner.is_empty() {
+            format!(
+                "{BUCKET} {name} already exists in this account and hms-backup did not make it; choose another backup.bucket, or adopt it on purpose by tagging it hms:stack={}, hms:env={}, hms:tool=hms-backup, hms:address={BUCKET}",
+                spec.tagger.id.stack, spec.tagger.id.env
+            )
+        } else {
+            format!(
+                "{BUCKET} {name} belongs to another stack or tool ({}); choose another backup.bucket",
+                owner.join(", ")
+            )
+        });
+        return Ok((None, conflicts));
     }
     if !region.is_empty() && region != spec.region {
         conflicts.push(format!(
@@ -282,15 +326,25 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         name: name.clone(),
         ..Observed::default()
     };
-    let (mut found, mut conflicts) = bucket(c, spec, &name).await?;
-    // The name changed in config: the recorded bucket is found, and the plan replaces it (never orphans it).
-    if found.is_none() {
-        if let Some(old) = state.id(BUCKET).filter(|id| *id != name) {
-            (found, conflicts) = bucket(c, spec, old).await?;
+    // State first: the recorded bucket is the managed one; a name changed in config makes the plan replace
+    // it (never orphan it). The configured name is checked too, so a bucket with that name is not taken over.
+    let recorded = state.id(BUCKET).map(str::to_owned);
+    let (found, mut conflicts) =
+        bucket(c, spec, &name, recorded.as_deref() == Some(name.as_str())).await?;
+    if let Some(old) = recorded.filter(|id| *id != name) {
+        let (old_found, old_conflicts) = bucket(c, spec, &old, true).await?;
+        conflicts.extend(old_conflicts);
+        if let Some(f) = old_found {
+            if found.is_some() {
+                conflicts.push(format!(
+                    "{BUCKET}: both the recorded bucket {old} and the configured {name} exist; keep one (move backup.bucket back to {old}, or delete {old} by hand after copying what you need)"
+                ));
+            }
+            observed.found.insert(BUCKET.to_owned(), f);
         }
     }
     if let Some(f) = found {
-        observed.found.insert(BUCKET.to_owned(), f);
+        observed.found.entry(BUCKET.to_owned()).or_insert(f);
     }
     observed.conflicts = conflicts;
     Ok(observed)

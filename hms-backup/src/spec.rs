@@ -392,6 +392,15 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             ));
         }
     }
+    if cfg.force_empty == Some(true) && input.command != "down" {
+        return Err(config.invalid(
+            "backup.force_empty",
+            format!(
+                "only 'hms-backup down --force-empty' empties the bucket, never {}",
+                input.command
+            ),
+        ));
+    }
     let lifecycle = lifecycle(config, cfg.lifecycle.as_ref())?;
     Ok(Spec {
         bucket_base,

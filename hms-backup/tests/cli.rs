@@ -467,3 +467,40 @@ fn down_keeps_backups_unless_forced() {
     let (_, err) = s.run(&["down", "--yes", "--set", "backup.encryption=aes256"], 0);
     assert!(err.contains("Nothing to delete"), "{err}");
 }
+
+#[test]
+fn a_bucket_it_did_not_make_is_never_taken_over() {
+    let s = Stack::new("hms-backup", "foreign");
+    let name = bucket_of(&s);
+    let c = s3(&s);
+    // A bucket with the default name made by hand (or by the old Terraform module): no hms tags.
+    s.block_on(c.create_bucket().bucket(&name).send())
+        .expect("create by hand");
+    let (_, err) = s.run(&["up", "--set", "backup.encryption=aes256"], 1);
+    assert!(
+        err.contains("did not make it") && err.contains("hms:address=backup.bucket"),
+        "{err}"
+    );
+    // Untouched: no lifecycle was written, no policy.
+    assert!(s
+        .block_on(c.get_bucket_lifecycle_configuration().bucket(&name).send())
+        .is_err());
+    assert!(s
+        .block_on(c.get_bucket_policy().bucket(&name).send())
+        .is_err());
+    let (_, err) = s.run(&["down", "--yes"], 1);
+    assert!(err.contains("did not make it"), "{err}");
+    assert!(exists(&s, &name));
+    // Emptying is only ever a down.
+    let (_, err) = s.run(
+        &[
+            "up",
+            "--set",
+            "backup.encryption=aes256",
+            "--set",
+            "backup.force_empty=true",
+        ],
+        64,
+    );
+    assert!(err.contains("backup.force_empty"), "{err}");
+}

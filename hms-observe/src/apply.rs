@@ -71,7 +71,7 @@ pub async fn apply(
                     .map(Some);
             }
             if a == DASHBOARD {
-                return put_dashboard(c, spec).await.map(Some);
+                return put_dashboard(c, spec, task).await.map(Some);
             }
             if a == SAMPLING_RULE {
                 return sampling_rule(c, spec, change, create).await.map(Some);
@@ -291,7 +291,7 @@ async fn put_alarm(
     Ok(Resource::new(&alarm.name).with("arn", arn))
 }
 
-async fn put_dashboard(c: &Clients, spec: &Spec) -> Result<Resource> {
+async fn put_dashboard(c: &Clients, spec: &Spec, task: &Task<'_>) -> Result<Resource> {
     let name = spec
         .dashboard
         .clone()
@@ -304,17 +304,16 @@ async fn put_dashboard(c: &Clients, spec: &Spec) -> Result<Resource> {
         .send()
         .await
         .map_err(|e| Error::aws(format!("{DASHBOARD} {name}"), "cloudwatch:PutDashboard", e))?;
-    if let Some(m) = out.dashboard_validation_messages().first() {
-        return Err(Error::Aws {
-            resource: format!("{DASHBOARD} {name}"),
-            operation: "cloudwatch:PutDashboard".into(),
-            code: "DashboardValidation".into(),
-            message: format!(
-                "{}: {}",
+    // Invalid bodies fail the call; these are warnings about a dashboard that was saved.
+    for m in out.dashboard_validation_messages() {
+        task.status(
+            &format!(
+                "warning: {}: {}",
                 m.data_path().unwrap_or_default(),
                 m.message().unwrap_or_default()
             ),
-        });
+            true,
+        );
     }
     Ok(Resource::new(&name))
 }

@@ -8,7 +8,6 @@ use futures::future::try_join_all;
 use hms_core::diff::{Found, FoundSet};
 use hms_core::error::{code_of, is_gone};
 use hms_core::state::State;
-use hms_core::tags::STACK;
 use hms_core::{Error, Result};
 use serde_json::{Map, Value};
 
@@ -37,24 +36,41 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-fn owner_conflict(spec: &Spec, what: &str, tags: &[(String, String)]) -> Option<String> {
+/// Why a resource found by this stack's name is not this tool's to manage: only what carries this tool's
+/// tags for `address`, or is recorded in state, is adopted (anything else could be another stack's, or made
+/// by hand, and `down` would delete it).
+fn not_ours(
+    spec: &Spec,
+    address: &str,
+    what: &str,
+    tags: &[(String, String)],
+    recorded: bool,
+) -> Option<String> {
     let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    if pairs().any(|(k, _)| k == STACK) && spec.tagger.owned_address(pairs()).is_none() {
-        let owner: Vec<String> = pairs()
-            .filter(|(k, _)| k.starts_with("hms:") && *k != "hms:address")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        return Some(format!(
+    if recorded || spec.tagger.owned_address(pairs()).as_deref() == Some(address) {
+        return None;
+    }
+    let owner: Vec<String> = pairs()
+        .filter(|(k, _)| k.starts_with("hms:"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    Some(if owner.is_empty() {
+        format!(
+            "{what} already exists and hms-observe did not make it; remove or rename it, or adopt it on purpose by tagging it hms:stack={}, hms:env={}, hms:tool=hms-observe, hms:address={address}",
+            spec.tagger.id.stack, spec.tagger.id.env
+        )
+    } else {
+        format!(
             "{what} belongs to another stack or tool ({}); rename or remove it",
             owner.join(", ")
-        ));
-    }
-    None
+        )
+    })
 }
 
 async fn topic(
     c: &Clients,
     spec: &Spec,
+    state: &State,
     arn: &str,
 ) -> Result<(Option<Found>, Vec<(String, Found)>, Vec<String>)> {
     let tags = async {
@@ -113,32 +129,45 @@ async fn topic(
     let (Some(tags), Some(subs)) = (tags, subs) else {
         return Ok((None, vec![], vec![]));
     };
-    let mut conflicts = Vec::new();
-    if let Some(c) = owner_conflict(spec, &format!("{TOPIC} {arn}"), &tags) {
-        conflicts.push(c);
+    let recorded = state.id(TOPIC) == Some(arn);
+    if let Some(c) = not_ours(spec, TOPIC, &format!("{TOPIC} {arn}"), &tags, recorded) {
+        return Ok((None, vec![], vec![c]));
     }
     let name = arn.rsplit(':').next().unwrap_or_default();
     let found = Found::new(arn)
         .attr("name", name)
         .tags(tags)
         .info("arn", arn);
+    // Only the email subscriptions of the config (or recorded in state) are managed; anything else on the
+    // topic (an HTTPS pager endpoint, a chat integration) is left alone.
     let subs = subs
         .iter()
-        .map(|s| {
+        .filter(|s| s.protocol() == Some("email"))
+        .filter_map(|s| {
             let endpoint = s.endpoint().unwrap_or_default().to_owned();
-            let id = s.subscription_arn().unwrap_or_default();
-            (
-                plan::subscription(&endpoint),
-                Found::new(id)
+            let address = plan::subscription(&endpoint);
+            let recorded = state.resources.get(&address);
+            if !spec.emails.contains(&endpoint) && recorded.is_none() {
+                return None;
+            }
+            let listed = s.subscription_arn().unwrap_or_default();
+            // A pending subscription is listed without its ARN; the one Subscribe returned is in state.
+            let id = match recorded {
+                Some(r) if !listed.starts_with("arn:") && r.id.starts_with("arn:") => r.id.clone(),
+                _ => listed.to_owned(),
+            };
+            Some((
+                address,
+                Found::new(&id)
                     .attr("protocol", s.protocol().unwrap_or_default())
                     .attr("endpoint", endpoint.clone())
                     .attr("topic", TOPIC)
-                    .info("pending", id == "PendingConfirmation")
+                    .info("pending", !listed.starts_with("arn:"))
                     .uses([TOPIC]),
-            )
+            ))
         })
         .collect();
-    Ok((Some(found), subs, conflicts))
+    Ok((Some(found), subs, vec![]))
 }
 
 async fn cw_tags(c: &Clients, arn: &str) -> Result<Vec<(String, String)>> {
@@ -220,7 +249,18 @@ async fn alarms(c: &Clients, spec: &Spec, state: &State) -> Result<(FoundSet, Ve
             .send()
             .await
             .map(|o| o.metric_alarms().to_vec())
-            .map_err(|e| Error::aws("CloudWatch alarms", "cloudwatch:DescribeAlarms", e))
+            .map_err(|e| {
+                Error::aws(
+                    format!(
+                        "{} alarm(s) {}…{}",
+                        batch.len(),
+                        batch.first().map(String::as_str).unwrap_or_default(),
+                        batch.last().map(String::as_str).unwrap_or_default()
+                    ),
+                    "cloudwatch:DescribeAlarms",
+                    e,
+                )
+            })
     }))
     .await?;
     let found: Vec<_> = pages.into_iter().flatten().collect();
@@ -236,7 +276,8 @@ async fn alarms(c: &Clients, spec: &Spec, state: &State) -> Result<(FoundSet, Ve
         let Some(address) = names.get(name) else {
             continue;
         };
-        if let Some(c) = owner_conflict(spec, &format!("alarm {name}"), &tags) {
+        let recorded = state.id(address) == Some(name);
+        if let Some(c) = not_ours(spec, address, &format!("alarm {name}"), &tags, recorded) {
             conflicts.push(c);
             continue;
         }
@@ -333,6 +374,7 @@ async fn dashboard(c: &Clients, name: &str) -> Result<Option<Found>> {
 async fn sampling_rule(
     c: &Clients,
     spec: &Spec,
+    state: &State,
     names: &[String],
 ) -> Result<(Option<Found>, Vec<String>)> {
     let mut token = None;
@@ -366,9 +408,17 @@ async fn sampling_rule(
     let arn = r.rule_arn().unwrap_or_default().to_owned();
     let tags = xray_tags(c, &arn).await?;
     let name = r.rule_name().unwrap_or_default().to_owned();
-    let conflicts = owner_conflict(spec, &format!("X-Ray sampling rule {name}"), &tags)
-        .into_iter()
-        .collect();
+    let recorded = state.id(SAMPLING_RULE) == Some(name.as_str());
+    if let Some(c) = not_ours(
+        spec,
+        SAMPLING_RULE,
+        &format!("X-Ray sampling rule {name}"),
+        &tags,
+        recorded,
+    ) {
+        return Ok((None, vec![c]));
+    }
+    let conflicts = vec![];
     Ok((
         Some(
             Found::new(name.clone())
@@ -390,7 +440,12 @@ async fn sampling_rule(
     ))
 }
 
-async fn group(c: &Clients, spec: &Spec, names: &[String]) -> Result<(Option<Found>, Vec<String>)> {
+async fn group(
+    c: &Clients,
+    spec: &Spec,
+    state: &State,
+    names: &[String],
+) -> Result<(Option<Found>, Vec<String>)> {
     let mut token = None;
     let mut group = None;
     loop {
@@ -419,9 +474,11 @@ async fn group(c: &Clients, spec: &Spec, names: &[String]) -> Result<(Option<Fou
     let arn = g.group_arn().unwrap_or_default().to_owned();
     let tags = xray_tags(c, &arn).await?;
     let name = g.group_name().unwrap_or_default().to_owned();
-    let conflicts = owner_conflict(spec, &format!("X-Ray group {name}"), &tags)
-        .into_iter()
-        .collect();
+    let recorded = state.id(GROUP) == Some(name.as_str());
+    if let Some(c) = not_ours(spec, GROUP, &format!("X-Ray group {name}"), &tags, recorded) {
+        return Ok((None, vec![c]));
+    }
+    let conflicts = vec![];
     Ok((
         Some(
             Found::new(name.clone())
@@ -485,11 +542,11 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         None => state.id(DASHBOARD).map(str::to_owned).into_iter().collect(),
     };
     let topics = async {
-        let mut r = topic(c, spec, &topic_arn).await?;
+        let mut r = topic(c, spec, state, &topic_arn).await?;
         // The topic was renamed in config: the recorded one is found and replaced, not orphaned.
         if r.0.is_none() {
             if let Some(old) = recorded_topic.as_deref().filter(|a| *a != topic_arn) {
-                r = topic(c, spec, old).await?;
+                r = topic(c, spec, state, old).await?;
             }
         }
         Ok::<_, Error>(r)
@@ -506,8 +563,8 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         topics,
         alarms(c, spec, state),
         dashboards,
-        sampling_rule(c, spec, &rule_names),
-        group(c, spec, &group_names),
+        sampling_rule(c, spec, state, &rule_names),
+        group(c, spec, state, &group_names),
     )?;
     conflicts.extend(alarm_conflicts);
     conflicts.extend(rc);

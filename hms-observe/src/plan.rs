@@ -248,5 +248,7 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
 
 /// The deletion of everything found.
 pub fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
-    diff::delete_all(&observed.found, "down")
+    let mut plan = diff::delete_all(&observed.found, "down");
+    plan.refused.extend(observed.conflicts.iter().cloned());
+    plan
 }

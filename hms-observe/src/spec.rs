@@ -192,10 +192,14 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     emails.dedup();
 
     let period = cfg.period_seconds.unwrap_or(300);
-    if !(period == 10 || period == 30 || (period >= 60 && period % 60 == 0 && period <= 86400)) {
+    // The ECS, ALB and RDS metrics are per minute: shorter periods would make high-resolution alarms that
+    // sit in INSUFFICIENT_DATA.
+    if !(period >= 60 && period % 60 == 0 && period <= 86400) {
         return Err(config.invalid(
             "observe.period_seconds",
-            format!("{period}: CloudWatch takes 10, 30 or a multiple of 60 up to 86400"),
+            format!(
+                "{period}: a multiple of 60 from 60 to 86400 (the watched metrics are per minute)"
+            ),
         ));
     }
     let evaluation_periods = cfg.evaluation_periods.unwrap_or(2);

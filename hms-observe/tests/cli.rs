@@ -423,3 +423,60 @@ fn bad_input_exits_64_and_creates_nothing() {
         .join("hms-observe.json")
         .exists());
 }
+
+#[test]
+fn what_it_did_not_make_is_left_alone() {
+    let s = Stack::new("hms-observe", "own");
+    let d = doc(&s, &["backend"], false);
+    // An alarm with the name the backend's CPU alarm would get, made by hand: up refuses, nothing changes.
+    s.block_on(
+        cw(&s)
+            .put_metric_alarm()
+            .alarm_name(format!("{}-cpu-utilization", s.name))
+            .namespace("AWS/ECS")
+            .metric_name("CPUUtilization")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+            .period(300)
+            .evaluation_periods(2)
+            .threshold(80.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+            )
+            .send(),
+    )
+    .expect("alarm by hand");
+    let (_, err) = s.run_of("hms-observe", &["up"], &d, 1);
+    assert!(
+        err.contains("did not make it") && err.contains("observe.alarm[backend.cpu]"),
+        "{err}"
+    );
+    assert_eq!(alarms(&s).len(), 1);
+    assert!(dims(&alarm(&s, "cpu-utilization")).is_empty());
+    // Removed by hand: up creates the stack's alarms.
+    s.block_on(
+        cw(&s)
+            .delete_alarms()
+            .alarm_names(format!("{}-cpu-utilization", s.name))
+            .send(),
+    )
+    .expect("delete");
+    let (out, err) = s.run_of("hms-observe", &["up"], &d, 0);
+    let topic = out["outputs"]["observe"]["topic_arn"]
+        .as_str()
+        .expect("topic")
+        .to_owned();
+    assert_eq!(alarms(&s).len(), 4, "{err}");
+    // A pager endpoint subscribed to the topic by hand is not the tool's to remove.
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    s.block_on(
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("https")
+            .endpoint("https://pager.hospital.example/hook")
+            .send(),
+    )
+    .expect("subscribe by hand");
+    s.run_of("hms-observe", &["plan", "--detailed-exitcode"], &d, 0);
+    let (out, _) = s.run_of("hms-observe", &["down", "--yes"], &d, 0);
+    assert_eq!(run_counts(&out).2, 8);
+}
