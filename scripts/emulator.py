@@ -156,6 +156,43 @@ def service_of(environ: dict) -> str:
     return "unknown"
 
 
+# S3 bucket sub-resources (the query key) → the operation's noun, e.g. GET ?versioning = GetBucketVersioning.
+_S3_SUBRESOURCES = {
+    "versioning": "BucketVersioning",
+    "tagging": "BucketTagging",
+    "ownershipControls": "BucketOwnershipControls",
+    "publicAccessBlock": "PublicAccessBlock",
+    "encryption": "BucketEncryption",
+    "policy": "BucketPolicy",
+    "lifecycle": "BucketLifecycleConfiguration",
+    "location": "BucketLocation",
+    "acl": "BucketAcl",
+}
+
+
+def _s3_operation(method: str, path: str, query_string: str) -> str:
+    """S3's REST operations by method, path depth and sub-resource (path-style requests)."""
+    query = {k for k, _ in urllib.parse.parse_qsl(query_string, keep_blank_values=True)}
+    parts = [p for p in path.split("/") if p]
+    verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}.get(method, method)
+    if len(parts) <= 1:
+        for key, noun in _S3_SUBRESOURCES.items():
+            if key in query:
+                return f"{verb}{noun}"
+        if "versions" in query:
+            return "ListObjectVersions"
+        if "delete" in query and method == "POST":
+            return "DeleteObjects"
+        if not parts:
+            return "ListBuckets"
+        return {"GET": "ListObjectsV2", "PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(
+            method, f"{method} /bucket"
+        )
+    return {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}.get(
+        method, f"{method} /object"
+    )
+
+
 def operation_of(environ: dict) -> str:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -180,6 +217,8 @@ def operation_of(environ: dict) -> str:
     m = _RPC_V2_PATH_RE.match(path)
     if m:
         return m.group(1)
+    if service_of(environ) == "s3":
+        return _s3_operation(method, path, environ.get("QUERY_STRING") or "")
     # REST services: "METHOD /first-segment".
     first = path.lstrip("/").split("/", 1)[0]
     return f"{method} /{first}"
