@@ -2,8 +2,8 @@
 //! test, running the real binaries against the emulator that `scripts/test.sh` starts, and an SDK config
 //! for asserting on what the emulator holds.
 
-use std::path::PathBuf;
-use std::process::Command as StdCommand;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use assert_cmd::Command;
@@ -149,4 +149,41 @@ pub fn run_counts(doc: &Value) -> (u64, u64, u64) {
         .expect("a run");
     let n = |k: &str| run[k].as_u64().unwrap_or(99);
     (n("created"), n("updated"), n("deleted"))
+}
+
+/// Runs `bash -c` with `set -o pipefail` in `cwd`, the built tools first on PATH, state in `state`, the
+/// emulator's endpoint and test credentials; returns (exit code, stdout, stderr).
+pub fn shell(script: &str, cwd: &Path, state: &Path) -> (i32, String, String) {
+    let bins = bin_dir();
+    assert!(
+        bins.join("hms-vpc").exists(),
+        "the tools are not built in {}; run cargo build --workspace",
+        bins.display()
+    );
+    let out = StdCommand::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {script}"))
+        .current_dir(cwd)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bins.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HMS_STATE", state)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -2,43 +2,12 @@
 //! upstream stops the tools downstream. Runs the built binaries (HMS_BIN_DIR, default: the target dir
 //! these tests were built into) against the emulator that scripts/test.sh starts.
 
-use std::process::{Command, Stdio};
-
-use hms_tests::{bin_dir, endpoint};
+use hms_tests::shell;
 use serde_json::Value;
 
 /// Runs `sh -c` with `set -o pipefail` in a fresh state dir; returns (exit code, stdout, stderr).
 fn pipeline(script: &str, state: &std::path::Path) -> (i32, String, String) {
-    let dir = bin_dir();
-    assert!(
-        dir.join("hms-vpc").exists(),
-        "hms-vpc is not built in {}; run cargo build --workspace",
-        dir.display()
-    );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -o pipefail; {script}"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HMS_STATE", state)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("bash");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    shell(script, state, state)
 }
 
 fn stack(tag: &str) -> String {

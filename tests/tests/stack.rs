@@ -2,9 +2,8 @@
 //! reverse leaving nothing tagged; the plan pipeline on an empty account; a failure in the middle.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use hms_tests::{bin_dir, endpoint};
+use hms_tests::{bin_dir, endpoint, shell};
 use serde_json::Value;
 
 const TOOLS: [&str; 6] = [
@@ -17,38 +16,7 @@ const TOOLS: [&str; 6] = [
 ];
 
 fn sh(script: &str, dir: &Path) -> (i32, String, String) {
-    let bins = bin_dir();
-    assert!(
-        bins.join("hms-observe").exists(),
-        "the tools are not built in {}; run cargo build --workspace",
-        bins.display()
-    );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -o pipefail; {script}"))
-        .current_dir(dir)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bins.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("HMS_STATE", dir.join("state"))
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("bash");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    shell(script, dir, &dir.join("state"))
 }
 
 fn stack(tag: &str) -> String {
