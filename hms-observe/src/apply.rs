@@ -42,7 +42,7 @@ fn only_tags_changed(change: &Change) -> bool {
 /// Runs one step of a change.
 pub async fn apply(
     c: &Clients,
-    ctx: &Ctx<'_>,
+    _ctx: &Ctx<'_>,
     rec: &Recorder<'_>,
     spec: &Spec,
     change: &Change,
@@ -51,7 +51,7 @@ pub async fn apply(
 ) -> Result<Option<Resource>> {
     let a = change.address.as_str();
     match step {
-        Step::Delete => delete(c, ctx, rec, change, task).await.map(|()| None),
+        Step::Delete => delete(c, rec, change, task).await.map(|()| None),
         Step::Create | Step::Update => {
             let create = step == Step::Create;
             if a == TOPIC {
@@ -84,6 +84,18 @@ pub async fn apply(
     }
 }
 
+fn sns_tags(tags: &Tags) -> Result<Vec<aws_sdk_sns::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_sns::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(internal)
+        })
+        .collect()
+}
+
 async fn topic(
     c: &Clients,
     rec: &Recorder<'_>,
@@ -91,34 +103,18 @@ async fn topic(
     change: &Change,
     create: bool,
 ) -> Result<Resource> {
-    let tags = change_tags(change.after.as_ref());
     let arn = if create {
-        let sns_tags: Vec<aws_sdk_sns::types::Tag> = tags
-            .iter()
-            .map(|(k, v)| {
-                aws_sdk_sns::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(internal)
-            })
-            .collect::<Result<_>>()?;
         // CreateTopic returns the existing topic's ARN when it already exists (a run that died).
         c.sns
             .create_topic()
             .name(&spec.topic_name)
-            .set_tags(Some(sns_tags))
+            .set_tags(Some(sns_tags(&change_tags(change.after.as_ref()))?))
             .send()
             .await
             .map_err(|e| Error::aws(format!("{TOPIC} {}", spec.topic_name), "sns:CreateTopic", e))?
             .topic_arn()
             .unwrap_or_default()
             .to_owned()
-    } else {
-        String::new()
-    };
-    let arn = if create {
-        arn
     } else {
         // Only tags change in place.
         let arn = rec.id(TOPIC)?;
@@ -133,20 +129,10 @@ async fn topic(
                 .map_err(|e| Error::aws(format!("{TOPIC} {arn}"), "sns:UntagResource", e))?;
         }
         if !set.is_empty() {
-            let t: Vec<aws_sdk_sns::types::Tag> = set
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_sns::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(internal)
-                })
-                .collect::<Result<_>>()?;
             c.sns
                 .tag_resource()
                 .resource_arn(&arn)
-                .set_tags(Some(t))
+                .set_tags(Some(sns_tags(&set)?))
                 .send()
                 .await
                 .map_err(|e| Error::aws(format!("{TOPIC} {arn}"), "sns:TagResource", e))?;
@@ -188,10 +174,6 @@ async fn subscribe(
         task.status(&format!("{endpoint} must confirm the email AWS sent"), true);
     }
     Ok(Resource::new(arn))
-}
-
-fn cw_statistic(s: &str) -> Statistic {
-    Statistic::from(s)
 }
 
 async fn put_alarm(
@@ -236,7 +218,7 @@ async fn put_alarm(
             .alarm_description(&alarm.description)
             .namespace(&alarm.namespace)
             .metric_name(&alarm.metric)
-            .statistic(cw_statistic(&alarm.statistic))
+            .statistic(Statistic::from(alarm.statistic.as_str()))
             .set_dimensions(Some(dims))
             .comparison_operator(ComparisonOperator::from(alarm.comparison.as_str()))
             .threshold(alarm.threshold)
@@ -505,13 +487,7 @@ async fn group(c: &Clients, spec: &Spec, change: &Change, create: bool) -> Resul
     Ok(Resource::new(&spec.group_name).with("arn", arn))
 }
 
-async fn delete(
-    c: &Clients,
-    _ctx: &Ctx<'_>,
-    rec: &Recorder<'_>,
-    change: &Change,
-    task: &Task<'_>,
-) -> Result<()> {
+async fn delete(c: &Clients, rec: &Recorder<'_>, change: &Change, task: &Task<'_>) -> Result<()> {
     let a = change.address.as_str();
     let Some(id) = rec.resource(a).map(|r| r.id) else {
         return Ok(());

@@ -19,8 +19,6 @@ use crate::Clients;
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub found: FoundSet,
-    /// The topic's ARN (known or computed), for alarm actions.
-    pub topic_arn: String,
     /// Resources with this stack's names that belong to someone else.
     pub conflicts: Vec<String>,
 }
@@ -418,7 +416,6 @@ async fn sampling_rule(
     ) {
         return Ok((None, vec![c]));
     }
-    let conflicts = vec![];
     Ok((
         Some(
             Found::new(name.clone())
@@ -436,7 +433,7 @@ async fn sampling_rule(
                 .tags(tags)
                 .info("arn", arn),
         ),
-        conflicts,
+        vec![],
     ))
 }
 
@@ -478,7 +475,6 @@ async fn group(
     if let Some(c) = not_ours(spec, GROUP, &format!("X-Ray group {name}"), &tags, recorded) {
         return Ok((None, vec![c]));
     }
-    let conflicts = vec![];
     Ok((
         Some(
             Found::new(name.clone())
@@ -496,7 +492,7 @@ async fn group(
                 .tags(tags)
                 .info("arn", arn),
         ),
-        conflicts,
+        vec![],
     ))
 }
 
@@ -584,9 +580,5 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     if let Some(g) = grp {
         found.insert(GROUP.to_owned(), g);
     }
-    Ok(Observed {
-        found,
-        topic_arn,
-        conflicts,
-    })
+    Ok(Observed { found, conflicts })
 }
