@@ -14,11 +14,13 @@ use crate::ui::{Task, Ui};
 /// How many steps run at once: enough to overlap AWS latency, few enough not to be throttled.
 pub const MAX_CONCURRENT_STEPS: usize = 8;
 
-/// The state being applied, saved after every step.
+/// The state being applied, saved after every step. Saves are serialized (each one holds every change
+/// recorded before it), and the in-memory copy is never locked across a write.
 #[derive(Debug)]
 pub struct Recorder<'a> {
     store: &'a StateStore,
     state: Mutex<State>,
+    writer: tokio::sync::Mutex<()>,
     notes: Mutex<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -28,6 +30,7 @@ impl<'a> Recorder<'a> {
         Recorder {
             store,
             state: Mutex::new(state),
+            writer: tokio::sync::Mutex::new(()),
             notes: Mutex::new(serde_json::Map::new()),
         }
     }
@@ -40,23 +43,21 @@ impl<'a> Recorder<'a> {
     }
 
     /// Records (or with `None` forgets) the resource at `address` and saves the state.
-    pub fn record(&self, address: &str, resource: Option<Resource>) -> Result<()> {
-        let mut st = self.lock();
-        match resource {
+    pub async fn record(&self, address: &str, resource: Option<Resource>) -> Result<()> {
+        self.update(|st| match resource {
             Some(r) => {
                 st.resources.insert(address.to_owned(), r);
             }
             None => {
                 st.resources.remove(address);
             }
-        }
-        self.store.save(&mut st)
+        })
+        .await
     }
 
     /// Saves the state as it is.
-    pub fn save(&self) -> Result<()> {
-        let mut st = self.lock();
-        self.store.save(&mut st)
+    pub async fn save(&self) -> Result<()> {
+        self.update(|_| {}).await
     }
 
     /// The recorded resource at `address`.
@@ -97,10 +98,18 @@ impl<'a> Recorder<'a> {
     }
 
     /// Changes the state with `f` and saves it.
-    pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<()> {
+    pub async fn update(&self, f: impl FnOnce(&mut State)) -> Result<()> {
+        let _writing = self.writer.lock().await;
+        let mut copy = {
+            let mut st = self.lock();
+            f(&mut st);
+            st.clone()
+        };
+        self.store.save(&mut copy).await?;
         let mut st = self.lock();
-        f(&mut st);
-        self.store.save(&mut st)
+        st.serial = copy.serial;
+        st.updated_at = copy.updated_at;
+        Ok(())
     }
 }
 
@@ -165,10 +174,11 @@ where
             break;
         };
         let change = &plan.changes[node.0];
-        let result = result.and_then(|res| {
-            let res = if node.1 == Step::Delete { None } else { res };
-            recorder.record(&change.address, res)
-        });
+        let result = result.map(|res| if node.1 == Step::Delete { None } else { res });
+        let result = match result {
+            Ok(res) => recorder.record(&change.address, res).await,
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => {
                 done.insert(node);
@@ -388,7 +398,10 @@ mod tests {
         assert_eq!(outcome.skipped, vec!["b".to_owned()]);
         assert_eq!(outcome.applied.create, 1);
         // The successful step was recorded and saved.
-        let saved = store.load("hms-t").expect("load").expect("state");
+        let saved = rt
+            .block_on(store.load("hms-t"))
+            .expect("load")
+            .expect("state");
         assert!(saved.resources.contains_key("c"));
     }
 }

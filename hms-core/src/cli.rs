@@ -72,26 +72,65 @@ pub struct AwsArgs {
     pub max_attempts: Option<u32>,
 }
 
-/// The commands every tool has.
+/// No flags of the tool's own for a command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoFlags {}
+
+// By hand rather than derived: a derived `Args` names an argument group after the type, and `up` flattens
+// two `NoFlags` (its plan flags and its own) when a tool has neither.
+impl clap::FromArgMatches for NoFlags {
+    fn from_arg_matches(_: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(NoFlags {})
+    }
+
+    fn update_from_arg_matches(&mut self, _: &clap::ArgMatches) -> Result<(), clap::Error> {
+        Ok(())
+    }
+}
+
+impl Args for NoFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd
+    }
+
+    fn group_id() -> Option<clap::Id> {
+        None
+    }
+}
+
+/// The commands every tool has. `P`, `U` and `D` are the tool's own flags (clap `Args` types flattened in):
+/// `P` decides the plan and is taken by `plan` and `up` alike, `U` by `up` only, `D` by `down`.
 #[derive(Subcommand, Debug, Clone)]
-pub enum Command {
+pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
     /// Show what `up` would change; nothing is changed.
     Plan {
         /// Exit 2 when changes are pending, 0 when none (as Terraform).
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        flags: P,
     },
     /// Create or update until AWS matches the config.
     Up {
         /// Allow changes that delete or replace a resource.
         #[arg(long)]
         allow_destroy: bool,
+        #[command(flatten)]
+        plan: P,
+        #[command(flatten)]
+        flags: U,
     },
     /// Delete everything this tool owns, in reverse dependency order.
     Down {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        flags: D,
     },
     /// Print this tool's outputs from state.
     Show {
@@ -106,7 +145,7 @@ pub enum Command {
     },
 }
 
-impl Command {
+impl<P: Args, U: Args, D: Args> Command<P, U, D> {
     /// The command's name as recorded in the stack document's `runs`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// Top-level tables a config file may hold: `[stack]`, `[aws]` and one per tool (present and planned).
 pub const KNOWN_TABLES: &[&str] = &[
-    "stack", "aws", "vpc", "security", "db", "ecs", "backup", "observe", "cache", "edge",
+    "stack", "aws", "vpc", "security", "db", "ecs", "backup", "observe",
 ];
 
 /// CloudWatch Logs' allowed retention periods, in days (every tool that makes a log group checks them).
@@ -149,8 +149,11 @@ impl Config {
         for key in self.table.keys() {
             if !KNOWN_TABLES.contains(&key.as_str()) {
                 return Err(Error::usage(format!(
-                    "config {}: unknown table [{key}]; known tables are {}",
+                    "config {}: unknown table [{key}]{}; known tables are {}",
                     self.source_of(key),
+                    did_you_mean(key, KNOWN_TABLES.iter().copied())
+                        .map(|n| format!(" (did you mean [{n}]?)"))
+                        .unwrap_or_default(),
                     KNOWN_TABLES.join(", ")
                 )));
             }
@@ -223,7 +226,26 @@ impl Config {
             };
             let msg = e.inner().to_string();
             let msg = msg.lines().next().unwrap_or_default().to_owned();
-            Error::usage(format!("config {}: {path}: {msg}", self.source_of(&path)))
+            if let Some((field, known)) = unknown_field(&msg) {
+                let full = if path == field || path.ends_with(&format!(".{field}")) {
+                    path.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+                let hint = did_you_mean(&field, known.iter().map(String::as_str))
+                    .map(|n| format!("did you mean {n}? "))
+                    .unwrap_or_default();
+                return Error::usage(format!(
+                    "config {}: {full}: unknown field `{field}`; {hint}known keys here: {}",
+                    self.source_of(&full),
+                    known.join(", ")
+                ));
+            }
+            Error::usage(format!(
+                "config {}: {path}: {}",
+                self.source_of(&path),
+                plain_type_error(&msg)
+            ))
         })
     }
 
@@ -231,6 +253,74 @@ impl Config {
     pub fn invalid(&self, key: &str, msg: impl std::fmt::Display) -> Error {
         Error::usage(format!("config {}: {key}: {msg}", self.source_of(key)))
     }
+}
+
+/// `unknown field `x`, expected one of `a`, `b`` → (`x`, [`a`, `b`]).
+fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let known = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    Some((field.to_owned(), known))
+}
+
+/// serde's type words in words a user reads: `invalid type: string "big", expected i64` → `expected a
+/// whole number, got "big"`.
+fn plain_type_error(msg: &str) -> String {
+    let Some(rest) = msg.strip_prefix("invalid type: ") else {
+        return msg.to_owned();
+    };
+    let Some((got, expected)) = rest.split_once(", expected ") else {
+        return msg.to_owned();
+    };
+    let expected = match expected {
+        e if e.starts_with('i')
+            || e.starts_with('u') && e[1..].chars().all(|c| c.is_ascii_digit()) =>
+        {
+            "a whole number"
+        }
+        e if e.starts_with('f') && e[1..].chars().all(|c| c.is_ascii_digit()) => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a string" => "a string (in quotes)",
+        "a sequence" => "a list like [\"a\", \"b\"]",
+        "a map" => "a table",
+        e if e.starts_with("struct ") => "a table",
+        e => e,
+    };
+    let got = got
+        .replace("string ", "")
+        .replace("integer ", "")
+        .replace("boolean ", "")
+        .replace("floating point ", "");
+    format!("expected {expected}, got {got}")
+}
+
+/// The known name nearest to `name` (edit distance at most 2, or a prefix), for a "did you mean".
+pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (distance(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(name.len() / 4) || k.starts_with(name) || name.starts_with(*k))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn walk(table: &toml::Table, prefix: &str, f: &mut dyn FnMut(&str, &toml::Value)) {
@@ -369,7 +459,7 @@ mod tests {
         let err = cfg.section::<Vpc>("vpc").expect_err("unknown key");
         let msg = err.to_string();
         assert!(msg.contains("hms.toml"), "{msg}");
-        assert!(msg.contains("unknown field `nat`"), "{msg}");
+        assert!(msg.contains("vpc.nat: unknown field `nat`"), "{msg}");
         assert_eq!(err.exit_code(), 64);
 
         let err = Config::load(&[], &["vpc.cidr=10.0.0.0/16".into(), "vpcs.x=1".into()])
@@ -382,6 +472,39 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"), "{err}");
         let err = Config::load(&[d.path().join("missing.toml")], &[]).expect_err("missing");
         assert!(err.to_string().contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_tables_suggest_the_nearest() {
+        let err = Config::load(&[], &["vpc.cidrr=10.0.0.0/16".into()])
+            .expect("load")
+            .section::<Vpc>("vpc")
+            .expect_err("unknown");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("vpc.cidrr: unknown field `cidrr`; did you mean cidr?"),
+            "{msg}"
+        );
+        let err = Config::load(&[], &["vcp.cidr=x".into()]).expect_err("table");
+        assert!(err.to_string().contains("did you mean [vpc]?"), "{err}");
+    }
+
+    #[test]
+    fn type_errors_read_as_words() {
+        #[derive(Debug, Default, Deserialize)]
+        struct Db {
+            #[allow(dead_code)]
+            allocated_storage: Option<i64>,
+        }
+        let err = Config::load(&[], &["db.allocated_storage=big".into()])
+            .expect("load")
+            .section::<Db>("db")
+            .expect_err("type");
+        assert!(
+            err.to_string()
+                .contains("db.allocated_storage: expected a whole number, got \"big\""),
+            "{err}"
+        );
     }
 
     #[test]

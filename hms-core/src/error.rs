@@ -119,6 +119,24 @@ impl Error {
         }
     }
 
+    /// Puts `address` in front of the resource an AWS error names (`ecs.alb arn:…`).
+    pub fn at(self, address: &str) -> Self {
+        match self {
+            Error::Aws {
+                resource,
+                operation,
+                code,
+                message,
+            } if !resource.starts_with(address) => Error::Aws {
+                resource: format!("{address} {resource}"),
+                operation,
+                code,
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// The AWS error code, when this is an AWS error.
     pub fn aws_code(&self) -> Option<&str> {
         match self {

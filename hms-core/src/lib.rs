@@ -1,21 +1,25 @@
 //! hms-core: what every hms-infra tool shares — config, AWS setup, the stack document, state and locking,
 //! tags, plans and their execution, progress and errors.
 //!
-//! A tool implements [`tool::Tool`] (`spec → observe → plan → apply`) and its `main.rs` calls [`main`].
+//! A tool implements [`contract::Tool`] (`spec → observe → plan → apply`); [`engine`] runs it, and its
+//! `main.rs` calls [`main`].
 
+pub mod addr;
 pub mod apply;
 pub mod aws;
+pub mod aws_tags;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod diff;
 pub mod document;
+pub mod engine;
 pub mod error;
 pub mod plan;
 pub mod policy;
 pub mod services;
 pub mod state;
 pub mod tags;
-pub mod tool;
 pub mod ui;
 
 pub use error::{Error, Result};
@@ -72,7 +76,7 @@ where
                 format!("{name}: error: {message} (see '{name} --help')\n").as_bytes(),
             );
             // The tools downstream in a pipe must see that this one failed.
-            let _ = tool::failed_document_from_args(&name, &message).write_stdout();
+            let _ = engine::failed_document_from_args(&name, &message).write_stdout();
             std::process::exit(error::EXIT_USAGE); // allow: the one exit of every binary
         }
     };

@@ -239,6 +239,15 @@ impl Plan {
     }
 }
 
+/// `1 resource`, `3 resources`.
+pub fn count_of(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Differences between two JSON values as `key: old → new`, for objects one level deep (nested objects
 /// flattened with dots). Creates and deletes show nothing: the whole resource is new or gone.
 pub fn diff_values(before: Option<&Value>, after: Option<&Value>, action: Action) -> Vec<String> {

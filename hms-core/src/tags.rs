@@ -1,8 +1,16 @@
-//! The standard `hms:*` tags, resource names, and finding resources by tags to adopt them.
+//! The standard `hms:*` tags, resource names, finding resources by tags to adopt them, and tag changes.
+//!
+//! A change's tags are decided once: its `after` holds every tag the resource must carry (the `hms:*`
+//! tags, the stack's `[stack] tags`, `Name`), its `before` what was found. [`TagDelta`] is the difference
+//! (keys to set or change, keys to remove), and [`sync`] applies it through a [`TagApi`]: one small adapter
+//! per tagging API (`crate::aws_tags`), so that every taggable resource of every tool converges the same way.
 
 use std::collections::BTreeMap;
 
+use crate::diff::{change_tags, Tags};
 use crate::document::Identity;
+use crate::error::Result;
+use crate::plan::Change;
 
 /// Tag: the stack's name.
 pub const STACK: &str = "hms:stack";
@@ -104,6 +112,71 @@ impl Tagger {
     }
 }
 
+/// What to do to a resource's tags: set (add or change) and remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagDelta {
+    /// Keys to add or change, with their new values.
+    pub set: Tags,
+    /// Keys to remove.
+    pub remove: Vec<String>,
+    /// Every tag the resource carries afterwards (for APIs that replace the whole set).
+    pub all: Tags,
+}
+
+impl TagDelta {
+    /// From the tags found to the tags wanted.
+    pub fn between(before: &Tags, after: &Tags) -> Self {
+        let set: Tags = after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let remove: Vec<String> = before
+            .keys()
+            .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
+            .cloned()
+            .collect();
+        TagDelta {
+            set,
+            remove,
+            all: after.clone(),
+        }
+    }
+
+    /// The delta of a planned change (its `before` tags to its `after` tags).
+    pub fn of(change: &Change) -> Self {
+        Self::between(
+            &change_tags(change.before.as_ref()),
+            &change_tags(change.after.as_ref()),
+        )
+    }
+
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// One tagging API (EC2 `CreateTags`/`DeleteTags`, IAM `TagRole`/`UntagRole`, S3 `PutBucketTagging`, …).
+/// `write` makes the resource's tags match: most APIs remove `delta.remove` and set `delta.set`; an API
+/// that replaces the whole set writes `delta.all`. Errors name the resource and the operation.
+#[allow(async_fn_in_trait)]
+pub trait TagApi {
+    async fn write(&self, id: &str, delta: &TagDelta) -> Result<()>;
+}
+
+/// Applies a change's tag delta to the resource `id` through `api`; no call when the tags already match.
+pub async fn sync(api: &impl TagApi, id: &str, change: &Change) -> Result<bool> {
+    let delta = TagDelta::of(change);
+    if delta.is_empty() {
+        return Ok(false);
+    }
+    api.write(id, &delta)
+        .await
+        .map_err(|e| e.at(&change.address))?;
+    Ok(true)
+}
+
 /// Picks, for each address, the resource to adopt among those found: the one recorded in state when it is
 /// among them, else the first found. Returns the picks and the extra copies (duplicates to report).
 pub fn adopt<T, F>(
@@ -167,6 +240,30 @@ mod tests {
         let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(t.owned_address(pairs.clone()), Some("vpc.vpc".to_owned()));
         assert_eq!(tagger("staging").owned_address(pairs), None);
+    }
+
+    #[test]
+    fn deltas_set_change_and_remove() {
+        let t = |pairs: &[(&str, &str)]| -> Tags {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let d = TagDelta::between(
+            &t(&[
+                ("hms:stack", "hms"),
+                ("owner", "a"),
+                ("gone", "x"),
+                ("aws:cloudformation:stack", "s"),
+            ]),
+            &t(&[("hms:stack", "hms"), ("owner", "b"), ("new", "1")]),
+        );
+        assert_eq!(d.set, t(&[("owner", "b"), ("new", "1")]));
+        // AWS's own tags are never removed (they cannot be).
+        assert_eq!(d.remove, vec!["gone".to_owned()]);
+        assert_eq!(d.all.len(), 3);
+        assert!(TagDelta::between(&d.all, &d.all).is_empty());
     }
 
     #[test]

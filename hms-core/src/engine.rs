@@ -1,0 +1,917 @@
+//! The engine every tool runs on: a session (config, identity, the stack document, the state store) opened
+//! once before any AWS call, then `spec → observe → plan → apply` for the common commands ([`run`]) and
+//! the same opening for a tool's own verbs ([`run_verb`]).
+//!
+//! Whatever happens, exactly one document is written to stdout: on failure the document that came in (or
+//! a new one) with a failed run appended, so that the tools downstream in a pipe stop without calling AWS.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::{Map, Value};
+
+use crate::apply::{execute, Outcome, Recorder};
+use crate::cli::{Command, GlobalArgs};
+use crate::config::{AwsConfig, Config, StackConfig};
+use crate::contract::{CommandKind, Ctx, Flags, SpecInput, Tool, VerbCtx};
+use crate::document::{Document, Identity, Run};
+use crate::error::{Error, Result, EXIT_CHANGES, EXIT_FAILURE, EXIT_OK};
+use crate::plan::{Change, Plan, Step};
+use crate::state::{State, StateStore};
+use crate::tags::Tagger;
+use crate::ui::{Task, Ui};
+
+/// Longest stack and env names: every AWS name built from them stays within AWS's limits (IAM role names,
+/// 64 characters, are the tightest).
+pub const MAX_STACK_LEN: usize = 20;
+/// See [`MAX_STACK_LEN`].
+pub const MAX_ENV_LEN: usize = 12;
+
+/// Everything a run has decided before its first AWS call.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub global: GlobalArgs,
+    pub config: Config,
+    pub stack: StackConfig,
+    pub aws: AwsConfig,
+    pub id: Identity,
+    pub doc: Document,
+    pub store: StateStore,
+    pub tagger: Tagger,
+}
+
+/// What a common command asks beyond its kind and flags.
+#[derive(Debug, Clone)]
+enum Op {
+    Plan { detailed_exitcode: bool },
+    Up { allow_destroy: bool },
+    Down { yes: bool },
+    Show { refresh: bool },
+    Unlock { lock_id: String },
+}
+
+impl Session {
+    /// The identity from flags and defaults alone (used to report a failure before config is read).
+    async fn fallback_identity(global: &GlobalArgs) -> Identity {
+        Identity {
+            stack: global.stack.clone().unwrap_or_else(|| "hms".into()),
+            env: global.env.clone().unwrap_or_else(|| "production".into()),
+            region: crate::aws::resolve_region(&global.aws, None).await,
+        }
+    }
+
+    /// Reads stdin and opens the session for `command` of tool `T`. On failure the error is reported, the
+    /// failed document written, and the exit code returned.
+    pub(crate) async fn start<T: Tool>(
+        global: &GlobalArgs,
+        command: CommandKind,
+        ui: &Ui,
+    ) -> std::result::Result<Self, i32> {
+        let stdin = match read_stdin() {
+            Ok(s) => s,
+            Err(e) => {
+                let id = Self::fallback_identity(global).await;
+                return Err(fail(ui, Document::new(&id), command.name(), e));
+            }
+        };
+        let (id, opened) = Self::open::<T>(global, command, stdin.as_deref()).await;
+        opened.map_err(|e| {
+            // Pass on what came in, so that the failure travels down the pipe.
+            let doc = stdin
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<Document>(t).ok())
+                .unwrap_or_else(|| Document::new(&id));
+            fail(ui, doc, command.name(), e)
+        })
+    }
+
+    async fn open<T: Tool>(
+        global: &GlobalArgs,
+        command: CommandKind,
+        stdin: Option<&str>,
+    ) -> (Identity, Result<Self>) {
+        let config = match Config::load(&global.config, &global.set) {
+            Ok(c) => c,
+            Err(e) => return (Self::fallback_identity(global).await, Err(e)),
+        };
+        let stack: StackConfig = match config.section("stack") {
+            Ok(s) => s,
+            Err(e) => return (Self::fallback_identity(global).await, Err(e)),
+        };
+        let id = Identity {
+            stack: global
+                .stack
+                .clone()
+                .or_else(|| stack.name.clone())
+                .unwrap_or_else(|| "hms".into()),
+            env: global
+                .env
+                .clone()
+                .or_else(|| stack.env.clone())
+                .unwrap_or_else(|| "production".into()),
+            region: crate::aws::resolve_region(&global.aws, stack.region.as_deref()).await,
+        };
+        let opened = Self::finish::<T>(global, command, stdin, config, stack, id.clone()).await;
+        (id, opened)
+    }
+
+    async fn finish<T: Tool>(
+        global: &GlobalArgs,
+        command: CommandKind,
+        stdin: Option<&str>,
+        config: Config,
+        stack: StackConfig,
+        id: Identity,
+    ) -> Result<Self> {
+        check_identity(&config, &stack, &id)?;
+        let aws: AwsConfig = config.section("aws")?;
+        let store = StateStore::open(global.state.as_deref(), &id.stack, &id.env)?;
+        let (mut doc, piped) = match stdin.filter(|s| !s.trim().is_empty()) {
+            Some(text) => (Document::parse(text, &id)?, true),
+            None => (Document::new(&id), false),
+        };
+        if command == CommandKind::Up {
+            let own = format!("outputs.{}.", T::SECTION);
+            let foreign: Vec<&String> = doc
+                .unknown
+                .iter()
+                .filter(|u| !u.starts_with(&own))
+                .collect();
+            if !foreign.is_empty() {
+                return Err(Error::usage(format!(
+                    "stdin: the document comes from a `plan` and holds values not known yet ({}); pipe the output of `up` instead",
+                    foreign.iter().take(3).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        if !piped {
+            // Run alone: upstream outputs come from the other tools' state in the same store.
+            for (section, outputs) in store.all_outputs().await? {
+                if section != T::SECTION {
+                    doc.outputs.insert(section, outputs);
+                }
+            }
+        }
+        let tagger = Tagger::new(id.clone(), T::NAME, stack.tags.clone());
+        Ok(Session {
+            global: global.clone(),
+            config,
+            stack,
+            aws,
+            id,
+            doc,
+            store,
+            tagger,
+        })
+    }
+
+    /// The spec input for `command` with `flags`.
+    fn input<'a, P, U, D>(
+        &'a self,
+        tool: &'a str,
+        command: CommandKind,
+        flags: &'a Flags<P, U, D>,
+        yes: bool,
+    ) -> SpecInput<'a, P, U, D> {
+        SpecInput {
+            config: &self.config,
+            tagger: &self.tagger,
+            doc: &self.doc,
+            command,
+            flags,
+            yes,
+            tool,
+        }
+    }
+
+    /// The SDK config of this run, after the account guard.
+    async fn connect(&self) -> Result<crate::aws::SdkConfig> {
+        let sdk =
+            crate::aws::sdk_config(&self.global.aws, &self.id.region, self.aws.max_attempts).await;
+        crate::aws::check_account(&sdk, &self.stack.allowed_account_ids).await?;
+        Ok(sdk)
+    }
+
+    /// Runs `f` holding the lock of `T` for `operation`, and releases it whatever `f` returns.
+    async fn locked<T: Tool, R>(
+        &self,
+        operation: &str,
+        f: impl AsyncFnOnce() -> Result<R>,
+    ) -> Result<R> {
+        let lock = self
+            .store
+            .lock(T::NAME, operation, self.global.lock_timeout)
+            .await?;
+        let result = f().await;
+        let released = lock.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    /// Loads `T`'s state and checks it is for this run's stack, env and region.
+    async fn load_state<T: Tool>(&self) -> Result<Option<State>> {
+        let Some(mut state) = self.store.load(T::NAME).await? else {
+            return Ok(None);
+        };
+        for (what, theirs, ours, flag) in [
+            ("stack", &state.stack, &self.id.stack, "--stack"),
+            ("env", &state.env, &self.id.env, "--env"),
+            ("region", &state.region, &self.id.region, "--region"),
+        ] {
+            if theirs != ours {
+                return Err(Error::usage(format!(
+                    "state {}: recorded for {what} {theirs:?}, but this run is for {ours:?}; pass {flag} {theirs}, or use another --stack or --state for a second {what}",
+                    self.store.describe()
+                )));
+            }
+        }
+        state.uses = T::USES.iter().map(|s| (*s).to_owned()).collect();
+        Ok(Some(state))
+    }
+
+    /// `T`'s state, or an empty one.
+    async fn load_or_empty<T: Tool>(&self) -> Result<State> {
+        Ok(self.load_state::<T>().await?.unwrap_or_else(|| {
+            let mut st = State::empty(
+                T::NAME,
+                env!("CARGO_PKG_VERSION"),
+                &self.id.stack,
+                &self.id.env,
+                &self.id.region,
+            );
+            st.uses = T::USES.iter().map(|s| (*s).to_owned()).collect();
+            st
+        }))
+    }
+
+    fn no_state<T: Tool>(&self) -> Error {
+        Error::Refused(format!(
+            "{} has no state for {}-{} in {}; run `{} up` first (or pass --state)",
+            T::NAME,
+            self.id.stack,
+            self.id.env,
+            self.store.describe(),
+            T::NAME
+        ))
+    }
+
+    /// Tools that declare they use `T` and still record resources in this state store.
+    async fn downstream_with_resources<T: Tool>(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .all()
+            .await?
+            .into_iter()
+            .filter(|st| st.tool != T::NAME && st.uses.iter().any(|u| u == T::SECTION))
+            .filter(|st| !st.resources.is_empty())
+            .map(|st| format!("{} ({} resources)", st.tool, st.resources.len()))
+            .collect())
+    }
+}
+
+/// Checks the stack and env names and the stack's tags.
+fn check_identity(config: &Config, stack: &StackConfig, id: &Identity) -> Result<()> {
+    for (what, v, max) in [
+        ("--stack", &id.stack, MAX_STACK_LEN),
+        ("--env", &id.env, MAX_ENV_LEN),
+    ] {
+        if !valid_name(v, max) {
+            return Err(Error::usage(format!(
+                "{what} {v:?}: use 1-{max} lowercase letters, digits and '-', starting with a letter"
+            )));
+        }
+    }
+    for (k, v) in &stack.tags {
+        let key = format!("stack.tags.{k}");
+        if k.starts_with("aws:") || k.starts_with("hms:") || k == "Name" {
+            return Err(config.invalid(
+                &key,
+                "aws:, hms: and Name are set by the tools; choose another tag key",
+            ));
+        }
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(
+                config.invalid(&key, "tag keys are 1-128 characters and values at most 256")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `1-max` of `[a-z0-9-]`, starting with a letter: safe in every AWS name the tools build from it.
+fn valid_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.ends_with('-')
+}
+
+fn read_stdin() -> Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stdin.lock(), &mut text)
+        .map_err(|e| Error::usage(format!("stdin: cannot read the stack document: {e}")))?;
+    Ok(Some(text))
+}
+
+/// A new run record for `T`.
+fn new_run<T: Tool>(command: &str) -> Run {
+    Run {
+        tool: T::NAME.to_owned(),
+        command: command.to_owned(),
+        ok: true,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        error: None,
+    }
+}
+
+/// Writes the document with `run` appended; returns `code`, or 1 when stdout cannot be written.
+fn finish(ui: &Ui, mut doc: Document, run: Run, code: i32) -> i32 {
+    doc.runs.push(run);
+    match doc.write_stdout() {
+        Ok(()) => code,
+        Err(e) => {
+            ui.error(e.to_string());
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Runs one of the common commands of tool `T` and returns the exit code. Writes exactly one document to
+/// stdout (also on failure, with the failed run recorded, so that the tools downstream stop).
+pub async fn run<T: Tool>(
+    global: &GlobalArgs,
+    command: Command<T::PlanFlags, T::UpFlags, T::DownFlags>,
+) -> i32 {
+    let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let (kind, op, flags) = split::<T>(command);
+    let mut s = match Session::start::<T>(global, kind, &ui).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match run_session::<T>(&ui, &mut s, kind, &op, &flags).await {
+        Ok((code, run)) => finish(&ui, s.doc, run, code),
+        Err(e) => fail(&ui, s.doc, kind.name(), e),
+    }
+}
+
+type ToolFlags<T> = Flags<<T as Tool>::PlanFlags, <T as Tool>::UpFlags, <T as Tool>::DownFlags>;
+
+fn split<T: Tool>(
+    command: Command<T::PlanFlags, T::UpFlags, T::DownFlags>,
+) -> (CommandKind, Op, ToolFlags<T>) {
+    let mut flags = ToolFlags::<T>::default();
+    let (kind, op) = match command {
+        Command::Plan {
+            detailed_exitcode,
+            flags: p,
+        } => {
+            flags.plan = p;
+            (CommandKind::Plan, Op::Plan { detailed_exitcode })
+        }
+        Command::Up {
+            allow_destroy,
+            plan,
+            flags: u,
+        } => {
+            flags.plan = plan;
+            flags.up = u;
+            (CommandKind::Up, Op::Up { allow_destroy })
+        }
+        Command::Down { yes, flags: d } => {
+            flags.down = d;
+            (CommandKind::Down, Op::Down { yes })
+        }
+        Command::Show { refresh } => (CommandKind::Show, Op::Show { refresh }),
+        Command::Unlock { lock_id } => (CommandKind::Verb("unlock"), Op::Unlock { lock_id }),
+    };
+    (kind, op, flags)
+}
+
+async fn run_session<T: Tool>(
+    ui: &Ui,
+    s: &mut Session,
+    kind: CommandKind,
+    op: &Op,
+    flags: &ToolFlags<T>,
+) -> Result<(i32, Run)> {
+    let mut run = new_run::<T>(kind.name());
+    if let Op::Unlock { lock_id } = op {
+        ui.info(s.store.unlock(T::NAME, lock_id).await?);
+        return Ok((EXIT_OK, run));
+    }
+    let yes = matches!(op, Op::Down { yes: true });
+    let spec = T::spec(&s.input(T::NAME, kind, flags, yes))?;
+    if let Op::Show { refresh: false } = op {
+        let state = s
+            .load_state::<T>()
+            .await?
+            .ok_or_else(|| s.no_state::<T>())?;
+        s.doc.set_outputs(T::SECTION, state.outputs, &[]);
+        return Ok((EXIT_OK, run));
+    }
+    let sdk = s.connect().await?;
+    let tool = T::connect(&sdk);
+    let ctx = Ctx {
+        ui,
+        tagger: &s.tagger,
+        timeout: s.global.timeout,
+    };
+    let code = match op {
+        Op::Plan { detailed_exitcode } => {
+            let (code, outputs, unknown) =
+                plan_command(s, &tool, &ctx, &spec, *detailed_exitcode, &mut run).await?;
+            s.doc.set_outputs(T::SECTION, outputs, &unknown);
+            code
+        }
+        Op::Up { allow_destroy } => {
+            let session = &*s;
+            let (code, outputs, unknown) = session
+                .locked::<T, _>("up", async || {
+                    up_command(session, &tool, &ctx, &spec, *allow_destroy, &mut run).await
+                })
+                .await?;
+            s.doc.set_outputs(T::SECTION, outputs, &unknown);
+            code
+        }
+        Op::Down { yes } => {
+            let session = &*s;
+            let (code, section) = session
+                .locked::<T, _>("down", async || {
+                    down_command(session, &tool, &ctx, &spec, *yes, &mut run).await
+                })
+                .await?;
+            match section {
+                Section::Keep => {}
+                Section::Remove => s.doc.remove_outputs(T::SECTION),
+                Section::Set(notes) => s.doc.set_outputs(T::SECTION, notes, &[]),
+            }
+            code
+        }
+        Op::Show { .. } => {
+            let session = &*s;
+            let (outputs, unknown) = session
+                .locked::<T, _>("show --refresh", async || {
+                    refresh_command(session, &tool, &ctx, &spec).await
+                })
+                .await?;
+            s.doc.set_outputs(T::SECTION, outputs, &unknown);
+            EXIT_OK
+        }
+        Op::Unlock { .. } => EXIT_OK,
+    };
+    Ok((code, run))
+}
+
+/// `plan`: what `up` would change; the document gets the planned outputs, unknowns listed.
+async fn plan_command<T: Tool>(
+    s: &Session,
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    detailed_exitcode: bool,
+    run: &mut Run,
+) -> Result<(i32, Value, Vec<String>)> {
+    let state = s.load_or_empty::<T>().await?;
+    let observed = tool.observe(ctx, spec, &state).await?;
+    let plan = T::plan(spec, &observed);
+    show_plan(ctx.ui, &plan);
+    check_plan(&plan)?;
+    let mut planned = T::recorded(&observed);
+    let pending = plan.pending();
+    planned.retain(|a, _| !pending.contains(a.as_str()));
+    let out = T::outputs(spec, &planned);
+    let sum = plan.summary();
+    run.created = sum.create + sum.replace;
+    run.updated = sum.update;
+    run.deleted = sum.delete + sum.replace;
+    let code = if detailed_exitcode && !plan.is_empty() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    };
+    Ok((code, Value::Object(out.value), out.unknown))
+}
+
+/// `up`: observe, plan, refuse what is not allowed, apply; returns the exit code and the outputs.
+async fn up_command<T: Tool>(
+    s: &Session,
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    allow_destroy: bool,
+    run: &mut Run,
+) -> Result<(i32, Value, Vec<String>)> {
+    let state = s.load_or_empty::<T>().await?;
+    let observed = tool.observe(ctx, spec, &state).await?;
+    let plan = T::plan(spec, &observed);
+    show_plan(ctx.ui, &plan);
+    check_plan(&plan)?;
+    let destructive = plan.destructive();
+    if !destructive.is_empty() {
+        if !allow_destroy {
+            return Err(Error::Refused(format!(
+                "the plan deletes or replaces {} ({}); nothing was changed. Review the plan, then run again with --allow-destroy",
+                crate::plan::count_of(destructive.len(), "resource"),
+                destructive.iter().map(|c| c.address.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        refuse_if_used(tool, ctx, spec, &observed, &plan).await?;
+    }
+    let mut start = state.clone();
+    start.resources = T::recorded(&observed);
+    let rec = Recorder::new(&s.store, start);
+    if rec.snapshot().resources != state.resources || state.serial == 0 {
+        rec.save().await?;
+    }
+    let outcome = apply_plan(tool, ctx, &rec, spec, &plan).await;
+    let snapshot = rec.snapshot();
+    let out = T::outputs(spec, &snapshot.resources);
+    let outputs = Value::Object(out.value);
+    if snapshot.outputs != outputs {
+        rec.update(|st| st.outputs = outputs.clone()).await?;
+    }
+    run.created = outcome.applied.create + outcome.applied.replace;
+    run.updated = outcome.applied.update;
+    run.deleted = outcome.applied.delete + outcome.applied.replace;
+    let outputs = with_notes(outputs, rec.notes());
+    if !outcome.errors.is_empty() {
+        let code = apply_failed(ctx.ui, run, &outcome, plan.changes.len());
+        return Ok((code, outputs, out.unknown));
+    }
+    if !plan.is_empty() {
+        ctx.ui.info(format!(
+            "Applied: {} created, {} updated, {} deleted.",
+            run.created, run.updated, run.deleted
+        ));
+    }
+    Ok((EXIT_OK, outputs, out.unknown))
+}
+
+/// What `down` does to the tool's section of the document.
+enum Section {
+    /// Leave it (a failed down: what is left still exists).
+    Keep,
+    Remove,
+    /// What `down` leaves behind on purpose (a final snapshot's id).
+    Set(Value),
+}
+
+/// `down`: delete what this tool owns.
+async fn down_command<T: Tool>(
+    s: &Session,
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    yes: bool,
+    run: &mut Run,
+) -> Result<(i32, Section)> {
+    let users = s.downstream_with_resources::<T>().await?;
+    if !users.is_empty() {
+        return Err(Error::Refused(format!(
+            "still in use, nothing was deleted: {} still record resources in {}; take those down first",
+            users.join(", "),
+            s.store.describe()
+        )));
+    }
+    let state = s.load_or_empty::<T>().await?;
+    let observed = tool.observe(ctx, spec, &state).await?;
+    let plan = T::plan_down(spec, &observed);
+    check_plan(&plan)?;
+    refuse_if_used(tool, ctx, spec, &observed, &plan).await?;
+    let mut start = state.clone();
+    start.resources = T::recorded(&observed);
+    let rec = Recorder::new(&s.store, start);
+    if plan.is_empty() {
+        ctx.ui.info("Nothing to delete.");
+    } else {
+        show_plan(ctx.ui, &plan);
+        confirm(ctx.ui, yes, plan.changes.len(), &s.id)?;
+        rec.save().await?;
+        let outcome = apply_plan(tool, ctx, &rec, spec, &plan).await;
+        run.deleted = outcome.applied.delete;
+        if !outcome.errors.is_empty() {
+            let code = apply_failed(ctx.ui, run, &outcome, plan.changes.len());
+            return Ok((code, Section::Keep));
+        }
+        ctx.ui.info(format!(
+            "Deleted {}.",
+            crate::plan::count_of(run.deleted, "resource")
+        ));
+    }
+    if state.serial > 0 || !rec.snapshot().resources.is_empty() {
+        rec.update(|st| {
+            st.resources.clear();
+            st.outputs = Value::Null;
+        })
+        .await?;
+    }
+    let notes = rec.notes();
+    if notes.is_empty() {
+        Ok((EXIT_OK, Section::Remove))
+    } else {
+        Ok((EXIT_OK, Section::Set(Value::Object(notes))))
+    }
+}
+
+/// `show --refresh`: the recorded resources checked against AWS; state rewritten (and said so) when AWS
+/// differs from what it recorded.
+async fn refresh_command<T: Tool>(
+    s: &Session,
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+) -> Result<(Value, Vec<String>)> {
+    let state = s
+        .load_state::<T>()
+        .await?
+        .ok_or_else(|| s.no_state::<T>())?;
+    let observed = tool.observe(ctx, spec, &state).await?;
+    let plan = T::plan(spec, &observed);
+    if !plan.is_empty() {
+        ctx.ui.warn(format!(
+            "AWS differs from the config: {} (run plan for details)",
+            plan.summary_line()
+        ));
+    }
+    let mut fresh = state.clone();
+    fresh.resources = T::recorded(&observed);
+    let out = T::outputs(spec, &fresh.resources);
+    fresh.outputs = Value::Object(out.value);
+    if fresh != state {
+        ctx.ui.info(format!(
+            "state updated from AWS (serial {} → {})",
+            state.serial,
+            state.serial + 1
+        ));
+        let mut f = fresh.clone();
+        s.store.save(&mut f).await?;
+    }
+    Ok((fresh.outputs, out.unknown))
+}
+
+/// Executes `plan` through the tool's `apply`.
+async fn apply_plan<T: Tool>(
+    tool: &T,
+    ctx: &Ctx<'_>,
+    rec: &Recorder<'_>,
+    spec: &T::Spec,
+    plan: &Plan,
+) -> Outcome {
+    execute(
+        plan,
+        rec,
+        ctx.ui,
+        async |change: &Change, step: Step, task: &Task<'_>| {
+            tool.apply(ctx, rec, spec, change, step, task).await
+        },
+    )
+    .await
+}
+
+/// Stops on changes AWS cannot make (exit 64) or conditions that forbid this run (exit 1).
+fn check_plan(plan: &Plan) -> Result<()> {
+    if !plan.impossible.is_empty() {
+        return Err(Error::usage(plan.impossible.join("; ")));
+    }
+    if !plan.refused.is_empty() {
+        return Err(Error::Refused(plan.refused.join("; ")));
+    }
+    Ok(())
+}
+
+fn with_notes(outputs: Value, notes: Map<String, Value>) -> Value {
+    match outputs {
+        Value::Object(mut m) => {
+            m.extend(notes);
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+/// Runs a tool's own verb the way the common commands run: config, stdin document, spec (no AWS call
+/// before it), account guard, the lock when `lock`, and exactly one document on stdout. The verb's result
+/// is added to the tool's outputs section.
+pub async fn run_verb<T, F>(global: &GlobalArgs, verb: &'static str, lock: bool, f: F) -> i32
+where
+    T: Tool,
+    F: AsyncFnOnce(&VerbCtx<'_, T>) -> Result<Map<String, Value>>,
+{
+    let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let kind = CommandKind::Verb(verb);
+    let mut s = match Session::start::<T>(global, kind, &ui).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let body = async || -> Result<Map<String, Value>> {
+        let flags = ToolFlags::<T>::default();
+        let spec = T::spec(&s.input(T::NAME, kind, &flags, false))?;
+        let sdk = s.connect().await?;
+        let tool = T::connect(&sdk);
+        let ctx = Ctx {
+            ui: &ui,
+            tagger: &s.tagger,
+            timeout: s.global.timeout,
+        };
+        let go = async || {
+            let state = s.load_state::<T>().await?;
+            let vctx = VerbCtx {
+                tool: &tool,
+                spec: &spec,
+                ctx: &ctx,
+                state: state.as_ref(),
+            };
+            let extra = f(&vctx).await?;
+            let mut section = match state.map(|st| st.outputs) {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            section.extend(extra);
+            Ok(section)
+        };
+        if lock {
+            s.locked::<T, _>(verb, go).await
+        } else {
+            go().await
+        }
+    };
+    match body().await {
+        Ok(section) => {
+            s.doc.set_outputs(T::SECTION, Value::Object(section), &[]);
+            finish(&ui, s.doc, new_run::<T>(verb), EXIT_OK)
+        }
+        Err(e) => fail(&ui, s.doc, verb, e),
+    }
+}
+
+/// Refuses when resources of other tools still use what `plan` deletes or replaces.
+async fn refuse_if_used<T: Tool>(
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    observed: &T::Observed,
+    plan: &Plan,
+) -> Result<()> {
+    if plan.destructive().is_empty() {
+        return Ok(());
+    }
+    let blockers = tool.blockers(ctx, spec, observed, plan).await?;
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "still in use, nothing was deleted: {}; take those down first",
+        blockers.join("; ")
+    )))
+}
+
+fn show_plan(ui: &Ui, plan: &Plan) {
+    for line in plan.render() {
+        ui.info(line);
+    }
+}
+
+fn confirm(ui: &Ui, yes: bool, n: usize, id: &Identity) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let what = crate::plan::count_of(n, "resource");
+    // stdin may carry the document; ask on the controlling terminal, and only when a person watches stderr.
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()
+        .filter(|_| std::io::stderr().is_terminal());
+    let Some(tty) = tty else {
+        return Err(Error::Refused(format!(
+            "down would delete {what} and there is no terminal to confirm at; pass --yes"
+        )));
+    };
+    let mut w = &tty;
+    let _ = write!(
+        w,
+        "{}: delete these {what} of stack {} ({}, {})? Type 'yes' to confirm: ",
+        ui.tool(),
+        id.stack,
+        id.env,
+        id.region
+    );
+    let _ = w.flush();
+    let mut answer = String::new();
+    std::io::BufReader::new(&tty)
+        .read_line(&mut answer)
+        .map_err(|e| Error::Refused(format!("could not read the confirmation: {e}")))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Refused(String::from(
+            "not confirmed; nothing was deleted",
+        )))
+    }
+}
+
+/// Words that name a command (common ones and the tools' own verbs), to record which one failed to parse.
+const COMMAND_WORDS: &[&str] = &[
+    "plan",
+    "up",
+    "down",
+    "show",
+    "unlock",
+    "state",
+    "output",
+    "deploy",
+    "snapshot",
+    "reserve",
+    "rotate-auth",
+    "rotate-origin-secret",
+    "import",
+    "permissions",
+    "completions",
+];
+
+/// The document to write when the command line itself is wrong: stdin's document when there is one, else a
+/// new one for the stack, env and region the raw arguments name; with a failed run appended.
+pub fn failed_document_from_args(tool: &str, message: &str) -> Document {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{flag}="))
+                .map(str::to_owned)
+                .or_else(|| (a == flag).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    let command = args
+        .iter()
+        .skip(1)
+        .find(|a| COMMAND_WORDS.contains(&a.as_str()))
+        .cloned()
+        .unwrap_or_else(|| "?".into());
+    let stdin = read_stdin().ok().flatten();
+    let mut doc = stdin
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Document>(t).ok())
+        .unwrap_or_else(|| {
+            Document::new(&Identity {
+                stack: value("--stack").unwrap_or_else(|| "hms".into()),
+                env: value("--env").unwrap_or_else(|| "production".into()),
+                region: value("--region")
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into()),
+            })
+        });
+    doc.runs.push(Run {
+        tool: tool.to_owned(),
+        command,
+        ok: false,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        error: Some(message.to_owned()),
+    });
+    doc
+}
+
+/// Reports `e`, writes `doc` with a failed run appended, returns the exit code.
+fn fail(ui: &Ui, mut doc: Document, command: &str, e: Error) -> i32 {
+    ui.error(e.to_string());
+    doc.runs.push(Run {
+        tool: ui.tool().to_owned(),
+        command: command.to_owned(),
+        ok: false,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        error: Some(e.to_string().lines().next().unwrap_or_default().to_owned()),
+    });
+    let _ = doc.write_stdout();
+    e.exit_code()
+}
+
+/// A failed apply: its errors were reported as they happened; this is the closing line. Returns the exit
+/// code.
+fn apply_failed(ui: &Ui, run: &mut Run, outcome: &Outcome, total: usize) -> i32 {
+    if !outcome.skipped.is_empty() {
+        ui.warn(format!(
+            "not attempted (they depend on a failed change): {}",
+            outcome.skipped.join(", ")
+        ));
+    }
+    let e = Error::Partial {
+        total,
+        failed: outcome.errors.len(),
+    };
+    ui.error(e.to_string());
+    run.ok = false;
+    run.error = Some(e.to_string());
+    e.exit_code()
+}
