@@ -23,10 +23,13 @@ plan: build
 	  if [ $$code = 1 ]; then rc=1; elif [ $$code = 2 ] && [ $$rc = 0 ]; then rc=2; fi; done; exit $$rc
 
 # Stops at the first tool that refuses: in production hms-db keeps a protected database and hms-backup a
-# bucket that holds backups. Only when you mean it: ARGS="--set db.disable_deletion_protection=true
-# --set backup.force_empty=true --set backup.force_empty_confirmed=true" (a final DB snapshot is still taken).
+# bucket that holds backups. Only when you mean it: DESTROY_DATA=1 passes hms-db
+# --disable-deletion-protection (a final snapshot is still taken) and hms-backup --force-empty.
 down: build
-	@for t in $(REVERSED); do $(BIN)/$$t down $(if $(YES),--yes,) $(ARGS) </dev/null >/dev/null; done
+	@for t in $(REVERSED); do extra=""; \
+	  if [ -n "$(DESTROY_DATA)" ]; then case $$t in \
+	    hms-db) extra=--disable-deletion-protection;; hms-backup) extra=--force-empty;; esac; fi; \
+	  $(BIN)/$$t down $(if $(YES),--yes,) $$extra $(ARGS) </dev/null >/dev/null; done
 
 demo:
 	bash scripts/demo.sh

@@ -8,22 +8,25 @@ use aws_sdk_s3::types::{
     LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
     ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Transition,
     TransitionStorageClass, VersioningConfiguration,
 };
 use hms_core::apply::Recorder;
+use hms_core::aws_tags::S3BucketTags;
+use hms_core::contract::Ctx;
 use hms_core::diff::{change_tags, Tags};
 use hms_core::error::code_of;
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
-use hms_core::tool::Ctx;
 use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::Value;
 
-use crate::plan::{self, BUCKET};
+use crate::addr::Addr;
 use crate::spec::{Encryption, Spec, RULE_ID};
 use crate::Clients;
+
+const BUCKET: Addr = Addr::Bucket;
 
 /// Settings in the order they are written on create.
 const SETTINGS: &[&str] = &[
@@ -158,7 +161,8 @@ async fn create(
         }
         Err(e) => return Err(err(&name, "s3:CreateBucket", e)),
     }
-    rec.record(BUCKET, Some(record(&name, spec)))?;
+    rec.record(&BUCKET.to_string(), Some(record(&name, spec)))
+        .await?;
     let mut all: Vec<&str> = SETTINGS.to_vec();
     all.push("tags");
     write_settings(c, spec, &name, change, &all, task).await?;
@@ -252,7 +256,7 @@ async fn write_settings(
             "policy" => {
                 s3.put_bucket_policy()
                     .bucket(name)
-                    .policy(plan::policy(name).to_string())
+                    .policy(spec.policy(name).to_string())
                     .send()
                     .await
                     .map_err(|e| err(name, "s3:PutBucketPolicy", e))?;
@@ -310,18 +314,7 @@ async fn write_settings(
                 }
             },
             "tags" => {
-                let tags = change_tags(change.after.as_ref());
-                s3.put_bucket_tagging()
-                    .bucket(name)
-                    .tagging(
-                        Tagging::builder()
-                            .set_tag_set(Some(s3_tags(&tags)?))
-                            .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| err(name, "s3:PutBucketTagging", e))?;
+                hms_core::tags::sync(&S3BucketTags(s3), name, change).await?;
             }
             other => {
                 return Err(Error::Internal(format!(

@@ -5,6 +5,7 @@
 //! Reads `outputs.security`; writes `outputs.backup`: `bucket`, `arn`, `region`, `kms_key_arn` (null with
 //! SSE-S3).
 
+pub mod addr;
 pub mod apply;
 pub mod observe;
 pub mod plan;
@@ -13,16 +14,18 @@ pub mod spec;
 use clap::{Parser, Subcommand};
 use hms_core::apply::Recorder;
 use hms_core::aws::SdkConfig;
-use hms_core::cli::{Command, GlobalArgs};
+use hms_core::cli::{Command, GlobalArgs, NoFlags};
+use hms_core::contract::{Ctx, Outputs, Tool, ToolInput};
 use hms_core::plan::{Action, Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
-use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
 use hms_core::{Error, Result};
 use serde_json::Value;
 
+use hms_core::addr::Address;
+
+use crate::addr::Addr;
 use crate::observe::Observed;
-use crate::plan::BUCKET;
-use crate::spec::{Encryption, Spec};
+use crate::spec::{DownFlags, Encryption, Spec};
 
 /// Command line of hms-backup.
 #[derive(Debug, Parser)]
@@ -38,59 +41,18 @@ pub struct Cli {
     pub command: BackupCommand,
 }
 
-/// hms-backup's commands.
+/// hms-backup's commands: the common ones, `down` with `--force-empty`.
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
-    /// Show what `up` would change; nothing changes.
-    Plan {
-        /// Exit 2 when changes are pending, 0 when none.
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
-    /// Create or update the bucket until AWS matches the config.
-    Up {
-        /// Allow changes that delete or replace the bucket (a new name).
-        #[arg(long)]
-        allow_destroy: bool,
-    },
-    /// Delete the bucket. Refused while it holds any object version, unless --force-empty.
-    Down {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-        /// Delete every object version and delete marker first (in production also needs --yes).
-        #[arg(long)]
-        force_empty: bool,
-    },
-    /// Print the outputs from state.
-    Show {
-        /// Check the recorded resources against AWS first.
-        #[arg(long)]
-        refresh: bool,
-    },
-    /// Break a stale lock left by a run that died.
-    Unlock { lock_id: String },
+    #[command(flatten)]
+    Common(Command<NoFlags, NoFlags, DownFlags>),
 }
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let mut global = cli.global;
-    let command = match cli.command {
-        BackupCommand::Plan { detailed_exitcode } => Command::Plan { detailed_exitcode },
-        BackupCommand::Up { allow_destroy } => Command::Up { allow_destroy },
-        BackupCommand::Down { yes, force_empty } => {
-            if force_empty {
-                global.set.push("backup.force_empty=true".into());
-                if yes {
-                    global.set.push("backup.force_empty_confirmed=true".into());
-                }
-            }
-            Command::Down { yes }
-        }
-        BackupCommand::Show { refresh } => Command::Show { refresh },
-        BackupCommand::Unlock { lock_id } => Command::Unlock { lock_id },
-    };
-    hms_core::tool::run::<Backup>(&global, &command).await
+    match cli.command {
+        BackupCommand::Common(c) => hms_core::engine::run::<Backup>(&cli.global, c).await,
+    }
 }
 
 /// The AWS clients hms-backup uses.
@@ -109,10 +71,14 @@ pub struct Backup {
 impl Tool for Backup {
     const NAME: &'static str = "hms-backup";
     const SECTION: &'static str = "backup";
+    const USES: &'static [&'static str] = &["security"];
     type Spec = Spec;
     type Observed = Observed;
+    type PlanFlags = NoFlags;
+    type UpFlags = NoFlags;
+    type DownFlags = DownFlags;
 
-    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+    fn spec(input: &ToolInput<'_, Self>) -> Result<Spec> {
         spec::build(input)
     }
 
@@ -129,16 +95,8 @@ impl Tool for Backup {
         observe::observe(&self.clients, spec, state).await
     }
 
-    fn recorded(observed: &Observed) -> Resources {
-        hms_core::diff::records(&observed.found)
-    }
-
     fn plan(spec: &Spec, observed: &Observed) -> Plan {
         plan::plan(spec, observed)
-    }
-
-    fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
-        plan::plan_down(spec, observed)
     }
 
     /// Backups are never deleted by accident: a bucket that holds any object version is only deleted with
@@ -150,13 +108,13 @@ impl Tool for Backup {
         _observed: &Observed,
         plan: &Plan,
     ) -> Result<Vec<String>> {
-        let Some(change) = plan
-            .changes
-            .iter()
-            .find(|c| c.address == BUCKET && matches!(c.action, Action::Delete | Action::Replace))
-        else {
+        let Some(change) = plan.changes.iter().find(|c| {
+            Addr::parse(&c.address) == Some(Addr::Bucket)
+                && matches!(c.action, Action::Delete | Action::Replace)
+        }) else {
             return Ok(vec![]);
         };
+        let bucket = Addr::Bucket;
         let name = change
             .before
             .as_ref()
@@ -167,14 +125,14 @@ impl Tool for Backup {
         if spec.force_empty {
             if spec.production && !spec.force_empty_confirmed {
                 return Err(Error::Refused(format!(
-                    "{BUCKET} {name} holds production's backups: --force-empty deletes every version of every object and needs --yes as well; nothing was deleted"
+                    "{bucket} {name} holds production's backups: --force-empty deletes every version of every object and needs --yes as well; nothing was deleted"
                 )));
             }
             return Ok(vec![]);
         }
         if observe::has_versions(&self.clients, &name).await? {
             return Err(Error::Refused(format!(
-                "{BUCKET} {name} holds backups (object versions or delete markers); nothing was deleted. Copy what you need, then run 'hms-backup down --force-empty{}' to delete them with the bucket",
+                "{bucket} {name} holds backups (object versions or delete markers); nothing was deleted. Copy what you need, then run 'hms-backup down --force-empty{}' to delete them with the bucket",
                 if spec.production { " --yes" } else { "" }
             )));
         }
@@ -195,7 +153,7 @@ impl Tool for Backup {
 
     fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         let mut o = Outputs::default();
-        let bucket = r.get(BUCKET);
+        let bucket = r.get(&Addr::Bucket.to_string());
         o.maybe("bucket", bucket.map(|b| Value::from(b.id.clone())));
         o.maybe("arn", bucket.and_then(|b| b.attr("arn")).map(Value::from));
         o.set("region", spec.region.clone());

@@ -8,9 +8,13 @@ use hms_core::state::State;
 use hms_core::{Error, Result};
 use serde_json::{json, Value};
 
-use crate::plan::BUCKET;
+use hms_core::contract::Observation;
+
+use crate::addr::Addr;
 use crate::spec::Spec;
 use crate::Clients;
+
+const BUCKET: Addr = Addr::Bucket;
 
 /// What exists now.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +24,16 @@ pub struct Observed {
     pub found: FoundSet,
     /// Reasons the bucket cannot be managed (owned by another account or another stack, other region).
     pub conflicts: Vec<String>,
+}
+
+impl Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+
+    fn conflicts(&self) -> &[String] {
+        &self.conflicts
+    }
 }
 
 /// Codes that mean "this setting is not configured" rather than a failure.
@@ -234,7 +248,8 @@ async fn bucket(
     let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     // Only a bucket this tool made (tagged with its address, or recorded in state) is managed: taking over
     // someone else's bucket would rewrite its lifecycle and policy, and `down` could delete it.
-    let ours = recorded || spec.tagger.owned_address(pairs()).as_deref() == Some(BUCKET);
+    let ours = recorded
+        || spec.tagger.owned_address(pairs()).as_deref() == Some(BUCKET.to_string().as_str());
     if !ours {
         let owner: Vec<String> = pairs()
             .filter(|(k, _)| k.starts_with("hms:"))
@@ -328,7 +343,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     };
     // State first: the recorded bucket is the managed one; a name changed in config makes the plan replace
     // it (never orphan it). The configured name is checked too, so a bucket with that name is not taken over.
-    let recorded = state.id(BUCKET).map(str::to_owned);
+    let recorded = state.id(&BUCKET.to_string()).map(str::to_owned);
     let (found, mut conflicts) =
         bucket(c, spec, &name, recorded.as_deref() == Some(name.as_str())).await?;
     if let Some(old) = recorded.filter(|id| *id != name) {
@@ -340,11 +355,11 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
                     "{BUCKET}: both the recorded bucket {old} and the configured {name} exist; keep one (move backup.bucket back to {old}, or delete {old} by hand after copying what you need)"
                 ));
             }
-            observed.found.insert(BUCKET.to_owned(), f);
+            observed.found.insert(BUCKET.to_string(), f);
         }
     }
     if let Some(f) = found {
-        observed.found.entry(BUCKET.to_owned()).or_insert(f);
+        observed.found.entry(BUCKET.to_string()).or_insert(f);
     }
     observed.conflicts = conflicts;
     Ok(observed)

@@ -7,26 +7,9 @@ use hms_core::diff::{self, Desired};
 use hms_core::plan::Plan;
 use serde_json::{json, Value};
 
+use crate::addr::Addr;
 use crate::observe::Observed;
 use crate::spec::{Encryption, Lifecycle, Spec, RULE_ID};
-
-/// The bucket.
-pub const BUCKET: &str = "backup.bucket";
-
-/// The bucket policy: no request without TLS, for the bucket and every object.
-pub fn policy(name: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        }]
-    })
-}
 
 /// The lifecycle rule in the compared form (the same shape observe reads back).
 pub fn lifecycle(l: &Lifecycle) -> Value {
@@ -55,7 +38,8 @@ pub fn encryption(e: &Encryption) -> Value {
 
 /// The bucket as the spec wants it.
 pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
-    vec![Desired::new(BUCKET)
+    let bucket = Addr::Bucket.to_string();
+    vec![Desired::new(&bucket)
         .attr("name", name)
         .attr("region", spec.region.clone())
         .attr("ownership", "BucketOwnerEnforced")
@@ -70,7 +54,7 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
         )
         .attr("versioning", "Enabled")
         .attr("encryption", encryption(&spec.encryption))
-        .attr("policy", hms_core::policy::normalize(&policy(name)))
+        .attr("policy", hms_core::policy::normalize(&spec.policy(name)))
         .attr(
             "lifecycle",
             spec.lifecycle
@@ -78,20 +62,13 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
                 .map(lifecycle)
                 .unwrap_or(Value::Null),
         )
-        .tags(spec.tags(BUCKET, name))
+        .tags(spec.tags(&bucket, name))
         .replace_on(&["name", "region"])]
 }
 
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec, &observed.name), &observed.found);
-    plan.refused.extend(observed.conflicts.iter().cloned());
-    plan
-}
-
-/// The deletion of the bucket (its settings go with it).
-pub fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
-    let mut plan = diff::delete_all(&observed.found, "down");
     plan.refused.extend(observed.conflicts.iter().cloned());
     plan
 }
@@ -137,7 +114,7 @@ mod tests {
         f.tags = d.tags.clone();
         Observed {
             name: "hms-backups-production".into(),
-            found: [(BUCKET.to_owned(), f)].into_iter().collect(),
+            found: [(Addr::Bucket.to_string(), f)].into_iter().collect(),
             conflicts: vec![],
         }
     }
@@ -176,7 +153,7 @@ mod tests {
     fn a_policy_allowing_plain_http_is_drift() {
         let s = spec("");
         let mut observed = found_as(&s);
-        if let Some(f) = observed.found.get_mut(BUCKET) {
+        if let Some(f) = observed.found.get_mut(&Addr::Bucket.to_string()) {
             f.attrs.insert("policy".into(), Value::Null);
             f.attrs.insert("versioning".into(), "Suspended".into());
         }

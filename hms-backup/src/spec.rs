@@ -2,11 +2,23 @@
 
 use std::collections::BTreeMap;
 
+use clap::Args;
+use hms_core::cli::NoFlags;
 use hms_core::config::Config;
+use hms_core::contract::SpecInput;
 use hms_core::tags::Tagger;
-use hms_core::tool::SpecInput;
 use hms_core::{Error, Result};
 use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `hms-backup down`'s own flag.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DownFlags {
+    /// Delete every object version and delete marker first, then the bucket (in production also needs
+    /// --yes, even at a terminal).
+    #[arg(long)]
+    pub force_empty: bool,
+}
 
 /// `[backup]` as written in config; defaults are the reference stack.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,10 +34,6 @@ pub struct BackupConfig {
     pub kms_key_arn: Option<String>,
     /// The lifecycle rule set.
     pub lifecycle: Option<LifecycleConfig>,
-    /// `down`: delete every object version and delete marker first (also `hms-backup down --force-empty`).
-    pub force_empty: Option<bool>,
-    /// Set by `down --force-empty --yes`: production needs both.
-    pub force_empty_confirmed: Option<bool>,
 }
 
 /// `[backup.lifecycle]`.
@@ -108,6 +116,7 @@ pub struct Spec {
     pub encryption: Encryption,
     /// `None`: no lifecycle configuration.
     pub lifecycle: Option<Lifecycle>,
+    /// `down --force-empty`.
     pub force_empty: bool,
     /// `--yes` was given with `--force-empty`.
     pub force_empty_confirmed: bool,
@@ -128,6 +137,21 @@ impl Spec {
     /// Tags of the bucket.
     pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
         self.tagger.tags(address, Some(name))
+    }
+
+    /// The bucket policy: no request without TLS, for the bucket and every object.
+    pub fn policy(&self, name: &str) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }]
+        })
     }
 }
 
@@ -309,9 +333,18 @@ fn kms_key_arn_ok(s: &str) -> bool {
             && (res.starts_with("key/") || res.starts_with("alias/")) && res.len() > 4)
 }
 
+/// The spec input of hms-backup.
+pub type Input<'a> = SpecInput<'a, NoFlags, NoFlags, DownFlags>;
+
 /// Builds the spec.
-pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
+pub fn build(input: &Input<'_>) -> Result<Spec> {
     let config = input.config;
+    if config.is_set("backup.force_empty") {
+        return Err(config.invalid(
+            "backup.force_empty",
+            "deleting every backup is not a config setting; pass --force-empty (and --yes) to 'hms-backup down'",
+        ));
+    }
     let cfg: BackupConfig = config.section("backup")?;
     let tagger = input.tagger;
     let id = &tagger.id;
@@ -347,7 +380,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                     ));
                 }
                 Encryption::Kms(Some(arn.clone()))
-            } else if input.command == "down" {
+            } else if input.is_down() {
                 // Down needs no key; do not demand the upstream output.
                 Encryption::Kms(None)
             } else {
@@ -359,7 +392,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                         _ => {
                             return Err(Error::usage(format!(
                                 "stdin: outputs.security.kms_key_arns.backups = {v}: not a KMS key ARN; run 'hms-security up | hms-backup {}'",
-                                input.command
+                                input.command.name()
                             )))
                         }
                     },
@@ -382,25 +415,6 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             ))
         }
     };
-    // Emptying a bucket of backups is only ever asked for on the command line, never by a config file.
-    for key in ["force_empty", "force_empty_confirmed"] {
-        let full = format!("backup.{key}");
-        if config.is_set(&full) && !config.source_of(&full).starts_with("--set") {
-            return Err(config.invalid(
-                &full,
-                "deleting every backup is not a config setting; pass --force-empty (and --yes) to 'hms-backup down'",
-            ));
-        }
-    }
-    if cfg.force_empty == Some(true) && input.command != "down" {
-        return Err(config.invalid(
-            "backup.force_empty",
-            format!(
-                "only 'hms-backup down --force-empty' empties the bucket, never {}",
-                input.command
-            ),
-        ));
-    }
     let lifecycle = lifecycle(config, cfg.lifecycle.as_ref())?;
     Ok(Spec {
         bucket_base,
@@ -408,8 +422,9 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         region: id.region.clone(),
         encryption,
         lifecycle,
-        force_empty: cfg.force_empty.unwrap_or(false),
-        force_empty_confirmed: cfg.force_empty_confirmed.unwrap_or(false),
+        // Only `down` ever empties the bucket; the flag exists on no other command.
+        force_empty: input.is_down() && input.flags.down.force_empty,
+        force_empty_confirmed: input.yes,
         production: id.env == "production",
         tagger: tagger.clone(),
     })

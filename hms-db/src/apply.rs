@@ -6,11 +6,11 @@ use std::time::SystemTime;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};
 use hms_core::apply::Recorder;
+use hms_core::contract::Ctx;
 use hms_core::diff::{change_tags, tag_delta, Tags};
 use hms_core::error::{code_of, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
-use hms_core::tool::Ctx;
 use hms_core::ui::{wait_until, Task};
 use hms_core::{Error, Result};
 use serde_json::Value;
@@ -166,7 +166,8 @@ async fn create(
         rec.record(
             a,
             Some(Resource::new(&spec.parameter_group).with("arn", arn.clone())),
-        )?;
+        )
+        .await?;
         c.rds
             .modify_db_parameter_group()
             .db_parameter_group_name(&spec.parameter_group)
@@ -228,7 +229,8 @@ async fn create(
         rec.record(
             a,
             Some(Resource::new(&spec.identifier).with("status", "creating")),
-        )?;
+        )
+        .await?;
         return wait_available(c, ctx, task, spec, "created").await;
     }
     Err(Error::Internal(format!("{a}: unknown address")))

@@ -16,17 +16,17 @@ pub mod spec;
 use clap::{Parser, Subcommand};
 use hms_core::apply::Recorder;
 use hms_core::aws::SdkConfig;
-use hms_core::cli::{Command, GlobalArgs};
+use hms_core::cli::{Command, GlobalArgs, NoFlags};
+use hms_core::contract::{Ctx, Outputs, Tool, ToolInput, VerbCtx};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
-use hms_core::tool::{Ctx, Outputs, SpecInput, Tool, VerbCtx};
 use hms_core::ui::wait_until;
 use hms_core::{Error, Result};
 use serde_json::{json, Map, Value};
 
 use crate::observe::Observed;
 use crate::plan::{INSTANCE, SUBNET_GROUP};
-use crate::spec::Spec;
+use crate::spec::{DownFlags, PlanFlags, Spec};
 
 /// Command line of hms-db.
 #[derive(Debug, Parser)]
@@ -45,41 +45,8 @@ pub struct Cli {
 /// hms-db's commands: the common ones with the database's own flags, and its own verbs.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Show what `up` would change, and how each change lands (in place, outage, replace); nothing changes.
-    Plan {
-        /// Exit 2 when changes are pending, 0 when none.
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
-    /// Create or update until AWS matches the config; waits for the instance to be available.
-    Up {
-        /// Allow changes that delete or replace a resource.
-        #[arg(long)]
-        allow_destroy: bool,
-        /// Apply instance changes now instead of in the maintenance window.
-        #[arg(long)]
-        apply_immediately: bool,
-    },
-    /// Delete the database (final snapshot first) and its groups. Reservations are never touched.
-    Down {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-        /// Delete without a final snapshot.
-        #[arg(long)]
-        skip_final_snapshot: bool,
-        /// Turn deletion protection off first (needed in production).
-        #[arg(long)]
-        disable_deletion_protection: bool,
-    },
-    /// Print the outputs from state.
-    Show {
-        /// Check the recorded resources against AWS first.
-        #[arg(long)]
-        refresh: bool,
-    },
-    /// Break a stale lock left by a run that died.
-    Unlock { lock_id: String },
+    #[command(flatten)]
+    Common(Command<PlanFlags, NoFlags, DownFlags>),
     /// Take a manual snapshot and wait until it is available.
     Snapshot {
         /// Snapshot name (default `<instance>-manual-<UTC time>`).
@@ -102,35 +69,11 @@ pub enum DbCommand {
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let mut global = cli.global;
-    // The database's own flags are config values too (--set db.apply_immediately=true works the same).
-    let mut flag = |on: bool, key: &str| {
-        if on {
-            global.set.push(format!("db.{key}=true"));
-        }
-    };
-    let command = match cli.command {
-        DbCommand::Plan { detailed_exitcode } => Command::Plan { detailed_exitcode },
-        DbCommand::Up {
-            allow_destroy,
-            apply_immediately,
-        } => {
-            flag(apply_immediately, "apply_immediately");
-            Command::Up { allow_destroy }
-        }
-        DbCommand::Down {
-            yes,
-            skip_final_snapshot,
-            disable_deletion_protection,
-        } => {
-            flag(skip_final_snapshot, "skip_final_snapshot");
-            flag(disable_deletion_protection, "disable_deletion_protection");
-            Command::Down { yes }
-        }
-        DbCommand::Show { refresh } => Command::Show { refresh },
-        DbCommand::Unlock { lock_id } => Command::Unlock { lock_id },
+    let global = cli.global;
+    match cli.command {
+        DbCommand::Common(c) => hms_core::engine::run::<Db>(&global, c).await,
         DbCommand::Snapshot { name } => {
-            return hms_core::tool::run_verb::<Db, _>(
+            hms_core::engine::run_verb::<Db, _>(
                 &global,
                 "snapshot",
                 true,
@@ -148,7 +91,7 @@ pub async fn run(cli: Cli) -> i32 {
                 reservation_id,
                 yes,
             };
-            return hms_core::tool::run_verb::<Db, _>(
+            hms_core::engine::run_verb::<Db, _>(
                 &global,
                 "reserve",
                 purchase,
@@ -156,10 +99,9 @@ pub async fn run(cli: Cli) -> i32 {
                     reserve::reserve(&v.tool.clients, v.ctx.ui, v.spec, &req).await
                 },
             )
-            .await;
+            .await
         }
-    };
-    hms_core::tool::run::<Db>(&global, &command).await
+    }
 }
 
 /// `hms-db snapshot`: a manual snapshot, waited for.
@@ -270,10 +212,14 @@ pub struct Db {
 impl Tool for Db {
     const NAME: &'static str = "hms-db";
     const SECTION: &'static str = "db";
+    const USES: &'static [&'static str] = &["vpc", "security"];
     type Spec = Spec;
     type Observed = Observed;
+    type PlanFlags = PlanFlags;
+    type UpFlags = NoFlags;
+    type DownFlags = DownFlags;
 
-    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+    fn spec(input: &ToolInput<'_, Self>) -> Result<Spec> {
         spec::build(input)
     }
 
@@ -287,10 +233,6 @@ impl Tool for Db {
 
     async fn observe(&self, _ctx: &Ctx<'_>, spec: &Spec, state: &State) -> Result<Observed> {
         observe::observe(&self.clients, spec, state).await
-    }
-
-    fn recorded(observed: &Observed) -> Resources {
-        hms_core::diff::records(&observed.found)
     }
 
     fn plan(spec: &Spec, observed: &Observed) -> Plan {

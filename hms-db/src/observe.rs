@@ -24,6 +24,12 @@ pub struct Observed {
     pub deletion_protection: bool,
 }
 
+impl hms_core::contract::Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+}
+
 async fn tags(c: &Clients, arn: &str) -> Result<Vec<(String, String)>> {
     match c
         .rds

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use clap::Args;
+use hms_core::cli::NoFlags;
+use hms_core::contract::{CommandKind, SpecInput};
 use hms_core::tags::Tagger;
-use hms_core::tool::SpecInput;
 use hms_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,12 +43,6 @@ pub struct DbConfig {
     pub auto_minor_version_upgrade: Option<bool>,
     /// Statements slower than this are logged (default 1000 ms; -1 turns it off).
     pub log_min_duration_ms: Option<i64>,
-    /// Apply changes now instead of in the maintenance window (also `hms-db up --apply-immediately`).
-    pub apply_immediately: Option<bool>,
-    /// `down`: take no final snapshot (also `hms-db down --skip-final-snapshot`).
-    pub skip_final_snapshot: Option<bool>,
-    /// `down`: turn deletion protection off first (also `hms-db down --disable-deletion-protection`).
-    pub disable_deletion_protection: Option<bool>,
     /// Reserved instances: `Partial Upfront` (default), `All Upfront` or `No Upfront`.
     pub reservation_offering_type: Option<String>,
     /// Reserved instances: 1 or 3 years (default 1).
@@ -205,8 +201,30 @@ fn len(start: u32, end: u32, period: u32) -> u32 {
     (end + period - start) % period
 }
 
+/// `plan`'s and `up`'s own flag: it decides how the planned changes land.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlanFlags {
+    /// Apply instance changes now instead of in the maintenance window.
+    #[arg(long)]
+    pub apply_immediately: bool,
+}
+
+/// `down`'s own flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DownFlags {
+    /// Delete without a final snapshot.
+    #[arg(long)]
+    pub skip_final_snapshot: bool,
+    /// Turn deletion protection off first (needed in production).
+    #[arg(long)]
+    pub disable_deletion_protection: bool,
+}
+
+/// The spec input of hms-db.
+pub type Input<'a> = SpecInput<'a, PlanFlags, NoFlags, DownFlags>;
+
 /// Builds the spec.
-pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
+pub fn build(input: &Input<'_>) -> Result<Spec> {
     let config = input.config;
     let cfg: DbConfig = config.section("db")?;
     for var in PASSWORD_VARS {
@@ -406,7 +424,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     }
 
     // Upstream: not needed to delete, to snapshot or to look at reservations.
-    let needs_upstream = matches!(input.command, "plan" | "up");
+    let needs_upstream = matches!(input.command, CommandKind::Plan | CommandKind::Up);
     let text = |path: &str, producer: &str| -> Result<Option<String>> {
         if !needs_upstream {
             return Ok(input
@@ -464,9 +482,10 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         deletion_protection: cfg.deletion_protection.unwrap_or(production),
         performance_insights: cfg.performance_insights.unwrap_or(true),
         auto_minor_version_upgrade: cfg.auto_minor_version_upgrade.unwrap_or(true),
-        apply_immediately: cfg.apply_immediately.unwrap_or(false),
-        skip_final_snapshot: cfg.skip_final_snapshot.unwrap_or(false),
-        disable_deletion_protection: cfg.disable_deletion_protection.unwrap_or(false),
+        apply_immediately: input.flags.plan.apply_immediately,
+        skip_final_snapshot: input.is_down() && input.flags.down.skip_final_snapshot,
+        disable_deletion_protection: input.is_down()
+            && input.flags.down.disable_deletion_protection,
         subnet_group: format!("{identifier}-subnets"),
         // The family is in the name: a major upgrade makes a new group while the old one is still in use.
         parameter_group: format!("{identifier}-params-postgres{}", version_major),

@@ -19,11 +19,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use hms_core::apply::Recorder;
+use hms_core::contract::Ctx;
 use hms_core::diff::change_tags;
 use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
-use hms_core::tool::Ctx;
 use hms_core::ui::{wait_until, Task};
 use hms_core::{Error, Result};
 use serde_json::Value;
@@ -213,7 +213,8 @@ async fn put(
                         .with("dns_name", lb.dns_name().unwrap_or_default())
                         .with("zone_id", lb.canonical_hosted_zone_id().unwrap_or_default()),
                 ),
-            )?;
+            )
+            .await?;
             arn
         } else {
             let arn = arn_of(rec, a)?;
@@ -545,7 +546,8 @@ async fn put(
                     .with("arn", arn.clone())
                     .with("name", s.name.clone()),
             ),
-        )?;
+        )
+        .await?;
         if !spec.no_wait {
             wait_deployed(c, ctx, task, spec, s, &td, a).await?;
         }

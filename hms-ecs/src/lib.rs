@@ -12,16 +12,16 @@ pub mod spec;
 use clap::{Parser, Subcommand};
 use hms_core::apply::Recorder;
 use hms_core::aws::SdkConfig;
-use hms_core::cli::{Command, GlobalArgs};
+use hms_core::cli::{Command, GlobalArgs, NoFlags};
+use hms_core::contract::{Ctx, Outputs, Tool, ToolInput};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
-use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
 use hms_core::ui::Task;
 use hms_core::Result;
 use serde_json::{json, Map, Value};
 
 use crate::observe::Observed;
-use crate::spec::Spec;
+use crate::spec::{Deploy, DownFlags, Spec, UpFlags};
 
 /// Command line of hms-ecs.
 #[derive(Debug, Parser)]
@@ -37,87 +37,42 @@ pub struct Cli {
     pub command: EcsCommand,
 }
 
-/// hms-ecs's commands.
+/// hms-ecs's commands: the common ones with its own flags, and `deploy`.
 #[derive(Debug, Subcommand)]
 pub enum EcsCommand {
-    /// Show what `up` would change; nothing is changed.
-    Plan {
-        #[arg(long)]
-        detailed_exitcode: bool,
-    },
-    /// Create or update until AWS matches the config; waits for deployments to complete.
-    Up {
-        #[arg(long)]
-        allow_destroy: bool,
-        /// Return once a deployment is accepted instead of waiting for it.
-        #[arg(long)]
-        no_wait: bool,
-    },
-    /// Roll one service to a new image (the same as `up` with ecs.services.SERVICE.image=IMAGE; put the image
-    /// in config to keep it for the next `up`).
+    #[command(flatten)]
+    Common(Command<NoFlags, UpFlags, DownFlags>),
+    /// Roll one service to a new image (a new task definition revision, rolled out and waited for). Put the
+    /// image in config to keep it for the next `up`.
     Deploy {
+        /// The service's key in config (`backend`).
         service: String,
+        /// The image reference (`123456789012.dkr.ecr.us-east-1.amazonaws.com/hms-backend:v1.3.0`).
         image: String,
+        /// Return once the deployment is accepted instead of waiting for it.
         #[arg(long)]
         no_wait: bool,
     },
-    /// Drain and delete everything hms-ecs owns; log groups stay unless --delete-logs.
-    Down {
-        #[arg(long)]
-        yes: bool,
-        #[arg(long)]
-        delete_logs: bool,
-    },
-    /// Print the outputs from state.
-    Show {
-        #[arg(long)]
-        refresh: bool,
-    },
-    /// Break a stale lock left by a run that died.
-    Unlock { lock_id: String },
 }
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let mut global = cli.global;
     let command = match cli.command {
-        EcsCommand::Plan { detailed_exitcode } => Command::Plan { detailed_exitcode },
-        EcsCommand::Up {
-            allow_destroy,
-            no_wait,
-        } => {
-            if no_wait {
-                global.set.push("ecs.no_wait=true".into());
-            }
-            Command::Up { allow_destroy }
-        }
+        EcsCommand::Common(c) => c,
         EcsCommand::Deploy {
             service,
             image,
             no_wait,
-        } => {
-            // A quoted TOML string, so that any image reference arrives as text.
-            global.set.push(format!(
-                "ecs.services.{service}.image={}",
-                Value::from(image)
-            ));
-            if no_wait {
-                global.set.push("ecs.no_wait=true".into());
-            }
-            Command::Up {
-                allow_destroy: false,
-            }
-        }
-        EcsCommand::Down { yes, delete_logs } => {
-            if delete_logs {
-                global.set.push("ecs.delete_logs=true".into());
-            }
-            Command::Down { yes }
-        }
-        EcsCommand::Show { refresh } => Command::Show { refresh },
-        EcsCommand::Unlock { lock_id } => Command::Unlock { lock_id },
+        } => Command::Up {
+            allow_destroy: false,
+            plan: NoFlags {},
+            flags: UpFlags {
+                no_wait,
+                deploy: Some(Deploy { service, image }),
+            },
+        },
     };
-    hms_core::tool::run::<Ecs>(&global, &command).await
+    hms_core::engine::run::<Ecs>(&cli.global, command).await
 }
 
 /// The AWS clients hms-ecs uses.
@@ -138,10 +93,14 @@ pub struct Ecs {
 impl Tool for Ecs {
     const NAME: &'static str = "hms-ecs";
     const SECTION: &'static str = "ecs";
+    const USES: &'static [&'static str] = &["vpc", "security", "db"];
     type Spec = Spec;
     type Observed = Observed;
+    type PlanFlags = NoFlags;
+    type UpFlags = UpFlags;
+    type DownFlags = DownFlags;
 
-    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+    fn spec(input: &ToolInput<'_, Self>) -> Result<Spec> {
         spec::build(input)
     }
 
@@ -160,27 +119,12 @@ impl Tool for Ecs {
         observe::observe(&self.clients, spec, state).await
     }
 
-    fn recorded(observed: &Observed) -> Resources {
-        hms_core::diff::records(&observed.found)
-    }
-
     fn plan(spec: &Spec, observed: &Observed) -> Plan {
         plan::plan(spec, observed)
     }
 
     fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
         plan::plan_down(spec, observed)
-    }
-
-    async fn blockers(
-        &self,
-        _ctx: &Ctx<'_>,
-        _spec: &Spec,
-        _observed: &Observed,
-        _plan: &Plan,
-    ) -> Result<Vec<String>> {
-        // What uses the services (hms-observe, hms-edge) is checked through the state store by hms-core.
-        Ok(vec![])
     }
 
     async fn apply(

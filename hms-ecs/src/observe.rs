@@ -24,6 +24,12 @@ pub struct Observed {
     pub counts: BTreeMap<String, (i32, i32)>,
 }
 
+impl hms_core::contract::Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use clap::Args;
+use hms_core::cli::NoFlags;
+use hms_core::contract::{CommandKind, SpecInput};
 use hms_core::tags::Tagger;
-use hms_core::tool::SpecInput;
 use hms_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,10 +23,6 @@ pub struct EcsConfig {
     pub certificate_arn: Option<String>,
     /// Log retention in days (default 30).
     pub log_retention_days: Option<i64>,
-    /// Keep the service log groups on `down` unless this is true (also `hms-ecs down --delete-logs`).
-    pub delete_logs: Option<bool>,
-    /// Return once a deploy is accepted instead of waiting for it (also `--no-wait`).
-    pub no_wait: Option<bool>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
 }
@@ -252,10 +250,57 @@ fn merge(base: ServiceConfig, over: ServiceConfig) -> ServiceConfig {
     }
 }
 
+/// `up`'s own flags (`deploy` is an `up` with `deploy` set).
+#[derive(Args, Debug, Clone, Default)]
+pub struct UpFlags {
+    /// Return once a deployment is accepted instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Set by `hms-ecs deploy SERVICE IMAGE`.
+    #[arg(skip)]
+    pub deploy: Option<Deploy>,
+}
+
+/// `hms-ecs deploy SERVICE IMAGE`: one service rolled to one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deploy {
+    /// The service's config key.
+    pub service: String,
+    pub image: String,
+}
+
+/// `down`'s own flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DownFlags {
+    /// Delete the service log groups too (they are kept by default).
+    #[arg(long)]
+    pub delete_logs: bool,
+}
+
+/// The spec input of hms-ecs.
+pub type Input<'a> = SpecInput<'a, NoFlags, UpFlags, DownFlags>;
+
 /// Builds the spec.
-pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
+pub fn build(input: &Input<'_>) -> Result<Spec> {
     let config = input.config;
-    let cfg: EcsConfig = config.section("ecs")?;
+    let mut cfg: EcsConfig = config.section("ecs")?;
+    if let Some(d) = &input.flags.up.deploy {
+        let known: Vec<&str> = ["backend", "frontend"]
+            .into_iter()
+            .chain(cfg.services.keys().map(String::as_str))
+            .filter(|k| cfg.services.get(*k).and_then(|s| s.enabled) != Some(false))
+            .collect();
+        if !known.contains(&d.service.as_str()) {
+            return Err(Error::usage(format!(
+                "deploy {}: unknown service {:?}; the services are {}",
+                d.service,
+                d.service,
+                known.join(", ")
+            )));
+        }
+        // The image of one service, as if it were in config.
+        cfg.services.entry(d.service.clone()).or_default().image = Some(d.image.clone());
+    }
     let tagger = input.tagger;
     let production = tagger.id.env == "production";
 
@@ -581,7 +626,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     }
 
     // Upstream outputs (not needed to take things down).
-    let needs = matches!(input.command, "plan" | "up" | "deploy");
+    let needs = matches!(input.command, CommandKind::Plan | CommandKind::Up);
     let text = |path: &str, producer: &str| -> Result<Option<String>> {
         if !needs {
             return Ok(input
@@ -664,8 +709,8 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         container_insights: cfg.container_insights.unwrap_or(true),
         certificate_arn: cfg.certificate_arn.clone(),
         log_retention_days: retention as i32,
-        delete_logs: cfg.delete_logs.unwrap_or(false),
-        no_wait: cfg.no_wait.unwrap_or(false),
+        delete_logs: input.is_down() && input.flags.down.delete_logs,
+        no_wait: input.flags.up.no_wait,
         alb_name: fit(&tagger.name("alb"), 32),
         deletion_protection: production,
         services,

@@ -3,11 +3,11 @@
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use hms_core::apply::Recorder;
+use hms_core::contract::Ctx;
 use hms_core::diff::{change_tags, tag_delta, Tags};
 use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
-use hms_core::tool::Ctx;
 use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::Value;

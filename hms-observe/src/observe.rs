@@ -23,6 +23,16 @@ pub struct Observed {
     pub conflicts: Vec<String>,
 }
 
+impl hms_core::contract::Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+
+    fn conflicts(&self) -> &[String] {
+        &self.conflicts
+    }
+}
+
 /// The partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {

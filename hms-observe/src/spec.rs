@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use hms_core::contract::{SpecInput, Upstream};
 use hms_core::tags::Tagger;
-use hms_core::tool::{SpecInput, Upstream};
 use hms_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -415,7 +415,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 ))
             })?,
             // `down` deletes what exists; it needs no upstream value.
-            _ if input.command == "down" => 100.0,
+            _ if input.is_down() => 100.0,
             _ => {
                 return Err(Error::usage(format!(
                     "needs outputs.db.allocated_storage (the free-storage alarm is a share of it) — run 'hms-db up | hms-observe {}'",

@@ -6,11 +6,11 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 use hms_core::apply::Recorder;
+use hms_core::contract::Ctx;
 use hms_core::diff::{change_tags, tag_delta, Tags};
 use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
-use hms_core::tool::Ctx;
 use hms_core::{Error, Result};
 use serde_json::Value;
 
@@ -234,7 +234,7 @@ async fn create(c: &Clients, rec: &Recorder<'_>, spec: &Spec, change: &Change) -
             }
             Err(e) => return Err(Error::aws(a, "ec2:CreateSecurityGroup", e)),
         };
-        rec.record(a, Some(Resource::new(&id)))?;
+        rec.record(a, Some(Resource::new(&id))).await?;
         // AWS gives every new group an allow-all egress rule; the design allows only what it lists.
         let all = IpPermission::builder()
             .ip_protocol("-1")
@@ -390,7 +390,7 @@ async fn create(c: &Clients, rec: &Recorder<'_>, spec: &Spec, change: &Change) -
             .ok_or_else(|| Error::Internal(format!("{a}: CreateKey returned no key")))?;
         let res = Resource::new(meta.key_id()).with("arn", meta.arn().unwrap_or_default());
         // Recorded before anything else can fail: a key costs money and must never be lost track of.
-        rec.record(a, Some(res.clone()))?;
+        rec.record(a, Some(res.clone())).await?;
         c.kms
             .enable_key_rotation()
             .key_id(meta.key_id())

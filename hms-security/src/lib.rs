@@ -14,10 +14,10 @@ use aws_sdk_ec2::types::Filter;
 use clap::Parser;
 use hms_core::apply::Recorder;
 use hms_core::aws::SdkConfig;
-use hms_core::cli::{Command, GlobalArgs};
+use hms_core::cli::{Command, GlobalArgs, NoFlags};
+use hms_core::contract::{Ctx, Outputs, Tool, ToolInput};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
-use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
 use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::{Map, Value};
@@ -41,7 +41,7 @@ pub struct Cli {
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    hms_core::tool::run::<Security>(&cli.global, &cli.command).await
+    hms_core::engine::run::<Security>(&cli.global, cli.command).await
 }
 
 /// The AWS clients hms-security uses.
@@ -62,10 +62,14 @@ pub struct Security {
 impl Tool for Security {
     const NAME: &'static str = "hms-security";
     const SECTION: &'static str = "security";
+    const USES: &'static [&'static str] = &["vpc"];
     type Spec = Spec;
     type Observed = Observed;
+    type PlanFlags = NoFlags;
+    type UpFlags = NoFlags;
+    type DownFlags = NoFlags;
 
-    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+    fn spec(input: &ToolInput<'_, Self>) -> Result<Spec> {
         spec::build(input)
     }
 
@@ -82,10 +86,6 @@ impl Tool for Security {
 
     async fn observe(&self, _ctx: &Ctx<'_>, spec: &Spec, state: &State) -> Result<Observed> {
         observe::observe(&self.clients, spec, state).await
-    }
-
-    fn recorded(observed: &Observed) -> Resources {
-        hms_core::diff::records(&observed.found)
     }
 
     fn plan(spec: &Spec, observed: &Observed) -> Plan {

@@ -29,6 +29,12 @@ pub struct Observed {
     pub recorded_rules: std::collections::BTreeSet<String>,
 }
 
+impl hms_core::contract::Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+}
+
 fn normalize_cidr(c: &str) -> String {
     c.parse::<IpNet>()
         .map(|n| n.to_string())

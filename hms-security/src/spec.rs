@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use hms_core::contract::{CommandKind, SpecInput};
 use hms_core::services::{self, ServiceBasics};
 use hms_core::tags::Tagger;
-use hms_core::tool::SpecInput;
 use hms_core::{Error, Result};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -157,7 +157,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let tagger = input.tagger;
     let vpc_id = match input.command {
         // `down` and `show` work from state and tags alone.
-        "down" | "show" => input
+        CommandKind::Down | CommandKind::Show => input
             .doc
             .output("vpc.vpc_id")
             .and_then(|v| v.as_str())

@@ -10,11 +10,11 @@ use aws_sdk_ec2::types::{
     ResourceType, Tag, TagSpecification, TrafficType, VpcEndpointType,
 };
 use hms_core::apply::Recorder;
+use hms_core::contract::Ctx;
 use hms_core::diff::{change_tags, tag_delta, Tags};
 use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
-use hms_core::tool::Ctx;
 use hms_core::ui::{wait_until, Task};
 use hms_core::{Error, Result};
 use serde_json::Value;
@@ -101,7 +101,7 @@ async fn create(
                 .unwrap_or_default()
                 .to_owned();
             // Record at once: the attributes below can fail, and the VPC must not be lost.
-            rec.record(a, Some(Resource::new(&id)))?;
+            rec.record(a, Some(Resource::new(&id))).await?;
             set_dns(c, a, &id).await?;
             Ok(Resource::new(id))
         }
@@ -144,7 +144,7 @@ async fn create(
                 .and_then(|g| g.internet_gateway_id())
                 .unwrap_or_default()
                 .to_owned();
-            rec.record(a, Some(Resource::new(&id)))?;
+            rec.record(a, Some(Resource::new(&id))).await?;
             attach_igw(c, a, &id, &rec.id(addr::VPC)?).await?;
             Ok(Resource::new(id))
         }
@@ -174,7 +174,8 @@ async fn create(
                 .unwrap_or_default()
                 .to_owned();
             // Recorded before the wait: a timeout or a kill leaves it in state, and the next run resumes.
-            rec.record(a, Some(Resource::new(&id).with("state", "pending")))?;
+            rec.record(a, Some(Resource::new(&id).with("state", "pending")))
+                .await?;
             let public_ip = wait_nat(c, ctx, task, a, &id, "available").await?;
             Ok(Resource::new(id)
                 .with("public_ip", public_ip.unwrap_or_default())

@@ -15,10 +15,10 @@ use aws_sdk_ec2::types::Filter;
 use clap::Parser;
 use hms_core::apply::Recorder;
 use hms_core::aws::SdkConfig;
-use hms_core::cli::{Command, GlobalArgs};
+use hms_core::cli::{Command, GlobalArgs, NoFlags};
+use hms_core::contract::{Ctx, Outputs, Tool, ToolInput};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
-use hms_core::tool::{Ctx, Outputs, SpecInput, Tool};
 use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::Value;
@@ -43,7 +43,7 @@ pub struct Cli {
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    hms_core::tool::run::<Vpc>(&cli.global, &cli.command).await
+    hms_core::engine::run::<Vpc>(&cli.global, cli.command).await
 }
 
 /// The AWS clients hms-vpc uses.
@@ -63,10 +63,14 @@ pub struct Vpc {
 impl Tool for Vpc {
     const NAME: &'static str = "hms-vpc";
     const SECTION: &'static str = "vpc";
+    const USES: &'static [&'static str] = &[];
     type Spec = Spec;
     type Observed = Observed;
+    type PlanFlags = NoFlags;
+    type UpFlags = NoFlags;
+    type DownFlags = NoFlags;
 
-    fn spec(input: &SpecInput<'_>) -> Result<Spec> {
+    fn spec(input: &ToolInput<'_, Self>) -> Result<Spec> {
         spec::build(input)
     }
 
@@ -97,10 +101,6 @@ impl Tool for Vpc {
             ));
         }
         Ok(observed)
-    }
-
-    fn recorded(observed: &Observed) -> Resources {
-        hms_core::diff::records(&observed.found)
     }
 
     fn plan(spec: &Spec, observed: &Observed) -> Plan {

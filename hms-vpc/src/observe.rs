@@ -31,6 +31,12 @@ pub struct Observed {
     pub deleting_nats: Vec<String>,
 }
 
+impl hms_core::contract::Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+}
+
 fn tag_filters(tagger: &Tagger) -> Vec<Filter> {
     tagger
         .filters()

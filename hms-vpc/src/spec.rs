@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use hms_core::config::Config;
+use hms_core::contract::SpecInput;
 use hms_core::tags::Tagger;
-use hms_core::tool::SpecInput;
 use hms_core::Result;
 use ipnet::Ipv4Net;
 use serde::Deserialize;

@@ -574,8 +574,8 @@ fn a_held_lock_fails_fast_naming_the_holder() {
     let s = Stack::new("hms-vpc", "lock");
     let store = hms_core::state::StateStore::open(s.state_dir().to_str(), &s.name, "production")
         .expect("store");
-    let held = store
-        .lock("hms-vpc", "up", std::time::Duration::ZERO)
+    let held = s
+        .block_on(store.lock("hms-vpc", "up", std::time::Duration::ZERO))
         .expect("lock");
     let started = std::time::Instant::now();
     let (doc, err) = s.run(&["up"], 1);
