@@ -49,9 +49,10 @@ running_pid() {
   pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid.
+  # Guard against a recycled pid: the launcher is `python .../scripts/emulator ...` (the package's
+  # __main__.py); `.../scripts/emulator.py ...` is one started before the launcher became a package.
   if [[ -r /proc/$pid/cmdline ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'emulator\.py' || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE '/emulator(\.py|/)? ' || return 1
   fi
   printf '%s\n' "$pid"
 }
@@ -100,7 +101,7 @@ cmd_start() {
   touch "$CALLS_FILE"
   log "starting on $url (log: $LOG_FILE)"
   MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
-    setsid nohup "$VENV/bin/python" "$SCRIPT_DIR/emulator.py" \
+    setsid nohup "$VENV/bin/python" "$SCRIPT_DIR/emulator" \
       --host 127.0.0.1 --port "$port" --call-log "$CALLS_FILE" \
       </dev/null >>"$LOG_FILE" 2>&1 9>&- &
   pid=$!

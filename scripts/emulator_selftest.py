@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""Self-test of the APIs scripts/emulator.py adds to moto (run with the emulator's venv).
+"""Self-test of the APIs the emulator launcher (scripts/emulator/) adds to moto (run with the emulator's venv).
 
 Usage:
     $HMS_VENV/bin/python scripts/emulator_selftest.py --endpoint http://127.0.0.1:PORT [--call-log FILE]
+        [--check-reset]
 
-Exercises the X-Ray sampling-rule, group and tagging API, and CloudWatch over
+Exercises the X-Ray sampling-rule, group and tagging API, CloudWatch over
 Smithy RPC v2 CBOR (the protocol the AWS SDK for Rust uses; served by the
-emulator's rpc-v2-cbor bridge), with boto3 against a running emulator. All calls
-go to a fresh random account (the ``x-moto-account-id`` header), so it can run
-against an emulator that is in use without touching other state; what it
-creates it deletes. With ``--call-log`` (the emulator's call log) it also checks
-that the calls were logged as service ``xray`` / ``monitoring`` with their
-operation names. Exits 0 if every check passes, 1 otherwise.
+emulator's rpc-v2-cbor bridge) and Application Auto Scaling's tagging API, with
+boto3 against a running emulator. All calls go to a fresh random account (the
+``x-moto-account-id`` header), so it can run against an emulator that is in use
+without touching other state; what it creates it deletes. With ``--call-log``
+(the emulator's call log) it also checks that the calls were logged as service
+``xray`` / ``monitoring`` / ``application-autoscaling`` with their operation
+names. With ``--check-reset`` it last checks that ``POST /moto-api/reset`` also
+empties the launcher's own stores (X-Ray, RDS reservations, autoscaling tags):
+that resets the whole emulator, so use it only on an emulator of your own.
+Exits 0 if every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -325,8 +330,9 @@ def recent(when: Any) -> bool:
 
 
 def test_cloudwatch_cbor(endpoint: str, account: str) -> None:  # type: ignore[no-untyped-def]
-    sys.dont_write_bytecode = True  # no scripts/__pycache__ from importing the emulator module
-    from emulator import CborTag, _fake_auth, cbor_decode, cbor_encode  # the emulator's own codec
+    sys.dont_write_bytecode = True  # no __pycache__ under scripts/ from importing the emulator package
+    from emulator.patches.cbor import CborTag, cbor_decode, cbor_encode  # the emulator's own codec
+    from emulator.server import fake_auth
 
     wire: list = []
     cw = cloudwatch_client(endpoint, account, wire)
@@ -451,7 +457,7 @@ def test_cloudwatch_cbor(endpoint: str, account: str) -> None:  # type: ignore[n
                                      method="POST")
         for k, v in {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
                      "Accept": "application/cbor", "X-Amz-Date": "20260101T000000Z",
-                     "Authorization": _fake_auth("monitoring", REGION), "x-moto-account-id": account}.items():
+                     "Authorization": fake_auth("monitoring", REGION), "x-moto-account-id": account}.items():
             req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -469,6 +475,209 @@ def test_cloudwatch_cbor(endpoint: str, account: str) -> None:  # type: ignore[n
     check(code == 404 and isinstance(data, dict)
           and data.get("__type") == "com.amazonaws.cloudwatch#UnknownOperationException",
           f"an unknown operation: 404 UnknownOperationException ({code} {data})")
+
+
+# ---- Application Auto Scaling tags ---------------------------------------------
+
+def autoscaling_client(endpoint: str, account: str, validate: bool = True):  # type: ignore[no-untyped-def]
+    c = boto3.client(
+        "application-autoscaling", region_name=REGION, endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
+    )
+
+    def add_account(request, **_):  # type: ignore[no-untyped-def]
+        request.headers["x-moto-account-id"] = account
+
+    c.meta.events.register(f"before-sign.{c.meta.service_model.service_id.hyphenize()}.*", add_account)
+    return c
+
+
+SCALABLE_TARGET = {"ServiceNamespace": "dynamodb", "ResourceId": "table/hms-selftest",
+                   "ScalableDimension": "dynamodb:table:ReadCapacityUnits"}
+
+
+def test_autoscaling_tags(endpoint: str, account: str) -> None:
+    aas = autoscaling_client(endpoint, account)
+    raw = autoscaling_client(endpoint, account, validate=False)  # to reach the emulator's own validation
+    prefix = f"arn:aws:application-autoscaling:{REGION}:{account}:scalable-target/"
+
+    out = aas.register_scalable_target(**SCALABLE_TARGET, MinCapacity=1, MaxCapacity=4,
+                                       Tags={"team": "hms", "tier": "1"})
+    arn = out.get("ScalableTargetARN") or ""
+    check(re.fullmatch(re.escape(prefix) + "[a-zA-Z0-9-]+", arn) is not None,
+          f"RegisterScalableTarget: ScalableTargetARN {arn}")
+    described = aas.describe_scalable_targets(ServiceNamespace="dynamodb",
+                                              ResourceIds=[SCALABLE_TARGET["ResourceId"]])["ScalableTargets"]
+    check([t.get("ScalableTargetARN") for t in described] == [arn], "DescribeScalableTargets: the same ScalableTargetARN")
+    check(aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "hms", "tier": "1"},
+          "ListTagsForResource: the tags given to RegisterScalableTarget")
+    aas.tag_resource(ResourceARN=arn, Tags={"team": "core", "env": "test"})
+    check(aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "core", "tier": "1", "env": "test"},
+          "TagResource overwrites and adds")
+    aas.untag_resource(ResourceARN=arn, TagKeys=["tier", "absent"])
+    check(aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "core", "env": "test"},
+          "UntagResource removes (unknown keys ignored)")
+    again = aas.register_scalable_target(**SCALABLE_TARGET, MaxCapacity=6, Tags={"other": "x"})
+    check(again.get("ScalableTargetARN") == arn
+          and aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "core", "env": "test"},
+          "RegisterScalableTarget of an existing target: the same ARN, its Tags not applied")
+
+    missing = prefix + "0123456789abcdef0123456789abcdef0123"
+    resp = expect_error(lambda: aas.tag_resource(ResourceARN=missing, Tags={"a": "b"}),
+                        "ResourceNotFoundException", 400, "TagResource on an unknown ARN")
+    check(resp.get("ResourceName") == missing, "ResourceNotFoundException carries ResourceName")
+    expect_error(lambda: aas.list_tags_for_resource(ResourceARN=missing), "ResourceNotFoundException", 400,
+                 "ListTagsForResource on an unknown ARN")
+    expect_error(lambda: aas.untag_resource(ResourceARN=missing, TagKeys=["a"]), "ResourceNotFoundException", 400,
+                 "UntagResource on an unknown ARN")
+    expect_error(lambda: raw.list_tags_for_resource(ResourceARN=f"arn:aws:xray:{REGION}:{account}:group/x"),
+                 "ValidationException", 400, "ListTagsForResource of an ARN that is not a scalable target's")
+    expect_error(lambda: aas.tag_resource(ResourceARN=arn, Tags={"aws:x": "b"}), "ValidationException", 400,
+                 "TagResource with an aws: key")
+    expect_error(lambda: raw.tag_resource(ResourceARN=arn, Tags={"k": "v" * 257}), "ValidationException", 400,
+                 "TagResource with a 257-character value")
+    resp = expect_error(lambda: aas.tag_resource(ResourceARN=arn, Tags={f"k{i}": "v" for i in range(49)}),
+                        "TooManyTagsException", 400, "TagResource past 50 tags")
+    check(resp.get("ResourceName") == arn, "TooManyTagsException carries ResourceName")
+    check(aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "core", "env": "test"},
+          "a failed TagResource changes nothing")
+    other = {**SCALABLE_TARGET, "ResourceId": "table/hms-selftest-other"}
+    expect_error(lambda: aas.register_scalable_target(**other, MinCapacity=1, MaxCapacity=2,
+                                                      Tags={f"k{i}": "v" for i in range(51)}),
+                 "ValidationException", 400, "RegisterScalableTarget with 51 tags")
+    check(aas.describe_scalable_targets(ServiceNamespace="dynamodb",
+                                        ResourceIds=[other["ResourceId"]])["ScalableTargets"] == [],
+          "a RegisterScalableTarget refused for its tags registers nothing")
+    elsewhere = autoscaling_client(endpoint, "".join(random.choice("0123456789") for _ in range(12)))
+    expect_error(lambda: elsewhere.list_tags_for_resource(ResourceARN=arn), "ResourceNotFoundException", 400,
+                 "another account does not see the target's tags")
+
+    aas.deregister_scalable_target(**SCALABLE_TARGET)
+    expect_error(lambda: aas.list_tags_for_resource(ResourceARN=arn), "ResourceNotFoundException", 400,
+                 "ListTagsForResource of a deregistered target")
+    fresh = aas.register_scalable_target(**SCALABLE_TARGET, MinCapacity=1, MaxCapacity=2)["ScalableTargetARN"]
+    check(fresh != arn and aas.list_tags_for_resource(ResourceARN=fresh)["Tags"] == {},
+          "registered again: a new ARN, without tags")
+    aas.deregister_scalable_target(**SCALABLE_TARGET)
+
+
+# ---- POST /moto-api/reset -------------------------------------------------------
+
+def s3_client(endpoint: str, account: str):  # type: ignore[no-untyped-def]
+    c = boto3.client(
+        "s3", region_name=REGION, endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+    def add_account(request, **_):  # type: ignore[no-untyped-def]
+        request.headers["x-moto-account-id"] = account
+
+    c.meta.events.register("before-sign.s3.*", add_account)
+    return c
+
+
+def test_s3(endpoint: str, account: str) -> None:
+    """The TLS-only bucket policy lets (emulated-TLS) requests through; conditional writes are atomic."""
+    import concurrent.futures
+
+    s3 = s3_client(endpoint, account)
+    bucket = f"hms-selftest-{account}"
+    if REGION == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    tls_only = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only))
+    s3.put_object(Bucket=bucket, Key="a", Body=b"1")
+    check(s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"1",
+          "S3: objects of a TLS-only bucket are readable and writable (requests count as TLS)")
+    deny_all = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny_all))
+    try:
+        s3.get_object(Bucket=bucket, Key="a")
+        check(False, "S3: an unconditional Deny still denies")
+    except ClientError as err:
+        check(err.response["ResponseMetadata"]["HTTPStatusCode"] == 403, "S3: an unconditional Deny still denies")
+    s3.delete_bucket_policy(Bucket=bucket)
+
+    def race(_: int) -> int:
+        c = s3_client(endpoint, account)
+        try:
+            c.put_object(Bucket=bucket, Key="lock", Body=b"x", IfNoneMatch="*")
+            return 200
+        except ClientError as err:
+            return err.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(race, range(32)))
+    check(results.count(200) == 1 and results.count(412) == 31,
+          f"S3: 32 racing PutObject If-None-Match: * — exactly one wins, 31 get 412 (got {sorted(set(results))})")
+    etag = s3.head_object(Bucket=bucket, Key="lock")["ETag"]
+    expect_error(lambda: s3.put_object(Bucket=bucket, Key="lock", Body=b"y", IfMatch='"0000"'),
+                 "PreconditionFailed", 412, "S3: PutObject If-Match with a stale ETag")
+    s3.put_object(Bucket=bucket, Key="lock", Body=b"y", IfMatch=etag)
+    check(s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == b"y", "S3: PutObject If-Match with the ETag read")
+    for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=o["Key"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_reset(endpoint: str, account: str) -> None:
+    """POST /moto-api/reset empties the launcher's stores as well as moto's. Resets the whole emulator."""
+    xray = client(endpoint, account)
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
+                       aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}))
+    aas = autoscaling_client(endpoint, account)
+
+    for i in range(25):
+        xray.create_sampling_rule(SamplingRule={**RULE, "RuleName": f"r{i}"})
+    xray.create_group(GroupName="reset", Tags=[{"Key": "team", "Value": "hms"}])
+    offering = rds.describe_reserved_db_instances_offerings(
+        DBInstanceClass="db.t3.micro", ProductDescription="postgresql", Duration="1", OfferingType="No Upfront",
+        MultiAZ=False)["ReservedDBInstancesOfferings"][0]["ReservedDBInstancesOfferingId"]
+    rds.purchase_reserved_db_instances_offering(ReservedDBInstancesOfferingId=offering,
+                                                ReservedDBInstanceId="hms-selftest-reset")
+    arn = aas.register_scalable_target(**SCALABLE_TARGET, MinCapacity=1, MaxCapacity=2,
+                                       Tags={"team": "hms"})["ScalableTargetARN"]
+    check(len(xray.get_sampling_rules()["SamplingRuleRecords"]) == 26 and len(xray.get_groups()["Groups"]) == 1
+          and len(rds.describe_reserved_db_instances()["ReservedDBInstances"]) == 1
+          and aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "hms"},
+          "before the reset: 25 X-Ray rules and a group, an RDS reservation, a tagged scalable target")
+
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        check(resp.status == 200, "POST /moto-api/reset: 200")
+
+    names = [r["SamplingRule"]["RuleName"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]]
+    check(names == ["Default"], f"after the reset: X-Ray has only the Default rule ({len(names)} rules)")
+    check(xray.get_groups()["Groups"] == [], "after the reset: no X-Ray groups")
+    try:
+        for i in range(25):
+            xray.create_sampling_rule(SamplingRule={**RULE, "RuleName": f"r{i}"})
+        check(True, "after the reset: 25 sampling rules fit again")
+    except ClientError as err:
+        check(False, f"after the reset: 25 sampling rules fit again ({err})")
+    for i in range(25):
+        try:
+            xray.delete_sampling_rule(RuleName=f"r{i}")
+        except ClientError:
+            pass
+    check(rds.describe_reserved_db_instances()["ReservedDBInstances"] == [], "after the reset: no RDS reservations")
+    expect_error(lambda: rds.describe_reserved_db_instances(ReservedDBInstanceId="hms-selftest-reset"),
+                 "ReservedDBInstanceNotFound", 404, "after the reset: the reservation is gone")
+    check(aas.describe_scalable_targets(ServiceNamespace="dynamodb")["ScalableTargets"] == [],
+          "after the reset: no scalable targets (moto's own reset)")
+    expect_error(lambda: aas.list_tags_for_resource(ResourceARN=arn), "ResourceNotFoundException", 400,
+                 "after the reset: the target's tags are gone")
+    fresh = aas.register_scalable_target(**SCALABLE_TARGET, MinCapacity=1, MaxCapacity=2)["ScalableTargetARN"]
+    check(aas.list_tags_for_resource(ResourceARN=fresh)["Tags"] == {}, "after the reset: a new target has no tags")
+    aas.deregister_scalable_target(**SCALABLE_TARGET)
 
 
 def test_call_log(path: str, since: float) -> None:
@@ -492,12 +701,20 @@ def test_call_log(path: str, since: float) -> None:
               "PutMetricData", "GetMetricStatistics"}
     got = ops.get("monitoring", set())
     check(wanted <= got, f"call log has service monitoring with operation names (missing: {sorted(wanted - got)})")
+    wanted = {"RegisterScalableTarget", "DescribeScalableTargets", "DeregisterScalableTarget",
+              "TagResource", "UntagResource", "ListTagsForResource"}
+    got = ops.get("application-autoscaling", set())
+    check(wanted <= got,
+          f"call log has service application-autoscaling with operation names (missing: {sorted(wanted - got)})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
-    parser.add_argument("--call-log", help="the emulator's call log, to check X-Ray and CloudWatch calls are logged")
+    parser.add_argument("--call-log", help="the emulator's call log, to check X-Ray, CloudWatch and "
+                        "Application Auto Scaling calls are logged")
+    parser.add_argument("--check-reset", action="store_true",
+                        help="also check POST /moto-api/reset (resets the whole emulator: only on one of your own)")
     args = parser.parse_args()
 
     since = time.time() - 1
@@ -509,8 +726,12 @@ def main() -> int:
     test_groups(xray, account)
     test_isolation(args.endpoint, account)
     test_cloudwatch_cbor(args.endpoint, account)
+    test_autoscaling_tags(args.endpoint, account)
+    test_s3(args.endpoint, account)
     if args.call_log:
         test_call_log(args.call_log, since)
+    if args.check_reset:
+        test_reset(args.endpoint, account)
 
     print(f"{len(FAILURES)} failure(s)" if FAILURES else "all checks passed")
     return 1 if FAILURES else 0

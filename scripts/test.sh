@@ -33,8 +33,13 @@ export AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}
 
-phase "emulator self-test (the APIs scripts/emulator.py adds to moto)"
-"${HMS_VENV:-$HOME/.cache/hms-infra/venv-moto-5.2.5}/bin/python" "$SCRIPT_DIR/emulator_selftest.py" --endpoint "$url"
+phase "emulator self-test (the APIs scripts/emulator/ adds to moto)"
+selftest=(--endpoint "$url")
+# --check-reset resets the whole emulator: only on one this run started (the tests come after it).
+if [[ $was_running == false ]]; then
+  selftest+=(--check-reset)
+fi
+"${HMS_VENV:-$HOME/.cache/hms-infra/venv-moto-5.2.5}/bin/python" "$SCRIPT_DIR/emulator_selftest.py" "${selftest[@]}"
 
 phase "cargo fmt --all --check"
 cargo fmt --all --check

@@ -1,0 +1,38 @@
+"""Extra routes / patches: the place to add APIs moto lacks.
+
+One module per moto gap, each starting with a comment that says which gap it
+fills. A patch is ``def patch(ctx: PatchContext) -> None`` decorated with
+``@register``; the server applies them in PATCHES order before serving (the
+order routes are tried in). To fill a new gap: add a module here and import it
+at the end of the list below. A patch that keeps state of its own must clear it
+in a ``ctx.on_reset`` hook, so that ``POST /moto-api/reset`` empties it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..context import PatchContext
+
+# Patches applied, in order, before serving. Each is `def patch(ctx: PatchContext) -> None`.
+PATCHES: list[Callable[[PatchContext], None]] = []
+
+
+def register(patch: Callable[[PatchContext], None]) -> Callable[[PatchContext], None]:
+    """Decorator: adds `patch` to PATCHES (in the order the modules are imported below)."""
+    if patch not in PATCHES:
+        PATCHES.append(patch)
+    return patch
+
+
+# The order of PATCHES. Each module registers its patch when imported.
+from . import rds_windows  # noqa: E402,F401
+from . import rds_reserved  # noqa: E402,F401
+from . import xray  # noqa: E402,F401
+from . import rds_performance_insights  # noqa: E402,F401
+from . import ecs_deployment  # noqa: E402,F401
+from . import s3_versioning  # noqa: E402,F401
+from . import cbor  # noqa: E402,F401
+from . import autoscaling_tags  # noqa: E402,F401
+from . import s3_secure_transport  # noqa: E402,F401
+from . import s3_conditional_writes  # noqa: E402,F401
