@@ -1,7 +1,7 @@
 //! hms-backup against the emulator, behind hms-security as in the pipeline.
 
 use aws_sdk_s3::primitives::ByteStream;
-use hms_tests::{run_counts, Stack};
+use hms_tests::{run_counts, tag_cycle, Stack};
 use serde_json::Value;
 
 fn s3(s: &Stack) -> aws_sdk_s3::Client {
@@ -217,6 +217,28 @@ fn drift_is_planned_and_repaired() {
         &sec.to_string(),
         0,
     );
+}
+
+#[test]
+fn stack_tags_converge_through_the_tagging_api() {
+    let s = Stack::new("hms-backup", "tags");
+    let (sec, _, _) = pipeline(&s, &["up"], 0);
+    let name = bucket_of(&s);
+    let c = s3(&s);
+    let updated = tag_cycle(&s, "hms-backup", &sec.to_string(), |owner| {
+        let tags = s
+            .block_on(c.get_bucket_tagging().bucket(&name).send())
+            .expect("tagging");
+        let got = tags
+            .tag_set()
+            .iter()
+            .find(|t| t.key() == "owner")
+            .map(|t| t.value().to_owned());
+        assert_eq!(got.as_deref(), owner);
+        // The hms:* tags stay whatever else changes.
+        assert!(tags.tag_set().iter().any(|t| t.key() == "hms:address"));
+    });
+    assert_eq!(updated, 1, "the bucket is the one taggable resource");
 }
 
 #[test]

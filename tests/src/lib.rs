@@ -187,3 +187,47 @@ pub fn shell(script: &str, cwd: &Path, state: &Path) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The stack-tag convergence every tool's tests run: `owner = "platform"` added to a converged stack, then
+/// changed to `"apps"`, then removed. Each step: `plan --detailed-exitcode` exits 2 and plans nothing but
+/// tag updates, one `up` applies them (nothing created or deleted), `plan` exits 0 after, and
+/// `check(Some(value))` / `check(None)` asserts the tag on what the emulator holds. `stdin` is the upstream
+/// document (or "" to run from the state store). Returns how many resources each step updated.
+pub fn tag_cycle(s: &Stack, tool: &str, stdin: &str, mut check: impl FnMut(Option<&str>)) -> u64 {
+    let mut updated = 0;
+    for value in [Some("platform"), Some("apps"), None] {
+        let set = match value {
+            Some(v) => format!("stack.tags={{owner = \"{v}\"}}"),
+            None => String::from("stack.tags={}"),
+        };
+        let (plan, err) = s.run_of(
+            tool,
+            &["plan", "--detailed-exitcode", "--set", &set],
+            stdin,
+            2,
+        );
+        let (c, u, d) = run_counts(&plan);
+        assert!(
+            c == 0 && d == 0 && u > 0,
+            "{tool}: tags only are updated:\n{err}"
+        );
+        for line in err.lines().filter(|l| l.contains("  ~ update")) {
+            assert!(
+                line.contains("(tags differ)"),
+                "{tool}: not a tag update: {line}"
+            );
+        }
+        let (doc, err) = s.run_of(tool, &["up", "--set", &set], stdin, 0);
+        assert_eq!(run_counts(&doc), (0, u, 0), "{tool} up:\n{err}");
+        let (_, err) = s.run_of(
+            tool,
+            &["plan", "--detailed-exitcode", "--set", &set],
+            stdin,
+            0,
+        );
+        assert!(err.contains("No changes"), "{tool}: converged:\n{err}");
+        check(value);
+        updated = u;
+    }
+    updated
+}
