@@ -27,8 +27,8 @@ pub struct GlobalArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
 
-    /// Where state is kept: a directory (default .hms/state).
-    #[arg(long, value_name = "DIR", env = "HMS_STATE", global = true)]
+    /// Where state is kept: a directory or s3://BUCKET/PREFIX (default: [state] url, else .hms/state).
+    #[arg(long, value_name = "DIR|S3_URL", env = "HMS_STATE", global = true)]
     pub state: Option<String>,
 
     /// Longest time to wait for AWS to finish a change (30s, 20m, 1h).
@@ -143,6 +143,67 @@ pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
         /// The lock id printed by the run that found the lock held.
         lock_id: String,
     },
+    /// Inspect, repair or move the recorded state (not a pipeline stage: prints its own format).
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print the tool's outputs from state: all as JSON, or one value raw (as `terraform output -raw`).
+    Output {
+        /// One output (`vpc_id`, `services.backend.name`); raw text for a string.
+        name: Option<String>,
+    },
+}
+
+/// `state …`: what Terraform users reach for when something goes wrong. Each works on this tool's state
+/// in the store chosen by `--state` (or `HMS_STATE`, or `[state] url`).
+#[derive(Subcommand, Debug, Clone)]
+pub enum StateCommand {
+    /// One recorded address per line, with its id.
+    List,
+    /// The recorded attributes of one resource, as JSON.
+    Show {
+        /// A recorded address (`vpc.subnet.private[us-east-1a]`).
+        address: String,
+    },
+    /// Forget resources without deleting them; a later `up` adopts them again by their tags.
+    Rm {
+        /// The addresses to forget.
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// Do not ask for confirmation (needed off a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Rename a recorded address (after a rename in config), so that nothing is replaced.
+    Mv {
+        /// The recorded address.
+        old: String,
+        /// Its new address; refused if it is already recorded.
+        new: String,
+    },
+    /// The raw state document, on stdout.
+    Pull,
+    /// Replace the state with a state document (from `state pull`); refuses a lower serial unless --force.
+    Push {
+        /// The document to push, or - for stdin.
+        file: String,
+        /// Push even when the stored state has a higher serial.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Create (or check and fix) an S3 state bucket: versioned, encrypted, private, TLS only.
+    Bootstrap {
+        /// s3://BUCKET/PREFIX
+        url: String,
+    },
+    /// Copy this stack's state to another store with both locks held; the source is left as it is.
+    Migrate {
+        /// The target store: a directory or s3://BUCKET/PREFIX.
+        #[arg(long)]
+        to: String,
+        /// Only this tool's state (default: every tool's).
+        #[arg(long, value_name = "TOOL")]
+        tool: Option<String>,
+    },
 }
 
 impl<P: Args, U: Args, D: Args> Command<P, U, D> {
@@ -154,6 +215,8 @@ impl<P: Args, U: Args, D: Args> Command<P, U, D> {
             Command::Down { .. } => "down",
             Command::Show { .. } => "show",
             Command::Unlock { .. } => "unlock",
+            Command::State(_) => "state",
+            Command::Output { .. } => "output",
         }
     }
 }

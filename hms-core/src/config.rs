@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// Top-level tables a config file may hold: `[stack]`, `[aws]` and one per tool (present and planned).
 pub const KNOWN_TABLES: &[&str] = &[
-    "stack", "aws", "vpc", "security", "db", "ecs", "backup", "observe",
+    "stack", "aws", "state", "vpc", "security", "db", "ecs", "backup", "observe",
 ];
 
 /// CloudWatch Logs' allowed retention periods, in days (every tool that makes a log group checks them).
@@ -51,6 +51,18 @@ pub struct StackConfig {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub allowed_account_ids: Vec<String>,
+}
+
+/// `[state]`: where the tools keep state (shared by every tool; `--state` / `HMS_STATE` win).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// A directory or `s3://BUCKET/PREFIX`.
+    pub url: Option<String>,
+    /// KMS key (id, ARN or alias) for SSE-KMS of the S3 state objects; SSE-S3 without it.
+    pub kms_key: Option<String>,
+    /// Region of the S3 state bucket (default: the stack's region).
+    pub region: Option<String>,
 }
 
 /// `[aws]`: SDK behaviour.
@@ -309,7 +321,7 @@ pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Opt
 }
 
 /// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

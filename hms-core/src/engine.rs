@@ -11,12 +11,12 @@ use serde_json::{Map, Value};
 
 use crate::apply::{execute, Outcome, Recorder};
 use crate::cli::{Command, GlobalArgs};
-use crate::config::{AwsConfig, Config, StackConfig};
+use crate::config::{AwsConfig, Config, StackConfig, StateConfig};
 use crate::contract::{CommandKind, Ctx, Flags, SpecInput, Tool, VerbCtx};
 use crate::document::{Document, Identity, Run};
 use crate::error::{Error, Result, EXIT_CHANGES, EXIT_FAILURE, EXIT_OK};
 use crate::plan::{Change, Plan, Step};
-use crate::state::{State, StateStore};
+use crate::state::{Location, State, StateStore};
 use crate::tags::Tagger;
 use crate::ui::{Task, Ui};
 
@@ -97,19 +97,7 @@ impl Session {
             Ok(s) => s,
             Err(e) => return (Self::fallback_identity(global).await, Err(e)),
         };
-        let id = Identity {
-            stack: global
-                .stack
-                .clone()
-                .or_else(|| stack.name.clone())
-                .unwrap_or_else(|| "hms".into()),
-            env: global
-                .env
-                .clone()
-                .or_else(|| stack.env.clone())
-                .unwrap_or_else(|| "production".into()),
-            region: crate::aws::resolve_region(&global.aws, stack.region.as_deref()).await,
-        };
+        let id = identity(global, &stack).await;
         let opened = Self::finish::<T>(global, command, stdin, config, stack, id.clone()).await;
         (id, opened)
     }
@@ -124,7 +112,7 @@ impl Session {
     ) -> Result<Self> {
         check_identity(&config, &stack, &id)?;
         let aws: AwsConfig = config.section("aws")?;
-        let store = StateStore::open(global.state.as_deref(), &id.stack, &id.env)?;
+        let store = open_store(global, &config, &id, &aws).await?;
         let (mut doc, piped) = match stdin.filter(|s| !s.trim().is_empty()) {
             Some(text) => (Document::parse(text, &id)?, true),
             None => (Document::new(&id), false),
@@ -210,21 +198,9 @@ impl Session {
 
     /// Loads `T`'s state and checks it is for this run's stack, env and region.
     async fn load_state<T: Tool>(&self) -> Result<Option<State>> {
-        let Some(mut state) = self.store.load(T::NAME).await? else {
+        let Some(mut state) = load_checked(&self.store, T::NAME, &self.id).await? else {
             return Ok(None);
         };
-        for (what, theirs, ours, flag) in [
-            ("stack", &state.stack, &self.id.stack, "--stack"),
-            ("env", &state.env, &self.id.env, "--env"),
-            ("region", &state.region, &self.id.region, "--region"),
-        ] {
-            if theirs != ours {
-                return Err(Error::usage(format!(
-                    "state {}: recorded for {what} {theirs:?}, but this run is for {ours:?}; pass {flag} {theirs}, or use another --stack or --state for a second {what}",
-                    self.store.describe()
-                )));
-            }
-        }
         state.uses = T::USES.iter().map(|s| (*s).to_owned()).collect();
         Ok(Some(state))
     }
@@ -264,13 +240,97 @@ impl Session {
             .into_iter()
             .filter(|st| st.tool != T::NAME && st.uses.iter().any(|u| u == T::SECTION))
             .filter(|st| !st.resources.is_empty())
-            .map(|st| format!("{} ({} resources)", st.tool, st.resources.len()))
+            .map(|st| {
+                format!(
+                    "{} ({})",
+                    st.tool,
+                    crate::plan::count_of(st.resources.len(), "resource")
+                )
+            })
             .collect())
     }
 }
 
+/// The state store this run uses: `--state` / `HMS_STATE`, else `[state] url`, else `.hms/state`. An S3
+/// store gets its own client, in `[state] region` (default: the stack's region). Makes no AWS call.
+pub(crate) async fn open_store(
+    global: &GlobalArgs,
+    config: &Config,
+    id: &Identity,
+    aws: &AwsConfig,
+) -> Result<StateStore> {
+    let cfg: StateConfig = config.section("state")?;
+    let url = global.state.as_deref().or(cfg.url.as_deref());
+    store_at(global, url, &cfg, id, aws).await
+}
+
+/// The store at `url` (see [`open_store`]).
+pub(crate) async fn store_at(
+    global: &GlobalArgs,
+    url: Option<&str>,
+    cfg: &StateConfig,
+    id: &Identity,
+    aws: &AwsConfig,
+) -> Result<StateStore> {
+    Ok(match Location::parse(url)? {
+        Location::Local(dir) => StateStore::local(&dir, &id.stack, &id.env),
+        Location::S3(loc) => {
+            let region = cfg.region.clone().unwrap_or_else(|| id.region.clone());
+            let sdk = crate::aws::sdk_config(&global.aws, &region, aws.max_attempts).await;
+            StateStore::s3(
+                aws_sdk_s3::Client::new(&sdk),
+                loc,
+                &id.stack,
+                &id.env,
+                cfg.kms_key.clone(),
+            )
+        }
+    })
+}
+
+/// The identity a run is for: flags, then `[stack]`, then the defaults.
+pub(crate) async fn identity(global: &GlobalArgs, stack: &StackConfig) -> Identity {
+    Identity {
+        stack: global
+            .stack
+            .clone()
+            .or_else(|| stack.name.clone())
+            .unwrap_or_else(|| "hms".into()),
+        env: global
+            .env
+            .clone()
+            .or_else(|| stack.env.clone())
+            .unwrap_or_else(|| "production".into()),
+        region: crate::aws::resolve_region(&global.aws, stack.region.as_deref()).await,
+    }
+}
+
+/// Loads `tool`'s state from `store` and checks it is for `id`.
+pub(crate) async fn load_checked(
+    store: &StateStore,
+    tool: &str,
+    id: &Identity,
+) -> Result<Option<State>> {
+    let Some(state) = store.load(tool).await? else {
+        return Ok(None);
+    };
+    for (what, theirs, ours, flag) in [
+        ("stack", &state.stack, &id.stack, "--stack"),
+        ("env", &state.env, &id.env, "--env"),
+        ("region", &state.region, &id.region, "--region"),
+    ] {
+        if theirs != ours {
+            return Err(Error::usage(format!(
+                "state {}: recorded for {what} {theirs:?}, but this run is for {ours:?}; pass {flag} {theirs}, or use another --stack or --state for a second {what}",
+                store.describe()
+            )));
+        }
+    }
+    Ok(Some(state))
+}
+
 /// Checks the stack and env names and the stack's tags.
-fn check_identity(config: &Config, stack: &StackConfig, id: &Identity) -> Result<()> {
+pub(crate) fn check_identity(config: &Config, stack: &StackConfig, id: &Identity) -> Result<()> {
     for (what, v, max) in [
         ("--stack", &id.stack, MAX_STACK_LEN),
         ("--env", &id.env, MAX_ENV_LEN),
@@ -351,6 +411,13 @@ pub async fn run<T: Tool>(
     command: Command<T::PlanFlags, T::UpFlags, T::DownFlags>,
 ) -> i32 {
     let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let command = match command {
+        Command::State(c) => return crate::state_cmd::state::<T>(&ui, global, c).await,
+        Command::Output { name } => {
+            return crate::state_cmd::output::<T>(&ui, global, name.as_deref()).await
+        }
+        other => other,
+    };
     let (kind, op, flags) = split::<T>(command);
     let mut s = match Session::start::<T>(global, kind, &ui).await {
         Ok(s) => s,
@@ -391,6 +458,10 @@ fn split<T: Tool>(
         }
         Command::Show { refresh } => (CommandKind::Show, Op::Show { refresh }),
         Command::Unlock { lock_id } => (CommandKind::Verb("unlock"), Op::Unlock { lock_id }),
+        // Handled before: they are not pipeline stages.
+        Command::State(_) | Command::Output { .. } => {
+            (CommandKind::Show, Op::Show { refresh: false })
+        }
     };
     (kind, op, flags)
 }
@@ -784,7 +855,24 @@ fn confirm(ui: &Ui, yes: bool, n: usize, id: &Identity) -> Result<()> {
         return Ok(());
     }
     let what = crate::plan::count_of(n, "resource");
-    // stdin may carry the document; ask on the controlling terminal, and only when a person watches stderr.
+    let question = format!(
+        "delete these {what} of stack {} ({}, {})?",
+        id.stack, id.env, id.region
+    );
+    match ask(ui, &question)? {
+        None => Err(Error::Refused(format!(
+            "down would delete {what} and there is no terminal to confirm at; pass --yes"
+        ))),
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::Refused(String::from(
+            "not confirmed; nothing was deleted",
+        ))),
+    }
+}
+
+/// Asks `question` on the controlling terminal (stdin may carry the document), only when a person
+/// watches stderr: `None` when there is no one to ask, else whether they typed `yes`.
+pub(crate) fn ask(ui: &Ui, question: &str) -> Result<Option<bool>> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -792,31 +880,16 @@ fn confirm(ui: &Ui, yes: bool, n: usize, id: &Identity) -> Result<()> {
         .ok()
         .filter(|_| std::io::stderr().is_terminal());
     let Some(tty) = tty else {
-        return Err(Error::Refused(format!(
-            "down would delete {what} and there is no terminal to confirm at; pass --yes"
-        )));
+        return Ok(None);
     };
     let mut w = &tty;
-    let _ = write!(
-        w,
-        "{}: delete these {what} of stack {} ({}, {})? Type 'yes' to confirm: ",
-        ui.tool(),
-        id.stack,
-        id.env,
-        id.region
-    );
+    let _ = write!(w, "{}: {question} Type 'yes' to confirm: ", ui.tool());
     let _ = w.flush();
     let mut answer = String::new();
     std::io::BufReader::new(&tty)
         .read_line(&mut answer)
         .map_err(|e| Error::Refused(format!("could not read the confirmation: {e}")))?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(Error::Refused(String::from(
-            "not confirmed; nothing was deleted",
-        )))
-    }
+    Ok(Some(answer.trim() == "yes"))
 }
 
 /// Words that name a command (common ones and the tools' own verbs), to record which one failed to parse.
@@ -914,4 +987,227 @@ fn apply_failed(ui: &Ui, run: &mut Run, outcome: &Outcome, total: usize) -> i32 
     run.ok = false;
     run.error = Some(e.to_string());
     e.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::NoFlags;
+    use crate::contract::{Observation, Outputs, ToolInput};
+    use crate::diff::FoundSet;
+    use crate::state::{Resource, Resources};
+    use clap::Parser;
+
+    /// A tool that reads `outputs.vpc.vpc_id` and owns nothing.
+    #[derive(Debug)]
+    struct Dummy;
+
+    #[derive(Debug, Default)]
+    struct Seen(FoundSet);
+
+    impl Observation for Seen {
+        fn found(&self) -> &FoundSet {
+            &self.0
+        }
+    }
+
+    impl Tool for Dummy {
+        const NAME: &'static str = "hms-dummy";
+        const SECTION: &'static str = "dummy";
+        const USES: &'static [&'static str] = &["vpc"];
+        type Spec = Option<String>;
+        type Observed = Seen;
+        type PlanFlags = NoFlags;
+        type UpFlags = NoFlags;
+        type DownFlags = NoFlags;
+
+        fn spec(input: &ToolInput<'_, Self>) -> Result<Self::Spec> {
+            Ok(input
+                .upstream("vpc.vpc_id", "hms-vpc")?
+                .and_then(Value::as_str)
+                .map(str::to_owned))
+        }
+        fn connect(_: &crate::aws::SdkConfig) -> Self {
+            Dummy
+        }
+        async fn observe(&self, _: &Ctx<'_>, _: &Self::Spec, _: &State) -> Result<Seen> {
+            Ok(Seen::default())
+        }
+        fn plan(_: &Self::Spec, _: &Seen) -> Plan {
+            Plan::default()
+        }
+        async fn apply(
+            &self,
+            _: &Ctx<'_>,
+            _: &Recorder<'_>,
+            _: &Self::Spec,
+            _: &Change,
+            _: Step,
+            _: &Task<'_>,
+        ) -> Result<Option<crate::state::Resource>> {
+            Ok(None)
+        }
+        fn outputs(_: &Self::Spec, _: &Resources) -> Outputs {
+            Outputs::default()
+        }
+    }
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        global: GlobalArgs,
+    }
+
+    fn global(state: &std::path::Path) -> GlobalArgs {
+        Args::parse_from([
+            "t",
+            "--state",
+            state.to_str().expect("utf-8"),
+            "--region",
+            "us-east-1",
+        ])
+        .global
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt")
+    }
+
+    fn doc(extra: &str) -> String {
+        format!(
+            r#"{{"hms": 1, "stack": "hms", "env": "production", "region": "us-east-1"{extra}}}"#
+        )
+    }
+
+    async fn open(g: &GlobalArgs, kind: CommandKind, stdin: Option<&str>) -> Result<Session> {
+        Session::open::<Dummy>(g, kind, stdin).await.1
+    }
+
+    #[test]
+    fn session_opens_from_stdin_and_checks_its_identity() {
+        let d = tempfile::tempdir().expect("tmp");
+        let g = global(d.path());
+        rt().block_on(async {
+            let text = doc(r#", "outputs": {"vpc": {"vpc_id": "vpc-1"}}"#);
+            let s = open(&g, CommandKind::Up, Some(&text)).await.expect("open");
+            assert_eq!(s.id.stack, "hms");
+            assert_eq!(s.doc.output("vpc.vpc_id"), Some(&Value::from("vpc-1")));
+            let flags = ToolFlags::<Dummy>::default();
+            let spec = Dummy::spec(&s.input("hms-dummy", CommandKind::Up, &flags, false));
+            assert_eq!(spec.expect("spec").as_deref(), Some("vpc-1"));
+
+            let other = text.replace("production", "staging");
+            let e = open(&g, CommandKind::Up, Some(&other))
+                .await
+                .expect_err("env");
+            assert_eq!(e.exit_code(), 64);
+            assert!(e.to_string().contains("--env staging"), "{e}");
+            let e = open(&g, CommandKind::Plan, Some("{not json"))
+                .await
+                .expect_err("json");
+            assert_eq!(e.exit_code(), 64);
+        });
+    }
+
+    #[test]
+    fn a_failed_upstream_document_stops_the_run() {
+        let d = tempfile::tempdir().expect("tmp");
+        let g = global(d.path());
+        let text = doc(
+            r#", "runs": [{"tool": "hms-vpc", "command": "up", "ok": false, "error": "boom"}]"#,
+        );
+        let e = rt()
+            .block_on(open(&g, CommandKind::Up, Some(&text)))
+            .expect_err("failed upstream");
+        assert!(
+            matches!(e, Error::UpstreamFailed { ref tool, .. } if tool == "hms-vpc"),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn unknowns_pass_plan_but_not_up_and_the_hint_matches_the_command() {
+        let d = tempfile::tempdir().expect("tmp");
+        let g = global(d.path());
+        let text =
+            doc(r#", "outputs": {"vpc": {"vpc_id": null}}, "unknown": ["outputs.vpc.vpc_id"]"#);
+        rt().block_on(async {
+            let s = open(&g, CommandKind::Plan, Some(&text))
+                .await
+                .expect("plan");
+            let flags = ToolFlags::<Dummy>::default();
+            let spec = Dummy::spec(&s.input("hms-dummy", CommandKind::Plan, &flags, false));
+            assert_eq!(spec.expect("unknown is not an error"), None);
+            let e = open(&g, CommandKind::Up, Some(&text))
+                .await
+                .expect_err("up");
+            assert!(e.to_string().contains("pipe the output of `up`"), "{e}");
+
+            // Nothing upstream: the hint names the same command.
+            let empty = doc("");
+            let s = open(&g, CommandKind::Plan, Some(&empty))
+                .await
+                .expect("open");
+            let e = Dummy::spec(&s.input("hms-dummy", CommandKind::Plan, &flags, false))
+                .expect_err("missing");
+            assert!(
+                e.to_string().contains("'hms-vpc plan | hms-dummy plan'"),
+                "{e}"
+            );
+        });
+    }
+
+    #[test]
+    fn run_alone_reads_upstream_outputs_from_the_store() {
+        let d = tempfile::tempdir().expect("tmp");
+        let g = global(d.path());
+        rt().block_on(async {
+            let store = StateStore::open(g.state.as_deref(), "hms", "production").expect("store");
+            let mut vpc = State::empty("hms-vpc", "0", "hms", "production", "us-east-1");
+            vpc.outputs = serde_json::json!({"vpc_id": "vpc-9"});
+            store.save(&mut vpc).await.expect("save");
+            let s = open(&g, CommandKind::Plan, None).await.expect("open");
+            assert_eq!(s.doc.output("vpc.vpc_id"), Some(&Value::from("vpc-9")));
+        });
+    }
+
+    #[test]
+    fn a_held_lock_fails_fast_and_a_user_blocks_down() {
+        let d = tempfile::tempdir().expect("tmp");
+        let g = global(d.path());
+        rt().block_on(async {
+            let s = open(&g, CommandKind::Up, None).await.expect("open");
+            let held = s
+                .store
+                .lock("hms-dummy", "up", std::time::Duration::ZERO)
+                .await
+                .expect("lock");
+            let e = s
+                .locked::<Dummy, ()>("up", async || Ok(()))
+                .await
+                .expect_err("held");
+            assert!(matches!(e, Error::Locked { .. }), "{e}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("hms-dummy unlock {}", held.info.id)),
+                "{e}"
+            );
+            held.release().await.expect("release");
+            s.locked::<Dummy, ()>("up", async || Ok(()))
+                .await
+                .expect("free again");
+
+            // A tool that declares it uses "dummy" and records resources blocks dummy's down.
+            let mut user = State::empty("hms-user", "0", "hms", "production", "us-east-1");
+            user.uses = vec!["dummy".into()];
+            user.resources.insert("user.x".into(), Resource::new("x-1"));
+            s.store.save(&mut user).await.expect("save");
+            let users = s.downstream_with_resources::<Dummy>().await.expect("users");
+            assert_eq!(users, vec!["hms-user (1 resource)".to_owned()]);
+        });
+    }
 }

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod policy;
 pub mod services;
 pub mod state;
+pub mod state_cmd;
 pub mod tags;
 pub mod ui;
 

@@ -2,14 +2,19 @@
 //!
 //! - Local (`--state DIR`, the default `.hms/state`): [`local`] — `<dir>/<stack>-<env>/<tool>.json`,
 //!   written atomically with mode 0600, and an advisory file lock that the OS releases when its holder dies.
+//! - S3 (`--state s3://BUCKET/PREFIX`): [`s3`] — one object per tool, written conditionally on the ETag
+//!   read, and a lock object created with `If-None-Match: *`.
 //!
 //! A state records the resources a tool manages (logical address → id and the attributes it set), its
 //! outputs, a serial bumped on every write, the tool's version, and the upstream sections it uses (so that
 //! `down` of an upstream tool refuses while a user of it still records resources).
 
+pub mod bootstrap;
 pub mod local;
+pub mod s3;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -156,6 +161,7 @@ pub struct LockGuard {
 #[derive(Debug)]
 enum LockInner {
     Local(local::FileLock),
+    S3(Arc<s3::S3Store>, s3::S3Lock),
 }
 
 impl LockGuard {
@@ -166,7 +172,37 @@ impl LockGuard {
                 drop(l);
                 Ok(())
             }
+            LockInner::S3(store, lock) => store.release(lock).await,
         }
+    }
+}
+
+/// Where state is kept, as given to `--state` (or `HMS_STATE`, or `[state] url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory.
+    Local(String),
+    S3(s3::S3Location),
+}
+
+impl Location {
+    /// Parses a location (default `.hms/state`); errors are usage errors naming the input.
+    pub fn parse(location: Option<&str>) -> Result<Self> {
+        let base = location.unwrap_or(".hms/state");
+        if base.starts_with("s3://") {
+            return Ok(Location::S3(s3::S3Location::parse(base)?));
+        }
+        if base.contains("://") {
+            return Err(Error::usage(format!(
+                "--state {base}: expected a directory or s3://BUCKET/PREFIX"
+            )));
+        }
+        if base.is_empty() {
+            return Err(Error::usage(
+                "--state: empty; give a directory or s3://BUCKET/PREFIX",
+            ));
+        }
+        Ok(Location::Local(base.to_owned()))
     }
 }
 
@@ -179,32 +215,55 @@ pub struct StateStore {
 #[derive(Debug, Clone)]
 enum Backend {
     Local(local::LocalStore),
+    S3(Arc<s3::S3Store>),
 }
 
 impl StateStore {
-    /// Opens the store at `location` (a directory; default `.hms/state`) for `stack`-`env`. Makes no call.
+    /// Opens a local store at `location` (a directory; default `.hms/state`) for `stack`-`env`. Makes no
+    /// call. An `s3://` location needs a client: [`StateStore::s3`].
     pub fn open(location: Option<&str>, stack: &str, env: &str) -> Result<Self> {
-        let base = location.unwrap_or(".hms/state");
-        if base.starts_with("s3://") {
-            return Err(Error::usage(format!(
-                "--state {base}: the S3 state backend is not available in this release; use a directory \
-                 (e.g. --state .hms/state) and keep it on durable storage"
-            )));
+        match Location::parse(location)? {
+            Location::Local(dir) => Ok(Self::local(&dir, stack, env)),
+            Location::S3(l) => Err(Error::Internal(format!(
+                "{} needs an S3 client (StateStore::s3)",
+                l.url()
+            ))),
         }
-        if base.contains("://") {
-            return Err(Error::usage(format!(
-                "--state {base}: expected a directory path"
-            )));
-        }
-        Ok(StateStore {
-            backend: Backend::Local(local::LocalStore::new(base, stack, env)),
-        })
     }
 
-    /// Where this stack's state lives, for messages (`.hms/state/hms-production`).
+    /// The local store under `dir`.
+    pub fn local(dir: &str, stack: &str, env: &str) -> Self {
+        StateStore {
+            backend: Backend::Local(local::LocalStore::new(dir, stack, env)),
+        }
+    }
+
+    /// The S3 store at `location`, written with SSE-KMS under `kms_key` (else SSE-S3).
+    pub fn s3(
+        client: aws_sdk_s3::Client,
+        location: s3::S3Location,
+        stack: &str,
+        env: &str,
+        kms_key: Option<String>,
+    ) -> Self {
+        StateStore {
+            backend: Backend::S3(Arc::new(s3::S3Store::new(
+                client, location, stack, env, kms_key,
+            ))),
+        }
+    }
+
+    /// Whether this is an S3 store.
+    pub fn is_s3(&self) -> bool {
+        matches!(self.backend, Backend::S3(_))
+    }
+
+    /// Where this stack's state lives, for messages (`.hms/state/hms-production`,
+    /// `s3://bucket/prefix/hms-production`).
     pub fn describe(&self) -> String {
         match &self.backend {
             Backend::Local(l) => l.dir().display().to_string(),
+            Backend::S3(s) => s.describe(),
         }
     }
 
@@ -212,6 +271,7 @@ impl StateStore {
     pub async fn load(&self, tool: &str) -> Result<Option<State>> {
         match &self.backend {
             Backend::Local(l) => l.load(tool),
+            Backend::S3(s) => s.load(tool).await,
         }
     }
 
@@ -219,6 +279,15 @@ impl StateStore {
     pub async fn all(&self) -> Result<Vec<State>> {
         match &self.backend {
             Backend::Local(l) => l.all(),
+            Backend::S3(s) => s.all().await,
+        }
+    }
+
+    /// Makes the next write of `tool`'s state unconditional on what this run read: the object as it is
+    /// now is what it replaces (`state push --force`, `state migrate`).
+    pub async fn overwrite_next(&self, tool: &str) {
+        if let Backend::S3(s) = &self.backend {
+            s.forget_etag(tool).await;
         }
     }
 
@@ -237,8 +306,14 @@ impl StateStore {
     pub async fn save(&self, state: &mut State) -> Result<()> {
         state.serial += 1;
         state.updated_at = now_rfc3339();
+        self.put(state).await
+    }
+
+    /// Writes a state as it is, serial included (`state migrate` keeps serials).
+    pub async fn put(&self, state: &State) -> Result<()> {
         match &self.backend {
             Backend::Local(l) => l.save(state),
+            Backend::S3(s) => s.save(state).await,
         }
     }
 
@@ -252,6 +327,13 @@ impl StateStore {
                     inner: LockInner::Local(file),
                 })
             }
+            Backend::S3(s) => {
+                let (lock, info) = s.lock(tool, operation, wait).await?;
+                Ok(LockGuard {
+                    info,
+                    inner: LockInner::S3(s.clone(), lock),
+                })
+            }
         }
     }
 
@@ -260,6 +342,7 @@ impl StateStore {
     pub async fn unlock(&self, tool: &str, id: &str) -> Result<String> {
         match &self.backend {
             Backend::Local(l) => l.unlock(tool, id),
+            Backend::S3(s) => s.unlock(tool, id).await,
         }
     }
 }
@@ -330,19 +413,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn s3_and_urls_are_refused() {
+    fn locations() {
         assert_eq!(
-            StateStore::open(Some("s3://b/p"), "hms", "production")
-                .expect_err("s3")
-                .exit_code(),
-            64
+            Location::parse(None).expect("default"),
+            Location::Local(".hms/state".into())
         );
-        assert_eq!(
-            StateStore::open(Some("http://x"), "hms", "production")
-                .expect_err("url")
-                .exit_code(),
-            64
-        );
+        assert!(matches!(
+            Location::parse(Some("s3://hms-state/p")).expect("s3"),
+            Location::S3(_)
+        ));
+        for bad in ["http://x", "s3://", "s3://A_B/p", ""] {
+            assert_eq!(
+                Location::parse(Some(bad)).expect_err(bad).exit_code(),
+                64,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
