@@ -1,58 +1,14 @@
-//! Logical addresses of the resources hms-vpc owns.
+//! Logical addresses of the resources hms-vpc owns: one [`Addr`] variant per resource kind, written by
+//! `Display` (`vpc.subnet.private[us-east-1a]`, the names in users' state files) and read back by
+//! [`Address::parse`]. Observe, plan and apply match on the variant; no other module takes an address
+//! string apart.
 
-/// The VPC.
-pub const VPC: &str = "vpc.vpc";
-/// The internet gateway.
-pub const IGW: &str = "vpc.igw";
-/// The public route table.
-pub const RT_PUBLIC: &str = "vpc.route_table.public";
-/// The public route table's default route.
-pub const ROUTE_PUBLIC: &str = "vpc.route.public_default";
-/// The VPC's default security group (adopted, stripped of rules).
-pub const DEFAULT_SG: &str = "vpc.default_sg";
-/// The S3 gateway endpoint.
-pub const ENDPOINT: &str = "vpc.endpoint.s3";
-/// The flow logs' log group.
-pub const LOG_GROUP: &str = "vpc.flow_logs.log_group";
-/// The flow logs' delivery role.
-pub const ROLE: &str = "vpc.flow_logs.role";
-/// The delivery role's inline policy.
-pub const ROLE_POLICY: &str = "vpc.flow_logs.role_policy";
-/// The flow log.
-pub const FLOW_LOG: &str = "vpc.flow_log";
+use std::fmt;
 
-/// A subnet: `vpc.subnet.private[us-east-1a]`.
-pub fn subnet(tier: Tier, az: &str) -> String {
-    format!("vpc.subnet.{}[{az}]", tier.as_str())
-}
-
-/// A subnet's route table association.
-pub fn rta(tier: Tier, az: &str) -> String {
-    format!("vpc.rta.{}[{az}]", tier.as_str())
-}
-
-/// A NAT gateway.
-pub fn nat(az: &str) -> String {
-    format!("vpc.nat[{az}]")
-}
-
-/// A NAT gateway's Elastic IP.
-pub fn eip(az: &str) -> String {
-    format!("vpc.eip.nat[{az}]")
-}
-
-/// A private route table.
-pub fn rt_private(az: &str) -> String {
-    format!("vpc.route_table.private[{az}]")
-}
-
-/// A private route table's default route.
-pub fn route_private(az: &str) -> String {
-    format!("vpc.route.private_default[{az}]")
-}
+use hms_core::addr::{keyed, Address};
 
 /// Public or private.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Tier {
     Public,
     Private,
@@ -68,66 +24,199 @@ impl Tier {
     }
 }
 
-/// What an address names, with its AZ where it has one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+/// A resource of hms-vpc; the per-AZ kinds carry their availability zone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Addr {
+    /// The VPC: `vpc.vpc`.
     Vpc,
+    /// A subnet: `vpc.subnet.private[us-east-1a]`.
     Subnet(Tier, String),
+    /// The internet gateway: `vpc.igw`.
     Igw,
+    /// A NAT gateway's Elastic IP: `vpc.eip.nat[us-east-1a]`.
     Eip(String),
+    /// A NAT gateway: `vpc.nat[us-east-1a]`.
     Nat(String),
+    /// The public route table: `vpc.route_table.public`.
     RouteTablePublic,
+    /// A private route table: `vpc.route_table.private[us-east-1a]`.
     RouteTablePrivate(String),
+    /// The public route table's default route: `vpc.route.public_default`.
     RoutePublic,
+    /// A private route table's default route: `vpc.route.private_default[us-east-1a]`.
     RoutePrivate(String),
+    /// A subnet's route table association: `vpc.rta.public[us-east-1a]`.
     Rta(Tier, String),
+    /// The VPC's default security group (adopted, stripped of rules): `vpc.default_sg`.
     DefaultSg,
+    /// The S3 gateway endpoint: `vpc.endpoint.s3`.
     Endpoint,
+    /// The flow logs' log group: `vpc.flow_logs.log_group`.
     LogGroup,
+    /// The flow logs' delivery role: `vpc.flow_logs.role`.
     Role,
+    /// The delivery role's inline policy: `vpc.flow_logs.role_policy`.
     RolePolicy,
+    /// The flow log: `vpc.flow_log`.
     FlowLog,
 }
 
-fn az_of<'a>(address: &'a str, prefix: &str) -> Option<&'a str> {
-    address.strip_prefix(prefix)?.strip_suffix(']')
+/// The address kinds keyed by an AZ, as written before the `[az]`.
+const SUBNET_PUBLIC: &str = "vpc.subnet.public";
+const SUBNET_PRIVATE: &str = "vpc.subnet.private";
+const RTA_PUBLIC: &str = "vpc.rta.public";
+const RTA_PRIVATE: &str = "vpc.rta.private";
+const EIP: &str = "vpc.eip.nat";
+const NAT: &str = "vpc.nat";
+const RT_PRIVATE: &str = "vpc.route_table.private";
+const ROUTE_PRIVATE: &str = "vpc.route.private_default";
+
+/// Makes a keyed address from its key.
+type Keyed = fn(String) -> Addr;
+
+/// The kinds without a key.
+const PLAIN: [Addr; 10] = [
+    Addr::Vpc,
+    Addr::Igw,
+    Addr::RouteTablePublic,
+    Addr::RoutePublic,
+    Addr::DefaultSg,
+    Addr::Endpoint,
+    Addr::LogGroup,
+    Addr::Role,
+    Addr::RolePolicy,
+    Addr::FlowLog,
+];
+
+impl Addr {
+    /// A subnet.
+    pub fn subnet(tier: Tier, az: &str) -> Self {
+        Addr::Subnet(tier, az.to_owned())
+    }
+
+    /// A subnet's route table association.
+    pub fn rta(tier: Tier, az: &str) -> Self {
+        Addr::Rta(tier, az.to_owned())
+    }
+
+    /// A NAT gateway.
+    pub fn nat(az: &str) -> Self {
+        Addr::Nat(az.to_owned())
+    }
+
+    /// A NAT gateway's Elastic IP.
+    pub fn eip(az: &str) -> Self {
+        Addr::Eip(az.to_owned())
+    }
+
+    /// A private route table.
+    pub fn rt_private(az: &str) -> Self {
+        Addr::RouteTablePrivate(az.to_owned())
+    }
+
+    /// A private route table's default route.
+    pub fn route_private(az: &str) -> Self {
+        Addr::RoutePrivate(az.to_owned())
+    }
+
+    /// The route table a subnet of `tier` in `az` is associated with.
+    pub fn table_of(tier: Tier, az: &str) -> Self {
+        match tier {
+            Tier::Public => Addr::RouteTablePublic,
+            Tier::Private => Addr::rt_private(az),
+        }
+    }
+
+    /// Whether this is a subnet.
+    pub fn is_subnet(&self) -> bool {
+        matches!(self, Addr::Subnet(..))
+    }
+
+    /// Whether this is a route table (public or private).
+    pub fn is_route_table(&self) -> bool {
+        matches!(self, Addr::RouteTablePublic | Addr::RouteTablePrivate(_))
+    }
 }
 
-/// Parses an address.
-pub fn kind(address: &str) -> Option<Kind> {
-    Some(match address {
-        VPC => Kind::Vpc,
-        IGW => Kind::Igw,
-        RT_PUBLIC => Kind::RouteTablePublic,
-        ROUTE_PUBLIC => Kind::RoutePublic,
-        DEFAULT_SG => Kind::DefaultSg,
-        ENDPOINT => Kind::Endpoint,
-        LOG_GROUP => Kind::LogGroup,
-        ROLE => Kind::Role,
-        ROLE_POLICY => Kind::RolePolicy,
-        FLOW_LOG => Kind::FlowLog,
-        a => {
-            if let Some(az) = az_of(a, "vpc.subnet.private[") {
-                Kind::Subnet(Tier::Private, az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.subnet.public[") {
-                Kind::Subnet(Tier::Public, az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.rta.private[") {
-                Kind::Rta(Tier::Private, az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.rta.public[") {
-                Kind::Rta(Tier::Public, az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.eip.nat[") {
-                Kind::Eip(az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.nat[") {
-                Kind::Nat(az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.route_table.private[") {
-                Kind::RouteTablePrivate(az.to_owned())
-            } else if let Some(az) = az_of(a, "vpc.route.private_default[") {
-                Kind::RoutePrivate(az.to_owned())
-            } else {
-                return None;
-            }
+impl Addr {
+    /// The written address of a kind without a key; the kind and key of a keyed one.
+    fn parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Addr::Vpc => ("vpc.vpc", None),
+            Addr::Igw => ("vpc.igw", None),
+            Addr::RouteTablePublic => ("vpc.route_table.public", None),
+            Addr::RoutePublic => ("vpc.route.public_default", None),
+            Addr::DefaultSg => ("vpc.default_sg", None),
+            Addr::Endpoint => ("vpc.endpoint.s3", None),
+            Addr::LogGroup => ("vpc.flow_logs.log_group", None),
+            Addr::Role => ("vpc.flow_logs.role", None),
+            Addr::RolePolicy => ("vpc.flow_logs.role_policy", None),
+            Addr::FlowLog => ("vpc.flow_log", None),
+            Addr::Subnet(Tier::Public, az) => (SUBNET_PUBLIC, Some(az)),
+            Addr::Subnet(Tier::Private, az) => (SUBNET_PRIVATE, Some(az)),
+            Addr::Rta(Tier::Public, az) => (RTA_PUBLIC, Some(az)),
+            Addr::Rta(Tier::Private, az) => (RTA_PRIVATE, Some(az)),
+            Addr::Eip(az) => (EIP, Some(az)),
+            Addr::Nat(az) => (NAT, Some(az)),
+            Addr::RouteTablePrivate(az) => (RT_PRIVATE, Some(az)),
+            Addr::RoutePrivate(az) => (ROUTE_PRIVATE, Some(az)),
         }
-    })
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.parts() {
+            (kind, Some(az)) => write!(f, "{kind}[{az}]"),
+            (name, None) => f.write_str(name),
+        }
+    }
+}
+
+impl Address for Addr {
+    fn parse(address: &str) -> Option<Self> {
+        if let Some(a) = PLAIN.iter().find(|a| a.parts().0 == address) {
+            return Some(a.clone());
+        }
+        let kinds: [(&str, Keyed); 8] = [
+            (SUBNET_PUBLIC, |az| Addr::Subnet(Tier::Public, az)),
+            (SUBNET_PRIVATE, |az| Addr::Subnet(Tier::Private, az)),
+            (RTA_PUBLIC, |az| Addr::Rta(Tier::Public, az)),
+            (RTA_PRIVATE, |az| Addr::Rta(Tier::Private, az)),
+            (EIP, Addr::Eip),
+            (NAT, Addr::Nat),
+            (RT_PRIVATE, Addr::RouteTablePrivate),
+            (ROUTE_PRIVATE, Addr::RoutePrivate),
+        ];
+        kinds
+            .iter()
+            .find_map(|(kind, make)| keyed(address, kind).map(|az| make(az.to_owned())))
+    }
+}
+
+impl From<Addr> for String {
+    fn from(a: Addr) -> String {
+        a.to_string()
+    }
+}
+
+impl From<&Addr> for String {
+    fn from(a: &Addr) -> String {
+        a.to_string()
+    }
+}
+
+/// References between resources are addresses in compared attributes.
+impl From<Addr> for serde_json::Value {
+    fn from(a: Addr) -> Self {
+        serde_json::Value::String(a.to_string())
+    }
+}
+
+impl From<&Addr> for serde_json::Value {
+    fn from(a: &Addr) -> Self {
+        serde_json::Value::String(a.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -135,30 +224,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_round_trip() {
-        for (a, k) in [
+    fn addresses_are_written_as_in_state_files_and_read_back() {
+        let az = "us-east-1a";
+        for (a, text) in [
+            (Addr::Vpc, "vpc.vpc"),
             (
-                subnet(Tier::Private, "us-east-1a"),
-                Kind::Subnet(Tier::Private, "us-east-1a".into()),
+                Addr::subnet(Tier::Private, az),
+                "vpc.subnet.private[us-east-1a]",
             ),
             (
-                rta(Tier::Public, "us-east-1b"),
-                Kind::Rta(Tier::Public, "us-east-1b".into()),
+                Addr::subnet(Tier::Public, az),
+                "vpc.subnet.public[us-east-1a]",
             ),
-            (nat("us-east-1a"), Kind::Nat("us-east-1a".into())),
-            (eip("us-east-1a"), Kind::Eip("us-east-1a".into())),
+            (Addr::Igw, "vpc.igw"),
+            (Addr::eip(az), "vpc.eip.nat[us-east-1a]"),
+            (Addr::nat(az), "vpc.nat[us-east-1a]"),
+            (Addr::RouteTablePublic, "vpc.route_table.public"),
+            (Addr::rt_private(az), "vpc.route_table.private[us-east-1a]"),
+            (Addr::RoutePublic, "vpc.route.public_default"),
             (
-                rt_private("us-east-1c"),
-                Kind::RouteTablePrivate("us-east-1c".into()),
+                Addr::route_private(az),
+                "vpc.route.private_default[us-east-1a]",
             ),
-            (
-                route_private("us-east-1c"),
-                Kind::RoutePrivate("us-east-1c".into()),
-            ),
-            (VPC.to_owned(), Kind::Vpc),
+            (Addr::rta(Tier::Public, az), "vpc.rta.public[us-east-1a]"),
+            (Addr::rta(Tier::Private, az), "vpc.rta.private[us-east-1a]"),
+            (Addr::DefaultSg, "vpc.default_sg"),
+            (Addr::Endpoint, "vpc.endpoint.s3"),
+            (Addr::LogGroup, "vpc.flow_logs.log_group"),
+            (Addr::Role, "vpc.flow_logs.role"),
+            (Addr::RolePolicy, "vpc.flow_logs.role_policy"),
+            (Addr::FlowLog, "vpc.flow_log"),
         ] {
-            assert_eq!(kind(&a), Some(k), "{a}");
+            assert_eq!(a.to_string(), text);
+            assert_eq!(Addr::parse(text), Some(a), "{text}");
         }
-        assert_eq!(kind("vpc.bogus"), None);
+        for bad in [
+            "vpc.bogus",
+            "vpc.nat[]",
+            "vpc.nat",
+            "vpc.subnet.private",
+            "vpc.subnet.other[us-east-1a]",
+            "db.instance",
+        ] {
+            assert_eq!(Addr::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -4,6 +4,11 @@
 //! `vpc_id`, `cidr`, `azs`, `private_subnet_ids` and `public_subnet_ids` (in AZ order),
 //! `public_route_table_id`, `private_route_table_ids` (AZ order), `igw_id`, `nat_gateway_ids`,
 //! `nat_public_ips`, `s3_endpoint_id`, `flow_log_id`.
+//!
+//! The map: [`addr`] names the resources ([`addr::Addr`], one variant per kind); [`spec`] decides the
+//! desired VPC from config; [`observe`] reads what exists in one concurrent round and builds it kind by
+//! kind; [`plan`] lists the desired resources and diffs them; [`apply`] carries out one step in the room
+//! of its kind. This file ties them into a [`Tool`] and writes the outputs.
 
 pub mod addr;
 pub mod apply;
@@ -23,7 +28,9 @@ use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::Value;
 
-use crate::addr::Tier;
+use hms_core::addr::Address;
+
+use crate::addr::{Addr, Tier};
 use crate::observe::Observed;
 use crate::spec::Spec;
 
@@ -107,10 +114,6 @@ impl Tool for Vpc {
         plan::plan(spec, observed)
     }
 
-    fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
-        plan::plan_down(observed)
-    }
-
     async fn blockers(
         &self,
         _ctx: &Ctx<'_>,
@@ -121,16 +124,22 @@ impl Tool for Vpc {
         let Some(vpc) = &observed.vpc_id else {
             return Ok(vec![]);
         };
-        let vpc_goes = plan
+        let destroyed = plan
             .changes
             .iter()
-            .any(|c| c.address == addr::VPC && c.action.is_destructive());
-        let subnets: Vec<String> = plan
-            .changes
-            .iter()
-            .filter(|c| c.action.is_destructive() && c.address.starts_with("vpc.subnet."))
-            .filter_map(|c| observed.found.get(&c.address).map(|f| f.id.clone()))
-            .collect();
+            .filter(|c| c.action.is_destructive())
+            .filter_map(|c| Addr::parse(&c.address).map(|a| (a, c)));
+        let mut vpc_goes = false;
+        let mut subnets: Vec<String> = Vec::new();
+        for (a, c) in destroyed {
+            match a {
+                Addr::Vpc => vpc_goes = true,
+                Addr::Subnet(..) => {
+                    subnets.extend(observed.found.get(&c.address).map(|f| f.id.clone()))
+                }
+                _ => {}
+            }
+        }
         if !vpc_goes && subnets.is_empty() {
             return Ok(vec![]);
         }
@@ -158,41 +167,45 @@ impl Tool for Vpc {
 pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
     let mut o = Outputs::default();
     let azs = spec.az_names();
-    o.id("vpc_id", r, addr::VPC);
+    let each = |f: &dyn Fn(&str) -> Addr| -> Vec<String> {
+        azs.iter().map(|az| f(az).to_string()).collect()
+    };
+    o.id("vpc_id", r, &Addr::Vpc.to_string());
     o.set("cidr", spec.cidr.to_string());
     o.set("azs", azs.clone());
-    let list = |tier| {
-        azs.iter()
-            .map(|az| addr::subnet(tier, az))
-            .collect::<Vec<_>>()
-    };
-    o.ids("private_subnet_ids", r, &list(Tier::Private));
-    o.ids("public_subnet_ids", r, &list(Tier::Public));
-    o.id("public_route_table_id", r, addr::RT_PUBLIC);
     o.ids(
-        "private_route_table_ids",
+        "private_subnet_ids",
         r,
-        &azs.iter()
-            .map(|az| addr::rt_private(az))
-            .collect::<Vec<_>>(),
+        &each(&|az| Addr::subnet(Tier::Private, az)),
     );
-    o.id("igw_id", r, addr::IGW);
-    let nats: Vec<String> = spec.nat_azs().iter().map(|az| addr::nat(az)).collect();
+    o.ids(
+        "public_subnet_ids",
+        r,
+        &each(&|az| Addr::subnet(Tier::Public, az)),
+    );
+    o.id(
+        "public_route_table_id",
+        r,
+        &Addr::RouteTablePublic.to_string(),
+    );
+    o.ids("private_route_table_ids", r, &each(&Addr::rt_private));
+    o.id("igw_id", r, &Addr::Igw.to_string());
+    let nat_azs = spec.nat_azs();
+    let nats: Vec<String> = nat_azs.iter().map(|az| Addr::nat(az).to_string()).collect();
     o.ids("nat_gateway_ids", r, &nats);
-    let ips: Option<Vec<Value>> = spec
-        .nat_azs()
+    let ips: Option<Vec<Value>> = nat_azs
         .iter()
         .map(|az| {
-            r.get(&addr::eip(az))
+            r.get(&Addr::eip(az).to_string())
                 .and_then(|e| e.attr("public_ip"))
                 .filter(|s| !s.is_empty())
                 .map(Value::from)
         })
         .collect();
     o.maybe("nat_public_ips", ips.map(Value::from));
-    o.id("s3_endpoint_id", r, addr::ENDPOINT);
+    o.id("s3_endpoint_id", r, &Addr::Endpoint.to_string());
     if spec.flow_logs.is_some() {
-        o.id("flow_log_id", r, addr::FLOW_LOG);
+        o.id("flow_log_id", r, &Addr::FlowLog.to_string());
     } else {
         o.set("flow_log_id", Value::Null);
     }
@@ -212,7 +225,7 @@ async fn blockers(
     let nats: Vec<&hms_core::diff::Found> = observed
         .found
         .iter()
-        .filter(|(a, _)| a.starts_with("vpc.nat["))
+        .filter(|(a, _)| matches!(Addr::parse(a), Some(Addr::Nat(_))))
         .map(|(_, f)| f)
         .collect();
     let nat_ids: Vec<&str> = nats.iter().map(|f| f.id.as_str()).collect();

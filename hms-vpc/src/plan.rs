@@ -1,200 +1,181 @@
 //! The VPC's desired resources and the plan against what exists. Pure.
+//!
+//! [`desired`] lists every resource the spec wants, kind by kind (network, gateways, routes, endpoint,
+//! flow logs), with the attributes the plan compares, their tags and what each uses; references between
+//! resources are addresses, so a plan can be made before any id exists. `down` plans through the
+//! [`hms_core::contract::Tool`] default (every found resource, in reverse dependency order).
 
 use hms_core::diff::{self, Desired};
 use hms_core::plan::Plan;
 use hms_core::policy::normalize;
-use serde_json::{json, Value};
 
-use crate::addr::{self, Tier};
+use crate::addr::{Addr, Tier};
 use crate::observe::Observed;
-use crate::spec::Spec;
-
-/// The trust policy of the flow logs' delivery role.
-pub fn trust_policy() -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-            "Action": "sts:AssumeRole"
-        }]
-    })
-}
-
-/// The delivery role's inline policy: write to this stack's flow log group only.
-pub fn role_policy(spec: &Spec, log_group: &str) -> Value {
-    let arn = format!("arn:aws:logs:{}:*:log-group:{log_group}", spec.region);
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [arn.clone(), format!("{arn}:*")]
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["logs:DescribeLogGroups"],
-                "Resource": "*"
-            }
-        ]
-    })
-}
-
-/// Name of the delivery role's inline policy.
-pub const ROLE_POLICY_NAME: &str = "flow-logs-delivery";
+use crate::spec::{role_policy, trust_policy, FlowLogs, Spec};
 
 /// Every resource the spec wants, with the attributes the plan compares.
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    let mut out = Vec::new();
-    out.push(
-        Desired::new(addr::VPC)
+    let mut out = network(spec);
+    out.extend(gateways(spec));
+    out.extend(routes(spec));
+    out.push(endpoint(spec));
+    if let Some(fl) = &spec.flow_logs {
+        out.extend(flow_logs(spec, fl));
+    }
+    out
+}
+
+/// The VPC, its default security group (no rules) and the subnets.
+fn network(spec: &Spec) -> Vec<Desired> {
+    let mut out = vec![
+        Desired::new(Addr::Vpc)
             .attr("cidr_block", spec.cidr.to_string())
             .attr("enable_dns_support", true)
             .attr("enable_dns_hostnames", true)
-            .tags(spec.tags(addr::VPC, &spec.name("vpc")))
+            .tags(spec.tags(&Addr::Vpc, &spec.name("vpc")))
             .replace_on(&["cidr_block"]),
-    );
-    out.push(
-        Desired::new(addr::DEFAULT_SG)
+        Desired::new(Addr::DefaultSg)
             .attr("ingress_rules", 0)
             .attr("egress_rules", 0)
-            .uses([addr::VPC]),
-    );
+            .tags(spec.tags(&Addr::DefaultSg, &spec.name("default")))
+            .uses([Addr::Vpc]),
+    ];
     for az in &spec.azs {
         for (tier, cidr) in [(Tier::Public, az.public), (Tier::Private, az.private)] {
-            let a = addr::subnet(tier, &az.name);
+            let a = Addr::subnet(tier, &az.name);
+            let name = spec.name(&format!("{}-{}", tier.as_str(), az.name));
             out.push(
                 Desired::new(&a)
                     .attr("cidr_block", cidr.to_string())
                     .attr("availability_zone", az.name.clone())
                     .attr("map_public_ip_on_launch", false)
-                    .tags(spec.tags(&a, &spec.name(&format!("{}-{}", tier.as_str(), az.name))))
+                    .tags(spec.tags(&a, &name))
                     .replace_on(&["cidr_block", "availability_zone"])
-                    .uses([addr::VPC]),
+                    .uses([Addr::Vpc]),
             );
         }
     }
-    out.push(
-        Desired::new(addr::IGW)
-            .attr("attached_to", addr::VPC)
-            .tags(spec.tags(addr::IGW, &spec.name("igw")))
-            .uses([addr::VPC]),
-    );
+    out
+}
+
+/// The internet gateway, and the NAT gateways with their Elastic IPs.
+fn gateways(spec: &Spec) -> Vec<Desired> {
+    let mut out = vec![Desired::new(Addr::Igw)
+        .attr("attached_to", Addr::Vpc)
+        .tags(spec.tags(&Addr::Igw, &spec.name("igw")))
+        .uses([Addr::Vpc])];
     for az in spec.nat_azs() {
-        let eip = addr::eip(az);
+        let eip = Addr::eip(az);
         out.push(
             Desired::new(&eip)
                 .attr("domain", "vpc")
                 .tags(spec.tags(&eip, &spec.name(&format!("nat-eip-{az}")))),
         );
-        let nat = addr::nat(az);
-        let subnet = addr::subnet(Tier::Public, az);
+        let nat = Addr::nat(az);
+        let subnet = Addr::subnet(Tier::Public, az);
         out.push(
             Desired::new(&nat)
-                .attr("subnet", subnet.clone())
-                .attr("eip", eip.clone())
+                .attr("subnet", &subnet)
+                .attr("eip", &eip)
                 .attr("state", "available")
                 .tags(spec.tags(&nat, &spec.name(&format!("nat-{az}"))))
                 .replace_on(&["subnet", "eip"])
-                .uses([subnet, eip, addr::IGW.to_owned()]),
-        );
-    }
-    out.push(
-        Desired::new(addr::RT_PUBLIC)
-            .tags(spec.tags(addr::RT_PUBLIC, &spec.name("public")))
-            .uses([addr::VPC]),
-    );
-    out.push(
-        Desired::new(addr::ROUTE_PUBLIC)
-            .attr("destination", "0.0.0.0/0")
-            .attr("target", addr::IGW)
-            .uses([addr::RT_PUBLIC, addr::IGW]),
-    );
-    for az in &spec.azs {
-        let rt = addr::rt_private(&az.name);
-        out.push(
-            Desired::new(&rt)
-                .tags(spec.tags(&rt, &spec.name(&format!("private-{}", az.name))))
-                .uses([addr::VPC]),
-        );
-        if let Some(nat_az) = spec.nat_for(&az.name) {
-            let nat = addr::nat(nat_az);
-            out.push(
-                Desired::new(addr::route_private(&az.name))
-                    .attr("destination", "0.0.0.0/0")
-                    .attr("target", nat.clone())
-                    .uses([rt.clone(), nat]),
-            );
-        }
-        for (tier, table) in [
-            (Tier::Public, addr::RT_PUBLIC.to_owned()),
-            (Tier::Private, rt.clone()),
-        ] {
-            let subnet = addr::subnet(tier, &az.name);
-            out.push(
-                Desired::new(addr::rta(tier, &az.name))
-                    .attr("route_table", table.clone())
-                    .attr("subnet", subnet.clone())
-                    .replace_on(&["subnet"])
-                    .uses([table, subnet]),
-            );
-        }
-    }
-    let mut tables: Vec<String> = spec.azs.iter().map(|a| addr::rt_private(&a.name)).collect();
-    tables.sort();
-    let mut deps = vec![addr::VPC.to_owned()];
-    deps.extend(tables.iter().cloned());
-    out.push(
-        Desired::new(addr::ENDPOINT)
-            .attr("service_name", format!("com.amazonaws.{}.s3", spec.region))
-            .attr("route_tables", tables)
-            .tags(spec.tags(addr::ENDPOINT, &spec.name("s3-endpoint")))
-            .replace_on(&["service_name"])
-            .uses(deps),
-    );
-    if let Some(fl) = &spec.flow_logs {
-        out.push(
-            Desired::new(addr::LOG_GROUP)
-                .attr("name", fl.log_group.clone())
-                .attr("retention_in_days", fl.retention_days)
-                .tags(spec.tags(addr::LOG_GROUP, &fl.log_group))
-                .replace_on(&["name"]),
-        );
-        out.push(
-            Desired::new(addr::ROLE)
-                .attr("name", fl.role_name.clone())
-                .attr("assume_role_policy", normalize(&trust_policy()))
-                .tags(spec.tags(addr::ROLE, &fl.role_name))
-                .replace_on(&["name"]),
-        );
-        out.push(
-            Desired::new(addr::ROLE_POLICY)
-                .attr("document", normalize(&role_policy(spec, &fl.log_group)))
-                .uses([addr::ROLE]),
-        );
-        out.push(
-            Desired::new(addr::FLOW_LOG)
-                .attr("resource", addr::VPC)
-                .attr("traffic_type", "ALL")
-                .attr("log_group", fl.log_group.clone())
-                .attr("role", addr::ROLE)
-                .tags(spec.tags(addr::FLOW_LOG, &spec.name("flow-log")))
-                .replace_on(&["resource", "traffic_type", "log_group", "role"])
-                .uses([addr::VPC, addr::LOG_GROUP, addr::ROLE, addr::ROLE_POLICY]),
+                .uses([subnet, eip, Addr::Igw]),
         );
     }
     out
 }
 
+/// The route tables, their default routes (public → IGW, private → the AZ's NAT) and associations.
+fn routes(spec: &Spec) -> Vec<Desired> {
+    let mut out = vec![
+        Desired::new(Addr::RouteTablePublic)
+            .tags(spec.tags(&Addr::RouteTablePublic, &spec.name("public")))
+            .uses([Addr::Vpc]),
+        Desired::new(Addr::RoutePublic)
+            .attr("destination", "0.0.0.0/0")
+            .attr("target", Addr::Igw)
+            .uses([Addr::RouteTablePublic, Addr::Igw]),
+    ];
+    for az in &spec.azs {
+        let rt = Addr::rt_private(&az.name);
+        out.push(
+            Desired::new(&rt)
+                .tags(spec.tags(&rt, &spec.name(&format!("private-{}", az.name))))
+                .uses([Addr::Vpc]),
+        );
+        if let Some(nat_az) = spec.nat_for(&az.name) {
+            let nat = Addr::nat(nat_az);
+            out.push(
+                Desired::new(Addr::route_private(&az.name))
+                    .attr("destination", "0.0.0.0/0")
+                    .attr("target", &nat)
+                    .uses([rt.clone(), nat]),
+            );
+        }
+        for tier in [Tier::Public, Tier::Private] {
+            let table = Addr::table_of(tier, &az.name);
+            let subnet = Addr::subnet(tier, &az.name);
+            out.push(
+                Desired::new(Addr::rta(tier, &az.name))
+                    .attr("route_table", &table)
+                    .attr("subnet", &subnet)
+                    .replace_on(&["subnet"])
+                    .uses([table, subnet]),
+            );
+        }
+    }
+    out
+}
+
+/// The S3 gateway endpoint on every private route table.
+fn endpoint(spec: &Spec) -> Desired {
+    let mut tables: Vec<String> = spec
+        .azs
+        .iter()
+        .map(|a| Addr::rt_private(&a.name).to_string())
+        .collect();
+    tables.sort();
+    let mut deps = vec![Addr::Vpc.to_string()];
+    deps.extend(tables.iter().cloned());
+    Desired::new(Addr::Endpoint)
+        .attr("service_name", spec.s3_service())
+        .attr("route_tables", tables)
+        .tags(spec.tags(&Addr::Endpoint, &spec.name("s3-endpoint")))
+        .replace_on(&["service_name"])
+        .uses(deps)
+}
+
+/// The flow logs' log group, delivery role and its policy, and the flow log.
+fn flow_logs(spec: &Spec, fl: &FlowLogs) -> Vec<Desired> {
+    vec![
+        Desired::new(Addr::LogGroup)
+            .attr("name", fl.log_group.clone())
+            .attr("retention_in_days", fl.retention_days)
+            .tags(spec.tags(&Addr::LogGroup, &fl.log_group))
+            .replace_on(&["name"]),
+        Desired::new(Addr::Role)
+            .attr("name", fl.role_name.clone())
+            .attr("assume_role_policy", normalize(&trust_policy()))
+            .tags(spec.tags(&Addr::Role, &fl.role_name))
+            .replace_on(&["name"]),
+        Desired::new(Addr::RolePolicy)
+            .attr("document", normalize(&role_policy(spec, &fl.log_group)))
+            .uses([Addr::Role]),
+        Desired::new(Addr::FlowLog)
+            .attr("resource", Addr::Vpc)
+            .attr("traffic_type", "ALL")
+            .attr("log_group", fl.log_group.clone())
+            .attr("role", Addr::Role)
+            .tags(spec.tags(&Addr::FlowLog, &spec.name("flow-log")))
+            .replace_on(&["resource", "traffic_type", "log_group", "role"])
+            .uses([Addr::Vpc, Addr::LogGroup, Addr::Role, Addr::RolePolicy]),
+    ]
+}
+
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     diff::diff(&desired(spec), &observed.found)
-}
-
-/// The plan that deletes everything hms-vpc owns.
-pub fn plan_down(observed: &Observed) -> Plan {
-    diff::delete_all(&observed.found, "down")
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The desired VPC, decided and validated from config and flags. Pure: no AWS call.
+//! The desired VPC, decided and validated from config and flags, and the values derived from it that
+//! observe, plan and apply share (names, the flow logs role's policies). Pure: no AWS call.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,9 @@ use hms_core::tags::Tagger;
 use hms_core::Result;
 use ipnet::Ipv4Net;
 use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::addr::Addr;
 
 use hms_core::config::LOG_RETENTION_DAYS as RETENTION_DAYS;
 
@@ -103,11 +107,16 @@ impl Spec {
         }
     }
 
-    /// Tags of the resource at `address`, with a `Name`.
-    pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
+    /// Tags of the resource at `address`: the stack's, `[vpc] tags`, the `hms:*` tags and a `Name`.
+    pub fn tags(&self, address: &Addr, name: &str) -> BTreeMap<String, String> {
         let mut t = self.extra_tags.clone();
-        t.extend(self.tagger.tags(address, Some(name)));
+        t.extend(self.tagger.tags(&address.to_string(), Some(name)));
         t
+    }
+
+    /// The S3 gateway endpoint's service name.
+    pub fn s3_service(&self) -> String {
+        format!("com.amazonaws.{}.s3", self.region)
     }
 
     /// A resource name (`hms-private-us-east-1a` in production).
@@ -122,6 +131,41 @@ pub fn flow_log_names(tagger: &Tagger) -> (String, String) {
         format!("/aws/vpc/{}-flow-logs", tagger.name("vpc")),
         tagger.name("vpc-flow-logs"),
     )
+}
+
+/// Name of the delivery role's inline policy.
+pub const ROLE_POLICY_NAME: &str = "flow-logs-delivery";
+
+/// The trust policy of the flow logs' delivery role.
+pub fn trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The delivery role's inline policy: write to this stack's flow log group only.
+pub fn role_policy(spec: &Spec, log_group: &str) -> Value {
+    let arn = format!("arn:aws:logs:{}:*:log-group:{log_group}", spec.region);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [arn.clone(), format!("{arn}:*")]
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:DescribeLogGroups"],
+                "Resource": "*"
+            }
+        ]
+    })
 }
 
 /// Builds the spec from the run's input.
@@ -160,143 +204,26 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
         "vpc.cidr",
         cfg.cidr.as_deref().unwrap_or("10.0.0.0/16"),
     )?;
-
-    let azs: Vec<String> = match &cfg.azs {
-        Some(a) => a.clone(),
-        None => ["a", "b", "c"]
-            .iter()
-            .map(|s| format!("{region}{s}"))
-            .collect(),
-    };
-    if azs.is_empty() {
-        return Err(config.invalid(
-            "vpc.azs",
-            "is empty; give at least one availability zone, e.g. [\"us-east-1a\"]",
-        ));
-    }
-    for (i, az) in azs.iter().enumerate() {
-        let suffix = az.strip_prefix(region.as_str()).unwrap_or_default();
-        if suffix.len() != 1 || !suffix.chars().all(|c| c.is_ascii_lowercase()) {
-            return Err(config.invalid(
-                &format!("vpc.azs[{i}]"),
-                format!("{az:?} is not an availability zone of region {region}; use {region}a, {region}b, …"),
-            ));
-        }
-        if azs[..i].contains(az) {
-            return Err(config.invalid(&format!("vpc.azs[{i}]"), format!("{az} is listed twice")));
-        }
-    }
-
-    let subnets = |key: &str, given: &Option<Vec<String>>, first: u32| -> Result<Vec<Ipv4Net>> {
-        match given {
-            Some(list) => {
-                if list.len() != azs.len() {
-                    return Err(config.invalid(
-                        key,
-                        format!(
-                            "has {} subnets for {} availability zones (vpc.azs); give one per AZ, in the same order",
-                            list.len(),
-                            azs.len()
-                        ),
-                    ));
-                }
-                list.iter()
-                    .enumerate()
-                    .map(|(i, s)| parse_net(config, &format!("{key}[{i}]"), s))
-                    .collect()
-            }
-            None => {
-                let prefix = cidr.prefix_len() + 8;
-                if prefix > 28 {
-                    return Err(config.invalid(
-                        key,
-                        format!(
-                            "cannot derive subnets of a /{} VPC; list them explicitly",
-                            cidr.prefix_len()
-                        ),
-                    ));
-                }
-                let all = cidr.subnets(prefix).map_err(|e| config.invalid(key, e))?;
-                (0..azs.len() as u32)
-                    .map(|i| {
-                        all.clone().nth((first + i) as usize).ok_or_else(|| {
-                            config.invalid(
-                                key,
-                                "too many AZs to derive subnets; list them explicitly",
-                            )
-                        })
-                    })
-                    .collect()
-            }
-        }
-    };
-    let private = subnets("vpc.private_subnets", &cfg.private_subnets, 1)?;
-    let public = subnets("vpc.public_subnets", &cfg.public_subnets, 101)?;
-
-    let mut all: Vec<(String, Ipv4Net)> = Vec::new();
-    for (kind, list) in [("private_subnets", &private), ("public_subnets", &public)] {
-        for (i, net) in list.iter().enumerate() {
-            let key = format!("vpc.{kind}[{i}]");
-            if !cidr.contains(net) {
-                return Err(config.invalid(
-                    &key,
-                    format!("{net} is outside vpc.cidr {cidr}; use a subnet of {cidr}"),
-                ));
-            }
-            if let Some((other, _)) = all.iter().find(|(_, o)| o.contains(net) || net.contains(o)) {
-                return Err(config.invalid(
-                    &key,
-                    format!("{net} overlaps {other}; subnets must not overlap"),
-                ));
-            }
-            all.push((format!("{key} = {net}"), *net));
-        }
-    }
-
-    let enable = cfg.enable_nat_gateway.unwrap_or(true);
-    let nat = match (enable, cfg.single_nat_gateway, cfg.one_nat_gateway_per_az) {
-        (_, Some(true), Some(true)) => {
-            return Err(config.invalid(
-                "vpc.one_nat_gateway_per_az",
-                "and vpc.single_nat_gateway are both true; set only one of the two NAT modes",
-            ))
-        }
-        (false, Some(true), _) | (false, _, Some(true)) => {
-            return Err(config.invalid(
-                "vpc.enable_nat_gateway",
-                "is false but a NAT mode is set; remove single_nat_gateway / one_nat_gateway_per_az or enable NAT",
-            ))
-        }
-        (false, _, _) => NatMode::None,
-        (true, _, Some(true)) => NatMode::PerAz,
-        (true, Some(false), _) => NatMode::PerAz,
-        (true, _, _) => NatMode::Single,
-    };
-
-    let flow_logs = if cfg.flow_logs.unwrap_or(true) {
-        let days = cfg.flow_log_retention_days.unwrap_or(90);
-        if !RETENTION_DAYS.contains(&days) {
-            return Err(config.invalid(
-                "vpc.flow_log_retention_days",
-                format!("{days} is not a CloudWatch Logs retention; use one of {RETENTION_DAYS:?}"),
-            ));
-        }
-        let (log_group, role_name) = flow_log_names(tagger);
-        Some(FlowLogs {
-            log_group,
-            retention_days: days,
-            role_name,
-        })
-    } else {
-        if cfg.flow_log_retention_days.is_some() {
-            return Err(config.invalid(
-                "vpc.flow_log_retention_days",
-                "is set but vpc.flow_logs is false; remove one",
-            ));
-        }
-        None
-    };
-
+    let azs = azs(config, cfg, &region)?;
+    let private = subnets(
+        config,
+        "vpc.private_subnets",
+        &cfg.private_subnets,
+        cidr,
+        azs.len(),
+        1,
+    )?;
+    let public = subnets(
+        config,
+        "vpc.public_subnets",
+        &cfg.public_subnets,
+        cidr,
+        azs.len(),
+        101,
+    )?;
+    check_layout(config, cidr, &private, &public)?;
+    let nat = nat_mode(config, cfg)?;
+    let flow_logs = flow_logs(config, cfg, tagger)?;
     for key in cfg.tags.keys() {
         if key.starts_with("aws:") || key.starts_with("hms:") || key == "Name" {
             return Err(config.invalid(
@@ -305,7 +232,6 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
             ));
         }
     }
-
     Ok(Spec {
         region,
         cidr,
@@ -323,6 +249,161 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
         tagger: tagger.clone(),
         extra_tags: cfg.tags.clone(),
     })
+}
+
+/// `vpc.azs` (default `<region>a`, `b`, `c`): AZs of the region, each once.
+fn azs(config: &Config, cfg: &VpcConfig, region: &str) -> Result<Vec<String>> {
+    let azs: Vec<String> = match &cfg.azs {
+        Some(a) => a.clone(),
+        None => ["a", "b", "c"]
+            .iter()
+            .map(|s| format!("{region}{s}"))
+            .collect(),
+    };
+    if azs.is_empty() {
+        return Err(config.invalid(
+            "vpc.azs",
+            "is empty; give at least one availability zone, e.g. [\"us-east-1a\"]",
+        ));
+    }
+    for (i, az) in azs.iter().enumerate() {
+        let suffix = az.strip_prefix(region).unwrap_or_default();
+        if suffix.len() != 1 || !suffix.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(config.invalid(
+                &format!("vpc.azs[{i}]"),
+                format!("{az:?} is not an availability zone of region {region}; use {region}a, {region}b, …"),
+            ));
+        }
+        if azs[..i].contains(az) {
+            return Err(config.invalid(&format!("vpc.azs[{i}]"), format!("{az} is listed twice")));
+        }
+    }
+    Ok(azs)
+}
+
+/// One tier's subnet CIDRs: as given (one per AZ), else the /8-longer subnets of the VPC from `first` on.
+fn subnets(
+    config: &Config,
+    key: &str,
+    given: &Option<Vec<String>>,
+    cidr: Ipv4Net,
+    count: usize,
+    first: u32,
+) -> Result<Vec<Ipv4Net>> {
+    if let Some(list) = given {
+        if list.len() != count {
+            return Err(config.invalid(
+                key,
+                format!(
+                    "has {} subnets for {count} availability zones (vpc.azs); give one per AZ, in the same order",
+                    list.len(),
+                ),
+            ));
+        }
+        return list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_net(config, &format!("{key}[{i}]"), s))
+            .collect();
+    }
+    let prefix = cidr.prefix_len() + 8;
+    if prefix > 28 {
+        return Err(config.invalid(
+            key,
+            format!(
+                "cannot derive subnets of a /{} VPC; list them explicitly",
+                cidr.prefix_len()
+            ),
+        ));
+    }
+    let all = cidr.subnets(prefix).map_err(|e| config.invalid(key, e))?;
+    (0..count as u32)
+        .map(|i| {
+            all.clone().nth((first + i) as usize).ok_or_else(|| {
+                config.invalid(key, "too many AZs to derive subnets; list them explicitly")
+            })
+        })
+        .collect()
+}
+
+/// Every subnet inside the VPC, none overlapping another.
+fn check_layout(
+    config: &Config,
+    cidr: Ipv4Net,
+    private: &[Ipv4Net],
+    public: &[Ipv4Net],
+) -> Result<()> {
+    let mut all: Vec<(String, Ipv4Net)> = Vec::new();
+    for (kind, list) in [("private_subnets", private), ("public_subnets", public)] {
+        for (i, net) in list.iter().enumerate() {
+            let key = format!("vpc.{kind}[{i}]");
+            if !cidr.contains(net) {
+                return Err(config.invalid(
+                    &key,
+                    format!("{net} is outside vpc.cidr {cidr}; use a subnet of {cidr}"),
+                ));
+            }
+            if let Some((other, _)) = all.iter().find(|(_, o)| o.contains(net) || net.contains(o)) {
+                return Err(config.invalid(
+                    &key,
+                    format!("{net} overlaps {other}; subnets must not overlap"),
+                ));
+            }
+            all.push((format!("{key} = {net}"), *net));
+        }
+    }
+    Ok(())
+}
+
+/// The NAT mode from `enable_nat_gateway`, `single_nat_gateway` and `one_nat_gateway_per_az`.
+fn nat_mode(config: &Config, cfg: &VpcConfig) -> Result<NatMode> {
+    let enable = cfg.enable_nat_gateway.unwrap_or(true);
+    Ok(
+        match (enable, cfg.single_nat_gateway, cfg.one_nat_gateway_per_az) {
+            (_, Some(true), Some(true)) => {
+                return Err(config.invalid(
+                    "vpc.one_nat_gateway_per_az",
+                    "and vpc.single_nat_gateway are both true; set only one of the two NAT modes",
+                ))
+            }
+            (false, Some(true), _) | (false, _, Some(true)) => {
+                return Err(config.invalid(
+                    "vpc.enable_nat_gateway",
+                    "is false but a NAT mode is set; remove single_nat_gateway / one_nat_gateway_per_az or enable NAT",
+                ))
+            }
+            (false, _, _) => NatMode::None,
+            (true, _, Some(true)) => NatMode::PerAz,
+            (true, Some(false), _) => NatMode::PerAz,
+            (true, _, _) => NatMode::Single,
+        },
+    )
+}
+
+/// Flow logs (on by default) with their retention.
+fn flow_logs(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Option<FlowLogs>> {
+    if !cfg.flow_logs.unwrap_or(true) {
+        if cfg.flow_log_retention_days.is_some() {
+            return Err(config.invalid(
+                "vpc.flow_log_retention_days",
+                "is set but vpc.flow_logs is false; remove one",
+            ));
+        }
+        return Ok(None);
+    }
+    let days = cfg.flow_log_retention_days.unwrap_or(90);
+    if !RETENTION_DAYS.contains(&days) {
+        return Err(config.invalid(
+            "vpc.flow_log_retention_days",
+            format!("{days} is not a CloudWatch Logs retention; use one of {RETENTION_DAYS:?}"),
+        ));
+    }
+    let (log_group, role_name) = flow_log_names(tagger);
+    Ok(Some(FlowLogs {
+        log_group,
+        retention_days: days,
+        role_name,
+    }))
 }
 
 #[cfg(test)]

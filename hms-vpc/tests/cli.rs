@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use assert_cmd::Command;
 use aws_sdk_ec2::types::Filter;
-use hms_tests::{run_counts, Stack};
+use hms_tests::{run_counts, tag_cycle, Stack};
 use serde_json::Value;
 
 /// EC2 views of a test stack.
@@ -948,4 +948,108 @@ fn resources_deleted_by_hand_are_recreated() {
     assert_ne!(doc["outputs"]["vpc"]["s3_endpoint_id"], ep.as_str());
     assert_eq!(s.endpoints().len(), 1);
     s.run(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn stack_tags_converge_on_every_taggable_resource() {
+    let s = Stack::new("hms-vpc", "tags");
+    let (doc, _) = s.run(&["up"], 0);
+    let out = doc["outputs"]["vpc"].clone();
+    let vpc_id = out["vpc_id"].as_str().expect("vpc").to_owned();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.sdk);
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let group = format!("/aws/vpc/{}-vpc-flow-logs", s.name);
+    let role = format!("{}-vpc-flow-logs", s.name);
+    let updated = tag_cycle(&s, "hms-vpc", "", |owner| {
+        // (resource, owner tag, whether its hms:address tag is still there)
+        let mut seen: Vec<(String, Option<String>, bool)> = Vec::new();
+        let mut ec2 = |what: String, tags: &[aws_sdk_ec2::types::Tag]| {
+            seen.push((
+                what,
+                tag(tags, "owner").map(str::to_owned),
+                tag(tags, "hms:address").is_some(),
+            ));
+        };
+        for v in s.vpcs() {
+            ec2(format!("vpc {:?}", v.vpc_id()), v.tags());
+        }
+        for x in s.subnets() {
+            ec2(format!("subnet {:?}", x.subnet_id()), x.tags());
+        }
+        for g in s.igws() {
+            ec2(format!("igw {:?}", g.internet_gateway_id()), g.tags());
+        }
+        for e in s.eips() {
+            ec2(format!("eip {:?}", e.allocation_id()), e.tags());
+        }
+        for n in s.nats() {
+            ec2(format!("nat {:?}", n.nat_gateway_id()), n.tags());
+        }
+        for r in s.route_tables() {
+            ec2(format!("route table {:?}", r.route_table_id()), r.tags());
+        }
+        let sgs = s
+            .block_on(
+                s.ec2()
+                    .describe_security_groups()
+                    .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+                    .filters(
+                        Filter::builder()
+                            .name("group-name")
+                            .values("default")
+                            .build(),
+                    )
+                    .send(),
+            )
+            .expect("default sg");
+        for g in sgs.security_groups() {
+            ec2(format!("default sg {:?}", g.group_id()), g.tags());
+        }
+        for e in s.endpoints() {
+            ec2(format!("endpoint {:?}", e.vpc_endpoint_id()), e.tags());
+        }
+        for f in s.flow_logs() {
+            ec2(format!("flow log {:?}", f.flow_log_id()), f.tags());
+        }
+        #[allow(deprecated)]
+        let group_tags = s
+            .block_on(logs.list_tags_log_group().log_group_name(&group).send())
+            .expect("log group tags");
+        let group_tags = group_tags.tags().cloned().unwrap_or_default();
+        seen.push((
+            group.clone(),
+            group_tags.get("owner").cloned(),
+            group_tags.contains_key("hms:address"),
+        ));
+        let got = s
+            .block_on(iam.get_role().role_name(&role).send())
+            .expect("role");
+        let role_tags = got.role().map(|r| r.tags().to_vec()).unwrap_or_default();
+        let role_tag = |k: &str| {
+            role_tags
+                .iter()
+                .find(|t| t.key() == k)
+                .map(|t| t.value().to_owned())
+        };
+        seen.push((
+            role.clone(),
+            role_tag("owner"),
+            role_tag("hms:address").is_some(),
+        ));
+
+        assert_eq!(seen.len(), 19, "{seen:?}");
+        for (what, got, hms) in &seen {
+            assert_eq!(got.as_deref(), owner, "{what}");
+            assert!(hms, "{what} keeps its hms:* tags");
+        }
+    });
+    assert_eq!(
+        updated, 19,
+        "VPC, 6 subnets, IGW, EIP, NAT, 4 route tables, default SG, endpoint, flow log, log group, role"
+    );
+    // Only retagged: the same resources, the same outputs.
+    let (doc, _) = s.run(&["up"], 0);
+    assert_eq!(run_counts(&doc), (0, 0, 0));
+    assert_eq!(doc["outputs"]["vpc"], out);
+    assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
 }
