@@ -3,9 +3,15 @@
 //! Reads `outputs.vpc`; writes `outputs.security`:
 //!
 //! `alb_sg_id`, `ecs_sg_id`, `database_sg_id`, `cache_sg_id`, `ecs_execution_role_arn`, `task_role_arns`
-//! (service → ARN), `kms_key_arns` (`rds`, `backups`, `logs` → ARN).
+//! (service → ARN), `kms_key_arns` (`rds`, `backups`, `logs`, and `cache` when the stack has hms-cache → ARN).
+//!
+//! Modules: [`spec`] decides, [`observe`] reads (one concurrent round; a room per kind: groups, roles,
+//! keys), [`plan`] diffs, [`apply`] carries out one change (the same rooms). [`addr`] names every resource;
+//! [`documents`] writes the policy documents both the plan and apply need.
 
+pub mod addr;
 pub mod apply;
+pub mod documents;
 pub mod observe;
 pub mod plan;
 pub mod spec;
@@ -22,6 +28,7 @@ use hms_core::ui::Task;
 use hms_core::{Error, Result};
 use serde_json::{Map, Value};
 
+use crate::addr::Addr;
 use crate::observe::Observed;
 use crate::spec::Spec;
 
@@ -92,10 +99,6 @@ impl Tool for Security {
         plan::plan(spec, observed)
     }
 
-    fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
-        plan::plan_down(observed)
-    }
-
     async fn blockers(
         &self,
         _ctx: &Ctx<'_>,
@@ -110,7 +113,7 @@ impl Tool for Security {
             .filter(|(_, key)| {
                 plan.changes
                     .iter()
-                    .any(|c| c.address == plan::sg(key) && c.action.is_destructive())
+                    .any(|c| c.address == Addr::group(key).to_string() && c.action.is_destructive())
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -175,21 +178,25 @@ impl Tool for Security {
 pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
     let mut o = Outputs::default();
     for (group, _) in &spec.groups {
-        o.id(&format!("{group}_sg_id"), r, &plan::sg(group));
+        o.id(
+            &format!("{group}_sg_id"),
+            r,
+            &Addr::group(group).to_string(),
+        );
     }
-    let arn = |a: &str| {
-        r.get(a)
+    let arn = |a: &Addr| {
+        r.get(&a.to_string())
             .and_then(|x| x.attr("arn"))
             .filter(|s| !s.is_empty())
             .map(Value::from)
     };
-    o.maybe("ecs_execution_role_arn", arn(plan::EXECUTION_ROLE));
+    o.maybe("ecs_execution_role_arn", arn(&Addr::ExecutionRole));
     let mut unknown = false;
     let roles: Map<String, Value> = spec
         .task_roles
         .iter()
         .map(|t| {
-            let v = arn(&plan::task_role(&t.service));
+            let v = arn(&Addr::task_role(&t.service));
             unknown |= v.is_none();
             (t.service.clone(), v.unwrap_or(Value::Null))
         })
@@ -203,7 +210,7 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         .keys
         .iter()
         .map(|(k, _)| {
-            let v = arn(&plan::key(k));
+            let v = arn(&Addr::key(k));
             unknown |= v.is_none();
             (k.clone(), v.unwrap_or(Value::Null))
         })

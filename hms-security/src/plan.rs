@@ -1,164 +1,19 @@
-//! The desired security resources and the plan against what exists. Pure.
+//! The desired security resources ([`desired`], one builder per kind: groups, rules, roles, keys) and the
+//! plan against what exists. Pure.
 
+use hms_core::addr::Address;
 use hms_core::diff::{self, Desired, FoundSet};
 use hms_core::plan::{Action, Plan};
 use hms_core::policy::normalize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::addr::Addr;
+use crate::documents::{ecs_trust, execution_policy, key_policy, render, task_policy};
 use crate::observe::Observed;
-use crate::spec::{Peer, Spec};
-
-/// The AWS-managed policy every ECS task execution role needs.
-pub const EXECUTION_MANAGED_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
-/// Name of the inline policies the tool writes.
-pub const INLINE_POLICY: &str = "hms-permissions";
-
-/// Security group address.
-pub fn sg(group: &str) -> String {
-    format!("security.sg.{group}")
-}
-/// The task execution role.
-pub const EXECUTION_ROLE: &str = "security.iam.execution_role";
-/// Its managed policy attachment.
-pub const EXECUTION_MANAGED: &str =
-    "security.iam.execution_role.managed[AmazonECSTaskExecutionRolePolicy]";
-/// Its inline policy.
-pub const EXECUTION_POLICY: &str = "security.iam.execution_role.policy";
-/// A service's task role.
-pub fn task_role(service: &str) -> String {
-    format!("security.iam.task_role[{service}]")
-}
-/// A task role's inline policy.
-pub fn task_policy(service: &str) -> String {
-    format!("security.iam.task_role[{service}].policy")
-}
-/// A KMS key.
-pub fn key(name: &str) -> String {
-    format!("security.kms.{name}")
-}
-/// A KMS key's alias.
-pub fn alias(name: &str) -> String {
-    format!("security.kms.{name}.alias")
-}
-
-/// Placeholder for an ARN not known until the resource at `address` exists; apply fills it in.
-pub fn arn_of(address: &str) -> String {
-    format!("${{{address}.arn}}")
-}
-
-/// Replaces `${address.arn}` placeholders with known ARNs.
-pub fn render(doc: &Value, arn: &dyn Fn(&str) -> Option<String>) -> Value {
-    match doc {
-        Value::String(s) if s.starts_with("${") && s.ends_with(".arn}") => {
-            let address = &s[2..s.len() - 5];
-            arn(address).map(Value::from).unwrap_or_else(|| doc.clone())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(|v| render(v, arn)).collect()),
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), render(v, arn))).collect())
-        }
-        other => other.clone(),
-    }
-}
-
-/// Trust policy for ECS tasks, limited to this account.
-pub fn ecs_trust(account: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}}
-        }]
-    })
-}
-
-/// The execution role's inline policy: this stack's RDS-managed master secret, decrypt with its keys.
-pub fn execution_policy(spec: &Spec, account: &str) -> Value {
-    let db_arn = format!(
-        "arn:aws:rds:{}:{account}:db:{}",
-        spec.region, spec.db_instance_id
-    );
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadThisStacksDatabaseSecret",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": format!("arn:aws:secretsmanager:{}:{account}:secret:rds!db-*", spec.region),
-                "Condition": {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": db_arn}}
-            },
-            {
-                "Sid": "DecryptWithThisStacksKeys",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt"],
-                "Resource": [arn_of(&key("rds")), arn_of(&key("logs"))]
-            }
-        ]
-    })
-}
-
-/// A task role's inline policy: X-Ray for every service, the backup prefix for those allowed.
-pub fn task_policy_doc(spec: &Spec, backup_write: bool) -> Value {
-    let mut statements = vec![json!({
-        "Sid": "XRay",
-        "Effect": "Allow",
-        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
-        "Resource": "*"
-    })];
-    if backup_write {
-        statements.push(json!({
-            "Sid": "WriteBackups",
-            "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
-            "Resource": format!("arn:aws:s3:::{}/{}*", spec.backup_bucket, spec.backup_prefix)
-        }));
-        statements.push(json!({
-            "Sid": "EncryptBackups",
-            "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
-            "Resource": arn_of(&key("backups"))
-        }));
-    }
-    json!({"Version": "2012-10-17", "Statement": statements})
-}
-
-/// A key policy: the account administers the key; the `logs` key also lets CloudWatch Logs use it for
-/// this account's log groups.
-pub fn key_policy(spec: &Spec, name: &str, account: &str) -> Value {
-    let mut statements = vec![json!({
-        "Sid": "AccountAdministers",
-        "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-        "Action": "kms:*",
-        "Resource": "*"
-    })];
-    if name == "logs" {
-        statements.push(json!({
-            "Sid": "CloudWatchLogsUse",
-            "Effect": "Allow",
-            "Principal": {"Service": format!("logs.{}.amazonaws.com", spec.region)},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:{}:{account}:log-group:*", spec.region)}}
-        }));
-    }
-    json!({"Version": "2012-10-17", "Id": format!("{}-{name}", spec.tagger.name("key")), "Statement": statements})
-}
-
-fn peer_attr(p: &Peer) -> Value {
-    match p {
-        Peer::Cidr(c) => Value::from(c.to_string()),
-        Peer::Group(g) => Value::from(sg(g)),
-    }
-}
+use crate::spec::{Peer, Spec, CACHE_KEY, EXECUTION_MANAGED_POLICY};
 
 /// Every resource the spec wants. `observed` supplies the account and the ARNs that already exist.
 pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
-    let account = observed.account.as_str();
     let arn = |a: &str| {
         observed
             .found
@@ -167,14 +22,24 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let mut out = Vec::new();
+    let mut out = groups(spec);
+    out.extend(rules(spec));
+    out.extend(roles(spec, &observed.account, &arn));
+    out.extend(keys(spec, &observed.account));
+    out
+}
+
+/// The four security groups: name, description and VPC cannot change in place.
+fn groups(spec: &Spec) -> Vec<Desired> {
     let vpc = spec
         .vpc_id
         .clone()
         .unwrap_or_else(|| "(known after hms-vpc up)".into());
-    for (group, name) in &spec.groups {
-        out.push(
-            Desired::new(sg(group))
+    spec.groups
+        .iter()
+        .map(|(group, name)| {
+            let address = Addr::group(group);
+            Desired::new(address.to_string())
                 .attr("name", name.clone())
                 .attr(
                     "description",
@@ -184,66 +49,97 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
                     ),
                 )
                 .attr("vpc", vpc.clone())
-                .tags(spec.tags(&sg(group), name))
-                .replace_on(&["name", "description", "vpc"]),
-        );
-    }
-    for rule in &spec.rules {
-        let mut deps = vec![sg(&rule.group)];
-        if let Peer::Group(g) = &rule.peer {
-            deps.push(sg(g));
-        }
-        out.push(
-            Desired::new(rule.address())
-                .attr("group", sg(&rule.group))
+                .tags(spec.tags(&address, name))
+                .replace_on(&["name", "description", "vpc"])
+        })
+        .collect()
+}
+
+/// One resource per rule; a rule never changes in place (it is its own address).
+fn rules(spec: &Spec) -> Vec<Desired> {
+    spec.rules
+        .iter()
+        .map(|rule| {
+            let group = Addr::group(&rule.group).to_string();
+            let mut deps = vec![group.clone()];
+            let peer = match &rule.peer {
+                Peer::Cidr(c) => Value::from(c.to_string()),
+                Peer::Group(g) => {
+                    let peer = Addr::group(g).to_string();
+                    deps.push(peer.clone());
+                    Value::from(peer)
+                }
+            };
+            Desired::new(rule.address().to_string())
+                .attr("group", group)
                 .attr("egress", rule.egress)
                 .attr("protocol", "tcp")
                 .attr("ports", format!("{}-{}", rule.port, rule.port))
-                .attr("peer", peer_attr(&rule.peer))
+                .attr("peer", peer)
                 .replace_on(&["group", "egress", "protocol", "ports", "peer"])
-                .uses(deps),
-        );
-    }
-    let role = |address: &str, name: &str| {
-        Desired::new(address)
+                .uses(deps)
+        })
+        .collect()
+}
+
+/// The execution role (with the managed policy and its inline policy) and one task role per service.
+fn roles(spec: &Spec, account: &str, arn: &dyn Fn(&str) -> Option<String>) -> Vec<Desired> {
+    let role = |address: &Addr, name: &str| {
+        Desired::new(address.to_string())
             .attr("name", name.to_owned())
             .attr("assume_role_policy", normalize(&ecs_trust(account)))
             .tags(spec.tags(address, name))
             .replace_on(&["name"])
     };
-    out.push(role(EXECUTION_ROLE, &spec.execution_role));
-    out.push(
-        Desired::new(EXECUTION_MANAGED)
+    let execution = Addr::ExecutionRole.to_string();
+    let mut out = vec![
+        role(&Addr::ExecutionRole, &spec.execution_role),
+        Desired::new(Addr::ExecutionManaged.to_string())
             .attr("policy_arn", EXECUTION_MANAGED_POLICY)
             .replace_on(&["policy_arn"])
-            .uses([EXECUTION_ROLE]),
-    );
-    out.push(
-        Desired::new(EXECUTION_POLICY)
+            .uses([execution.clone()]),
+        Desired::new(Addr::ExecutionPolicy.to_string())
             .attr(
                 "document",
-                normalize(&render(&execution_policy(spec, account), &arn)),
+                normalize(&render(&execution_policy(spec, account), arn)),
             )
-            .uses([EXECUTION_ROLE.to_owned(), key("rds"), key("logs")]),
-    );
+            // Every key the document names must exist first (the cache key only in a stack with hms-cache).
+            .uses(
+                [
+                    execution,
+                    Addr::key("rds").to_string(),
+                    Addr::key("logs").to_string(),
+                ]
+                .into_iter()
+                .chain(spec.cache.then(|| Addr::key(CACHE_KEY).to_string())),
+            ),
+    ];
     for t in &spec.task_roles {
-        out.push(role(&task_role(&t.service), &t.name));
-        let mut deps = vec![task_role(&t.service)];
+        let address = Addr::task_role(&t.service);
+        out.push(role(&address, &t.name));
+        let mut deps = vec![address.to_string()];
         if t.backup_write {
-            deps.push(key("backups"));
+            deps.push(Addr::key("backups").to_string());
         }
         out.push(
-            Desired::new(task_policy(&t.service))
+            Desired::new(Addr::task_policy(&t.service).to_string())
                 .attr(
                     "document",
-                    normalize(&render(&task_policy_doc(spec, t.backup_write), &arn)),
+                    normalize(&render(&task_policy(spec, t.backup_write), arn)),
                 )
                 .uses(deps),
         );
     }
+    out
+}
+
+/// The keys (enabled, rotated, with their policy) and their aliases.
+fn keys(spec: &Spec, account: &str) -> Vec<Desired> {
+    let mut out = Vec::new();
     for (name, alias_name) in &spec.keys {
+        let key = Addr::key(name);
         out.push(
-            Desired::new(key(name))
+            Desired::new(key.to_string())
                 .attr(
                     "description",
                     format!(
@@ -254,35 +150,37 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
                 .attr("enabled", true)
                 .attr("rotation", true)
                 .attr("policy", normalize(&key_policy(spec, name, account)))
-                .tags(spec.tags(&key(name), alias_name)),
+                .tags(spec.tags(&key, alias_name)),
         );
         out.push(
-            Desired::new(alias(name))
+            Desired::new(Addr::alias(name).to_string())
                 .attr("name", alias_name.clone())
-                .attr("target", key(name))
+                .attr("target", key.to_string())
                 .replace_on(&["name"])
-                .uses([key(name)]),
+                .uses([key.to_string()]),
         );
     }
     out
+}
+
+fn is_rule(address: &str) -> bool {
+    matches!(Addr::parse(address), Some(Addr::Rule { .. }))
 }
 
 /// The plan that makes AWS match the spec. Rules found that the spec does not have are drift: removed by
 /// `up` without `--allow-destroy` (or kept with `security.keep_unmanaged_rules`).
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut found: FoundSet = observed.found.clone();
-    let wanted: Vec<String> = spec.rules.iter().map(|r| r.address()).collect();
+    let wanted: Vec<String> = spec.rules.iter().map(|r| r.address().to_string()).collect();
     let unmanaged = |a: &str| {
-        a.starts_with("security.rule.")
-            && !wanted.iter().any(|w| w == a)
-            && !observed.recorded_rules.contains(a)
+        is_rule(a) && !wanted.iter().any(|w| w == a) && !observed.recorded_rules.contains(a)
     };
     if spec.keep_unmanaged_rules {
         found.retain(|a, _| !unmanaged(a));
     }
     let mut plan = diff::diff(&desired(spec, observed), &found);
     for c in &mut plan.changes {
-        if c.action == Action::Delete && c.address.starts_with("security.rule.") {
+        if c.action == Action::Delete && is_rule(&c.address) {
             // Removing a rule loses no data: drift removal, without --allow-destroy.
             c.drift = true;
             c.reason = if unmanaged(&c.address) {
@@ -295,7 +193,364 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     plan
 }
 
-/// The plan that deletes everything hms-security owns (keys: scheduled deletion).
-pub fn plan_down(observed: &Observed) -> Plan {
-    diff::delete_all(&observed.found, "down")
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hms_core::cli::NoFlags;
+    use hms_core::config::Config;
+    use hms_core::contract::{CommandKind, Flags, SpecInput};
+    use hms_core::diff::Found;
+    use hms_core::document::{Document, Identity};
+    use hms_core::tags::Tagger;
+    use serde_json::json;
+
+    use super::*;
+
+    const ACCOUNT: &str = "123456789012";
+
+    /// The reference stack's 30 resources, in the plan's order.
+    const REFERENCE: &[&str] = &[
+        "security.sg.alb",
+        "security.sg.ecs",
+        "security.sg.database",
+        "security.sg.cache",
+        "security.rule.alb.ingress[tcp/80 from 0.0.0.0/0]",
+        "security.rule.alb.ingress[tcp/80 from ::/0]",
+        "security.rule.alb.ingress[tcp/443 from 0.0.0.0/0]",
+        "security.rule.alb.ingress[tcp/443 from ::/0]",
+        "security.rule.alb.egress[tcp/80 to sg:ecs]",
+        "security.rule.alb.egress[tcp/8000 to sg:ecs]",
+        "security.rule.cache.ingress[tcp/6379 from sg:ecs]",
+        "security.rule.database.ingress[tcp/5432 from sg:ecs]",
+        "security.rule.ecs.ingress[tcp/80 from sg:alb]",
+        "security.rule.ecs.ingress[tcp/8000 from sg:alb]",
+        "security.rule.ecs.egress[tcp/443 to 0.0.0.0/0]",
+        "security.rule.ecs.egress[tcp/5432 to sg:database]",
+        "security.rule.ecs.egress[tcp/6379 to sg:cache]",
+        "security.iam.execution_role",
+        "security.iam.execution_role.managed[AmazonECSTaskExecutionRolePolicy]",
+        "security.iam.execution_role.policy",
+        "security.iam.task_role[backend]",
+        "security.iam.task_role[backend].policy",
+        "security.iam.task_role[frontend]",
+        "security.iam.task_role[frontend].policy",
+        "security.kms.rds",
+        "security.kms.rds.alias",
+        "security.kms.backups",
+        "security.kms.backups.alias",
+        "security.kms.logs",
+        "security.kms.logs.alias",
+    ];
+
+    /// Every taggable resource of the reference stack: groups, roles, keys.
+    const TAGGABLE: &[&str] = &[
+        "security.sg.alb",
+        "security.sg.ecs",
+        "security.sg.database",
+        "security.sg.cache",
+        "security.iam.execution_role",
+        "security.iam.task_role[backend]",
+        "security.iam.task_role[frontend]",
+        "security.kms.rds",
+        "security.kms.backups",
+        "security.kms.logs",
+    ];
+
+    /// The spec of `config` (an hms.toml) with the stack's own `tags`, behind a VPC that exists.
+    fn spec_of(config: &str, tags: &[(&str, &str)]) -> Spec {
+        let id = Identity {
+            stack: "hms".into(),
+            env: "production".into(),
+            region: "us-east-1".into(),
+        };
+        let extra: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let tagger = Tagger::new(id.clone(), "hms-security", extra);
+        let mut doc = Document::new(&id);
+        doc.set_outputs("vpc", json!({"vpc_id": "vpc-1"}), &[]);
+        let config = Config::from_toml(config, "hms.toml").expect("config");
+        let flags: Flags<NoFlags, NoFlags, NoFlags> = Flags::default();
+        crate::spec::build(&SpecInput {
+            config: &config,
+            tagger: &tagger,
+            doc: &doc,
+            command: CommandKind::Plan,
+            flags: &flags,
+            yes: false,
+            tool: "hms-security",
+        })
+        .expect("spec")
+    }
+
+    /// An account with nothing in it.
+    fn empty() -> Observed {
+        Observed {
+            account: ACCOUNT.into(),
+            ..Observed::default()
+        }
+    }
+
+    /// What AWS holds after `up` of `spec`: every desired resource as found, with ARNs, its rules recorded.
+    fn converged(spec: &Spec) -> Observed {
+        let mut o = empty();
+        // Twice: the second pass renders the policy documents with the ARNs the first one found.
+        for _ in 0..2 {
+            for d in desired(spec, &o) {
+                let mut f = Found::new(d.address.clone())
+                    .info("arn", format!("arn:test:{}", d.address))
+                    .uses(d.depends_on.clone());
+                f.attrs = d.attrs.clone();
+                f.tags = d.tags.clone();
+                o.found.insert(d.address.clone(), f);
+            }
+        }
+        o.recorded_rules = spec.rules.iter().map(|r| r.address().to_string()).collect();
+        o
+    }
+
+    fn reference() -> Observed {
+        converged(&spec_of("", &[]))
+    }
+
+    fn with(mut o: Observed, address: &str, key: &str, value: Value) -> Observed {
+        if let Some(f) = o.found.get_mut(address) {
+            f.attrs.insert(key.into(), value);
+        }
+        o
+    }
+
+    const DRIFT: &str =
+        "added outside hms-security: drift (security.keep_unmanaged_rules=true keeps it)";
+
+    /// The reference stack with an SSH rule added by hand to the ecs group.
+    fn hand_made_rule() -> Observed {
+        let mut o = reference();
+        o.found.insert(
+            "security.rule.ecs.ingress[tcp/22 from 0.0.0.0/0]".into(),
+            Found::new("sg-ecs/ingress/tcp/22-22/0.0.0.0/0")
+                .attr("group", "security.sg.ecs")
+                .attr("egress", false)
+                .attr("protocol", "tcp")
+                .attr("ports", "22-22")
+                .attr("peer", "0.0.0.0/0")
+                .uses(["security.sg.ecs"]),
+        );
+        o
+    }
+
+    #[test]
+    fn table() {
+        struct Case {
+            name: &'static str,
+            /// hms.toml of the run.
+            config: &'static str,
+            /// `[stack] tags` of the run.
+            tags: &'static [(&'static str, &'static str)],
+            /// What exists.
+            found: fn() -> Observed,
+            /// (address, action, reason), in any order.
+            want: Vec<(&'static str, Action, &'static str)>,
+        }
+        let all = |action: Action, reason: &'static str, addresses: &[&'static str]| {
+            addresses
+                .iter()
+                .map(|a| (*a, action, reason))
+                .collect::<Vec<_>>()
+        };
+        let worker = "[ecs.services.worker]\nport = 9000\n";
+        let cases = vec![
+            Case {
+                name: "an empty account creates the reference stack",
+                config: "",
+                tags: &[],
+                found: empty,
+                want: all(Action::Create, "new", REFERENCE),
+            },
+            Case {
+                name: "a converged stack plans nothing",
+                config: "",
+                tags: &[],
+                found: reference,
+                want: vec![],
+            },
+            Case {
+                name: "a stack tag updates the tags of every group, role and key, and nothing else",
+                config: "",
+                tags: &[("owner", "platform")],
+                found: reference,
+                want: all(Action::Update, "tags differ", TAGGABLE),
+            },
+            Case {
+                name: "a rule added by hand is drift, deleted",
+                config: "",
+                tags: &[],
+                found: hand_made_rule,
+                want: vec![(
+                    "security.rule.ecs.ingress[tcp/22 from 0.0.0.0/0]",
+                    Action::Delete,
+                    DRIFT,
+                )],
+            },
+            Case {
+                name: "a rule added by hand is kept when asked to",
+                config: "[security]\nkeep_unmanaged_rules = true\n",
+                tags: &[],
+                found: hand_made_rule,
+                want: vec![],
+            },
+            Case {
+                name: "a rule the config no longer has is deleted",
+                config: "[security]\nalb_ingress_cidrs = [\"0.0.0.0/0\"]\n",
+                tags: &[],
+                found: reference,
+                want: all(
+                    Action::Delete,
+                    "no longer in the config",
+                    &[
+                        "security.rule.alb.ingress[tcp/80 from ::/0]",
+                        "security.rule.alb.ingress[tcp/443 from ::/0]",
+                    ],
+                ),
+            },
+            Case {
+                name: "a new service port adds its rule pair, task role and policy",
+                config: worker,
+                tags: &[],
+                found: reference,
+                want: all(
+                    Action::Create,
+                    "new",
+                    &[
+                        "security.rule.alb.egress[tcp/9000 to sg:ecs]",
+                        "security.rule.ecs.ingress[tcp/9000 from sg:alb]",
+                        "security.iam.task_role[worker]",
+                        "security.iam.task_role[worker].policy",
+                    ],
+                ),
+            },
+            Case {
+                name: "a removed service loses its rule pair, task role and policy",
+                config: "",
+                tags: &[],
+                found: || converged(&spec_of("[ecs.services.worker]\nport = 9000\n", &[])),
+                want: all(
+                    Action::Delete,
+                    "no longer in the config",
+                    &[
+                        "security.rule.alb.egress[tcp/9000 to sg:ecs]",
+                        "security.rule.ecs.ingress[tcp/9000 from sg:alb]",
+                        "security.iam.task_role[worker]",
+                        "security.iam.task_role[worker].policy",
+                    ],
+                ),
+            },
+            Case {
+                name: "a key whose alias is gone gets only its alias back",
+                config: "",
+                tags: &[],
+                found: || {
+                    let mut o = reference();
+                    o.found.remove("security.kms.backups.alias");
+                    o
+                },
+                want: vec![("security.kms.backups.alias", Action::Create, "new")],
+            },
+            Case {
+                name: "a renamed group is replaced, with the rules that use it",
+                config: "",
+                tags: &[],
+                found: || with(reference(), "security.sg.database", "name", "db".into()),
+                want: vec![
+                    (
+                        "security.sg.database",
+                        Action::Replace,
+                        "name cannot change in place",
+                    ),
+                    (
+                        "security.rule.database.ingress[tcp/5432 from sg:ecs]",
+                        Action::Replace,
+                        "security.sg.database is replaced",
+                    ),
+                    (
+                        "security.rule.ecs.egress[tcp/5432 to sg:database]",
+                        Action::Replace,
+                        "security.sg.database is replaced",
+                    ),
+                ],
+            },
+            Case {
+                name: "a changed trust policy is updated in place",
+                config: "",
+                tags: &[],
+                found: || {
+                    with(
+                        reference(),
+                        "security.iam.task_role[frontend]",
+                        "assume_role_policy",
+                        Value::Null,
+                    )
+                },
+                want: vec![(
+                    "security.iam.task_role[frontend]",
+                    Action::Update,
+                    "assume_role_policy differs",
+                )],
+            },
+            Case {
+                name: "a disabled key is enabled again",
+                config: "",
+                tags: &[],
+                found: || with(reference(), "security.kms.rds", "enabled", false.into()),
+                want: vec![("security.kms.rds", Action::Update, "enabled differs")],
+            },
+        ];
+        for c in cases {
+            let spec = spec_of(c.config, c.tags);
+            let plan = plan(&spec, &(c.found)());
+            let mut got: Vec<(&str, Action, &str)> = plan
+                .changes
+                .iter()
+                .map(|x| (x.address.as_str(), x.action, x.reason.as_str()))
+                .collect();
+            got.sort_by_key(|x| x.0);
+            let mut want = c.want;
+            want.sort_by_key(|x| x.0);
+            assert_eq!(got, want, "{}", c.name);
+            // Removing a rule loses nothing: never needs --allow-destroy.
+            for x in &plan.changes {
+                if x.action == Action::Delete && is_rule(&x.address) {
+                    assert!(x.drift, "{}: {}", c.name, x.address);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_keeps_its_order_for_an_empty_account() {
+        let plan = plan(&spec_of("", &[]), &empty());
+        let got: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(got, REFERENCE);
+    }
+
+    #[test]
+    fn documents_name_keys_by_placeholder_until_they_exist() {
+        let spec = spec_of("", &[]);
+        let doc = |o: &Observed| {
+            desired(&spec, o)
+                .into_iter()
+                .find(|d| d.address == "security.iam.execution_role.policy")
+                .and_then(|d| d.attrs.get("document").cloned())
+                .expect("document")
+                .to_string()
+        };
+        assert!(doc(&empty()).contains("${security.kms.rds.arn}"));
+        let known = doc(&reference());
+        assert!(
+            known.contains("arn:test:security.kms.rds") && !known.contains("${"),
+            "{known}"
+        );
+    }
 }

@@ -1,7 +1,10 @@
-//! The desired security groups, rules, IAM roles and KMS keys. Pure: no AWS call.
+//! The desired security groups, rules, IAM roles and KMS keys, decided and validated from `[security]`,
+//! `[ecs.services]` and `outputs.vpc`. Pure: no AWS call. [`build`] reads the config in steps: the ALB's
+//! CIDRs, the rules (with the extra ingress rules), the task roles, the backup target.
 
 use std::collections::BTreeMap;
 
+use hms_core::config::Config;
 use hms_core::contract::{CommandKind, SpecInput};
 use hms_core::services::{self, ServiceBasics};
 use hms_core::tags::Tagger;
@@ -9,14 +12,23 @@ use hms_core::{Error, Result};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::addr::Addr;
+
 /// The four security groups, in dependency-free order.
 pub const GROUPS: &[&str] = &["alb", "ecs", "database", "cache"];
-/// The three customer-managed keys.
+/// The customer-managed keys of every stack.
 pub const KEYS: &[&str] = &["rds", "backups", "logs"];
+/// The key of the cache (ElastiCache at rest and its AUTH secret), made when the stack has hms-cache.
+pub const CACHE_KEY: &str = "cache";
 /// PostgreSQL's port.
 pub const DB_PORT: u16 = 5432;
 /// Redis's port.
 pub const CACHE_PORT: u16 = 6379;
+/// The AWS-managed policy every ECS task execution role needs.
+pub const EXECUTION_MANAGED_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+/// Name of the inline policies the tool writes.
+pub const INLINE_POLICY: &str = "hms-permissions";
 
 /// `[security]` as written in config.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,6 +48,9 @@ pub struct SecurityConfig {
     /// Extra rules, refused when they would open the database or the cache to addresses.
     #[serde(default)]
     pub extra_ingress: Vec<ExtraRule>,
+    /// The stack has hms-cache: make the `cache` key and let the ECS execution role read the cache's AUTH
+    /// secret (default: whether the config has a `[cache]` table).
+    pub cache: Option<bool>,
 }
 
 /// The one `[db]` key hms-security needs (hms-db validates the table).
@@ -89,18 +104,13 @@ pub struct Rule {
 
 impl Rule {
     /// `security.rule.alb.ingress[tcp/443 from 0.0.0.0/0]`.
-    pub fn address(&self) -> String {
-        let (dir, word) = if self.egress {
-            ("egress", "to")
-        } else {
-            ("ingress", "from")
-        };
-        format!(
-            "security.rule.{}.{dir}[tcp/{} {word} {}]",
-            self.group,
-            self.port,
-            self.peer.label()
-        )
+    pub fn address(&self) -> Addr {
+        Addr::Rule {
+            group: self.group.clone(),
+            egress: self.egress,
+            ports: format!("tcp/{}", self.port),
+            peer: self.peer.label(),
+        }
     }
 }
 
@@ -128,78 +138,37 @@ pub struct Spec {
     pub backup_prefix: String,
     /// RDS instance id whose managed secret the execution role may read.
     pub db_instance_id: String,
+    /// The stack has hms-cache (`cache` key, the execution role reads its AUTH secret).
+    pub cache: bool,
     pub keys: Vec<(String, String)>,
     pub tagger: Tagger,
 }
 
 impl Spec {
-    /// Tags of the resource at `address`.
-    pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
-        self.tagger.tags(address, Some(name))
+    /// The cache's AUTH secret (`<stack>/<env>/cache/auth`), as hms-cache names it; the ARN pattern the
+    /// execution role may read (Secrets Manager appends six random characters).
+    pub fn cache_secret_arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:secretsmanager:{}:{account}:secret:{}/{}/cache/auth-??????",
+            self.region, self.tagger.id.stack, self.tagger.id.env
+        )
     }
-}
 
-fn task_roles_check(
-    services: &BTreeMap<String, ServiceBasics>,
-    tagger: &Tagger,
-) -> Vec<(String, String)> {
-    services
-        .keys()
-        .map(|k| (k.clone(), tagger.name(&format!("{k}-task-role"))))
-        .collect()
+    /// Tags of the resource at `address`.
+    pub fn tags(&self, address: &Addr, name: &str) -> BTreeMap<String, String> {
+        self.tagger.tags(&address.to_string(), Some(name))
+    }
 }
 
 /// Builds the spec.
 pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let config = input.config;
     let cfg: SecurityConfig = config.section("security")?;
+    let cache = cfg.cache.unwrap_or_else(|| config.is_set("cache"));
     let services = services::services(config)?;
     let tagger = input.tagger;
-    let vpc_id = match input.command {
-        // `down` and `show` work from state and tags alone.
-        CommandKind::Down | CommandKind::Show => input
-            .doc
-            .output("vpc.vpc_id")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
-        _ => input
-            .upstream("vpc.vpc_id", "hms-vpc")?
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::usage("stdin: outputs.vpc.vpc_id is not a string"))
-            })
-            .transpose()?,
-    };
-
-    let cidrs: Vec<IpNet> = cfg
-        .alb_ingress_cidrs
-        .clone()
-        .unwrap_or_else(|| vec!["0.0.0.0/0".into(), "::/0".into()])
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let net: IpNet = c.parse().map_err(|_| {
-                config.invalid(
-                    &format!("security.alb_ingress_cidrs[{i}]"),
-                    format!("{c:?} is not a CIDR like 203.0.113.0/24 or ::/0"),
-                )
-            })?;
-            if net.trunc() != net {
-                return Err(config.invalid(
-                    &format!("security.alb_ingress_cidrs[{i}]"),
-                    format!("{c} has host bits set; use {}", net.trunc()),
-                ));
-            }
-            Ok(net)
-        })
-        .collect::<Result<_>>()?;
-    if cidrs.is_empty() {
-        return Err(config.invalid(
-            "security.alb_ingress_cidrs",
-            "is empty: nobody could reach the load balancer",
-        ));
-    }
+    let vpc_id = vpc_id(input)?;
+    let cidrs = alb_cidrs(config, &cfg)?;
     for key in cfg.services.keys() {
         if !services.contains_key(key) {
             return Err(config.invalid(
@@ -211,169 +180,9 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             ));
         }
     }
-
-    let mut rules = Vec::new();
-    for port in [80u16, 443] {
-        for c in &cidrs {
-            rules.push(Rule {
-                group: "alb".into(),
-                egress: false,
-                port,
-                peer: Peer::Cidr(*c),
-            });
-        }
-    }
-    let mut ports: Vec<u16> = services.values().map(|s| s.port).collect();
-    ports.sort_unstable();
-    ports.dedup();
-    for port in &ports {
-        rules.push(Rule {
-            group: "alb".into(),
-            egress: true,
-            port: *port,
-            peer: Peer::Group("ecs".into()),
-        });
-        rules.push(Rule {
-            group: "ecs".into(),
-            egress: false,
-            port: *port,
-            peer: Peer::Group("alb".into()),
-        });
-    }
-    let anywhere: IpNet = "0.0.0.0/0"
-        .parse()
-        .map_err(|_| Error::Internal("0.0.0.0/0".into()))?;
-    rules.push(Rule {
-        group: "ecs".into(),
-        egress: true,
-        port: 443,
-        peer: Peer::Cidr(anywhere),
-    });
-    rules.push(Rule {
-        group: "ecs".into(),
-        egress: true,
-        port: DB_PORT,
-        peer: Peer::Group("database".into()),
-    });
-    rules.push(Rule {
-        group: "ecs".into(),
-        egress: true,
-        port: CACHE_PORT,
-        peer: Peer::Group("cache".into()),
-    });
-    rules.push(Rule {
-        group: "database".into(),
-        egress: false,
-        port: DB_PORT,
-        peer: Peer::Group("ecs".into()),
-    });
-    rules.push(Rule {
-        group: "cache".into(),
-        egress: false,
-        port: CACHE_PORT,
-        peer: Peer::Group("ecs".into()),
-    });
-    for (i, extra) in cfg.extra_ingress.iter().enumerate() {
-        let key = format!("security.extra_ingress[{i}]");
-        if !GROUPS.contains(&extra.group.as_str()) {
-            return Err(config.invalid(
-                &key,
-                format!(
-                    "group {:?} is not one of {}",
-                    extra.group,
-                    GROUPS.join(", ")
-                ),
-            ));
-        }
-        if extra.group == "database" || extra.group == "cache" {
-            return Err(config.invalid(
-                &key,
-                format!(
-                    "would open the {} group to {}; only the ecs group may reach it",
-                    extra.group, extra.cidr
-                ),
-            ));
-        }
-        let port = u16::try_from(extra.port)
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| {
-                config.invalid(
-                    &format!("{key}.port"),
-                    format!("{} is not a port; use 1-65535", extra.port),
-                )
-            })?;
-        let net: IpNet = extra.cidr.parse().map_err(|_| {
-            config.invalid(
-                &format!("{key}.cidr"),
-                format!("{:?} is not a CIDR", extra.cidr),
-            )
-        })?;
-        if net.trunc() != net {
-            return Err(config.invalid(
-                &format!("{key}.cidr"),
-                format!("{net} has host bits set; use {}", net.trunc()),
-            ));
-        }
-        rules.push(Rule {
-            group: extra.group.clone(),
-            egress: false,
-            port,
-            peer: Peer::Cidr(net),
-        });
-    }
-    rules.sort();
-    rules.dedup();
-
-    let task_roles = services
-        .keys()
-        .map(|k| TaskRole {
-            service: k.clone(),
-            name: tagger.name(&format!("{k}-task-role")),
-            backup_write: cfg
-                .services
-                .get(k)
-                .and_then(|p| p.backup_write)
-                .unwrap_or(k == "backend"),
-        })
-        .collect();
-    for (service, role) in task_roles_check(&services, tagger) {
-        if role.len() > 64 {
-            return Err(config.invalid(
-                &format!("ecs.services.{service}"),
-                format!(
-                    "the task role name {role} is {} characters and IAM allows 64; use a shorter service, stack or env name",
-                    role.len()
-                ),
-            ));
-        }
-    }
-    let backup_prefix = cfg
-        .backup_prefix
-        .clone()
-        .unwrap_or_else(|| "backend/".into());
-    if backup_prefix.starts_with('/') || backup_prefix.contains('*') {
-        return Err(config.invalid(
-            "security.backup_prefix",
-            "must not start with '/' or contain '*'",
-        ));
-    }
-    let backup_bucket = cfg
-        .backup_bucket
-        .clone()
-        .unwrap_or_else(|| format!("{}-backups-{}", tagger.id.stack, tagger.id.env));
-    let bucket_ok = (3..=63).contains(&backup_bucket.len())
-        && backup_bucket
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && backup_bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && backup_bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !bucket_ok {
-        return Err(config.invalid(
-            "security.backup_bucket",
-            format!("{backup_bucket:?} is not an S3 bucket name (3-63 lowercase letters, digits, '-' and '.')"),
-        ));
-    }
+    let rules = rules(config, &cfg, &cidrs, &services)?;
+    let task_roles = task_roles(config, &cfg, &services, tagger)?;
+    let (backup_bucket, backup_prefix) = backup_target(config, &cfg, tagger)?;
     // The database whose RDS-managed secret the execution role may read: hms-db's identifier.
     let db_instance_id = config
         .section::<DbIdentifier>("db")
@@ -395,8 +204,10 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         backup_bucket,
         backup_prefix,
         db_instance_id,
+        cache,
         keys: KEYS
             .iter()
+            .chain(cache.then_some(&CACHE_KEY))
             .map(|k| {
                 (
                     (*k).to_owned(),
@@ -406,4 +217,218 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             .collect(),
         tagger: tagger.clone(),
     })
+}
+
+/// `outputs.vpc.vpc_id`: required for `plan` and `up`, `None` while only planned upstream.
+fn vpc_id(input: &SpecInput<'_>) -> Result<Option<String>> {
+    match input.command {
+        // `down` and `show` work from state and tags alone.
+        CommandKind::Down | CommandKind::Show => Ok(input
+            .doc
+            .output("vpc.vpc_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)),
+        _ => input
+            .upstream("vpc.vpc_id", "hms-vpc")?
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::usage("stdin: outputs.vpc.vpc_id is not a string"))
+            })
+            .transpose(),
+    }
+}
+
+/// A CIDR without host bits, or the error for config key `key`.
+fn cidr(config: &Config, key: &str, text: &str, example: &str) -> Result<IpNet> {
+    let net: IpNet = text
+        .parse()
+        .map_err(|_| config.invalid(key, format!("{text:?} is not a CIDR{example}")))?;
+    if net.trunc() != net {
+        return Err(config.invalid(
+            key,
+            format!("{text} has host bits set; use {}", net.trunc()),
+        ));
+    }
+    Ok(net)
+}
+
+/// Who may reach the load balancer: `security.alb_ingress_cidrs`, default everyone (IPv4 and IPv6).
+fn alb_cidrs(config: &Config, cfg: &SecurityConfig) -> Result<Vec<IpNet>> {
+    let cidrs: Vec<IpNet> = cfg
+        .alb_ingress_cidrs
+        .clone()
+        .unwrap_or_else(|| vec!["0.0.0.0/0".into(), "::/0".into()])
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cidr(
+                config,
+                &format!("security.alb_ingress_cidrs[{i}]"),
+                c,
+                " like 203.0.113.0/24 or ::/0",
+            )
+        })
+        .collect::<Result<_>>()?;
+    if cidrs.is_empty() {
+        return Err(config.invalid(
+            "security.alb_ingress_cidrs",
+            "is empty: nobody could reach the load balancer",
+        ));
+    }
+    Ok(cidrs)
+}
+
+fn rule(group: &str, egress: bool, port: u16, peer: Peer) -> Rule {
+    Rule {
+        group: group.into(),
+        egress,
+        port,
+        peer,
+    }
+}
+
+/// Every rule, sorted: the ALB open to `cidrs` on 80 and 443, ALB ↔ ECS on each service port, ECS out
+/// to HTTPS, the database and the cache, each of those only from ECS, and the extra ingress rules.
+fn rules(
+    config: &Config,
+    cfg: &SecurityConfig,
+    cidrs: &[IpNet],
+    services: &BTreeMap<String, ServiceBasics>,
+) -> Result<Vec<Rule>> {
+    let group = |g: &str| Peer::Group(g.into());
+    let mut rules = Vec::new();
+    for port in [80u16, 443] {
+        for c in cidrs {
+            rules.push(rule("alb", false, port, Peer::Cidr(*c)));
+        }
+    }
+    let mut ports: Vec<u16> = services.values().map(|s| s.port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    for port in ports {
+        rules.push(rule("alb", true, port, group("ecs")));
+        rules.push(rule("ecs", false, port, group("alb")));
+    }
+    let anywhere: IpNet = "0.0.0.0/0"
+        .parse()
+        .map_err(|_| Error::Internal("0.0.0.0/0".into()))?;
+    rules.extend([
+        rule("ecs", true, 443, Peer::Cidr(anywhere)),
+        rule("ecs", true, DB_PORT, group("database")),
+        rule("ecs", true, CACHE_PORT, group("cache")),
+        rule("database", false, DB_PORT, group("ecs")),
+        rule("cache", false, CACHE_PORT, group("ecs")),
+    ]);
+    for (i, extra) in cfg.extra_ingress.iter().enumerate() {
+        rules.push(extra_rule(config, i, extra)?);
+    }
+    rules.sort();
+    rules.dedup();
+    Ok(rules)
+}
+
+/// `security.extra_ingress[i]`: refused on the database and cache groups, which only ECS may reach.
+fn extra_rule(config: &Config, i: usize, extra: &ExtraRule) -> Result<Rule> {
+    let key = format!("security.extra_ingress[{i}]");
+    if !GROUPS.contains(&extra.group.as_str()) {
+        return Err(config.invalid(
+            &key,
+            format!(
+                "group {:?} is not one of {}",
+                extra.group,
+                GROUPS.join(", ")
+            ),
+        ));
+    }
+    if extra.group == "database" || extra.group == "cache" {
+        return Err(config.invalid(
+            &key,
+            format!(
+                "would open the {} group to {}; only the ecs group may reach it",
+                extra.group, extra.cidr
+            ),
+        ));
+    }
+    let port = u16::try_from(extra.port)
+        .ok()
+        .filter(|p| *p >= 1)
+        .ok_or_else(|| {
+            config.invalid(
+                &format!("{key}.port"),
+                format!("{} is not a port; use 1-65535", extra.port),
+            )
+        })?;
+    let net = cidr(config, &format!("{key}.cidr"), &extra.cidr, "")?;
+    Ok(rule(&extra.group, false, port, Peer::Cidr(net)))
+}
+
+/// One task role per service; the backend may write backups unless the config says otherwise.
+fn task_roles(
+    config: &Config,
+    cfg: &SecurityConfig,
+    services: &BTreeMap<String, ServiceBasics>,
+    tagger: &Tagger,
+) -> Result<Vec<TaskRole>> {
+    services
+        .keys()
+        .map(|k| {
+            let name = tagger.name(&format!("{k}-task-role"));
+            if name.len() > 64 {
+                return Err(config.invalid(
+                    &format!("ecs.services.{k}"),
+                    format!(
+                        "the task role name {name} is {} characters and IAM allows 64; use a shorter service, stack or env name",
+                        name.len()
+                    ),
+                ));
+            }
+            Ok(TaskRole {
+                service: k.clone(),
+                name,
+                backup_write: cfg
+                    .services
+                    .get(k)
+                    .and_then(|p| p.backup_write)
+                    .unwrap_or(k == "backend"),
+            })
+        })
+        .collect()
+}
+
+/// The bucket and prefix the task roles allowed to may write backups to.
+fn backup_target(
+    config: &Config,
+    cfg: &SecurityConfig,
+    tagger: &Tagger,
+) -> Result<(String, String)> {
+    let prefix = cfg
+        .backup_prefix
+        .clone()
+        .unwrap_or_else(|| "backend/".into());
+    if prefix.starts_with('/') || prefix.contains('*') {
+        return Err(config.invalid(
+            "security.backup_prefix",
+            "must not start with '/' or contain '*'",
+        ));
+    }
+    let bucket = cfg
+        .backup_bucket
+        .clone()
+        .unwrap_or_else(|| format!("{}-backups-{}", tagger.id.stack, tagger.id.env));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !bucket_ok {
+        return Err(config.invalid(
+            "security.backup_bucket",
+            format!(
+                "{bucket:?} is not an S3 bucket name (3-63 lowercase letters, digits, '-' and '.')"
+            ),
+        ));
+    }
+    Ok((bucket, prefix))
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, SecurityGroup};
-use hms_tests::{run_counts, Stack};
+use hms_tests::{run_counts, tag_cycle, Stack};
 use serde_json::Value;
 
 /// `hms-vpc up`, then `hms-security ARGS` with its document on stdin.
@@ -654,4 +654,80 @@ fn non_tcp_drift_is_removed_and_foreign_groups_are_not_taken_over() {
         err.contains("already exists") && err.contains("not this stack's"),
         "{err}"
     );
+}
+
+#[test]
+fn stack_tags_converge_on_every_group_role_and_key() {
+    let s = Stack::new("hms-security", "tags");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (doc, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    let out = doc["outputs"]["security"].clone();
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    let roles = [
+        "ecs-execution-role",
+        "backend-task-role",
+        "frontend-task-role",
+    ]
+    .map(|r| role_name(&s, r));
+    let keys = ["rds", "backups", "logs"]
+        .map(|k| out["kms_key_arns"][k].as_str().expect("key arn").to_owned());
+    let updated = tag_cycle(&s, "hms-security", &vpc.to_string(), |owner| {
+        let owner = owner.map(str::to_owned);
+        // (resource, owner tag, whether the hms:* tags are still there)
+        let mut seen: Vec<(String, Option<String>, bool)> = Vec::new();
+        for g in groups(&s) {
+            let tag = |k: &str| {
+                g.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(k))
+                    .and_then(|t| t.value())
+                    .map(str::to_owned)
+            };
+            seen.push((
+                g.group_name().unwrap_or_default().to_owned(),
+                tag("owner"),
+                tag("hms:address").is_some(),
+            ));
+        }
+        for r in &roles {
+            let got = s
+                .block_on(iam.get_role().role_name(r).send())
+                .expect("role");
+            let tags = got.role().map(|r| r.tags().to_vec()).unwrap_or_default();
+            let tag = |k: &str| {
+                tags.iter()
+                    .find(|t| t.key() == k)
+                    .map(|t| t.value().to_owned())
+            };
+            seen.push((r.clone(), tag("owner"), tag("hms:address").is_some()));
+        }
+        for k in &keys {
+            let got = s
+                .block_on(kms.list_resource_tags().key_id(k).send())
+                .expect("key tags");
+            let tag = |key: &str| {
+                got.tags()
+                    .iter()
+                    .find(|t| t.tag_key() == key)
+                    .map(|t| t.tag_value().to_owned())
+            };
+            seen.push((k.clone(), tag("owner"), tag("hms:address").is_some()));
+        }
+        assert_eq!(seen.len(), 10, "{seen:?}");
+        for (what, got, hms) in &seen {
+            assert_eq!(got, &owner, "{what}");
+            assert!(hms, "{what} keeps its hms:* tags");
+        }
+    });
+    assert_eq!(updated, 10, "four groups, three roles, three keys");
+    // The groups themselves were only retagged: same ids.
+    let (doc, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    assert_eq!(run_counts(&doc), (0, 0, 0));
+    for g in ["alb", "ecs", "database", "cache"] {
+        assert_eq!(
+            doc["outputs"]["security"][format!("{g}_sg_id")],
+            out[format!("{g}_sg_id")]
+        );
+    }
 }

@@ -1,0 +1,196 @@
+//! The KMS keys behind this stack's aliases, and keys recorded in state whose alias is gone.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::types::{AliasListEntry, KeyMetadata};
+use futures::future::try_join_all;
+use hms_core::diff::{Found, FoundSet};
+use hms_core::error::code_of;
+use hms_core::policy::normalize;
+use hms_core::state::State;
+use hms_core::{Error, Result};
+use serde_json::Value;
+
+use crate::addr::Addr;
+use crate::spec::Spec;
+use crate::Clients;
+
+/// What one key is.
+pub(super) struct KeyFacts {
+    meta: KeyMetadata,
+    rotation: bool,
+    policy: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// One of this stack's keys: its name (`rds`), its alias (`None` when the alias is missing) and facts.
+pub(super) struct OurKey {
+    name: String,
+    alias: Option<String>,
+    facts: KeyFacts,
+}
+
+fn key_gone(code: Option<&str>) -> bool {
+    matches!(code, Some("NotFoundException" | "KMSInvalidStateException"))
+}
+
+async fn key_facts(c: &Clients, key_id: &str) -> Result<Option<KeyFacts>> {
+    let what = format!("KMS key {key_id}");
+    let describe = async {
+        match c.kms.describe_key().key_id(key_id).send().await {
+            Ok(o) => Ok(o.key_metadata().cloned()),
+            Err(e) if code_of(&e) == Some("NotFoundException") => Ok(None),
+            Err(e) => Err(Error::aws(&what, "kms:DescribeKey", e)),
+        }
+    };
+    let rotation = async {
+        match c.kms.get_key_rotation_status().key_id(key_id).send().await {
+            Ok(o) => Ok(o.key_rotation_enabled()),
+            // A key pending deletion cannot report rotation; it is not enabled for our purposes.
+            Err(e) if key_gone(code_of(&e)) => Ok(false),
+            Err(e) => Err(Error::aws(&what, "kms:GetKeyRotationStatus", e)),
+        }
+    };
+    let policy = async {
+        match c
+            .kms
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name("default")
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.policy().map(str::to_owned)),
+            Err(e) if key_gone(code_of(&e)) => Ok(None),
+            Err(e) => Err(Error::aws(&what, "kms:GetKeyPolicy", e)),
+        }
+    };
+    let tags = async {
+        match c.kms.list_resource_tags().key_id(key_id).send().await {
+            Ok(o) => Ok(o
+                .tags()
+                .iter()
+                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+                .collect()),
+            Err(e) if key_gone(code_of(&e)) => Ok(Vec::new()),
+            Err(e) => Err(Error::aws(&what, "kms:ListResourceTags", e)),
+        }
+    };
+    let (meta, rotation, policy, tags) = tokio::try_join!(describe, rotation, policy, tags)?;
+    Ok(meta.map(|meta| KeyFacts {
+        meta,
+        rotation,
+        policy,
+        tags,
+    }))
+}
+
+/// Reads this stack's keys. The keys recorded in state are read at the same time as the aliases (one
+/// round when nothing changed); a key an alias points at that state did not know is read after.
+pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<Vec<OurKey>> {
+    let recorded: Vec<String> = spec
+        .keys
+        .iter()
+        .filter_map(|(name, _)| state.id(&Addr::key(name).to_string()).map(str::to_owned))
+        .collect();
+    let aliases = async {
+        c.kms
+            .list_aliases()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| Error::aws("KMS aliases", "kms:ListAliases", e))
+    };
+    let early = try_join_all(recorded.iter().map(|k| key_facts(c, k)));
+    let (aliases, early): (Vec<AliasListEntry>, Vec<Option<KeyFacts>>) =
+        tokio::try_join!(aliases, early)?;
+    // (name, alias, key id) of each key whose alias exists.
+    let aliased: Vec<(String, String, String)> = spec
+        .keys
+        .iter()
+        .filter_map(|(name, alias)| {
+            aliases
+                .iter()
+                .find(|a| a.alias_name() == Some(alias.as_str()))
+                .and_then(|a| a.target_key_id())
+                .map(|k| (name.clone(), alias.clone(), k.to_owned()))
+        })
+        .collect();
+    let mut known: BTreeMap<String, Option<KeyFacts>> = recorded.into_iter().zip(early).collect();
+    let unknown: Vec<String> = aliased
+        .iter()
+        .map(|(_, _, k)| k.clone())
+        .filter(|k| !known.contains_key(k))
+        .collect();
+    let late = try_join_all(unknown.iter().map(|k| key_facts(c, k))).await?;
+    known.extend(unknown.into_iter().zip(late));
+    let aliased_names: Vec<String> = aliased.iter().map(|(n, _, _)| n.clone()).collect();
+    let mut ours: Vec<OurKey> = Vec::new();
+    for (name, alias, key_id) in aliased {
+        if let Some(facts) = known.remove(&key_id).flatten() {
+            ours.push(OurKey {
+                name,
+                alias: Some(alias),
+                facts,
+            });
+        }
+    }
+    // A key in state whose alias is gone (deleted by hand, or a run killed between CreateKey and
+    // CreateAlias) is still ours: found without its alias, so the plan recreates only the alias.
+    for (name, _) in &spec.keys {
+        if aliased_names.contains(name) {
+            continue;
+        }
+        if let Some(id) = state.id(&Addr::key(name).to_string()) {
+            if let Some(Some(facts)) = known.remove(id) {
+                ours.push(OurKey {
+                    name: name.clone(),
+                    alias: None,
+                    facts,
+                });
+            }
+        }
+    }
+    Ok(ours)
+}
+
+/// Adds the keys and their aliases to `out`.
+pub(super) fn found(keys: Vec<OurKey>, out: &mut FoundSet) {
+    for OurKey { name, alias, facts } in keys {
+        let key = Addr::key(&name).to_string();
+        let state_name = facts
+            .meta
+            .key_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        out.insert(
+            key.clone(),
+            Found::new(facts.meta.key_id())
+                .attr("description", facts.meta.description().unwrap_or_default())
+                .attr("enabled", state_name == "Enabled")
+                .attr("rotation", facts.rotation)
+                .attr(
+                    "policy",
+                    facts
+                        .policy
+                        .as_deref()
+                        .map(|p| normalize(&Value::from(p)))
+                        .unwrap_or(Value::Null),
+                )
+                .info("arn", facts.meta.arn().unwrap_or_default())
+                .info("key_state", state_name)
+                .tags(facts.tags),
+        );
+        if let Some(alias) = alias {
+            out.insert(
+                Addr::alias(&name).to_string(),
+                Found::new(alias.clone())
+                    .attr("name", alias)
+                    .attr("target", key.clone())
+                    .uses([key]),
+            );
+        }
+    }
+}

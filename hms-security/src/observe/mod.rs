@@ -1,0 +1,71 @@
+//! What exists, read in one concurrent round: the security groups with their rules (one describe call,
+//! [`groups`]), the roles and their policies ([`roles`]), the keys behind this stack's aliases ([`keys`]),
+//! and the account. Each room then turns its answers into found resources.
+
+mod groups;
+mod keys;
+mod roles;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hms_core::addr::Address;
+use hms_core::diff::FoundSet;
+use hms_core::state::State;
+use hms_core::{Error, Result};
+
+use crate::addr::Addr;
+use crate::spec::Spec;
+use crate::Clients;
+
+/// What exists now.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub found: FoundSet,
+    /// The caller's account id.
+    pub account: String,
+    /// Security group id → group key (`alb`), for this stack's groups.
+    pub group_ids: BTreeMap<String, String>,
+    /// Rule addresses this tool recorded (made): never mistaken for rules added by hand.
+    pub recorded_rules: BTreeSet<String>,
+}
+
+impl hms_core::contract::Observation for Observed {
+    fn found(&self) -> &FoundSet {
+        &self.found
+    }
+}
+
+async fn account(c: &Clients) -> Result<String> {
+    c.sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map(|o| o.account().unwrap_or_default().to_owned())
+        .map_err(|e| Error::aws("caller identity", "sts:GetCallerIdentity", e))
+}
+
+/// Reads everything hms-security owns.
+pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed> {
+    let (groups, account, roles, keys) = tokio::try_join!(
+        groups::describe(c, &spec.tagger),
+        account(c),
+        roles::describe(c, spec, state),
+        keys::describe(c, spec, state),
+    )?;
+    let mut found = FoundSet::new();
+    let group_ids = groups::found(&spec.tagger, groups, &mut found);
+    roles::found(roles, &mut found);
+    keys::found(keys, &mut found);
+    let recorded_rules = state
+        .resources
+        .keys()
+        .filter(|a| matches!(Addr::parse(a), Some(Addr::Rule { .. })))
+        .cloned()
+        .collect();
+    Ok(Observed {
+        found,
+        account,
+        group_ids,
+        recorded_rules,
+    })
+}
