@@ -2,15 +2,24 @@
 //! (SSL forced, connection and slow-query logging), and the KMS-encrypted instance whose master password RDS
 //! manages in Secrets Manager. Reads `outputs.vpc` and `outputs.security`; writes `outputs.db`:
 //!
-//! `instance_id`, `arn`, `endpoint`, `port`, `db_name`, `username`, `allocated_storage` (GiB), `master_user_secret_arn`,
+//! `instance_id`, `arn`, `endpoint`, `port`, `db_name`, `username`, `allocated_storage` (GiB), `backup_window`,
+//! `maintenance_window`, `master_user_secret_arn`,
 //! `engine_version` (resolved), `subnet_group`, `parameter_group`; after `down`, `final_snapshot_id`; after
 //! `snapshot`, `last_snapshot`; after `reserve`, `reservation_offerings`, `reservation_coverage` and (when
 //! bought or found) `reservation`.
+//!
+//! Map: [`spec`] decides and validates the desired database (pure); [`observe`] reads the instance and
+//! its groups in one concurrent round (one room per kind); [`plan`] diffs them and says how each instance
+//! change lands (in place, a brief outage, impossible, a replacement); [`apply`] carries out one step in
+//! the room of its kind. [`addr`] names the resources (`db.instance`, `db.parameter_group[postgres16]`,
+//! …) for all of them. The tool's own verbs are [`snapshot`] and [`reserve`].
 
+pub mod addr;
 pub mod apply;
 pub mod observe;
 pub mod plan;
 pub mod reserve;
+pub mod snapshot;
 pub mod spec;
 
 use clap::{Parser, Subcommand};
@@ -20,12 +29,11 @@ use hms_core::cli::{Command, GlobalArgs, NoFlags};
 use hms_core::contract::{Ctx, Outputs, Tool, ToolInput, VerbCtx};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
-use hms_core::ui::wait_until;
-use hms_core::{Error, Result};
-use serde_json::{json, Map, Value};
+use hms_core::Result;
+use serde_json::Value;
 
+use crate::addr::Addr;
 use crate::observe::Observed;
-use crate::plan::{INSTANCE, SUBNET_GROUP};
 use crate::spec::{DownFlags, PlanFlags, Spec};
 
 /// Command line of hms-db.
@@ -77,7 +85,7 @@ pub async fn run(cli: Cli) -> i32 {
                 &global,
                 "snapshot",
                 true,
-                async |v: &VerbCtx<'_, Db>| snapshot(v, name.as_deref()).await,
+                async |v: &VerbCtx<'_, Db>| snapshot::snapshot(v, name.as_deref()).await,
             )
             .await
         }
@@ -104,99 +112,6 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-/// `hms-db snapshot`: a manual snapshot, waited for.
-async fn snapshot(v: &VerbCtx<'_, Db>, name: Option<&str>) -> Result<Map<String, Value>> {
-    let spec = v.spec;
-    let c = &v.tool.clients;
-    let name = name
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{}-manual-{}", spec.identifier, apply::stamp()));
-    let tags: Vec<aws_sdk_rds::types::Tag> = spec
-        .tagger
-        .tags("db.snapshot", Some(&name))
-        .iter()
-        .map(|(k, val)| aws_sdk_rds::types::Tag::builder().key(k).value(val).build())
-        .collect();
-    let created = c
-        .rds
-        .create_db_snapshot()
-        .db_instance_identifier(&spec.identifier)
-        .db_snapshot_identifier(&name)
-        .set_tags(Some(tags))
-        .send()
-        .await;
-    let arn = match created {
-        Ok(out) => out
-            .db_snapshot()
-            .and_then(|s| s.db_snapshot_arn())
-            .unwrap_or_default()
-            .to_owned(),
-        // Asked for before (a run that died waiting): report that snapshot if it is of this instance.
-        Err(e) if hms_core::error::code_of(&e) == Some("DBSnapshotAlreadyExists") => {
-            let o = c
-                .rds
-                .describe_db_snapshots()
-                .db_snapshot_identifier(&name)
-                .send()
-                .await
-                .map_err(|e| {
-                    Error::aws(format!("snapshot {name}"), "rds:DescribeDBSnapshots", e)
-                })?;
-            let snap = o.db_snapshots().first();
-            if snap.and_then(|s| s.db_instance_identifier()) != Some(spec.identifier.as_str()) {
-                return Err(Error::Refused(format!(
-                    "snapshot {name} already exists and is not of {}; choose another --name",
-                    spec.identifier
-                )));
-            }
-            v.ctx
-                .ui
-                .info(format!("snapshot {name} already exists; reporting it"));
-            snap.and_then(|s| s.db_snapshot_arn())
-                .unwrap_or_default()
-                .to_owned()
-        }
-        Err(e) => {
-            return Err(Error::aws(
-                format!("{INSTANCE} {}", spec.identifier),
-                "rds:CreateDBSnapshot",
-                e,
-            ))
-        }
-    };
-    let task = v.ctx.ui.task(format!("snapshot {name}"));
-    wait_until(
-        &task,
-        &format!("snapshot {name}"),
-        "it is available",
-        v.ctx.timeout,
-        || async {
-            let o = c
-                .rds
-                .describe_db_snapshots()
-                .db_snapshot_identifier(&name)
-                .send()
-                .await
-                .map_err(|e| {
-                    Error::aws(format!("snapshot {name}"), "rds:DescribeDBSnapshots", e)
-                })?;
-            let status = o
-                .db_snapshots()
-                .first()
-                .and_then(|s| s.status())
-                .unwrap_or("creating")
-                .to_owned();
-            task.status(&format!("status {status}"), false);
-            Ok((status == "available").then_some(()))
-        },
-    )
-    .await?;
-    task.done("available");
-    let mut m = Map::new();
-    m.insert("last_snapshot".into(), json!({"id": name, "arn": arn}));
-    Ok(m)
-}
-
 /// The AWS clients hms-db uses.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -206,7 +121,7 @@ pub struct Clients {
 /// The hms-db tool.
 #[derive(Debug)]
 pub struct Db {
-    clients: Clients,
+    pub(crate) clients: Clients,
 }
 
 impl Tool for Db {
@@ -243,16 +158,8 @@ impl Tool for Db {
         plan::plan_down(spec, observed)
     }
 
-    async fn blockers(
-        &self,
-        _ctx: &Ctx<'_>,
-        _spec: &Spec,
-        _observed: &Observed,
-        _plan: &Plan,
-    ) -> Result<Vec<String>> {
-        // What uses the database (hms-ecs) is checked through the state store by hms-core.
-        Ok(vec![])
-    }
+    // What uses the database (hms-ecs) is checked through the state store by hms-core: the default
+    // `blockers` (none found in AWS) is right.
 
     async fn apply(
         &self,
@@ -268,7 +175,7 @@ impl Tool for Db {
 
     fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         let mut o = Outputs::default();
-        let inst = r.get(INSTANCE);
+        let inst = r.get(&Addr::Instance.to_string());
         let attr = |k: &str| {
             inst.and_then(|i| i.attr(k))
                 .filter(|s| !s.is_empty())
@@ -281,15 +188,19 @@ impl Tool for Db {
         o.set("db_name", spec.database_name.clone());
         o.set("username", spec.username.clone());
         o.set("allocated_storage", spec.allocated_storage);
+        // Other tools keep their windows clear of the database's (hms-cache).
+        o.set("backup_window", spec.backup_window.clone());
+        o.set("maintenance_window", spec.maintenance_window.clone());
         o.maybe("master_user_secret_arn", attr("master_user_secret_arn"));
         o.maybe("engine_version", attr("resolved_engine_version"));
         o.maybe(
             "subnet_group",
-            r.get(SUBNET_GROUP).map(|g| Value::from(g.id.clone())),
+            r.get(&Addr::SubnetGroup.to_string())
+                .map(|g| Value::from(g.id.clone())),
         );
         o.maybe(
             "parameter_group",
-            r.get(&plan::parameter_group(&spec.family))
+            r.get(&Addr::parameter_group(&spec.family).to_string())
                 .map(|g| Value::from(g.id.clone())),
         );
         o

@@ -1,23 +1,14 @@
 //! The desired database resources, and a plan that says how each change lands: in place, with a brief
 //! outage, impossible, or only by replacing the database. Pure.
 
-use hms_core::diff::{self, Desired};
-use hms_core::plan::{Action, Plan};
+use hms_core::addr::Address;
+use hms_core::diff::{self, Desired, Found};
+use hms_core::plan::{Action, Change, Plan};
 use serde_json::Value;
 
+use crate::addr::Addr;
 use crate::observe::Observed;
 use crate::spec::{major_of, Spec, Version};
-
-/// The DB subnet group.
-pub const SUBNET_GROUP: &str = "db.subnet_group";
-/// The DB instance.
-pub const INSTANCE: &str = "db.instance";
-
-/// The parameter group of a family (`db.parameter_group[postgres16]`): a major upgrade brings a new one
-/// instead of replacing the database.
-pub fn parameter_group(family: &str) -> String {
-    format!("db.parameter_group[{family}]")
-}
 
 /// Instance attributes that change in place without downtime.
 const IN_PLACE: &[&str] = &[
@@ -38,75 +29,89 @@ const IN_PLACE: &[&str] = &[
 
 /// Every resource the spec wants.
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    let unknown = |v: &Option<String>, what: &str| {
-        v.clone().unwrap_or_else(|| format!("(known after {what})"))
-    };
+    vec![subnet_group(spec), parameter_group(spec), instance(spec)]
+}
+
+/// A value known only after an upstream `up`.
+fn unknown(v: &Option<String>, what: &str) -> String {
+    v.clone().unwrap_or_else(|| format!("(known after {what})"))
+}
+
+fn subnet_group(spec: &Spec) -> Desired {
+    let address = Addr::SubnetGroup;
     let mut subnets = spec
         .subnet_ids
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     subnets.sort();
-    let pg = parameter_group(&spec.family);
-    vec![
-        Desired::new(SUBNET_GROUP)
-            .attr("name", spec.subnet_group.clone())
-            .attr("subnets", subnets)
-            .tags(spec.tags(SUBNET_GROUP, &spec.subnet_group))
-            .replace_on(&["name"]),
-        Desired::new(&pg)
-            .attr("name", spec.parameter_group.clone())
-            .attr("family", spec.family.clone())
-            .attr(
-                "parameters",
-                spec.parameters
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-                    .collect::<serde_json::Map<_, _>>(),
-            )
-            .tags(spec.tags(&pg, &spec.parameter_group))
-            .replace_on(&["name", "family"]),
-        Desired::new(INSTANCE)
-            .attr("identifier", spec.identifier.clone())
-            .attr("engine", "postgres")
-            .attr("engine_version", spec.version.request())
-            .attr("instance_class", spec.instance_class.clone())
-            .attr("allocated_storage", spec.allocated_storage)
-            .attr("storage_type", spec.storage_type.clone())
-            .attr("storage_encrypted", true)
-            .attr("kms_key", unknown(&spec.kms_key_arn, "hms-security up"))
-            .attr("database_name", spec.database_name.clone())
-            .attr("port", spec.port)
-            .attr("username", spec.username.clone())
-            .attr("managed_password", true)
-            .attr("backup_retention_days", spec.backup_retention_days)
-            .attr("backup_window", spec.backup_window.clone())
-            .attr("maintenance_window", spec.maintenance_window.clone())
-            .attr("multi_az", spec.multi_az)
-            .attr("deletion_protection", spec.deletion_protection)
-            .attr("performance_insights", spec.performance_insights)
-            .attr(
-                "auto_minor_version_upgrade",
-                spec.auto_minor_version_upgrade,
-            )
-            .attr("publicly_accessible", false)
-            .attr("copy_tags_to_snapshot", true)
-            .attr("log_exports", vec!["postgresql"])
-            .attr(
-                "security_groups",
-                vec![unknown(&spec.security_group_id, "hms-security up")],
-            )
-            .attr("subnet_group", SUBNET_GROUP)
-            .attr("parameter_group", pg.clone())
-            .attr("created", true)
-            .tags(spec.tags(INSTANCE, &spec.identifier))
-            // Not changeable in place: the data would have to move to a new instance.
-            .replace_on(&["identifier", "engine", "database_name", "username"])
-            .uses([SUBNET_GROUP.to_owned(), pg]),
-    ]
+    Desired::new(address.to_string())
+        .attr("name", spec.subnet_group.clone())
+        .attr("subnets", subnets)
+        .tags(spec.tags(&address, &spec.subnet_group))
+        .replace_on(&["name"])
 }
 
-fn changed_keys(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
-    let (Some(Value::Object(b)), Some(Value::Object(a))) = (before, after) else {
+fn parameter_group(spec: &Spec) -> Desired {
+    let address = Addr::parameter_group(&spec.family);
+    Desired::new(address.to_string())
+        .attr("name", spec.parameter_group.clone())
+        .attr("family", spec.family.clone())
+        .attr(
+            "parameters",
+            spec.parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                .collect::<serde_json::Map<_, _>>(),
+        )
+        .tags(spec.tags(&address, &spec.parameter_group))
+        .replace_on(&["name", "family"])
+}
+
+fn instance(spec: &Spec) -> Desired {
+    let subnet_group = Addr::SubnetGroup.to_string();
+    let parameter_group = Addr::parameter_group(&spec.family).to_string();
+    Desired::new(Addr::Instance.to_string())
+        .attr("identifier", spec.identifier.clone())
+        .attr("engine", "postgres")
+        .attr("engine_version", spec.version.request())
+        .attr("instance_class", spec.instance_class.clone())
+        .attr("allocated_storage", spec.allocated_storage)
+        .attr("storage_type", spec.storage_type.clone())
+        .attr("storage_encrypted", true)
+        .attr("kms_key", unknown(&spec.kms_key_arn, "hms-security up"))
+        .attr("database_name", spec.database_name.clone())
+        .attr("port", spec.port)
+        .attr("username", spec.username.clone())
+        .attr("managed_password", true)
+        .attr("backup_retention_days", spec.backup_retention_days)
+        .attr("backup_window", spec.backup_window.clone())
+        .attr("maintenance_window", spec.maintenance_window.clone())
+        .attr("multi_az", spec.multi_az)
+        .attr("deletion_protection", spec.deletion_protection)
+        .attr("performance_insights", spec.performance_insights)
+        .attr(
+            "auto_minor_version_upgrade",
+            spec.auto_minor_version_upgrade,
+        )
+        .attr("publicly_accessible", false)
+        .attr("copy_tags_to_snapshot", true)
+        .attr("log_exports", vec!["postgresql"])
+        .attr(
+            "security_groups",
+            vec![unknown(&spec.security_group_id, "hms-security up")],
+        )
+        .attr("subnet_group", subnet_group.clone())
+        .attr("parameter_group", parameter_group.clone())
+        .attr("created", true)
+        .tags(spec.tags(&Addr::Instance, &spec.identifier))
+        // Not changeable in place: the data would have to move to a new instance.
+        .replace_on(&["identifier", "engine", "database_name", "username"])
+        .uses([subnet_group, parameter_group])
+}
+
+/// The keys whose values differ between a change's before and after.
+pub fn changed_keys(change: &Change) -> Vec<String> {
+    let (Some(Value::Object(b)), Some(Value::Object(a))) = (&change.before, &change.after) else {
         return vec![];
     };
     a.iter()
@@ -118,29 +123,56 @@ fn changed_keys(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
 /// The plan that makes AWS match the spec, each instance change classified.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec), &observed.found);
-    let Some(found) = observed.found.get(INSTANCE) else {
+    let instance = Addr::Instance.to_string();
+    let Some(found) = observed.found.get(&instance) else {
         return plan;
     };
+    plan.impossible.extend(impossible(spec, found));
+    // Replacing the instance deletes the database: deletion protection holds it unless lifted explicitly.
+    let replaced = plan.get(&instance).map(|c| c.action) == Some(Action::Replace);
+    if replaced && observed.deletion_protection && !spec.disable_deletion_protection {
+        plan.refused.push(format!(
+            "{instance} {} would be replaced (a new, empty database) and has deletion protection on; nothing was changed. If that is really meant: --set db.disable_deletion_protection=true (a final snapshot is kept)",
+            spec.identifier
+        ));
+    }
+    let updated = plan.get(&instance).map(|c| c.action) == Some(Action::Update);
+    if updated {
+        plan.impossible.extend(storage_step(spec, found));
+    }
+    for c in &mut plan.changes {
+        if Addr::parse(&c.address) == Some(Addr::Instance) && c.action == Action::Update {
+            if let Some(reason) = instance_update_reason(spec, c) {
+                c.reason = reason;
+            }
+        }
+    }
+    plan
+}
+
+/// Changes AWS cannot make at all: shrinking storage, encrypting in place, another key, a downgrade.
+fn impossible(spec: &Spec, found: &Found) -> Vec<String> {
     let get = |k: &str| found.attrs.get(k);
-    // Changes AWS cannot make at all.
+    let instance = Addr::Instance;
+    let mut out = Vec::new();
     if let Some(have) = get("allocated_storage").and_then(Value::as_i64) {
         if i64::from(spec.allocated_storage) < have {
-            plan.impossible.push(format!(
+            out.push(format!(
                 "db.allocated_storage = {}: RDS cannot shrink storage (the instance has {have} GiB); keep {have} or more, or restore a snapshot into a new, smaller instance",
                 spec.allocated_storage
             ));
         }
     }
     if get("storage_encrypted").and_then(Value::as_bool) == Some(false) {
-        plan.impossible.push(format!(
-            "db.instance {} is not encrypted and RDS cannot encrypt it in place; copy a snapshot with encryption and restore it",
+        out.push(format!(
+            "{instance} {} is not encrypted and RDS cannot encrypt it in place; copy a snapshot with encryption and restore it",
             spec.identifier
         ));
     }
     if let (Some(have), Some(want)) = (get("kms_key").and_then(Value::as_str), &spec.kms_key_arn) {
         if !have.is_empty() && have != want && !want.ends_with(have) {
-            plan.impossible.push(format!(
-                "db.instance {} is encrypted with {have}, not the stack's rds key {want}; RDS cannot change the key in place",
+            out.push(format!(
+                "{instance} {} is encrypted with {have}, not the stack's rds key {want}; RDS cannot change the key in place",
                 spec.identifier
             ));
         }
@@ -155,34 +187,53 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             Version::Exact(_, v) => version_lt(v, have),
         };
         if downgrade {
-            plan.impossible.push(format!(
+            out.push(format!(
                 "db.engine_version = {}: the instance runs {have} and RDS cannot downgrade; restore a snapshot into a new instance instead",
                 spec.version.request()
             ));
         }
     }
-    // Replacing the instance deletes the database: deletion protection holds it unless lifted explicitly.
-    let replaced = plan
-        .changes
-        .iter()
-        .any(|c| c.address == INSTANCE && c.action == Action::Replace);
-    if replaced && observed.deletion_protection && !spec.disable_deletion_protection {
-        plan.refused.push(format!(
-            "db.instance {} would be replaced (a new, empty database) and has deletion protection on; nothing was changed. If that is really meant: --set db.disable_deletion_protection=true (a final snapshot is kept)",
-            spec.identifier
+    out
+}
+
+/// RDS grows storage by at least 10 % at a time.
+fn storage_step(spec: &Spec, found: &Found) -> Option<String> {
+    let have = found
+        .attrs
+        .get("allocated_storage")
+        .and_then(Value::as_i64)?;
+    let want = i64::from(spec.allocated_storage);
+    (want > have && want * 10 < have * 11).then(|| {
+        format!(
+            "db.allocated_storage = {want}: RDS grows storage by at least 10% at a time (the instance has {have} GiB); use {} or more",
+            (have * 11 + 9) / 10
+        )
+    })
+}
+
+/// How an update of the instance lands: in place, or with a brief outage (when); `None` keeps the diff's
+/// reason (only tags differ: the tagging API alone, nothing is modified).
+fn instance_update_reason(spec: &Spec, c: &Change) -> Option<String> {
+    let keys = changed_keys(c);
+    if keys == ["tags"] {
+        return None;
+    }
+    if keys == ["created"] {
+        return Some(String::from(
+            "still being created: waits until it is available",
         ));
     }
-    if let (Some(have), Some(Action::Update)) = (
-        get("allocated_storage").and_then(Value::as_i64),
-        plan.get(INSTANCE).map(|c| c.action),
-    ) {
-        let want = i64::from(spec.allocated_storage);
-        if want > have && want * 10 < have * 11 {
-            plan.impossible.push(format!(
-                "db.allocated_storage = {want}: RDS grows storage by at least 10% at a time (the instance has {have} GiB); use {} or more",
-                (have * 11 + 9) / 10
-            ));
-        }
+    let outage: Vec<&str> = keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| match *k {
+            "instance_class" => !spec.multi_az,
+            "parameter_group" | "engine_version" | "port" => true,
+            _ => !IN_PLACE.contains(k),
+        })
+        .collect();
+    if outage.is_empty() {
+        return Some(format!("in place, no downtime: {}", keys.join(", ")));
     }
     let when = if spec.apply_immediately {
         String::from("applied now (--apply-immediately)")
@@ -192,37 +243,10 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             spec.maintenance_window
         )
     };
-    for c in &mut plan.changes {
-        if c.address != INSTANCE || c.action != Action::Update {
-            continue;
-        }
-        let keys = changed_keys(c.before.as_ref(), c.after.as_ref());
-        if keys == ["created"] {
-            c.reason = String::from("still being created: waits until it is available");
-            continue;
-        }
-        let outage: Vec<&String> = keys
-            .iter()
-            .filter(|k| match k.as_str() {
-                "instance_class" => !spec.multi_az,
-                "parameter_group" | "engine_version" | "port" => true,
-                _ => !IN_PLACE.contains(&k.as_str()) && k.as_str() != "instance_class",
-            })
-            .collect();
-        c.reason = if outage.is_empty() {
-            format!("in place, no downtime: {}", keys.join(", "))
-        } else {
-            format!(
-                "in place with a brief outage (reboot or failover) for {}; {when}",
-                outage
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-    }
-    plan
+    Some(format!(
+        "in place with a brief outage (reboot or failover) for {}; {when}",
+        outage.join(", ")
+    ))
 }
 
 /// `a < b` for dotted versions.
@@ -238,15 +262,16 @@ fn version_lt(a: &str, b: &str) -> bool {
 /// The plan that deletes the database (with a final snapshot unless told otherwise) and its groups.
 pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::delete_all(&observed.found, "down");
-    if observed.found.contains_key(INSTANCE) {
+    let instance = Addr::Instance;
+    if observed.found.contains_key(&instance.to_string()) {
         if observed.deletion_protection && !spec.disable_deletion_protection {
             plan.refused.push(format!(
-                "db.instance {} has deletion protection on; nothing was deleted. If the database must really go: hms-db down --disable-deletion-protection",
+                "{instance} {} has deletion protection on; nothing was deleted. If the database must really go: hms-db down --disable-deletion-protection",
                 spec.identifier
             ));
         }
         for c in &mut plan.changes {
-            if c.address == INSTANCE {
+            if Addr::parse(&c.address).as_ref() == Some(&instance) {
                 c.reason = if spec.skip_final_snapshot {
                     String::from("down, WITHOUT a final snapshot (--skip-final-snapshot); reserved DB instances are not touched")
                 } else {
@@ -263,7 +288,236 @@ pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
 
 #[cfg(test)]
 mod tests {
+    use hms_core::config::Config;
+    use hms_core::contract::{CommandKind, Flags, SpecInput};
+    use hms_core::diff::FoundSet;
+    use hms_core::document::{Document, Identity};
+    use hms_core::tags::Tagger;
+    use serde_json::json;
+
     use super::*;
+
+    const KMS: &str = "arn:aws:kms:us-east-1:123456789012:key/rds";
+
+    /// The spec of `[db]` `config`, with the stack's own `tags`, behind a converged vpc and security.
+    fn spec(config: &str, tags: &[(&str, &str)]) -> Spec {
+        let id = Identity {
+            stack: "hms".into(),
+            env: "production".into(),
+            region: "us-east-1".into(),
+        };
+        let extra = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let tagger = Tagger::new(id.clone(), "hms-db", extra);
+        let mut doc = Document::new(&id);
+        doc.set_outputs(
+            "vpc",
+            json!({"private_subnet_ids": ["subnet-a", "subnet-b", "subnet-c"]}),
+            &[],
+        );
+        doc.set_outputs(
+            "security",
+            json!({"database_sg_id": "sg-db", "kms_key_arns": {"rds": KMS}}),
+            &[],
+        );
+        let config = Config::from_toml(config, "hms.toml").expect("config");
+        let flags = Flags::default();
+        let input: crate::spec::Input<'_> = SpecInput {
+            config: &config,
+            tagger: &tagger,
+            doc: &doc,
+            command: CommandKind::Plan,
+            flags: &flags,
+            yes: false,
+            tool: "hms-db",
+        };
+        crate::spec::build(&input).expect("spec")
+    }
+
+    /// What exists when AWS matches `spec` (the instance running 16.4).
+    fn converged(spec: &Spec) -> FoundSet {
+        desired(spec)
+            .into_iter()
+            .map(|d| {
+                let mut f = Found::new(d.address.clone());
+                f.attrs = d.attrs.clone();
+                f.tags = d.tags.clone();
+                if d.address == Addr::Instance.to_string() {
+                    f = f.info("resolved_engine_version", "16.4");
+                }
+                (d.address, f)
+            })
+            .collect()
+    }
+
+    fn set(found: &mut FoundSet, address: &Addr, key: &str, value: Value) {
+        if let Some(f) = found.get_mut(&address.to_string()) {
+            f.attrs.insert(key.into(), value);
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        /// `[db]` config and stack tags of the spec planned for.
+        config: &'static str,
+        tags: &'static [(&'static str, &'static str)],
+        /// What differs in AWS from the converged reference database.
+        found: fn(&mut FoundSet),
+        /// (address, action, words of the reason) of every change.
+        want: &'static [(&'static str, Action, &'static str)],
+    }
+
+    #[test]
+    fn plans() {
+        const SUBNETS: &str = "db.subnet_group";
+        const PARAMS: &str = "db.parameter_group[postgres16]";
+        const INSTANCE: &str = "db.instance";
+        let cases = [
+            Case {
+                name: "converged",
+                config: "",
+                tags: &[],
+                found: |_| {},
+                want: &[],
+            },
+            Case {
+                name: "empty account",
+                config: "",
+                tags: &[],
+                found: FoundSet::clear,
+                want: &[
+                    (SUBNETS, Action::Create, "new"),
+                    (PARAMS, Action::Create, "new"),
+                    (INSTANCE, Action::Create, "new"),
+                ],
+            },
+            Case {
+                name: "a stack tag is only tag updates",
+                config: "",
+                tags: &[("owner", "platform")],
+                found: |_| {},
+                want: &[
+                    (SUBNETS, Action::Update, "tags differ"),
+                    (PARAMS, Action::Update, "tags differ"),
+                    (INSTANCE, Action::Update, "tags differ"),
+                ],
+            },
+            Case {
+                name: "retention is in place",
+                config: "[db]\nbackup_retention_days = 14",
+                tags: &[],
+                found: |_| {},
+                want: &[(
+                    INSTANCE,
+                    Action::Update,
+                    "in place, no downtime: backup_retention_days",
+                )],
+            },
+            Case {
+                name: "a class change without Multi-AZ is an outage",
+                config: "[db]\nmulti_az = false\ninstance_class = \"db.m5.large\"",
+                tags: &[],
+                found: |f| set(f, &Addr::Instance, "multi_az", Value::Bool(false)),
+                want: &[(
+                    INSTANCE,
+                    Action::Update,
+                    "brief outage (reboot or failover) for instance_class",
+                )],
+            },
+            Case {
+                name: "still being created waits",
+                config: "",
+                tags: &[],
+                found: |f| set(f, &Addr::Instance, "created", Value::Bool(false)),
+                want: &[(INSTANCE, Action::Update, "still being created")],
+            },
+            Case {
+                name: "a major upgrade brings a new parameter group",
+                config: "[db]\nengine_version = 17",
+                tags: &[],
+                found: |_| {},
+                want: &[
+                    (PARAMS, Action::Delete, "no longer in the config"),
+                    ("db.parameter_group[postgres17]", Action::Create, "new"),
+                    (INSTANCE, Action::Update, "brief outage"),
+                ],
+            },
+            Case {
+                name: "another database name replaces the instance",
+                config: "[db]\ndatabase_name = \"other\"",
+                tags: &[],
+                found: |_| {},
+                want: &[(INSTANCE, Action::Replace, "database_name cannot change")],
+            },
+        ];
+        for case in cases {
+            let base = spec("", &[]);
+            let want_spec = spec(case.config, case.tags);
+            let mut found = converged(&base);
+            (case.found)(&mut found);
+            let observed = Observed {
+                found,
+                ..Observed::default()
+            };
+            let p = plan(&want_spec, &observed);
+            let mut got: Vec<(&str, Action)> = p
+                .changes
+                .iter()
+                .map(|c| (c.address.as_str(), c.action))
+                .collect();
+            got.sort();
+            let mut want: Vec<(&str, Action)> =
+                case.want.iter().map(|(a, x, _)| (*a, *x)).collect();
+            want.sort();
+            assert_eq!(got, want, "{}", case.name);
+            for (address, _, words) in case.want {
+                let reason = p
+                    .get(address)
+                    .map(|c| c.reason.as_str())
+                    .unwrap_or_default();
+                assert!(reason.contains(words), "{}: {address}: {reason}", case.name);
+            }
+            assert!(
+                p.impossible.is_empty() && p.refused.is_empty(),
+                "{}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn impossible_and_refused() {
+        let s = spec("[db]\nallocated_storage = 50", &[]);
+        let mut found = converged(&spec("", &[]));
+        set(&mut found, &Addr::Instance, "allocated_storage", json!(100));
+        let p = plan(
+            &s,
+            &Observed {
+                found,
+                ..Observed::default()
+            },
+        );
+        assert!(
+            p.impossible.iter().any(|m| m.contains("cannot shrink")),
+            "{:?}",
+            p.impossible
+        );
+
+        let s = spec("[db]\ndatabase_name = \"other\"", &[]);
+        let observed = Observed {
+            found: converged(&spec("", &[])),
+            deletion_protection: true,
+            ..Observed::default()
+        };
+        let p = plan(&s, &observed);
+        assert!(
+            p.refused.iter().any(|m| m.contains("deletion protection")),
+            "{:?}",
+            p.refused
+        );
+    }
 
     #[test]
     fn version_order() {

@@ -1,14 +1,18 @@
-//! The desired database, decided and validated from config, flags and the upstream outputs. Pure.
+//! The desired database, decided and validated from config (`[db]`), flags and the upstream outputs
+//! (`outputs.vpc`, `outputs.security`). Pure: every invalid input is refused here, before any AWS call.
 
 use std::collections::BTreeMap;
 
 use clap::Args;
 use hms_core::cli::NoFlags;
+use hms_core::config::Config;
 use hms_core::contract::{CommandKind, SpecInput};
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::addr::Addr;
 
 /// Environment variables a password could arrive through; refused whatever their value.
 pub const PASSWORD_VARS: &[&str] = &[
@@ -145,9 +149,9 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Tags of the resource at `address`.
-    pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
-        self.tagger.tags(address, Some(name))
+    /// Tags of the resource at `address`, named `name`.
+    pub fn tags(&self, address: &Addr, name: &str) -> BTreeMap<String, String> {
+        self.tagger.tags(&address.to_string(), Some(name))
     }
 }
 
@@ -223,60 +227,112 @@ pub struct DownFlags {
 /// The spec input of hms-db.
 pub type Input<'a> = SpecInput<'a, PlanFlags, NoFlags, DownFlags>;
 
-/// Builds the spec.
+/// Builds the spec: each setting decided and validated in the order of `[db]`, then the upstream values.
 pub fn build(input: &Input<'_>) -> Result<Spec> {
     let config = input.config;
     let cfg: DbConfig = config.section("db")?;
-    for var in PASSWORD_VARS {
-        if std::env::var_os(var).is_some() {
-            return Err(Error::usage(format!(
-                "environment: {var} is set, but the master password is never given to hms-db: RDS generates it and keeps it in \
-                 AWS Secrets Manager (ManageMasterUserPassword), encrypted with this stack's key; read it from the secret in outputs.db.master_user_secret_arn. Unset {var}"
-            )));
-        }
-    }
+    refuse_password_vars()?;
     let tagger = input.tagger;
     let production = tagger.id.env == "production";
 
+    let identifier = identifier(&cfg, config, tagger)?;
+    let version = version(&cfg, config)?;
+    let instance_class = instance_class(&cfg, config)?;
+    let (storage_type, allocated_storage) = storage(&cfg, config)?;
+    let (database_name, port, username) = login(&cfg, config, tagger)?;
+    let (backup_retention_days, backup_window, maintenance_window) = backups(&cfg, config)?;
+    let parameters = parameters(&cfg, config)?;
+    let (reservation_offering_type, reservation_years) = reservation(&cfg, config)?;
+    let upstream = upstream(input)?;
+
+    let major = version.major();
+    Ok(Spec {
+        family: format!("postgres{major}"),
+        version,
+        instance_class,
+        allocated_storage,
+        storage_type,
+        database_name,
+        port,
+        username,
+        backup_retention_days,
+        backup_window,
+        maintenance_window,
+        multi_az: cfg.multi_az.unwrap_or(production),
+        deletion_protection: cfg.deletion_protection.unwrap_or(production),
+        performance_insights: cfg.performance_insights.unwrap_or(true),
+        auto_minor_version_upgrade: cfg.auto_minor_version_upgrade.unwrap_or(true),
+        apply_immediately: input.flags.plan.apply_immediately,
+        skip_final_snapshot: input.is_down() && input.flags.down.skip_final_snapshot,
+        disable_deletion_protection: input.is_down()
+            && input.flags.down.disable_deletion_protection,
+        subnet_group: format!("{identifier}-subnets"),
+        // The family is in the name: a major upgrade makes a new group while the old one is still in use.
+        parameter_group: format!("{identifier}-params-postgres{major}"),
+        parameters,
+        subnet_ids: upstream.subnet_ids,
+        security_group_id: upstream.security_group_id,
+        kms_key_arn: upstream.kms_key_arn,
+        reservation_offering_type,
+        reservation_years,
+        tagger: tagger.clone(),
+        identifier,
+    })
+}
+
+/// A password in the environment is refused whatever its value (and never echoed).
+fn refuse_password_vars() -> Result<()> {
+    match PASSWORD_VARS.iter().find(|v| std::env::var_os(v).is_some()) {
+        None => Ok(()),
+        Some(var) => Err(Error::usage(format!(
+            "environment: {var} is set, but the master password is never given to hms-db: RDS generates it and keeps it in \
+             AWS Secrets Manager (ManageMasterUserPassword), encrypted with this stack's key; read it from the secret in outputs.db.master_user_secret_arn. Unset {var}"
+        ))),
+    }
+}
+
+/// `db.identifier` (default `hms-db` in production, `<stack>-<env>-db` elsewhere).
+fn identifier(cfg: &DbConfig, config: &Config, tagger: &Tagger) -> Result<String> {
     let identifier = cfg.identifier.clone().unwrap_or_else(|| tagger.name("db"));
-    let id_ok = ident_ok(&identifier, 63, true)
+    let ok = ident_ok(&identifier, 63, true)
         && !identifier.contains('_')
         && !identifier.chars().any(|c| c.is_ascii_uppercase());
-    if !id_ok {
+    if !ok {
         return Err(config.invalid(
             "db.identifier",
             format!("{identifier:?}: 1-63 lowercase letters, digits and single '-', starting with a letter (RDS stores identifiers in lowercase)"),
         ));
     }
-    let version_text = cfg
+    Ok(identifier)
+}
+
+/// `db.engine_version`: a major (RDS picks the minor) or an exact version RDS could list.
+fn version(cfg: &DbConfig, config: &Config) -> Result<Version> {
+    let text = cfg
         .engine_version
         .as_ref()
         .map(VersionInput::text)
         .unwrap_or_else(|| "16".into());
-    let version = match version_text.split_once('.') {
-        None => Version::Major(version_text.parse().map_err(|_| {
-            config.invalid(
-                "db.engine_version",
-                format!("{version_text:?} is not a version like 16 or 16.4"),
-            )
-        })?),
+    let not_a_version = || {
+        config.invalid(
+            "db.engine_version",
+            format!("{text:?} is not a version like 16 or 16.4"),
+        )
+    };
+    let version = match text.split_once('.') {
+        None => Version::Major(text.parse().map_err(|_| not_a_version())?),
         Some((major, minor)) => {
-            let m: u32 = major.parse().map_err(|_| {
-                config.invalid(
-                    "db.engine_version",
-                    format!("{version_text:?} is not a version like 16 or 16.4"),
-                )
-            })?;
+            let m: u32 = major.parse().map_err(|_| not_a_version())?;
             if minor == "0"
                 || minor.is_empty()
                 || !minor.chars().all(|c| c.is_ascii_digit() || c == '.')
             {
                 return Err(config.invalid(
                     "db.engine_version",
-                    format!("RDS does not offer PostgreSQL {version_text}; use {m} (RDS picks the current {m}.x) or an exact {m}.x that RDS lists"),
+                    format!("RDS does not offer PostgreSQL {text}; use {m} (RDS picks the current {m}.x) or an exact {m}.x that RDS lists"),
                 ));
             }
-            Version::Exact(m, version_text.clone())
+            Version::Exact(m, text.clone())
         }
     };
     if !(11..=17).contains(&version.major()) {
@@ -288,21 +344,31 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             ),
         ));
     }
-    let instance_class = cfg
+    Ok(version)
+}
+
+/// `db.instance_class`, shaped like `db.t3.medium`.
+fn instance_class(cfg: &DbConfig, config: &Config) -> Result<String> {
+    let class = cfg
         .instance_class
         .clone()
         .unwrap_or_else(|| "db.t3.medium".into());
-    let class_ok = instance_class.split('.').count() == 3
-        && instance_class.starts_with("db.")
-        && instance_class
+    let ok = class.split('.').count() == 3
+        && class.starts_with("db.")
+        && class
             .split('.')
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    if !class_ok {
+    if !ok {
         return Err(config.invalid(
             "db.instance_class",
-            format!("{instance_class:?} is not an RDS instance class like db.t3.medium"),
+            format!("{class:?} is not an RDS instance class like db.t3.medium"),
         ));
     }
+    Ok(class)
+}
+
+/// `db.storage_type` and `db.allocated_storage` (GiB).
+fn storage(cfg: &DbConfig, config: &Config) -> Result<(String, i32)> {
     let storage_type = cfg.storage_type.clone().unwrap_or_else(|| "gp3".into());
     if !["gp3", "gp2", "io1", "io2"].contains(&storage_type.as_str()) {
         return Err(config.invalid(
@@ -317,6 +383,11 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             format!("{storage} GiB: RDS PostgreSQL takes 20 to 65536"),
         ));
     }
+    Ok((storage_type, i32::try_from(storage).unwrap_or(100)))
+}
+
+/// `db.database_name`, `db.port` and the master `db.username`.
+fn login(cfg: &DbConfig, config: &Config, tagger: &Tagger) -> Result<(String, i32, String)> {
     let database_name = cfg.database_name.clone().unwrap_or_else(|| "hms".into());
     if !ident_ok(&database_name, 63, false) {
         return Err(config.invalid(
@@ -329,7 +400,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         return Err(config.invalid("db.port", format!("{port}: RDS allows 1150 to 65535")));
     }
     let username = cfg.username.clone().unwrap_or_else(|| {
-        if production {
+        if tagger.id.env == "production" {
             "hms_prod".into()
         } else {
             format!("hms_{}", tagger.id.env.replace('-', "_"))
@@ -343,6 +414,12 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             format!("{username:?}: 1-63 letters, digits and '_', starting with a letter, not a reserved name (postgres, rdsadmin, admin, root)"),
         ));
     }
+    Ok((database_name, i32::try_from(port).unwrap_or(5432), username))
+}
+
+/// `db.backup_retention_days`, `db.backup_window` and `db.maintenance_window`: each window at least 30
+/// minutes, and the daily backup window clear of the weekly maintenance window.
+fn backups(cfg: &DbConfig, config: &Config) -> Result<(i32, String, String)> {
     let retention = cfg.backup_retention_days.unwrap_or(7);
     if !(1..=35).contains(&retention) {
         return Err(config.invalid(
@@ -383,21 +460,30 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             format!("{mw_text} is shorter than the 30 minutes RDS requires"),
         ));
     }
-    // The daily backup window must not overlap the weekly maintenance window (touching is fine).
-    for day in 0..7 {
-        let (bs, be) = (day * 1440 + bw.0, day * 1440 + bw.0 + len(bw.0, bw.1, 1440));
-        for shift in [0, 10080] {
-            let (ms, me) = (mw.0 + shift, mw.0 + shift + len(mw.0, mw.1, 10080));
-            if bs < me && ms < be {
-                return Err(config.invalid(
-                    "db.backup_window",
-                    format!(
-                        "{bw_text} overlaps the maintenance window {mw_text}; move one of them"
-                    ),
-                ));
-            }
-        }
+    if windows_overlap(bw, mw) {
+        return Err(config.invalid(
+            "db.backup_window",
+            format!("{bw_text} overlaps the maintenance window {mw_text}; move one of them"),
+        ));
     }
+    Ok((i32::try_from(retention).unwrap_or(7), bw_text, mw_text))
+}
+
+/// Whether a daily backup window (minutes of the day) overlaps a weekly maintenance window (minutes of
+/// the week) on any day; touching is fine. Day 7 is the Monday after, which a maintenance window
+/// across the week's end (`sun:23:30-mon:00:30`) reaches.
+fn windows_overlap(bw: (u32, u32), mw: (u32, u32)) -> bool {
+    (0..8).any(|day| {
+        let (bs, be) = (day * 1440 + bw.0, day * 1440 + bw.0 + len(bw.0, bw.1, 1440));
+        [0, 10080].iter().any(|shift| {
+            let (ms, me) = (mw.0 + shift, mw.0 + shift + len(mw.0, mw.1, 10080));
+            bs < me && ms < be
+        })
+    })
+}
+
+/// The parameter group's parameters: SSL forced, connections and slow statements logged.
+fn parameters(cfg: &DbConfig, config: &Config) -> Result<BTreeMap<String, String>> {
     let log_ms = cfg.log_min_duration_ms.unwrap_or(1000);
     if log_ms < -1 {
         return Err(config.invalid(
@@ -405,6 +491,19 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             "use -1 (off) or a number of milliseconds",
         ));
     }
+    Ok([
+        ("rds.force_ssl", String::from("1")),
+        ("log_connections", String::from("1")),
+        ("log_disconnections", String::from("1")),
+        ("log_min_duration_statement", log_ms.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect())
+}
+
+/// `db.reservation_offering_type` and `db.reservation_years`.
+fn reservation(cfg: &DbConfig, config: &Config) -> Result<(String, u32)> {
     let offering = cfg
         .reservation_offering_type
         .clone()
@@ -415,18 +514,29 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             format!("{offering:?}: use \"Partial Upfront\", \"All Upfront\" or \"No Upfront\""),
         ));
     }
-    let years = cfg.reservation_years.unwrap_or(1);
-    if years != 1 && years != 3 {
-        return Err(config.invalid(
+    match cfg.reservation_years.unwrap_or(1) {
+        1 => Ok((offering, 1)),
+        3 => Ok((offering, 3)),
+        years => Err(config.invalid(
             "db.reservation_years",
             format!("{years}: reserved instances last 1 or 3 years"),
-        ));
+        )),
     }
+}
 
-    // Upstream: not needed to delete, to snapshot or to look at reservations.
-    let needs_upstream = matches!(input.command, CommandKind::Plan | CommandKind::Up);
+/// What hms-db reads from upstream; `None` while only planned.
+struct Upstream {
+    subnet_ids: Option<Vec<String>>,
+    security_group_id: Option<String>,
+    kms_key_arn: Option<String>,
+}
+
+/// The upstream values: required by `plan` and `up`; taken when present (never required) to delete, to
+/// snapshot or to look at reservations.
+fn upstream(input: &Input<'_>) -> Result<Upstream> {
+    let needed = matches!(input.command, CommandKind::Plan | CommandKind::Up);
     let text = |path: &str, producer: &str| -> Result<Option<String>> {
-        if !needs_upstream {
+        if !needed {
             return Ok(input
                 .doc
                 .output(path)
@@ -441,8 +551,9 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
                 .ok_or_else(|| Error::usage(format!("stdin: outputs.{path} is not a string"))),
         }
     };
-    let subnet_ids = if needs_upstream {
-        match input.upstream("vpc.private_subnet_ids", "hms-vpc")? {
+    let subnet_ids = match needed {
+        false => None,
+        true => match input.upstream("vpc.private_subnet_ids", "hms-vpc")? {
             None => None,
             Some(v) => Some(
                 v.as_array()
@@ -450,52 +561,12 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
                     .filter(|a| a.len() >= 2)
                     .ok_or_else(|| Error::usage("stdin: outputs.vpc.private_subnet_ids must list at least two subnets (RDS needs two AZs)"))?,
             ),
-        }
-    } else {
-        None
+        },
     };
-    let security_group_id = text("security.database_sg_id", "hms-security")?;
-    let kms_key_arn = text("security.kms_key_arns.rds", "hms-security")?;
-
-    let mut parameters = BTreeMap::new();
-    parameters.insert("rds.force_ssl".to_owned(), "1".to_owned());
-    parameters.insert("log_connections".to_owned(), "1".to_owned());
-    parameters.insert("log_disconnections".to_owned(), "1".to_owned());
-    parameters.insert("log_min_duration_statement".to_owned(), log_ms.to_string());
-
-    let family = format!("postgres{}", version.major());
-    let version_major = version.major();
-    Ok(Spec {
-        identifier: identifier.clone(),
-        family,
-        version,
-        instance_class,
-        allocated_storage: i32::try_from(storage).unwrap_or(100),
-        storage_type,
-        database_name,
-        port: i32::try_from(port).unwrap_or(5432),
-        username,
-        backup_retention_days: i32::try_from(retention).unwrap_or(7),
-        backup_window: bw_text,
-        maintenance_window: mw_text,
-        multi_az: cfg.multi_az.unwrap_or(production),
-        deletion_protection: cfg.deletion_protection.unwrap_or(production),
-        performance_insights: cfg.performance_insights.unwrap_or(true),
-        auto_minor_version_upgrade: cfg.auto_minor_version_upgrade.unwrap_or(true),
-        apply_immediately: input.flags.plan.apply_immediately,
-        skip_final_snapshot: input.is_down() && input.flags.down.skip_final_snapshot,
-        disable_deletion_protection: input.is_down()
-            && input.flags.down.disable_deletion_protection,
-        subnet_group: format!("{identifier}-subnets"),
-        // The family is in the name: a major upgrade makes a new group while the old one is still in use.
-        parameter_group: format!("{identifier}-params-postgres{}", version_major),
-        parameters,
+    Ok(Upstream {
         subnet_ids,
-        security_group_id,
-        kms_key_arn,
-        reservation_offering_type: offering,
-        reservation_years: years as u32,
-        tagger: tagger.clone(),
+        security_group_id: text("security.database_sg_id", "hms-security")?,
+        kms_key_arn: text("security.kms_key_arns.rds", "hms-security")?,
     })
 }
 
@@ -513,6 +584,22 @@ mod tests {
         assert!(backup_window("3:00-04:00").is_none());
         assert!(maintenance_window("sunday:04:00-sun:05:00").is_none());
         assert_eq!(len(1430, 20, 1440), 30);
+    }
+
+    #[test]
+    fn backup_and_maintenance_windows_must_not_overlap() {
+        let sunday = maintenance_window("sun:04:00-sun:05:00").expect("window");
+        let at = |s: &str| backup_window(s).expect("window");
+        assert!(
+            !windows_overlap(at("03:00-04:00"), sunday),
+            "touching is fine"
+        );
+        assert!(windows_overlap(at("03:50-04:30"), sunday));
+        assert!(!windows_overlap(at("05:00-05:30"), sunday));
+        // Across midnight and the week's end.
+        let late = maintenance_window("sun:23:30-mon:00:30").expect("window");
+        assert!(windows_overlap(at("00:00-00:45"), late));
+        assert!(windows_overlap(at("23:00-23:45"), late));
     }
 
     #[test]

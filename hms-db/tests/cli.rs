@@ -1,7 +1,7 @@
 //! hms-db against the emulator, behind hms-vpc and hms-security as in the pipeline.
 
 use aws_sdk_rds::types::DbInstance;
-use hms_tests::{run_counts, Stack};
+use hms_tests::{run_counts, tag_cycle, Stack};
 use serde_json::Value;
 
 /// `hms-vpc up | hms-security up`, then `hms-db ARGS` on that document.
@@ -572,4 +572,109 @@ fn a_major_upgrade_brings_its_own_parameter_group() {
         0,
     );
     s.run(&["down", "--yes", "--skip-final-snapshot"], 0);
+}
+
+/// The tags RDS holds for `arn`, as (key, value) pairs.
+fn rds_tags(s: &Stack, arn: &str) -> Vec<(String, String)> {
+    let rds = aws_sdk_rds::Client::new(&s.sdk);
+    s.block_on(rds.list_tags_for_resource().resource_name(arn).send())
+        .expect("tags")
+        .tag_list()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stack_tags_converge_on_every_resource_through_the_tagging_api() {
+    let s = Stack::new("hms-db", "tags");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    let sec = sec.to_string();
+    let (doc, err) = s.run_of("hms-db", &["up"], &sec, 0);
+    assert_eq!(run_counts(&doc), (3, 0, 0), "{err}");
+    let rds = aws_sdk_rds::Client::new(&s.sdk);
+    let subnet_group_arn = s
+        .block_on(
+            rds.describe_db_subnet_groups()
+                .db_subnet_group_name(format!("{}-db-subnets", s.name))
+                .send(),
+        )
+        .expect("subnet group")
+        .db_subnet_groups()[0]
+        .db_subnet_group_arn()
+        .expect("arn")
+        .to_owned();
+    let parameter_group_arn = s
+        .block_on(
+            rds.describe_db_parameter_groups()
+                .db_parameter_group_name(format!("{}-db-params-postgres16", s.name))
+                .send(),
+        )
+        .expect("parameter group")
+        .db_parameter_groups()[0]
+        .db_parameter_group_arn()
+        .expect("arn")
+        .to_owned();
+    let instance_arn = instance(&s)
+        .and_then(|i| i.db_instance_arn().map(str::to_owned))
+        .expect("instance arn");
+
+    // A tag-only change of the instance goes through the tagging API alone: no ModifyDBInstance, which
+    // would announce changes pending for the maintenance window.
+    let (doc, err) = s.run_of(
+        "hms-db",
+        &["up", "--set", "stack.tags={team = \"data\"}"],
+        &sec,
+        0,
+    );
+    assert_eq!(run_counts(&doc), (0, 3, 0), "{err}");
+    assert!(!err.contains("pending for the maintenance window"), "{err}");
+
+    let updated = tag_cycle(&s, "hms-db", &sec, |owner| {
+        for (what, arn) in [
+            ("subnet group", &subnet_group_arn),
+            ("parameter group", &parameter_group_arn),
+            ("instance", &instance_arn),
+        ] {
+            let tags = rds_tags(&s, arn);
+            let got = tags
+                .iter()
+                .find(|(k, _)| k == "owner")
+                .map(|(_, v)| v.as_str());
+            assert_eq!(got, owner, "{what}: {tags:?}");
+            assert!(!tags.iter().any(|(k, _)| k == "team"), "{what}: {tags:?}");
+            // The hms:* tags stay whatever else changes.
+            assert!(
+                tags.iter().any(|(k, _)| k == "hms:address"),
+                "{what}: {tags:?}"
+            );
+        }
+        // DescribeDBInstances (what observe reads) agrees with the tagging API.
+        let listed = instance(&s).expect("instance");
+        let got = listed
+            .tag_list()
+            .iter()
+            .find(|t| t.key() == Some("owner"))
+            .and_then(|t| t.value());
+        assert_eq!(got, owner);
+    });
+    assert_eq!(
+        updated, 3,
+        "the subnet group, the parameter group and the instance"
+    );
+    s.run(
+        &[
+            "down",
+            "--yes",
+            "--disable-deletion-protection",
+            "--skip-final-snapshot",
+        ],
+        0,
+    );
 }
