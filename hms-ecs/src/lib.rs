@@ -3,8 +3,14 @@
 //!
 //! `cluster_name`, `cluster_arn`, `services` (key → `name`, `service_arn`, `task_definition_arn`,
 //! `target_group_arn`, `log_group`), `alb_arn`, `alb_dns_name`, `alb_zone_id`, `listener_arns`.
+//!
+//! Modules: [`addr`] (the typed addresses), [`spec`] (config, flags and upstream outputs → the validated
+//! [`Spec`]), [`desired`] (shapes both plan and observe use), [`observe`] (one concurrent round of
+//! describes, one module per kind), [`plan`] (pure diff) and [`apply`] (one module per kind).
 
+pub mod addr;
 pub mod apply;
+pub mod desired;
 pub mod observe;
 pub mod plan;
 pub mod spec;
@@ -20,6 +26,7 @@ use hms_core::ui::Task;
 use hms_core::Result;
 use serde_json::{json, Map, Value};
 
+use crate::addr::Addr;
 use crate::observe::Observed;
 use crate::spec::{Deploy, DownFlags, Spec, UpFlags};
 
@@ -141,26 +148,27 @@ impl Tool for Ecs {
 
     fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         let mut o = Outputs::default();
-        let arn = |a: &str| {
-            r.get(a)
+        let get = |a: &Addr| r.get(&a.to_string());
+        let arn = |a: &Addr| {
+            get(a)
                 .and_then(|x| x.attr("arn"))
                 .filter(|s| !s.is_empty())
                 .map(|s| Value::from(s.to_owned()))
         };
         o.set("cluster_name", spec.cluster.clone());
-        o.maybe("cluster_arn", arn(plan::CLUSTER));
+        o.maybe("cluster_arn", arn(&Addr::Cluster));
         let mut unknown = false;
         let services: Map<String, Value> = spec
             .services
             .iter()
             .map(|s| {
-                let k = &s.key;
-                let svc = arn(&plan::service(k));
-                let td = r.get(&plan::task_definition(k)).map(|x| Value::from(x.id.clone()));
-                let tg = arn(&plan::target_group(k));
+                let k = || s.key.clone();
+                let svc = arn(&Addr::Service(k()));
+                let td = get(&Addr::TaskDefinition(k())).map(|x| Value::from(x.id.clone()));
+                let tg = arn(&Addr::TargetGroup(k()));
                 unknown |= svc.is_none() || td.is_none() || tg.is_none();
                 (
-                    k.clone(),
+                    k(),
                     json!({"name": s.name, "service_arn": svc, "task_definition_arn": td, "target_group_arn": tg, "log_group": s.log_group}),
                 )
             })
@@ -169,22 +177,13 @@ impl Tool for Ecs {
         if unknown {
             o.unknown.push("services".into());
         }
-        o.maybe("alb_arn", arn(plan::ALB));
-        o.maybe(
-            "alb_dns_name",
-            r.get(plan::ALB)
-                .and_then(|x| x.attr("dns_name"))
-                .map(Value::from),
-        );
-        o.maybe(
-            "alb_zone_id",
-            r.get(plan::ALB)
-                .and_then(|x| x.attr("zone_id"))
-                .map(Value::from),
-        );
-        let listeners: Vec<Value> = [plan::HTTP, plan::HTTPS]
+        o.maybe("alb_arn", arn(&Addr::Alb));
+        let alb = |k: &str| get(&Addr::Alb).and_then(|x| x.attr(k)).map(Value::from);
+        o.maybe("alb_dns_name", alb("dns_name"));
+        o.maybe("alb_zone_id", alb("zone_id"));
+        let listeners: Vec<Value> = [Addr::HttpListener, Addr::HttpsListener]
             .iter()
-            .filter_map(|l| arn(l))
+            .filter_map(arn)
             .collect();
         o.maybe(
             "listener_arns",

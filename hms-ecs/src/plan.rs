@@ -1,307 +1,276 @@
-//! The desired cluster, load balancer, services and autoscaling, and the plan against what exists. Pure.
+//! The desired resources and the plan against what exists. Pure.
+//!
+//! [`desired`] lists what the spec wants: the cluster, the load balancer and its listeners, and per service
+//! its log group, task definition, target group, listener rule (services with a path), the service, its
+//! scalable target and policies. Every kind but the scaling policies (which Application Auto Scaling cannot
+//! tag) carries its tags, so that a `[stack] tags` change is an update "tags differ" that apply carries out
+//! through the tagging APIs alone.
 
-use hms_core::diff::{self, Desired};
-use hms_core::plan::{Action, Plan};
-use serde_json::{json, Value};
+use hms_core::addr::Address;
+use hms_core::diff::{self, Desired, Tags};
+use hms_core::plan::{Action, Change, Plan};
 
+use crate::addr::Addr;
+use crate::desired::{
+    content_hash, policy_config, scaling_resource, task_content, unknown, CPU_METRIC, MEMORY_METRIC,
+};
 use crate::observe::Observed;
-use crate::spec::{Service, Spec};
+use crate::spec::{Service, Spec, TLS_POLICY};
 
-/// The cluster.
-pub const CLUSTER: &str = "ecs.cluster";
-/// The load balancer.
-pub const ALB: &str = "ecs.alb";
-/// The HTTP listener.
-pub const HTTP: &str = "ecs.listener.http";
-/// The HTTPS listener (with a certificate).
-pub const HTTPS: &str = "ecs.listener.https";
-/// The TLS policy of the HTTPS listener: TLS 1.3 and 1.2 only.
-pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-
-/// A service's resource addresses.
-pub fn log_group(k: &str) -> String {
-    format!("ecs.log_group[{k}]")
-}
-pub fn task_definition(k: &str) -> String {
-    format!("ecs.task_definition[{k}]")
-}
-pub fn target_group(k: &str) -> String {
-    format!("ecs.target_group[{k}]")
-}
-pub fn rule(k: &str) -> String {
-    format!("ecs.rule[{k}]")
-}
-pub fn service(k: &str) -> String {
-    format!("ecs.service[{k}]")
-}
-pub fn scaling_target(k: &str) -> String {
-    format!("ecs.scaling_target[{k}]")
-}
-pub fn cpu_policy(k: &str) -> String {
-    format!("ecs.scaling_policy.cpu[{k}]")
-}
-pub fn memory_policy(k: &str) -> String {
-    format!("ecs.scaling_policy.memory[{k}]")
-}
-
-/// The service key in an address like `ecs.service[backend]`.
-pub fn key_of(address: &str) -> Option<&str> {
-    address.rsplit_once('[')?.1.strip_suffix(']')
-}
-
-fn unknown(v: &Option<String>, producer: &str) -> String {
-    v.clone()
-        .unwrap_or_else(|| format!("(known after {producer} up)"))
-}
-
-/// The task definition a service should run, in the canonical form that is compared and hashed. The
-/// database password is a reference to the managed secret, never a value.
-pub fn task_content(spec: &Spec, s: &Service) -> Value {
-    let mut env: serde_json::Map<String, Value> = s
-        .environment
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-        .collect();
-    let mut secrets = serde_json::Map::new();
-    if s.database {
-        match &spec.database {
-            Some(db) => {
-                env.insert("DB_HOST".into(), db.host.clone().into());
-                env.insert("DB_PORT".into(), db.port.clone().into());
-                env.insert("DB_NAME".into(), db.name.clone().into());
-                env.insert("DB_USER".into(), db.user.clone().into());
-                secrets.insert(
-                    "DB_PASSWORD".into(),
-                    format!("{}:password::", db.secret_arn).into(),
-                );
-            }
-            None => {
-                env.insert("DB_HOST".into(), "(known after hms-db up)".into());
-            }
-        }
-    }
-    json!({
-        "family": s.name,
-        "cpu": s.cpu.to_string(),
-        "memory": s.memory.to_string(),
-        "network_mode": "awsvpc",
-        "requires": "FARGATE",
-        "execution_role": unknown(&spec.execution_role_arn, "hms-security"),
-        "task_role": unknown(&s.task_role_arn, "hms-security"),
-        "container": {
-            "name": s.key,
-            "image": s.image,
-            "port": s.port,
-            "environment": env,
-            "secrets": secrets,
-            "log_group": s.log_group,
-            "region": spec.region,
-            "health_check": s.container_health_check,
-        }
-    })
-}
-
-/// A short, stable hash of a task definition's content (what a service runs).
-pub fn content_hash(v: &Value) -> String {
-    let text = hms_core::policy::normalize(v).to_string();
-    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("{h:016x}")
+fn tags(spec: &Spec, a: &Addr, name: Option<&str>) -> Tags {
+    spec.tagger.tags(&a.to_string(), name)
 }
 
 /// Every resource the spec wants.
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    let mut out = Vec::new();
-    let t = |a: &str, n: &str| spec.tagger.tags(a, Some(n));
-    out.push(
-        Desired::new(CLUSTER)
-            .attr("name", spec.cluster.clone())
-            .attr(
-                "container_insights",
-                if spec.container_insights {
-                    "enabled"
-                } else {
-                    "disabled"
-                },
-            )
-            .attr("capacity_providers", vec!["FARGATE", "FARGATE_SPOT"])
-            .tags(t(CLUSTER, &spec.cluster))
-            .replace_on(&["name"]),
-    );
+    let mut out = vec![cluster(spec), alb(spec)];
+    out.extend(listeners(spec));
+    for s in &spec.services {
+        out.extend(service_resources(spec, s));
+    }
+    out
+}
+
+fn cluster(spec: &Spec) -> Desired {
+    Desired::new(Addr::Cluster)
+        .attr("name", spec.cluster.clone())
+        .attr(
+            "container_insights",
+            if spec.container_insights {
+                "enabled"
+            } else {
+                "disabled"
+            },
+        )
+        .attr("capacity_providers", vec!["FARGATE", "FARGATE_SPOT"])
+        .tags(tags(spec, &Addr::Cluster, Some(&spec.cluster)))
+        .replace_on(&["name"])
+}
+
+fn alb(spec: &Spec) -> Desired {
     let mut public = spec
         .public_subnets
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     public.sort();
-    out.push(
-        Desired::new(ALB)
-            .attr("name", spec.alb_name.clone())
-            .attr("scheme", "internet-facing")
-            .attr("subnets", public)
-            .attr(
-                "security_groups",
-                vec![unknown(&spec.alb_sg, "hms-security")],
-            )
-            .attr("drop_invalid_headers", true)
-            .attr("deletion_protection", spec.deletion_protection)
-            .tags(t(ALB, &spec.alb_name))
-            .replace_on(&["name", "scheme"]),
-    );
+    Desired::new(Addr::Alb)
+        .attr("name", spec.alb_name.clone())
+        .attr("scheme", "internet-facing")
+        .attr("subnets", public)
+        .attr(
+            "security_groups",
+            vec![unknown(&spec.alb_sg, "hms-security")],
+        )
+        .attr("drop_invalid_headers", true)
+        .attr("deletion_protection", spec.deletion_protection)
+        .tags(tags(spec, &Addr::Alb, Some(&spec.alb_name)))
+        .replace_on(&["name", "scheme"])
+}
+
+/// The listener the path rules are on: HTTPS with a certificate, else HTTP.
+fn rules_on(spec: &Spec) -> Addr {
+    if spec.certificate_arn.is_some() {
+        Addr::HttpsListener
+    } else {
+        Addr::HttpListener
+    }
+}
+
+/// HTTP (forwarding to the default service, or redirecting to HTTPS) and, with a certificate, HTTPS.
+fn listeners(spec: &Spec) -> Vec<Desired> {
     let default = spec
         .services
         .iter()
         .find(|s| s.path.is_none())
-        .map(|s| target_group(&s.key))
-        .unwrap_or_default();
-    let (rules_on, http_default) = match &spec.certificate_arn {
-        Some(cert) => {
-            out.push(
-                Desired::new(HTTPS)
-                    .attr("port", 443)
-                    .attr("protocol", "HTTPS")
-                    .attr("certificate", cert.clone())
-                    .attr("ssl_policy", TLS_POLICY)
-                    .attr("default", default.clone())
-                    .replace_on(&["port", "protocol"])
-                    .uses([ALB.to_owned(), default.clone()]),
-            );
-            (HTTPS, "redirect:HTTPS:443".to_owned())
-        }
-        None => (HTTP, default.clone()),
-    };
-    let mut http = Desired::new(HTTP)
+        .map(|s| Addr::TargetGroup(s.key.clone()));
+    let mut out = Vec::new();
+    let mut http = Desired::new(Addr::HttpListener)
         .attr("port", 80)
         .attr("protocol", "HTTP")
-        .attr("default", http_default.clone())
-        .replace_on(&["port", "protocol"]);
-    http = http.uses([ALB.to_owned()]);
-    if spec.certificate_arn.is_some() {
-        // Redirect only once the HTTPS listener is there.
-        http = http.after([HTTPS]);
-    }
-    if http_default.starts_with("ecs.") {
-        http = http.uses([http_default]);
+        .tags(tags(spec, &Addr::HttpListener, None))
+        .replace_on(&["port", "protocol"])
+        .uses([Addr::Alb]);
+    match &spec.certificate_arn {
+        Some(cert) => {
+            let mut https = Desired::new(Addr::HttpsListener)
+                .attr("port", 443)
+                .attr("protocol", "HTTPS")
+                .attr("certificate", cert.clone())
+                .attr("ssl_policy", TLS_POLICY)
+                .attr(
+                    "default",
+                    default.as_ref().map(Addr::to_string).unwrap_or_default(),
+                )
+                .tags(tags(spec, &Addr::HttpsListener, None))
+                .replace_on(&["port", "protocol"])
+                .uses([Addr::Alb]);
+            if let Some(tg) = &default {
+                https = https.uses([tg]);
+            }
+            out.push(https);
+            // Redirect only once the HTTPS listener is there.
+            http = http
+                .attr("default", "redirect:HTTPS:443")
+                .after([Addr::HttpsListener]);
+        }
+        None => {
+            http = http.attr(
+                "default",
+                default.as_ref().map(Addr::to_string).unwrap_or_default(),
+            );
+            if let Some(tg) = &default {
+                http = http.uses([tg]);
+            }
+        }
     }
     out.push(http);
+    out
+}
+
+/// One service's resources, in the order they are made.
+fn service_resources(spec: &Spec, s: &Service) -> Vec<Desired> {
+    let k = || s.key.clone();
+    let (log_group, td, tg, rule, svc, target) = (
+        Addr::LogGroup(k()),
+        Addr::TaskDefinition(k()),
+        Addr::TargetGroup(k()),
+        Addr::Rule(k()),
+        Addr::Service(k()),
+        Addr::ScalingTarget(k()),
+    );
+    let listener = rules_on(spec);
+    let mut out = vec![Desired::new(&log_group)
+        .attr("name", s.log_group.clone())
+        .attr("retention_in_days", spec.log_retention_days)
+        .attr("kms_key", unknown(&spec.logs_key_arn, "hms-security"))
+        .tags(tags(spec, &log_group, Some(&s.log_group)))
+        .replace_on(&["name"])];
+    let content = task_content(spec, s);
+    out.push(
+        Desired::new(&td)
+            .attr("content", content.clone())
+            .tags(tags(spec, &td, Some(&s.name)))
+            .uses([&log_group]),
+    );
+    out.push(
+        Desired::new(&tg)
+            .attr("name", s.target_group.clone())
+            .attr("port", s.port)
+            .attr("protocol", "HTTP")
+            .attr("target_type", "ip")
+            .attr("vpc", unknown(&spec.vpc_id, "hms-vpc"))
+            .attr("health_check_path", s.health_check_path.clone())
+            .tags(tags(spec, &tg, Some(&s.target_group)))
+            .replace_on(&["name", "port", "protocol", "target_type", "vpc"]),
+    );
+    let mut routed = vec![listener.clone()];
+    if let Some(p) = &s.path {
+        out.push(
+            Desired::new(&rule)
+                .attr("listener", &listener)
+                .attr("priority", s.priority)
+                .attr("path", p.clone())
+                .attr("target", &tg)
+                .tags(tags(spec, &rule, None))
+                .replace_on(&["listener"])
+                .uses([&listener, &tg]),
+        );
+        routed.push(rule);
+    }
+    out.push(service(spec, s, &content_hash(&content), routed));
+    out.push(
+        Desired::new(&target)
+            .attr("resource", scaling_resource(&spec.cluster, &s.name))
+            .attr("min", s.min_count)
+            .attr("max", s.max_count)
+            .tags(tags(spec, &target, None))
+            .replace_on(&["resource"])
+            .uses([&svc]),
+    );
+    let policy = |metric: &str, value: f64| {
+        policy_config(metric, value, s.scale_in_cooldown, s.scale_out_cooldown)
+    };
+    out.push(
+        Desired::new(Addr::CpuPolicy(k()))
+            .attr("config", policy(CPU_METRIC, s.cpu_target))
+            .uses([&target]),
+    );
+    if let Some(m) = s.memory_target {
+        out.push(
+            Desired::new(Addr::MemoryPolicy(k()))
+                .attr("config", policy(MEMORY_METRIC, m))
+                .uses([&target]),
+        );
+    }
+    out
+}
+
+fn service(spec: &Spec, s: &Service, td_hash: &str, routed: Vec<Addr>) -> Desired {
+    let k = || s.key.clone();
     let mut private = spec
         .private_subnets
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     private.sort();
-    for s in &spec.services {
-        let k = s.key.as_str();
-        out.push(
-            Desired::new(log_group(k))
-                .attr("name", s.log_group.clone())
-                .attr("retention_in_days", spec.log_retention_days)
-                .attr("kms_key", unknown(&spec.logs_key_arn, "hms-security"))
-                // Tags are set at creation; reading them back would cost one call per group.
-                .replace_on(&["name"]),
-        );
-        let content = task_content(spec, s);
-        out.push(
-            Desired::new(task_definition(k))
-                .attr("content", content.clone())
-                .uses([log_group(k)]),
-        );
-        out.push(
-            Desired::new(target_group(k))
-                .attr("name", s.target_group.clone())
-                .attr("port", s.port)
-                .attr("protocol", "HTTP")
-                .attr("target_type", "ip")
-                .attr("vpc", unknown(&spec.vpc_id, "hms-vpc"))
-                .attr("health_check_path", s.health_check_path.clone())
-                .tags(t(&target_group(k), &s.target_group))
-                .replace_on(&["name", "port", "protocol", "target_type", "vpc"]),
-        );
-        let mut routed = vec![rules_on.to_owned()];
-        if let Some(p) = &s.path {
-            out.push(
-                Desired::new(rule(k))
-                    .attr("listener", rules_on)
-                    .attr("priority", s.priority)
-                    .attr("path", p.clone())
-                    .attr("target", target_group(k))
-                    .replace_on(&["listener"])
-                    .uses([rules_on.to_owned(), target_group(k)]),
-            );
-            routed.push(rule(k));
-        }
-        let deps = vec![CLUSTER.to_owned(), task_definition(k), target_group(k)];
-        out.push(
-            Desired::new(service(k))
-                .attr("name", s.name.clone())
-                .attr("cluster", CLUSTER)
-                .attr("launch_type", "FARGATE")
-                .attr("task_definition", content_hash(&content))
-                .attr("subnets", private.clone())
-                .attr(
-                    "security_groups",
-                    vec![unknown(&spec.ecs_sg, "hms-security")],
-                )
-                .attr("public_ip", "DISABLED")
-                .attr("target_group", target_group(k))
-                .attr("container_port", s.port)
-                .attr("circuit_breaker", "rollback")
-                .attr("deployment", "100-200")
-                .tags(t(&service(k), &s.name))
-                .replace_on(&[
-                    "name",
-                    "cluster",
-                    "launch_type",
-                    "target_group",
-                    "container_port",
-                ])
-                .uses(deps)
-                // Its target group must be routed to before the service registers with it; a rule that
-                // moves (to the HTTPS listener) does not make a new service.
-                .after(routed),
-        );
-        out.push(
-            Desired::new(scaling_target(k))
-                .attr("resource", format!("service/{}/{}", spec.cluster, s.name))
-                .attr("min", s.min_count)
-                .attr("max", s.max_count)
-                .replace_on(&["resource"])
-                .uses([service(k)]),
-        );
-        let policy = |metric: &str, target: f64| json!({"metric": metric, "target": target, "scale_in_cooldown": s.scale_in_cooldown, "scale_out_cooldown": s.scale_out_cooldown});
-        out.push(
-            Desired::new(cpu_policy(k))
-                .attr(
-                    "config",
-                    policy("ECSServiceAverageCPUUtilization", s.cpu_target),
-                )
-                .uses([scaling_target(k)]),
-        );
-        if let Some(m) = s.memory_target {
-            out.push(
-                Desired::new(memory_policy(k))
-                    .attr("config", policy("ECSServiceAverageMemoryUtilization", m))
-                    .uses([scaling_target(k)]),
-            );
-        }
-    }
-    out
+    let a = Addr::Service(k());
+    Desired::new(&a)
+        .attr("name", s.name.clone())
+        .attr("cluster", Addr::Cluster)
+        .attr("launch_type", "FARGATE")
+        .attr("task_definition", td_hash)
+        .attr("subnets", private)
+        .attr(
+            "security_groups",
+            vec![unknown(&spec.ecs_sg, "hms-security")],
+        )
+        .attr("public_ip", "DISABLED")
+        .attr("target_group", Addr::TargetGroup(k()))
+        .attr("container_port", s.port)
+        .attr("circuit_breaker", "rollback")
+        .attr("deployment", "100-200")
+        .tags(tags(spec, &a, Some(&s.name)))
+        .replace_on(&[
+            "name",
+            "cluster",
+            "launch_type",
+            "target_group",
+            "container_port",
+        ])
+        .uses([
+            Addr::Cluster,
+            Addr::TaskDefinition(k()),
+            Addr::TargetGroup(k()),
+        ])
+        // Its target group must be routed to before the service registers with it; a rule that moves (to
+        // the HTTPS listener) does not make a new service.
+        .after(routed)
+}
+
+/// Whether a change's `key` differs between before and after.
+pub fn changed(c: &Change, key: &str) -> bool {
+    let get = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.get(key)).cloned();
+    get(&c.before) != get(&c.after)
 }
 
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec), &observed.found);
-    for c in &mut plan.changes {
-        if c.address.starts_with("ecs.task_definition[") && c.action == Action::Update {
-            c.reason = String::from("a new revision (older ones stay for rollback until down)");
-        }
-        if c.address.starts_with("ecs.service[") && c.action == Action::Update {
-            let before = c.before.as_ref().and_then(|v| v.get("task_definition"));
-            let after = c.after.as_ref().and_then(|v| v.get("task_definition"));
-            if before != after {
+    for c in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Update)
+    {
+        match Addr::parse(&c.address) {
+            // A tag change alone keeps its reason ("tags differ"): it registers nothing.
+            Some(Addr::TaskDefinition(_)) if changed(c, "content") => {
+                c.reason = String::from("a new revision (older ones stay for rollback until down)");
+            }
+            Some(Addr::Service(_)) if changed(c, "task_definition") => {
                 c.reason = String::from(
                     "deploys the new task definition (rolling, circuit breaker with rollback)",
                 );
             }
+            _ => {}
         }
     }
     plan
@@ -311,16 +280,336 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
 pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
     let mut found = observed.found.clone();
     if !spec.delete_logs {
-        found.retain(|a, _| !a.starts_with("ecs.log_group["));
+        found.retain(|a, _| !matches!(Addr::parse(a), Some(Addr::LogGroup(_))));
     }
     let mut plan = diff::delete_all(&found, "down");
     for c in &mut plan.changes {
-        if c.address.starts_with("ecs.task_definition[") {
-            c.reason = String::from("down: every revision is deregistered");
-        }
-        if c.address.starts_with("ecs.service[") {
-            c.reason = String::from("down: scaled to 0 and drained first");
+        match Addr::parse(&c.address) {
+            Some(Addr::TaskDefinition(_)) => {
+                c.reason = String::from("down: every revision is deregistered");
+            }
+            Some(Addr::Service(_)) => {
+                c.reason = String::from("down: scaled to 0 and drained first");
+            }
+            _ => {}
         }
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hms_core::cli::NoFlags;
+    use hms_core::config::Config;
+    use hms_core::contract::{CommandKind, Flags, SpecInput};
+    use hms_core::diff::{Found, FoundSet};
+    use hms_core::document::{Document, Identity};
+    use hms_core::tags::Tagger;
+    use serde_json::json;
+
+    use super::*;
+    use crate::spec::{self, DownFlags, UpFlags};
+
+    /// The outputs of hms-vpc, hms-security and hms-db after their `up`.
+    fn upstream(id: &Identity) -> Document {
+        let mut doc = Document::new(id);
+        let roles = json!({"backend": "arn:aws:iam::123456789012:role/hms-backend-task", "frontend": "arn:aws:iam::123456789012:role/hms-frontend-task", "worker": "arn:aws:iam::123456789012:role/hms-worker-task"});
+        for (section, value) in [
+            (
+                "vpc",
+                json!({"vpc_id": "vpc-1", "public_subnet_ids": ["subnet-p1", "subnet-p2"], "private_subnet_ids": ["subnet-a", "subnet-b"]}),
+            ),
+            (
+                "security",
+                json!({"alb_sg_id": "sg-alb", "ecs_sg_id": "sg-ecs", "ecs_execution_role_arn": "arn:aws:iam::123456789012:role/hms-ecs-execution", "kms_key_arns": {"logs": "arn:aws:kms:us-east-1:123456789012:key/logs"}, "task_role_arns": roles}),
+            ),
+            (
+                "db",
+                json!({"endpoint": "hms-db.x.us-east-1.rds.amazonaws.com", "port": 5432, "db_name": "hms", "username": "hms_prod", "master_user_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-x"}),
+            ),
+        ] {
+            doc.set_outputs(section, value, &[]);
+        }
+        doc
+    }
+
+    /// The spec of `up` with `config` (TOML) and the stack's own `tags`.
+    fn spec_of(config: &str, tags: &[(&str, &str)]) -> Spec {
+        let id = Identity {
+            stack: "hms".into(),
+            env: "production".into(),
+            region: "us-east-1".into(),
+        };
+        let extra: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let tagger = Tagger::new(id.clone(), "hms-ecs", extra);
+        let config = Config::from_toml(config, "hms.toml").expect("config");
+        let doc = upstream(&id);
+        let flags: Flags<NoFlags, UpFlags, DownFlags> = Flags::default();
+        spec::build(&SpecInput {
+            config: &config,
+            tagger: &tagger,
+            doc: &doc,
+            command: CommandKind::Up,
+            flags: &flags,
+            yes: false,
+            tool: "hms-ecs",
+        })
+        .expect("spec")
+    }
+
+    /// What observe finds once `spec` is applied: every desired resource as it is wanted.
+    fn converged(spec: &Spec) -> FoundSet {
+        desired(spec)
+            .into_iter()
+            .map(|d| {
+                let mut f = Found::new(format!("id of {}", d.address)).uses(d.depends_on);
+                f.attrs = d.attrs;
+                f.tags = d.tags;
+                (d.address, f)
+            })
+            .collect()
+    }
+
+    fn observed(found: FoundSet) -> Observed {
+        Observed {
+            found,
+            counts: BTreeMap::new(),
+        }
+    }
+
+    const WORKER: &str = r#"[ecs.services.worker]
+cpu = 256
+memory = 512
+port = 9000
+path = "/worker/*"
+"#;
+
+    #[test]
+    fn table() {
+        use Action::{Create, Delete, Replace, Update};
+        struct Case {
+            name: &'static str,
+            /// The config of the run (TOML) and the stack's tags.
+            config: &'static str,
+            tags: &'static [(&'static str, &'static str)],
+            found: FoundSet,
+            want: Vec<(&'static str, Action)>,
+            /// When set, the reason of every change.
+            reason: Option<&'static str>,
+        }
+        let reference = converged(&spec_of("", &[]));
+        let with_worker = converged(&spec_of(WORKER, &[]));
+        let mut other_revision = reference.clone();
+        if let Some(f) = other_revision.get_mut("ecs.service[frontend]") {
+            f.attrs.insert(
+                "task_definition".into(),
+                "other revision arn:aws:ecs:us-east-1:123456789012:task-definition/hms-frontend:9"
+                    .into(),
+            );
+        }
+        let every_taggable = vec![
+            ("ecs.cluster", Update),
+            ("ecs.alb", Update),
+            ("ecs.listener.http", Update),
+            ("ecs.log_group[backend]", Update),
+            ("ecs.task_definition[backend]", Update),
+            ("ecs.target_group[backend]", Update),
+            ("ecs.rule[backend]", Update),
+            ("ecs.service[backend]", Update),
+            ("ecs.scaling_target[backend]", Update),
+            ("ecs.log_group[frontend]", Update),
+            ("ecs.task_definition[frontend]", Update),
+            ("ecs.target_group[frontend]", Update),
+            ("ecs.service[frontend]", Update),
+            ("ecs.scaling_target[frontend]", Update),
+        ];
+        let cases = vec![
+            Case {
+                name: "an empty account creates the reference stack",
+                config: "",
+                tags: &[],
+                found: FoundSet::new(),
+                want: vec![
+                    ("ecs.cluster", Create),
+                    ("ecs.alb", Create),
+                    ("ecs.listener.http", Create),
+                    ("ecs.log_group[backend]", Create),
+                    ("ecs.task_definition[backend]", Create),
+                    ("ecs.target_group[backend]", Create),
+                    ("ecs.rule[backend]", Create),
+                    ("ecs.service[backend]", Create),
+                    ("ecs.scaling_target[backend]", Create),
+                    ("ecs.scaling_policy.cpu[backend]", Create),
+                    ("ecs.log_group[frontend]", Create),
+                    ("ecs.task_definition[frontend]", Create),
+                    ("ecs.target_group[frontend]", Create),
+                    ("ecs.service[frontend]", Create),
+                    ("ecs.scaling_target[frontend]", Create),
+                    ("ecs.scaling_policy.cpu[frontend]", Create),
+                ],
+                reason: Some("new"),
+            },
+            Case {
+                name: "a converged stack plans nothing",
+                config: "",
+                tags: &[],
+                found: reference.clone(),
+                want: vec![],
+                reason: None,
+            },
+            // Regression: stack tags were planned on some kinds only and applied through none.
+            Case {
+                name: "a stack tag updates every taggable resource, and only its tags",
+                config: "",
+                tags: &[("owner", "platform")],
+                found: reference.clone(),
+                want: every_taggable.clone(),
+                reason: Some("tags differ"),
+            },
+            Case {
+                name: "a new image is a new revision and a deploy",
+                config: "[ecs.services.backend]\nimage = \"hms/backend:v2\"\n",
+                tags: &[],
+                found: reference.clone(),
+                want: vec![
+                    ("ecs.task_definition[backend]", Update),
+                    ("ecs.service[backend]", Update),
+                ],
+                reason: None,
+            },
+            Case {
+                name: "a service running another revision is deployed again",
+                config: "",
+                tags: &[],
+                found: other_revision,
+                want: vec![("ecs.service[frontend]", Update)],
+                reason: Some(
+                    "deploys the new task definition (rolling, circuit breaker with rollback)",
+                ),
+            },
+            Case {
+                name: "a certificate adds HTTPS, redirects HTTP and moves the rule, not the services",
+                config: "[ecs]\ncertificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/c\"\n",
+                tags: &[],
+                found: reference.clone(),
+                want: vec![
+                    ("ecs.listener.https", Create),
+                    ("ecs.listener.http", Update),
+                    ("ecs.rule[backend]", Replace),
+                ],
+                reason: None,
+            },
+            Case {
+                name: "a memory target adds a policy",
+                config: "[ecs.services.backend]\nmemory_target = 80.0\n",
+                tags: &[],
+                found: reference.clone(),
+                want: vec![("ecs.scaling_policy.memory[backend]", Create)],
+                reason: Some("new"),
+            },
+            Case {
+                name: "a count range is an update of the scalable target",
+                config: "[ecs.services.frontend]\nmax_count = 4\n",
+                tags: &[],
+                found: reference.clone(),
+                want: vec![("ecs.scaling_target[frontend]", Update)],
+                reason: Some("max differs"),
+            },
+            Case {
+                name: "a service gone from config is deleted with exactly its resources",
+                config: "",
+                tags: &[],
+                found: with_worker,
+                want: vec![
+                    ("ecs.log_group[worker]", Delete),
+                    ("ecs.rule[worker]", Delete),
+                    ("ecs.scaling_policy.cpu[worker]", Delete),
+                    ("ecs.scaling_target[worker]", Delete),
+                    ("ecs.service[worker]", Delete),
+                    ("ecs.target_group[worker]", Delete),
+                    ("ecs.task_definition[worker]", Delete),
+                ],
+                reason: Some("no longer in the config"),
+            },
+            Case {
+                name: "a renamed cluster replaces it and everything on it",
+                config: "[ecs]\ncluster_name = \"hms-other\"\n",
+                tags: &[],
+                found: reference.clone(),
+                want: vec![
+                    ("ecs.cluster", Replace),
+                    ("ecs.service[backend]", Replace),
+                    ("ecs.scaling_target[backend]", Replace),
+                    ("ecs.scaling_policy.cpu[backend]", Replace),
+                    ("ecs.service[frontend]", Replace),
+                    ("ecs.scaling_target[frontend]", Replace),
+                    ("ecs.scaling_policy.cpu[frontend]", Replace),
+                ],
+                reason: None,
+            },
+        ];
+        for c in cases {
+            let spec = spec_of(c.config, c.tags);
+            let plan = plan(&spec, &observed(c.found));
+            let got: Vec<(&str, Action)> = plan
+                .changes
+                .iter()
+                .map(|x| (x.address.as_str(), x.action))
+                .collect();
+            assert_eq!(got, c.want, "{}", c.name);
+            if let Some(reason) = c.reason {
+                for x in &plan.changes {
+                    assert_eq!(x.reason, reason, "{}: {}", c.name, x.address);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_deploy_and_a_tag_change_say_what_they_do() {
+        let spec = spec_of(
+            "[ecs.services.backend]\nimage = \"hms/backend:v2\"\n",
+            &[("owner", "platform")],
+        );
+        let plan = plan(&spec, &observed(converged(&spec_of("", &[]))));
+        let reason = |a: &str| {
+            plan.changes
+                .iter()
+                .find(|c| c.address == a)
+                .map(|c| c.reason.as_str())
+        };
+        assert_eq!(
+            reason("ecs.task_definition[backend]"),
+            Some("a new revision (older ones stay for rollback until down)")
+        );
+        assert_eq!(reason("ecs.task_definition[frontend]"), Some("tags differ"));
+        assert_eq!(
+            reason("ecs.service[backend]"),
+            Some("deploys the new task definition (rolling, circuit breaker with rollback)")
+        );
+        assert_eq!(reason("ecs.service[frontend]"), Some("tags differ"));
+    }
+
+    #[test]
+    fn down_keeps_the_log_groups_unless_asked() {
+        let spec = spec_of("", &[]);
+        let found = observed(converged(&spec));
+        let kept = plan_down(&spec, &found);
+        assert_eq!(kept.changes.len(), 14);
+        assert!(kept.changes.iter().all(|c| c.action == Action::Delete
+            && !matches!(Addr::parse(&c.address), Some(Addr::LogGroup(_)))));
+        let all = plan_down(
+            &Spec {
+                delete_logs: true,
+                ..spec
+            },
+            &found,
+        );
+        assert_eq!(all.changes.len(), 16);
+    }
 }

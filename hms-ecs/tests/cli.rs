@@ -1,8 +1,10 @@
 //! hms-ecs against the emulator, behind hms-vpc, hms-security and hms-db as in the pipeline. The emulator
 //! runs with MOTO_ECS_SERVICE_RUNNING=2 (services otherwise never get running tasks).
 
+use std::collections::BTreeMap;
+
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
-use hms_tests::{run_counts, Stack};
+use hms_tests::{run_counts, tag_cycle, Stack};
 use serde_json::Value;
 
 const WORKER: [&str; 8] = [
@@ -633,4 +635,185 @@ fn deploying_an_unknown_service_names_it() {
         64,
     );
     assert!(err.contains("unknown service \"backnd\""), "{err}");
+}
+
+type Tags = BTreeMap<String, String>;
+
+fn pairs<'a>(tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
+    tags.filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// The tags of every taggable resource hms-ecs made for the stack, as the emulator holds them.
+fn every_resource_tags(s: &Stack, doc: &Value) -> Vec<(String, Tags)> {
+    let out = &doc["outputs"]["ecs"];
+    let mut all = Vec::new();
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    let cluster = s
+        .block_on(
+            ecs.describe_clusters()
+                .clusters(format!("{}-cluster", s.name))
+                .include(aws_sdk_ecs::types::ClusterField::Tags)
+                .send(),
+        )
+        .expect("cluster");
+    let cl = cluster.clusters().first().expect("cluster");
+    all.push((
+        "cluster".to_owned(),
+        pairs(cl.tags().iter().map(|t| (t.key(), t.value()))),
+    ));
+    let svcs = s
+        .block_on(
+            ecs.describe_services()
+                .cluster(format!("{}-cluster", s.name))
+                .services(format!("{}-backend", s.name))
+                .services(format!("{}-frontend", s.name))
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
+                .send(),
+        )
+        .expect("services");
+    for svc in svcs.services() {
+        let name = svc.service_name().unwrap_or_default().to_owned();
+        all.push((
+            format!("service {name}"),
+            pairs(svc.tags().iter().map(|t| (t.key(), t.value()))),
+        ));
+        let td = svc.task_definition().expect("td");
+        let tags = s
+            .block_on(ecs.list_tags_for_resource().resource_arn(td).send())
+            .expect("task definition tags");
+        all.push((
+            format!("task definition {td}"),
+            pairs(tags.tags().iter().map(|t| (t.key(), t.value()))),
+        ));
+    }
+
+    // The load balancer, its listener and rule, the target groups: one DescribeTags.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
+    let lb = out["alb_arn"].as_str().expect("alb").to_owned();
+    let mut arns = vec![lb.clone()];
+    let listeners = s
+        .block_on(elb.describe_listeners().load_balancer_arn(&lb).send())
+        .expect("listeners");
+    for l in listeners.listeners() {
+        let arn = l.listener_arn().expect("arn");
+        arns.push(arn.to_owned());
+        let rules = s
+            .block_on(elb.describe_rules().listener_arn(arn).send())
+            .expect("rules");
+        arns.extend(
+            rules
+                .rules()
+                .iter()
+                .filter(|r| r.is_default() != Some(true))
+                .filter_map(|r| r.rule_arn().map(str::to_owned)),
+        );
+    }
+    for key in ["backend", "frontend"] {
+        arns.push(
+            out["services"][key]["target_group_arn"]
+                .as_str()
+                .expect("target group")
+                .to_owned(),
+        );
+    }
+    let described = s
+        .block_on(elb.describe_tags().set_resource_arns(Some(arns)).send())
+        .expect("describe tags");
+    for d in described.tag_descriptions() {
+        all.push((
+            d.resource_arn().unwrap_or_default().to_owned(),
+            pairs(d.tags().iter().map(|t| (t.key(), t.value()))),
+        ));
+    }
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.sdk);
+    let groups = s
+        .block_on(
+            logs.describe_log_groups()
+                .log_group_name_prefix(format!("/ecs/{}/", s.name))
+                .send(),
+        )
+        .expect("log groups");
+    for g in groups.log_groups() {
+        let arn = g.log_group_arn().expect("arn");
+        let tags = s
+            .block_on(logs.list_tags_for_resource().resource_arn(arn).send())
+            .expect("log group tags");
+        let tags = tags.tags().cloned().unwrap_or_default();
+        all.push((arn.to_owned(), tags.into_iter().collect()));
+    }
+
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&s.sdk);
+    let targets = s
+        .block_on(
+            scaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .send(),
+        )
+        .expect("targets");
+    for t in targets.scalable_targets().iter().filter(|t| {
+        t.resource_id()
+            .starts_with(&format!("service/{}-cluster/", s.name))
+    }) {
+        let arn = t.scalable_target_arn().expect("scalable target ARN");
+        let tags = s
+            .block_on(scaling.list_tags_for_resource().resource_arn(arn).send())
+            .expect("scalable target tags");
+        let tags = tags.tags().cloned().unwrap_or_default();
+        all.push((
+            format!("scalable target {}", t.resource_id()),
+            tags.into_iter().collect(),
+        ));
+    }
+    all
+}
+
+/// The revisions registered for a service's family.
+fn revisions(s: &Stack, key: &str) -> Vec<String> {
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    s.block_on(
+        ecs.list_task_definitions()
+            .family_prefix(format!("{}-{key}", s.name))
+            .send(),
+    )
+    .expect("task definitions")
+    .task_definition_arns()
+    .to_vec()
+}
+
+// Regression: stack tags were applied through no tagging API (plan exited 2 forever), the ALB's not planned.
+#[test]
+fn stack_tags_converge_on_every_resource_through_the_tagging_apis_alone() {
+    let s = Stack::new("hms-ecs", "tags");
+    let (doc, _) = pipeline(&s, &[], &["up"], 0);
+    let input = doc.to_string();
+    let running = |s: &Stack| -> Vec<String> {
+        services(s)
+            .iter()
+            .filter_map(|x| x.task_definition().map(str::to_owned))
+            .collect()
+    };
+    let before = running(&s);
+    let updated = tag_cycle(&s, "hms-ecs", &input, |owner| {
+        let all = every_resource_tags(&s, &doc);
+        // cluster, 2 services, 2 task definitions, ALB, listener, rule, 2 target groups, 2 log groups,
+        // 2 scalable targets (the scaling policies cannot be tagged).
+        assert_eq!(all.len(), 14, "{all:?}");
+        for (what, tags) in &all {
+            assert_eq!(
+                tags.get("owner").map(String::as_str),
+                owner,
+                "{what}: {tags:?}"
+            );
+            assert!(tags.contains_key("hms:address"), "{what}: {tags:?}");
+        }
+    });
+    assert_eq!(updated, 14, "every taggable resource, once a step");
+    // No deploy and no new revision: the services run what they ran.
+    assert_eq!(running(&s), before);
+    for key in ["backend", "frontend"] {
+        assert_eq!(revisions(&s, key).len(), 1, "{key}");
+    }
 }

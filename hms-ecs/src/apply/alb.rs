@@ -1,0 +1,363 @@
+//! The load balancer, its listeners and path rules, and the target groups (Elastic Load Balancing v2).
+//! Each is created with its tags; an update changes what differs and syncs the tags.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action as LbAction, ActionTypeEnum, Certificate, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+    RuleCondition, RulePriorityPair, Tag, TargetTypeEnum,
+};
+use hms_core::addr::Address;
+use hms_core::aws_tags::ElbTags;
+use hms_core::error::deleted;
+use hms_core::state::Resource;
+use hms_core::{Error, Result};
+use serde_json::Value;
+
+use super::{need, Op};
+use crate::addr::Addr;
+use crate::spec::TLS_POLICY;
+
+fn elb_tags(op: &Op<'_>) -> Option<Vec<Tag>> {
+    Some(
+        op.tags()
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect(),
+    )
+}
+
+fn forward(tg_arn: &str) -> LbAction {
+    LbAction::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(tg_arn)
+        .build()
+}
+
+fn redirect_https() -> LbAction {
+    LbAction::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .protocol("HTTPS")
+                .port("443")
+                .status_code(RedirectActionStatusCodeEnum::Http301)
+                .build(),
+        )
+        .build()
+}
+
+pub(super) async fn put_load_balancer(op: &Op<'_>) -> Result<Resource> {
+    let (c, spec, a) = (op.c, op.spec, op.a);
+    let subnets = spec
+        .public_subnets
+        .clone()
+        .ok_or_else(|| Error::Internal(format!("{a}: public subnets unknown")))?;
+    let sg = need(&spec.alb_sg, "alb security group", a)?;
+    let arn = if op.create {
+        let out = c
+            .elb
+            .create_load_balancer()
+            .name(&spec.alb_name)
+            .scheme(LoadBalancerSchemeEnum::InternetFacing)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .set_subnets(Some(subnets))
+            .security_groups(&sg)
+            .set_tags(elb_tags(op))
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "elasticloadbalancing:CreateLoadBalancer", e))?;
+        let lb = out
+            .load_balancers()
+            .first()
+            .ok_or_else(|| Error::Internal(format!("{a}: nothing created")))?;
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+        op.rec
+            .record(
+                a,
+                Some(
+                    Resource::new(&arn)
+                        .with("arn", arn.clone())
+                        .with("dns_name", lb.dns_name().unwrap_or_default())
+                        .with("zone_id", lb.canonical_hosted_zone_id().unwrap_or_default()),
+                ),
+            )
+            .await?;
+        arn
+    } else {
+        let arn = op.arn()?;
+        if op.changed("subnets") {
+            c.elb
+                .set_subnets()
+                .load_balancer_arn(&arn)
+                .set_subnets(Some(subnets))
+                .send()
+                .await
+                .map_err(|e| Error::aws(a, "elasticloadbalancing:SetSubnets", e))?;
+        }
+        if op.changed("security_groups") {
+            c.elb
+                .set_security_groups()
+                .load_balancer_arn(&arn)
+                .security_groups(&sg)
+                .send()
+                .await
+                .map_err(|e| Error::aws(a, "elasticloadbalancing:SetSecurityGroups", e))?;
+        }
+        op.sync_tags(&ElbTags(&c.elb)).await?;
+        arn
+    };
+    if op.changed("drop_invalid_headers") || op.changed("deletion_protection") {
+        c.elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("routing.http.drop_invalid_header_fields.enabled")
+                    .value("true")
+                    .build(),
+            )
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("deletion_protection.enabled")
+                    .value(spec.deletion_protection.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "elasticloadbalancing:ModifyLoadBalancerAttributes", e))?;
+    }
+    Ok(op
+        .rec
+        .resource(a)
+        .unwrap_or_else(|| Resource::new(&arn).with("arn", arn.clone())))
+}
+
+pub(super) async fn put_listener(op: &Op<'_>) -> Result<Resource> {
+    let (c, spec, a) = (op.c, op.spec, op.a);
+    let default = op
+        .after("default")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let action = match Addr::parse(default) {
+        Some(tg @ Addr::TargetGroup(_)) => forward(&op.arn_of(&tg)?),
+        _ if default.starts_with("redirect:") => redirect_https(),
+        _ => {
+            return Err(Error::Internal(format!(
+                "{a}: no default action in the plan ({default:?})"
+            )))
+        }
+    };
+    let https = *op.addr == Addr::HttpsListener;
+    let cert = spec.certificate_arn.clone().unwrap_or_default();
+    if !op.create {
+        let arn = op.arn()?;
+        if op.attrs_changed() {
+            let mut call = c
+                .elb
+                .modify_listener()
+                .listener_arn(&arn)
+                .default_actions(action);
+            if https {
+                call = call
+                    .certificates(Certificate::builder().certificate_arn(&cert).build())
+                    .ssl_policy(TLS_POLICY);
+            }
+            call.send()
+                .await
+                .map_err(|e| Error::aws(a, "elasticloadbalancing:ModifyListener", e))?;
+        }
+        op.sync_tags(&ElbTags(&c.elb)).await?;
+        return Ok(Resource::new(&arn).with("arn", arn.clone()));
+    }
+    let mut call = c
+        .elb
+        .create_listener()
+        .load_balancer_arn(op.arn_of(&Addr::Alb)?)
+        .port(if https { 443 } else { 80 })
+        .protocol(if https {
+            ProtocolEnum::Https
+        } else {
+            ProtocolEnum::Http
+        })
+        .default_actions(action)
+        .set_tags(elb_tags(op));
+    if https {
+        call = call
+            .certificates(Certificate::builder().certificate_arn(&cert).build())
+            .ssl_policy(TLS_POLICY);
+    }
+    let out = call
+        .send()
+        .await
+        .map_err(|e| Error::aws(a, "elasticloadbalancing:CreateListener", e))?;
+    let arn = out
+        .listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Resource::new(&arn).with("arn", arn.clone()))
+}
+
+pub(super) async fn put_target_group(op: &Op<'_>) -> Result<Resource> {
+    let (c, spec, a) = (op.c, op.spec, op.a);
+    let s = op.service()?;
+    let arn = if op.create {
+        let out = c
+            .elb
+            .create_target_group()
+            .name(&s.target_group)
+            .port(i32::from(s.port))
+            .protocol(ProtocolEnum::Http)
+            .target_type(TargetTypeEnum::Ip)
+            .vpc_id(need(&spec.vpc_id, "VPC", a)?)
+            .health_check_path(&s.health_check_path)
+            .set_tags(elb_tags(op))
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "elasticloadbalancing:CreateTargetGroup", e))?;
+        out.target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        let arn = op.arn()?;
+        if op.changed("health_check_path") {
+            c.elb
+                .modify_target_group()
+                .target_group_arn(&arn)
+                .health_check_path(&s.health_check_path)
+                .send()
+                .await
+                .map_err(|e| Error::aws(a, "elasticloadbalancing:ModifyTargetGroup", e))?;
+        }
+        op.sync_tags(&ElbTags(&c.elb)).await?;
+        arn
+    };
+    Ok(Resource::new(&arn)
+        .with("arn", arn.clone())
+        .with("name", s.target_group.clone()))
+}
+
+pub(super) async fn put_rule(op: &Op<'_>) -> Result<Resource> {
+    let (c, a) = (op.c, op.a);
+    let s = op.service()?;
+    let listener = op
+        .after("listener")
+        .and_then(Value::as_str)
+        .and_then(Addr::parse)
+        .unwrap_or(Addr::HttpListener);
+    let priority = op
+        .after("priority")
+        .and_then(Value::as_i64)
+        .and_then(|p| i32::try_from(p).ok())
+        .unwrap_or(10);
+    let condition = RuleCondition::builder()
+        .field("path-pattern")
+        .values(s.path.clone().unwrap_or_default())
+        .build();
+    let tg = op.arn_of(&Addr::TargetGroup(s.key.clone()))?;
+    if op.create {
+        let out = c
+            .elb
+            .create_rule()
+            .listener_arn(op.arn_of(&listener)?)
+            .priority(priority)
+            .conditions(condition)
+            .actions(forward(&tg))
+            .set_tags(elb_tags(op))
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "elasticloadbalancing:CreateRule", e))?;
+        let arn = out
+            .rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .unwrap_or_default()
+            .to_owned();
+        return Ok(Resource::new(&arn).with("arn", arn.clone()));
+    }
+    let arn = op.arn()?;
+    if op.changed("path") || op.changed("target") {
+        c.elb
+            .modify_rule()
+            .rule_arn(&arn)
+            .conditions(condition)
+            .actions(forward(&tg))
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "elasticloadbalancing:ModifyRule", e))?;
+    }
+    if op.changed("priority") {
+        c.elb
+            .set_rule_priorities()
+            .rule_priorities(
+                RulePriorityPair::builder()
+                    .rule_arn(&arn)
+                    .priority(priority)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "elasticloadbalancing:SetRulePriorities", e))?;
+    }
+    op.sync_tags(&ElbTags(&c.elb)).await?;
+    Ok(Resource::new(&arn).with("arn", arn.clone()))
+}
+
+pub(super) async fn delete_load_balancer(op: &Op<'_>, res: &Resource) -> Result<()> {
+    let elb = &op.c.elb;
+    // `down --yes` is the explicit intent; the production load balancer's deletion protection goes first.
+    let _ = elb
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&res.id)
+        .attributes(
+            LoadBalancerAttribute::builder()
+                .key("deletion_protection.enabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await;
+    deleted(
+        elb.delete_load_balancer()
+            .load_balancer_arn(&res.id)
+            .send()
+            .await,
+        op.a,
+        "elasticloadbalancing:DeleteLoadBalancer",
+    )
+}
+
+pub(super) async fn delete_listener(op: &Op<'_>, res: &Resource) -> Result<()> {
+    deleted(
+        op.c.elb
+            .delete_listener()
+            .listener_arn(&res.id)
+            .send()
+            .await,
+        op.a,
+        "elasticloadbalancing:DeleteListener",
+    )
+}
+
+pub(super) async fn delete_rule(op: &Op<'_>, res: &Resource) -> Result<()> {
+    deleted(
+        op.c.elb.delete_rule().rule_arn(&res.id).send().await,
+        op.a,
+        "elasticloadbalancing:DeleteRule",
+    )
+}
+
+pub(super) async fn delete_target_group(op: &Op<'_>, res: &Resource) -> Result<()> {
+    deleted(
+        op.c.elb
+            .delete_target_group()
+            .target_group_arn(&res.id)
+            .send()
+            .await,
+        op.a,
+        "elasticloadbalancing:DeleteTargetGroup",
+    )
+}

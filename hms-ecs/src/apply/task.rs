@@ -1,0 +1,177 @@
+//! Task definitions: a new content registers a new revision (with its tags; older revisions stay for
+//! rollback until `down`), a tag difference alone tags the revision the service runs. `down` deregisters
+//! and deletes every revision of the family.
+
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
+    NetworkMode, PortMapping, Secret, Tag, TransportProtocol,
+};
+use hms_core::aws_tags::EcsTags;
+use hms_core::error::deleted;
+use hms_core::state::Resource;
+use hms_core::{Error, Result};
+use serde_json::Value;
+
+use super::{built, need, Op};
+use crate::spec::{Service, Spec};
+
+pub(super) async fn put(op: &Op<'_>) -> Result<Resource> {
+    let content = op.after("content").cloned().unwrap_or(Value::Null);
+    if !op.create && !op.changed("content") {
+        op.sync_tags(&EcsTags(&op.c.ecs)).await?;
+        let arn = op.arn()?;
+        return Ok(Resource::new(&arn)
+            .with("arn", arn.clone())
+            .with("content", content));
+    }
+    let arn = register(op, op.service()?).await?;
+    Ok(Resource::new(&arn)
+        .with("arn", arn.clone())
+        .with("content", content))
+}
+
+/// The service's container: its image, port, environment, the database secret's reference, logs and
+/// health check.
+fn container(spec: &Spec, s: &Service, a: &str) -> Result<ContainerDefinition> {
+    let mut env: Vec<KeyValuePair> = s
+        .environment
+        .iter()
+        .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+        .collect();
+    let mut secrets = Vec::new();
+    if s.database {
+        let db = spec
+            .database
+            .clone()
+            .ok_or_else(|| Error::Internal(format!("{a}: database outputs unknown")))?;
+        for (k, v) in [
+            ("DB_HOST", &db.host),
+            ("DB_PORT", &db.port),
+            ("DB_NAME", &db.name),
+            ("DB_USER", &db.user),
+        ] {
+            env.push(KeyValuePair::builder().name(k).value(v).build());
+        }
+        // A reference to the managed secret's password field; ECS resolves it at task start.
+        secrets.push(built(
+            Secret::builder()
+                .name("DB_PASSWORD")
+                .value_from(format!("{}:password::", db.secret_arn))
+                .build(),
+        )?);
+    }
+    let log = built(
+        LogConfiguration::builder()
+            .log_driver(LogDriver::Awslogs)
+            .options("awslogs-group", &s.log_group)
+            .options("awslogs-region", &spec.region)
+            .options("awslogs-stream-prefix", &s.key)
+            .build(),
+    )?;
+    let mut container = ContainerDefinition::builder()
+        .name(&s.key)
+        .image(&s.image)
+        .essential(true)
+        .port_mappings(
+            PortMapping::builder()
+                .container_port(i32::from(s.port))
+                .protocol(TransportProtocol::Tcp)
+                .build(),
+        )
+        .set_environment(Some(env))
+        .set_secrets((!secrets.is_empty()).then_some(secrets))
+        .log_configuration(log);
+    if let Some(cmd) = &s.container_health_check {
+        container = container.health_check(built(
+            HealthCheck::builder()
+                .command("CMD-SHELL")
+                .command(cmd)
+                .interval(30)
+                .timeout(5)
+                .retries(3)
+                .start_period(60)
+                .build(),
+        )?);
+    }
+    Ok(container.build())
+}
+
+/// Registers a task definition revision for a service; returns its ARN.
+async fn register(op: &Op<'_>, s: &Service) -> Result<String> {
+    let (spec, a) = (op.spec, op.a);
+    let out =
+        op.c.ecs
+            .register_task_definition()
+            .family(&s.name)
+            .cpu(s.cpu.to_string())
+            .memory(s.memory.to_string())
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .execution_role_arn(need(&spec.execution_role_arn, "execution role", a)?)
+            .task_role_arn(need(&s.task_role_arn, "task role", a)?)
+            .container_definitions(container(spec, s, a)?)
+            .set_tags(Some(
+                op.tags()
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| Error::aws(a, "ecs:RegisterTaskDefinition", e))?;
+    Ok(out
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The family of a task definition ARN (`…:task-definition/<family>:<revision>`).
+fn family_of(arn: &str) -> Option<&str> {
+    arn.rsplit('/')
+        .next()
+        .and_then(|f| f.rsplit_once(':'))
+        .map(|(f, _)| f)
+}
+
+/// Deregisters and deletes every revision of the family: deploys keep them for rollback; down removes them.
+pub(super) async fn delete(op: &Op<'_>, res: &Resource) -> Result<()> {
+    let (ecs, a) = (&op.c.ecs, op.a);
+    let family = family_of(&res.id).unwrap_or_default().to_owned();
+    let arns: Vec<String> = ecs
+        .list_task_definitions()
+        .family_prefix(&family)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::aws(a, "ecs:ListTaskDefinitions", e))?;
+    // The prefix matches longer families too (`hms-backend` and `hms-backend-v2`).
+    let arns: Vec<String> = arns
+        .into_iter()
+        .filter(|x| family_of(x) == Some(family.as_str()))
+        .collect();
+    for arn in &arns {
+        deleted(
+            ecs.deregister_task_definition()
+                .task_definition(arn)
+                .send()
+                .await,
+            a,
+            "ecs:DeregisterTaskDefinition",
+        )?;
+    }
+    // Deregistered revisions stay listed (INACTIVE) until deleted.
+    for batch in arns.chunks(10) {
+        deleted(
+            ecs.delete_task_definitions()
+                .set_task_definitions(Some(batch.to_vec()))
+                .send()
+                .await,
+            a,
+            "ecs:DeleteTaskDefinitions",
+        )?;
+    }
+    Ok(())
+}

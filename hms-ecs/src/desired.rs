@@ -1,0 +1,84 @@
+//! Decided shapes that `plan` compares and `observe` reads back in the same form: a task definition's
+//! canonical content and its hash (what a service runs), a scaling policy's configuration, the scalable
+//! target's resource id. Pure; imported by both, so that neither imports the other.
+
+use serde_json::{json, Value};
+
+use crate::spec::{Service, Spec};
+
+/// A value known only after an upstream tool's `up`, as the plan shows it.
+pub fn unknown(v: &Option<String>, producer: &str) -> String {
+    v.clone()
+        .unwrap_or_else(|| format!("(known after {producer} up)"))
+}
+
+/// The task definition a service should run, in the canonical form that is compared and hashed. The
+/// database password is a reference to the managed secret, never a value.
+pub fn task_content(spec: &Spec, s: &Service) -> Value {
+    let mut env: serde_json::Map<String, Value> = s
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+        .collect();
+    let mut secrets = serde_json::Map::new();
+    if s.database {
+        match &spec.database {
+            Some(db) => {
+                env.insert("DB_HOST".into(), db.host.clone().into());
+                env.insert("DB_PORT".into(), db.port.clone().into());
+                env.insert("DB_NAME".into(), db.name.clone().into());
+                env.insert("DB_USER".into(), db.user.clone().into());
+                secrets.insert(
+                    "DB_PASSWORD".into(),
+                    format!("{}:password::", db.secret_arn).into(),
+                );
+            }
+            None => {
+                env.insert("DB_HOST".into(), "(known after hms-db up)".into());
+            }
+        }
+    }
+    json!({
+        "family": s.name,
+        "cpu": s.cpu.to_string(),
+        "memory": s.memory.to_string(),
+        "network_mode": "awsvpc",
+        "requires": "FARGATE",
+        "execution_role": unknown(&spec.execution_role_arn, "hms-security"),
+        "task_role": unknown(&s.task_role_arn, "hms-security"),
+        "container": {
+            "name": s.key,
+            "image": s.image,
+            "port": s.port,
+            "environment": env,
+            "secrets": secrets,
+            "log_group": s.log_group,
+            "region": spec.region,
+            "health_check": s.container_health_check,
+        }
+    })
+}
+
+/// A short, stable hash of a task definition's content (what a service runs).
+pub fn content_hash(v: &Value) -> String {
+    let text = hms_core::policy::normalize(v).to_string();
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// The metric of a target-tracking policy on average CPU.
+pub const CPU_METRIC: &str = "ECSServiceAverageCPUUtilization";
+/// The metric of a target-tracking policy on average memory.
+pub const MEMORY_METRIC: &str = "ECSServiceAverageMemoryUtilization";
+
+/// A target-tracking policy's configuration in the compared form.
+pub fn policy_config(metric: &str, target: f64, scale_in: i32, scale_out: i32) -> Value {
+    json!({"metric": metric, "target": target, "scale_in_cooldown": scale_in, "scale_out_cooldown": scale_out})
+}
+
+/// The Application Auto Scaling resource id of a service: `service/<cluster>/<service>`.
+pub fn scaling_resource(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}

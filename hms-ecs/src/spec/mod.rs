@@ -1,0 +1,399 @@
+//! The desired cluster, services, load balancer and autoscaling, decided and validated from config, the
+//! command's flags and the upstream outputs. Pure: every invalid input is rejected here, before any AWS call.
+//!
+//! [`build`] reads `[ecs]` in steps: `deploy`'s image, each service (`service`: reference defaults merged
+//! with its config, then its checks one helper each), the routes between services (one default, no shared
+//! or overlapping paths, stable rule priorities), the cluster-wide settings, and the upstream outputs
+//! (`upstream`).
+
+mod service;
+mod upstream;
+
+pub use service::{fargate_memory_ok, image_ok};
+
+use std::collections::BTreeMap;
+
+use clap::Args;
+use hms_core::cli::NoFlags;
+use hms_core::config::Config;
+use hms_core::contract::SpecInput;
+use hms_core::tags::Tagger;
+use hms_core::{Error, Result};
+use serde::Deserialize;
+
+/// `[ecs]` as written in config.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsConfig {
+    /// Cluster name (default `hms-cluster` in production, `<stack>-<env>-cluster` elsewhere).
+    pub cluster_name: Option<String>,
+    /// Container Insights on the cluster (default true).
+    pub container_insights: Option<bool>,
+    /// An ACM certificate: adds an HTTPS listener and redirects HTTP to it.
+    pub certificate_arn: Option<String>,
+    /// Log retention in days (default 30).
+    pub log_retention_days: Option<i64>,
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceConfig>,
+}
+
+/// `[ecs.services.<key>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub enabled: Option<bool>,
+    /// ECS service name (default `hms-<key>` in production).
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub cpu: Option<i64>,
+    pub memory: Option<i64>,
+    pub port: Option<i64>,
+    pub desired_count: Option<i64>,
+    /// ALB path pattern routed to this service (`/api/*`); one service has none: it gets the rest.
+    pub path: Option<String>,
+    pub health_check_path: Option<String>,
+    /// Container health check command (CMD-SHELL form), e.g. "curl -f http://localhost:8000/health".
+    pub container_health_check: Option<String>,
+    pub min_count: Option<i64>,
+    pub max_count: Option<i64>,
+    pub cpu_target: Option<f64>,
+    pub memory_target: Option<f64>,
+    pub scale_in_cooldown: Option<i64>,
+    pub scale_out_cooldown: Option<i64>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+/// One service, fully decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub key: String,
+    pub name: String,
+    pub image: String,
+    pub cpu: u32,
+    pub memory: u32,
+    pub port: u16,
+    pub desired_count: u32,
+    pub path: Option<String>,
+    /// The listener rule's priority: stable for a service whatever other services come and go.
+    pub priority: i32,
+    pub health_check_path: String,
+    pub container_health_check: Option<String>,
+    pub min_count: u32,
+    pub max_count: u32,
+    pub cpu_target: f64,
+    pub memory_target: Option<f64>,
+    pub scale_in_cooldown: i32,
+    pub scale_out_cooldown: i32,
+    pub environment: BTreeMap<String, String>,
+    /// Whether the database connection is passed to this service (the backend).
+    pub database: bool,
+    pub log_group: String,
+    pub target_group: String,
+    pub task_role_arn: Option<String>,
+}
+
+impl Service {
+    /// The name of its target-tracking policy on CPU (`memory` false) or memory.
+    pub fn policy_name(&self, memory: bool) -> String {
+        format!("{}-{}", self.name, if memory { "memory" } else { "cpu" })
+    }
+}
+
+/// The TLS policy of the HTTPS listener: TLS 1.3 and 1.2 only.
+pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/// The desired ECS slice.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub region: String,
+    pub cluster: String,
+    pub container_insights: bool,
+    pub certificate_arn: Option<String>,
+    pub log_retention_days: i32,
+    pub delete_logs: bool,
+    pub no_wait: bool,
+    pub alb_name: String,
+    pub deletion_protection: bool,
+    pub services: Vec<Service>,
+    pub vpc_id: Option<String>,
+    pub public_subnets: Option<Vec<String>>,
+    pub private_subnets: Option<Vec<String>>,
+    pub alb_sg: Option<String>,
+    pub ecs_sg: Option<String>,
+    pub execution_role_arn: Option<String>,
+    pub logs_key_arn: Option<String>,
+    /// DB_HOST, DB_PORT, DB_NAME, DB_USER and the secret's ARN (never its value).
+    pub database: Option<Database>,
+    pub tagger: Tagger,
+}
+
+/// What the backend is told of the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    pub host: String,
+    pub port: String,
+    pub name: String,
+    pub user: String,
+    pub secret_arn: String,
+}
+
+/// An AWS name of at most `max` characters: as is when it fits, else cut with a short hash so that two
+/// long names stay apart.
+pub fn fit(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!(
+        "{}-{:06x}",
+        &name[..max - 7].trim_end_matches('-'),
+        hash & 0xff_ffff
+    )
+}
+
+/// `up`'s own flags (`deploy` is an `up` with `deploy` set).
+#[derive(Args, Debug, Clone, Default)]
+pub struct UpFlags {
+    /// Return once a deployment is accepted instead of waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Set by `hms-ecs deploy SERVICE IMAGE`.
+    #[arg(skip)]
+    pub deploy: Option<Deploy>,
+}
+
+/// `hms-ecs deploy SERVICE IMAGE`: one service rolled to one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deploy {
+    /// The service's config key.
+    pub service: String,
+    pub image: String,
+}
+
+/// `down`'s own flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DownFlags {
+    /// Delete the service log groups too (they are kept by default).
+    #[arg(long)]
+    pub delete_logs: bool,
+}
+
+/// The spec input of hms-ecs.
+pub type Input<'a> = SpecInput<'a, NoFlags, UpFlags, DownFlags>;
+
+/// The reference services, built with no config at all.
+pub(crate) const REFERENCE: [&str; 2] = ["backend", "frontend"];
+
+/// Builds the spec.
+pub fn build(input: &Input<'_>) -> Result<Spec> {
+    let config = input.config;
+    let mut cfg: EcsConfig = config.section("ecs")?;
+    if let Some(d) = &input.flags.up.deploy {
+        deploy_image(&mut cfg, d)?;
+    }
+    let tagger = input.tagger;
+    let mut services = Vec::new();
+    for key in service_keys(&cfg) {
+        if let Some(s) = service::service(config, &cfg, tagger, &key)? {
+            services.push(s);
+        }
+    }
+    services.sort_by(|a, b| a.key.cmp(&b.key));
+    check_routes(config, &services)?;
+    assign_priorities(&mut services);
+    check_cluster_name(config, &cfg)?;
+    let retention = log_retention(config, &cfg)?;
+    check_certificate(config, &cfg)?;
+    let up = upstream::Upstream::read(input, &mut services)?;
+    Ok(Spec {
+        region: tagger.id.region.clone(),
+        cluster: cfg
+            .cluster_name
+            .clone()
+            .unwrap_or_else(|| tagger.name("cluster")),
+        container_insights: cfg.container_insights.unwrap_or(true),
+        certificate_arn: cfg.certificate_arn.clone(),
+        log_retention_days: retention,
+        delete_logs: input.is_down() && input.flags.down.delete_logs,
+        no_wait: input.flags.up.no_wait,
+        alb_name: fit(&tagger.name("alb"), 32),
+        deletion_protection: tagger.id.env == "production",
+        services,
+        vpc_id: up.vpc_id,
+        public_subnets: up.public_subnets,
+        private_subnets: up.private_subnets,
+        alb_sg: up.alb_sg,
+        ecs_sg: up.ecs_sg,
+        execution_role_arn: up.execution_role_arn,
+        logs_key_arn: up.logs_key_arn,
+        database: up.database,
+        tagger: tagger.clone(),
+    })
+}
+
+/// `deploy SERVICE IMAGE`: the image of one enabled service, as if it were in config.
+fn deploy_image(cfg: &mut EcsConfig, d: &Deploy) -> Result<()> {
+    let known: Vec<&str> = REFERENCE
+        .into_iter()
+        .chain(cfg.services.keys().map(String::as_str))
+        .filter(|k| cfg.services.get(*k).and_then(|s| s.enabled) != Some(false))
+        .collect();
+    if !known.contains(&d.service.as_str()) {
+        return Err(Error::usage(format!(
+            "deploy {}: unknown service {:?}; the services are {}",
+            d.service,
+            d.service,
+            known.join(", ")
+        )));
+    }
+    cfg.services.entry(d.service.clone()).or_default().image = Some(d.image.clone());
+    Ok(())
+}
+
+/// The reference services' keys, then the other keys in config.
+fn service_keys(cfg: &EcsConfig) -> Vec<String> {
+    let mut keys: Vec<String> = REFERENCE.iter().map(|s| (*s).to_owned()).collect();
+    for k in cfg.services.keys() {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    keys
+}
+
+/// Exactly one service takes the paths no rule matches; no two share a path (or overlap) or a name.
+fn check_routes(config: &Config, services: &[Service]) -> Result<()> {
+    if services.is_empty() {
+        return Err(config.invalid(
+            "ecs.services",
+            "no service is enabled; the load balancer needs at least one",
+        ));
+    }
+    let defaults: Vec<&str> = services
+        .iter()
+        .filter(|s| s.path.is_none())
+        .map(|s| s.key.as_str())
+        .collect();
+    if defaults.len() != 1 {
+        return Err(config.invalid(
+            "ecs.services",
+            format!("exactly one service must have no path (it gets every request no path matches); now: {}", if defaults.is_empty() { "none".into() } else { defaults.join(", ") }),
+        ));
+    }
+    for (i, a) in services.iter().enumerate() {
+        for b in &services[..i] {
+            check_pair(config, a, b)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_pair(config: &Config, a: &Service, b: &Service) -> Result<()> {
+    // Overlapping patterns would be matched in rule order, which no one chose: refuse them.
+    if let (Some(pa), Some(pb)) = (&a.path, &b.path) {
+        let covers = |x: &str, y: &str| {
+            x != y
+                && x.strip_suffix('*')
+                    .is_some_and(|prefix| y.starts_with(prefix))
+        };
+        if covers(pa, pb) || covers(pb, pa) {
+            return Err(config.invalid(
+                &format!("ecs.services.{}.path", a.key),
+                format!(
+                    "{pa:?} overlaps {pb:?} of {}; give services paths that do not overlap",
+                    b.key
+                ),
+            ));
+        }
+    }
+    if a.path.is_some() && a.path == b.path {
+        return Err(config.invalid(
+            &format!("ecs.services.{}.path", a.key),
+            format!(
+                "{:?} is also the path of {}; one path, one service",
+                a.path.as_deref().unwrap_or_default(),
+                b.key
+            ),
+        ));
+    }
+    if a.name == b.name {
+        return Err(config.invalid(
+            &format!("ecs.services.{}.name", a.key),
+            format!("{} is also the name of {}", a.name, b.key),
+        ));
+    }
+    Ok(())
+}
+
+/// Priorities from each service's key (probing past collisions in key order), so that adding or removing
+/// a service never moves another one's rule.
+fn assign_priorities(services: &mut [Service]) {
+    let mut used: Vec<i32> = Vec::new();
+    for svc in services.iter_mut().filter(|s| s.path.is_some()) {
+        let hash = svc.key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let mut p = 1 + (hash % 49_000) as i32;
+        while used.contains(&p) {
+            p += 1;
+        }
+        used.push(p);
+        svc.priority = p;
+    }
+}
+
+fn check_cluster_name(config: &Config, cfg: &EcsConfig) -> Result<()> {
+    let cluster_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 255
+            && n.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    };
+    match cfg.cluster_name.as_deref().filter(|n| !cluster_ok(n)) {
+        Some(n) => Err(config.invalid(
+            "ecs.cluster_name",
+            format!("{n:?}: 1-255 letters, digits, '-' and '_'"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn log_retention(config: &Config, cfg: &EcsConfig) -> Result<i32> {
+    let retention = cfg.log_retention_days.unwrap_or(30);
+    match i32::try_from(retention) {
+        Ok(days) if hms_core::config::LOG_RETENTION_DAYS.contains(&days) => Ok(days),
+        _ => Err(config.invalid(
+            "ecs.log_retention_days",
+            format!(
+                "{retention} is not a CloudWatch Logs retention; use one of {:?}",
+                hms_core::config::LOG_RETENTION_DAYS
+            ),
+        )),
+    }
+}
+
+fn check_certificate(config: &Config, cfg: &EcsConfig) -> Result<()> {
+    match &cfg.certificate_arn {
+        Some(cert) if !cert.starts_with("arn:aws:acm:") => Err(config.invalid(
+            "ecs.certificate_arn",
+            format!("{cert:?} is not an ACM certificate ARN (arn:aws:acm:…)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_fit() {
+        let n = fit("a-very-long-stack-name-staging-backend-tg", 32);
+        assert_eq!(n.len(), 32);
+        assert_ne!(n, fit("a-very-long-stack-name-staging-frontend-tg", 32));
+        assert_eq!(fit("hms-backend-tg", 32), "hms-backend-tg");
+    }
+}
