@@ -5,7 +5,12 @@
 //! Reads `outputs.ecs` and `outputs.db` (each optional: what is not in the stack is not watched); writes
 //! `outputs.observe`: `topic_arn`, `alarms` (name by key), `alarm_count`, `dashboard`, `dashboard_url`,
 //! `sampling_rule`, `xray_group`.
+//!
+//! The flow, as in every tool: [`spec`] decides (one room per kind under `spec/`), [`observe`] reads in one
+//! concurrent round, [`plan`] diffs, [`apply`] carries out each change (one room per kind under `apply/`);
+//! every address is an [`addr::Addr`].
 
+pub mod addr;
 pub mod apply;
 pub mod observe;
 pub mod plan;
@@ -21,8 +26,8 @@ use hms_core::state::{Resource, Resources, State};
 use hms_core::Result;
 use serde_json::{Map, Value};
 
+use crate::addr::Addr;
 use crate::observe::Observed;
-use crate::plan::{DASHBOARD, GROUP, SAMPLING_RULE, TOPIC};
 use crate::spec::Spec;
 
 /// Command line of hms-observe.
@@ -92,21 +97,6 @@ impl Tool for Observe {
         plan::plan(spec, observed)
     }
 
-    fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
-        plan::plan_down(spec, observed)
-    }
-
-    async fn blockers(
-        &self,
-        _ctx: &Ctx<'_>,
-        _spec: &Spec,
-        _observed: &Observed,
-        _plan: &Plan,
-    ) -> Result<Vec<String>> {
-        // Nothing in the stack uses what hms-observe makes.
-        Ok(vec![])
-    }
-
     async fn apply(
         &self,
         ctx: &Ctx<'_>,
@@ -121,13 +111,14 @@ impl Tool for Observe {
 
     fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         let mut o = Outputs::default();
-        let arn = |a: &str| {
-            r.get(a)
+        let at = |a: Addr| r.get(&a.to_string());
+        let arn = |a: Addr| {
+            at(a)
                 .and_then(|x| x.attr("arn"))
                 .filter(|s| !s.is_empty())
                 .map(Value::from)
         };
-        o.maybe("topic_arn", arn(TOPIC));
+        o.maybe("topic_arn", arn(Addr::Topic));
         let alarms: Map<String, Value> = spec
             .alarms
             .iter()
@@ -136,30 +127,22 @@ impl Tool for Observe {
         o.set("alarm_count", alarms.len());
         o.set("alarms", Value::Object(alarms));
         o.set("alarm_emails", spec.emails.clone());
+        let id = |a: Addr| at(a).map(|x| Value::from(x.id.clone()));
         match &spec.dashboard {
-            Some(name) => {
-                o.maybe(
-                    "dashboard",
-                    r.get(DASHBOARD).map(|d| Value::from(d.id.clone())),
-                );
+            Some(d) => {
+                o.maybe("dashboard", id(Addr::Dashboard));
                 o.set(
                     "dashboard_url",
                     format!(
-                        "https://{0}.console.aws.amazon.com/cloudwatch/home?region={0}#dashboards:name={name}",
-                        spec.region
+                        "https://{0}.console.aws.amazon.com/cloudwatch/home?region={0}#dashboards:name={1}",
+                        spec.region, d.name
                     ),
                 );
             }
             None => o.set("dashboard", Value::Null),
         }
-        o.maybe(
-            "sampling_rule",
-            r.get(SAMPLING_RULE).map(|x| Value::from(x.id.clone())),
-        );
-        o.maybe(
-            "xray_group",
-            r.get(GROUP).map(|x| Value::from(x.id.clone())),
-        );
+        o.maybe("sampling_rule", id(Addr::SamplingRule));
+        o.maybe("xray_group", id(Addr::Group));
         o
     }
 }

@@ -1,31 +1,15 @@
 //! The desired topic, subscriptions, alarms, dashboard and X-Ray resources, and the plan against what
-//! exists. Pure.
+//! exists. Pure. Attributes that name the topic hold its address (`observe.topic`), so that a plan can be
+//! made before the topic's ARN exists; tags are wanted on every resource that carries them (all but the
+//! subscriptions and the dashboard).
 
 use hms_core::diff::{self, Desired};
 use hms_core::plan::Plan;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use crate::addr::Addr;
 use crate::observe::Observed;
 use crate::spec::{Alarm, Spec};
-
-/// The SNS topic every alarm notifies.
-pub const TOPIC: &str = "observe.topic";
-/// The CloudWatch dashboard.
-pub const DASHBOARD: &str = "observe.dashboard";
-/// The X-Ray sampling rule.
-pub const SAMPLING_RULE: &str = "observe.xray.sampling_rule";
-/// The X-Ray group.
-pub const GROUP: &str = "observe.xray.group";
-
-/// An email subscription to the topic.
-pub fn subscription(email: &str) -> String {
-    format!("observe.subscription[{email}]")
-}
-
-/// An alarm (`observe.alarm[backend.cpu]`).
-pub fn alarm(key: &str) -> String {
-    format!("observe.alarm[{key}]")
-}
 
 /// An alarm's dimensions in the compared form; values not yet known name their producer.
 pub fn dimensions(a: &Alarm) -> Value {
@@ -45,197 +29,91 @@ pub fn dimensions(a: &Alarm) -> Value {
     )
 }
 
-/// The dashboard: the services' CPU and memory, the load balancer's traffic, errors and latency, the
-/// database's CPU, free storage and connections — each graph on the real resources.
-pub fn dashboard_body(spec: &Spec) -> Value {
-    let region = spec.region.as_str();
-    let mut widgets: Vec<Value> = Vec::new();
-    let mut y = 0;
-    let mut widget = |title: &str, metrics: Vec<Value>, stat: &str, x: i32, y: i32| {
-        widgets.push(json!({
-            "type": "metric",
-            "x": x, "y": y, "width": 12, "height": 6,
-            "properties": {
-                "title": title,
-                "region": region,
-                "stat": stat,
-                "period": 300,
-                "view": "timeSeries",
-                "metrics": metrics,
-            }
-        }));
-    };
-    if let Some(cluster) = &spec.cluster {
-        let per_service = |metric: &str| -> Vec<Value> {
-            spec.services
-                .iter()
-                .map(|s| {
-                    json!([
-                        "AWS/ECS",
-                        metric,
-                        "ClusterName",
-                        cluster,
-                        "ServiceName",
-                        s.name
-                    ])
-                })
-                .collect()
-        };
-        if !spec.services.is_empty() {
-            widget(
-                "ECS services: CPU %",
-                per_service("CPUUtilization"),
-                "Average",
-                0,
-                y,
-            );
-            widget(
-                "ECS services: memory %",
-                per_service("MemoryUtilization"),
-                "Average",
-                12,
-                y,
-            );
-            y += 6;
-        }
-    }
-    if spec.alb.is_some() || spec.alb_planned {
-        let lb = spec
-            .alb
-            .clone()
-            .unwrap_or_else(|| "(known after hms-ecs up)".into());
-        widget(
-            "Load balancer: requests and target 5xx",
-            vec![
-                json!(["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb]),
-                json!([
-                    "AWS/ApplicationELB",
-                    "HTTPCode_Target_5XX_Count",
-                    "LoadBalancer",
-                    lb
-                ]),
-            ],
-            "Sum",
-            0,
-            y,
-        );
-        widget(
-            "Load balancer: target response time (s)",
-            vec![json!([
-                "AWS/ApplicationELB",
-                "TargetResponseTime",
-                "LoadBalancer",
-                lb
-            ])],
-            "Average",
-            12,
-            y,
-        );
-        y += 6;
-    }
-    if spec.db.is_some() || spec.db_planned {
-        let db = spec
-            .db
-            .clone()
-            .unwrap_or_else(|| "(known after hms-db up)".into());
-        widget(
-            "Database: CPU % and connections",
-            vec![
-                json!(["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db]),
-                json!(["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", db, {"yAxis": "right"}]),
-            ],
-            "Average",
-            0,
-            y,
-        );
-        widget(
-            "Database: free storage (bytes)",
-            vec![json!([
-                "AWS/RDS",
-                "FreeStorageSpace",
-                "DBInstanceIdentifier",
-                db
-            ])],
-            "Minimum",
-            12,
-            y,
-        );
-    }
-    json!({ "widgets": widgets })
+fn topic(spec: &Spec) -> Desired {
+    Desired::new(Addr::Topic)
+        .attr("name", spec.topic_name.clone())
+        .tags(spec.tags(&Addr::Topic, &spec.topic_name))
+        .replace_on(&["name"])
+}
+
+fn subscription(email: &str) -> Desired {
+    Desired::new(Addr::subscription(email))
+        .attr("protocol", "email")
+        .attr("endpoint", email)
+        .attr("topic", Addr::Topic.to_string())
+        .replace_on(&["protocol", "endpoint", "topic"])
+        .uses([Addr::Topic])
+}
+
+fn alarm(spec: &Spec, a: &Alarm) -> Desired {
+    let address = Addr::alarm(&a.key);
+    let topic = Addr::Topic.to_string();
+    Desired::new(address.clone())
+        .attr("name", a.name.clone())
+        .attr("description", a.description.clone())
+        .attr("namespace", a.namespace.clone())
+        .attr("metric", a.metric.clone())
+        .attr("statistic", a.statistic.clone())
+        .attr("dimensions", dimensions(a))
+        .attr("comparison", a.comparison.as_str())
+        .attr("threshold", a.threshold)
+        .attr("period", a.period)
+        .attr("evaluation_periods", a.evaluation_periods)
+        .attr("treat_missing_data", a.treat_missing_data.clone())
+        .attr("actions_enabled", true)
+        .attr("alarm_actions", vec![topic.clone()])
+        .attr("ok_actions", vec![topic])
+        .tags(spec.tags(&address, &a.name))
+        .replace_on(&["name"])
+        .uses([Addr::Topic])
+}
+
+/// Dashboards carry no tags.
+fn dashboard(spec: &Spec) -> Option<Desired> {
+    let d = spec.dashboard.as_ref()?;
+    Some(
+        Desired::new(Addr::Dashboard)
+            .attr("name", d.name.clone())
+            .attr("body", d.body.clone())
+            .replace_on(&["name"]),
+    )
+}
+
+fn sampling_rule(spec: &Spec) -> Desired {
+    let r = &spec.sampling;
+    Desired::new(Addr::SamplingRule)
+        .attr("name", r.name.clone())
+        .attr("priority", r.priority)
+        .attr("reservoir_size", r.reservoir_size)
+        .attr("fixed_rate", r.fixed_rate)
+        .attr("service_name", "*")
+        .attr("service_type", "*")
+        .attr("host", "*")
+        .attr("http_method", "*")
+        .attr("url_path", "*")
+        .attr("resource_arn", "*")
+        .attr("version", 1)
+        .tags(spec.tags(&Addr::SamplingRule, &r.name))
+        .replace_on(&["name", "version"])
+}
+
+fn group(spec: &Spec) -> Desired {
+    Desired::new(Addr::Group)
+        .attr("name", spec.group_name.clone())
+        .attr("filter_expression", spec.group_filter.clone())
+        .attr("insights", false)
+        .tags(spec.tags(&Addr::Group, &spec.group_name))
+        .replace_on(&["name"])
 }
 
 /// Every resource the spec wants.
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    let mut out = vec![Desired::new(TOPIC)
-        .attr("name", spec.topic_name.clone())
-        .tags(spec.tags(TOPIC, &spec.topic_name))
-        .replace_on(&["name"])];
-    for e in &spec.emails {
-        out.push(
-            Desired::new(subscription(e))
-                .attr("protocol", "email")
-                .attr("endpoint", e.clone())
-                .attr("topic", TOPIC)
-                .replace_on(&["protocol", "endpoint", "topic"])
-                .uses([TOPIC]),
-        );
-    }
-    for a in &spec.alarms {
-        let address = alarm(&a.key);
-        out.push(
-            Desired::new(&address)
-                .attr("name", a.name.clone())
-                .attr("description", a.description.clone())
-                .attr("namespace", a.namespace.clone())
-                .attr("metric", a.metric.clone())
-                .attr("statistic", a.statistic.clone())
-                .attr("dimensions", dimensions(a))
-                .attr("comparison", a.comparison.as_str())
-                .attr("threshold", a.threshold)
-                .attr("period", a.period)
-                .attr("evaluation_periods", a.evaluation_periods)
-                .attr("treat_missing_data", a.treat_missing_data.clone())
-                .attr("actions_enabled", true)
-                .attr("alarm_actions", vec![TOPIC])
-                .attr("ok_actions", vec![TOPIC])
-                .tags(spec.tags(&address, &a.name))
-                .replace_on(&["name"])
-                .uses([TOPIC]),
-        );
-    }
-    if let Some(name) = &spec.dashboard {
-        out.push(
-            Desired::new(DASHBOARD)
-                .attr("name", name.clone())
-                .attr("body", dashboard_body(spec))
-                .replace_on(&["name"]),
-        );
-    }
-    let r = &spec.sampling;
-    out.push(
-        Desired::new(SAMPLING_RULE)
-            .attr("name", r.name.clone())
-            .attr("priority", r.priority)
-            .attr("reservoir_size", r.reservoir_size)
-            .attr("fixed_rate", r.fixed_rate)
-            .attr("service_name", "*")
-            .attr("service_type", "*")
-            .attr("host", "*")
-            .attr("http_method", "*")
-            .attr("url_path", "*")
-            .attr("resource_arn", "*")
-            .attr("version", 1)
-            .tags(spec.tags(SAMPLING_RULE, &r.name))
-            .replace_on(&["name", "version"]),
-    );
-    out.push(
-        Desired::new(GROUP)
-            .attr("name", spec.group_name.clone())
-            .attr("filter_expression", spec.group_filter.clone())
-            .attr("insights", false)
-            .tags(spec.tags(GROUP, &spec.group_name))
-            .replace_on(&["name"]),
-    );
+    let mut out = vec![topic(spec)];
+    out.extend(spec.emails.iter().map(|e| subscription(e)));
+    out.extend(spec.alarms.iter().map(|a| alarm(spec, a)));
+    out.extend(dashboard(spec));
+    out.push(sampling_rule(spec));
+    out.push(group(spec));
     out
 }
 
@@ -246,9 +124,301 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     plan
 }
 
-/// The deletion of everything found.
-pub fn plan_down(_spec: &Spec, observed: &Observed) -> Plan {
-    let mut plan = diff::delete_all(&observed.found, "down");
-    plan.refused.extend(observed.conflicts.iter().cloned());
-    plan
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hms_core::addr::Address;
+    use hms_core::config::Config;
+    use hms_core::contract::{CommandKind, Flags, SpecInput};
+    use hms_core::diff::{Found, FoundSet};
+    use hms_core::document::{Document, Identity};
+    use hms_core::plan::Action;
+    use hms_core::tags::Tagger;
+    use serde_json::json;
+
+    use super::*;
+
+    const EMAIL: &str = "oncall@hospital.example";
+
+    fn id() -> Identity {
+        Identity {
+            stack: "hms".into(),
+            env: "production".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// The spec for `[observe]` lines `observe`, stack tags `tags`, and a document with the ECS `services`
+    /// behind a load balancer (no database).
+    fn spec(observe: &str, tags: &[(&str, &str)], services: &[&str]) -> Spec {
+        let text = format!("[observe]\nalarm_emails = [\"{EMAIL}\"]\n{observe}\n");
+        let config = Config::from_toml(&text, "hms.toml").expect("config");
+        let extra: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let tagger = Tagger::new(id(), "hms-observe", extra);
+        let mut doc = Document::new(&id());
+        doc.outputs.insert(
+            "ecs".into(),
+            json!({
+                "cluster_name": "hms-cluster",
+                "services": services.iter().map(|k| ((*k).to_owned(), json!({"name": format!("hms-{k}")}))).collect::<Map<_, _>>(),
+                "alb_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/hms-alb/50dc6c495c0c9188",
+            }),
+        );
+        crate::spec::build(&SpecInput {
+            config: &config,
+            tagger: &tagger,
+            doc: &doc,
+            command: CommandKind::Plan,
+            flags: &Flags::default(),
+            yes: false,
+            tool: "hms-observe",
+        })
+        .expect("spec")
+    }
+
+    /// What AWS holds once it matches `spec`.
+    fn converged(spec: &Spec) -> FoundSet {
+        desired(spec)
+            .into_iter()
+            .map(|d| {
+                let mut f = Found::new(d.address.clone());
+                f.attrs = d.attrs;
+                f.tags = d.tags;
+                (d.address, f)
+            })
+            .collect()
+    }
+
+    fn attr(found: &mut FoundSet, a: Addr, key: &str, value: Value) {
+        if let Some(f) = found.get_mut(&a.to_string()) {
+            f.attrs.insert(key.into(), value);
+        }
+    }
+
+    #[test]
+    fn table() {
+        struct Case {
+            name: &'static str,
+            /// Lines added to `[observe]`.
+            observe: &'static str,
+            tags: &'static [(&'static str, &'static str)],
+            services: &'static [&'static str],
+            found: FoundSet,
+            want: Vec<(Addr, Action)>,
+        }
+        let base = spec("", &[], &["backend"]);
+        let conv = converged(&base);
+        let with = |f: &dyn Fn(&mut FoundSet)| {
+            let mut s = conv.clone();
+            f(&mut s);
+            s
+        };
+        let alarms = [
+            "backend.cpu",
+            "backend.memory",
+            "alb.5xx",
+            "alb.response_time",
+        ]
+        .map(Addr::alarm);
+        let each = |action: Action, addrs: &[Addr]| -> Vec<(Addr, Action)> {
+            addrs.iter().map(|a| (a.clone(), action)).collect()
+        };
+        let mut everything = vec![Addr::Topic, Addr::subscription(EMAIL)];
+        everything.extend(alarms.iter().cloned());
+        everything.extend([Addr::Dashboard, Addr::SamplingRule, Addr::Group]);
+        let mut taggable = vec![Addr::Topic];
+        taggable.extend(alarms.iter().cloned());
+        taggable.extend([Addr::SamplingRule, Addr::Group]);
+        let cases = vec![
+            Case {
+                name: "an empty account gets everything",
+                observe: "",
+                tags: &[],
+                services: &["backend"],
+                found: FoundSet::new(),
+                want: each(Action::Create, &everything),
+            },
+            Case {
+                name: "converged is empty",
+                observe: "",
+                tags: &[],
+                services: &["backend"],
+                found: conv.clone(),
+                want: vec![],
+            },
+            Case {
+                name: "a stack tag updates every taggable resource, and only those",
+                observe: "",
+                tags: &[("owner", "platform")],
+                services: &["backend"],
+                found: conv.clone(),
+                want: each(Action::Update, &taggable),
+            },
+            Case {
+                name: "a threshold is an update of its alarm",
+                observe: "service_cpu_percent = 75",
+                tags: &[],
+                services: &["backend"],
+                found: conv.clone(),
+                want: vec![(Addr::alarm("backend.cpu"), Action::Update)],
+            },
+            Case {
+                name: "a sampling rate is an update of the rule",
+                observe: "sampling = { fixed_rate = 0.1 }",
+                tags: &[],
+                services: &["backend"],
+                found: conv.clone(),
+                want: vec![(Addr::SamplingRule, Action::Update)],
+            },
+            Case {
+                name: "a service that leaves loses its alarms; the dashboard and the group follow",
+                observe: "",
+                tags: &[],
+                services: &[],
+                found: conv.clone(),
+                want: vec![
+                    (Addr::Dashboard, Action::Update),
+                    (Addr::Group, Action::Update),
+                    (Addr::alarm("backend.cpu"), Action::Delete),
+                    (Addr::alarm("backend.memory"), Action::Delete),
+                ],
+            },
+            Case {
+                name: "a new service gets its alarms",
+                observe: "",
+                tags: &[],
+                services: &["backend", "worker"],
+                found: conv.clone(),
+                want: vec![
+                    (Addr::alarm("worker.cpu"), Action::Create),
+                    (Addr::alarm("worker.memory"), Action::Create),
+                    (Addr::Dashboard, Action::Update),
+                    (Addr::Group, Action::Update),
+                ],
+            },
+            Case {
+                name: "an email no longer configured is unsubscribed",
+                observe: "",
+                tags: &[],
+                services: &["backend"],
+                found: with(&|s| {
+                    let mut f = s[&Addr::subscription(EMAIL).to_string()].clone();
+                    f.attrs
+                        .insert("endpoint".into(), json!("old@hospital.example"));
+                    s.insert(Addr::subscription("old@hospital.example").to_string(), f);
+                }),
+                want: vec![(Addr::subscription("old@hospital.example"), Action::Delete)],
+            },
+            Case {
+                name: "no dashboard deletes it",
+                observe: "dashboard = false",
+                tags: &[],
+                services: &["backend"],
+                found: conv.clone(),
+                want: vec![(Addr::Dashboard, Action::Delete)],
+            },
+            Case {
+                name: "a topic of another name is replaced, with what uses it",
+                observe: "",
+                tags: &[],
+                services: &["backend"],
+                found: with(&|s| attr(s, Addr::Topic, "name", json!("hms-old-alarms"))),
+                want: {
+                    let mut w = vec![
+                        (Addr::Topic, Action::Replace),
+                        (Addr::subscription(EMAIL), Action::Replace),
+                    ];
+                    w.extend(each(Action::Replace, &alarms));
+                    w
+                },
+            },
+            Case {
+                name: "an alarm changed by hand is put back",
+                observe: "",
+                tags: &[],
+                services: &["backend"],
+                found: with(&|s| {
+                    attr(s, Addr::alarm("alb.5xx"), "threshold", json!(50.0));
+                    attr(s, Addr::alarm("alb.5xx"), "ok_actions", json!([]));
+                }),
+                want: vec![(Addr::alarm("alb.5xx"), Action::Update)],
+            },
+            Case {
+                name: "a group with insights turned on by hand is updated",
+                observe: "",
+                tags: &[],
+                services: &["backend"],
+                found: with(&|s| attr(s, Addr::Group, "insights", json!(true))),
+                want: vec![(Addr::Group, Action::Update)],
+            },
+        ];
+        for c in cases {
+            let s = spec(c.observe, c.tags, c.services);
+            let observed = Observed {
+                found: c.found,
+                conflicts: vec![],
+            };
+            let p = plan(&s, &observed);
+            let got: Vec<(String, Action)> = p
+                .changes
+                .iter()
+                .map(|x| (x.address.clone(), x.action))
+                .collect();
+            let want: Vec<(String, Action)> =
+                c.want.iter().map(|(a, x)| (a.to_string(), *x)).collect();
+            assert_eq!(got, want, "{}", c.name);
+            // Every address the plan names is one of ours.
+            for x in &p.changes {
+                assert!(
+                    Addr::parse(&x.address).is_some(),
+                    "{}: {}",
+                    c.name,
+                    x.address
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tag_changes_are_tags_only() {
+        let s = spec("", &[("owner", "platform")], &["backend"]);
+        let p = plan(
+            &s,
+            &Observed {
+                found: converged(&spec("", &[], &["backend"])),
+                conflicts: vec![],
+            },
+        );
+        assert!(!p.is_empty());
+        for c in &p.changes {
+            assert_eq!(c.reason, "tags differ", "{}", c.address);
+        }
+    }
+
+    #[test]
+    fn conflicts_are_refused() {
+        let s = spec("", &[], &["backend"]);
+        let p = plan(
+            &s,
+            &Observed {
+                found: FoundSet::new(),
+                conflicts: vec!["alarm hms-cpu-utilization already exists".into()],
+            },
+        );
+        assert_eq!(p.refused.len(), 1);
+    }
+
+    #[test]
+    fn planned_dimensions_name_their_producer() {
+        let mut s = spec("", &[], &["backend"]);
+        s.alarms[0].dimensions[0].1 = None;
+        assert_eq!(
+            dimensions(&s.alarms[0])["ClusterName"],
+            "(known after hms-ecs up)"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! hms-observe against the emulator: behind the real pipeline, and on hand-written stack documents.
 
 use aws_sdk_cloudwatch::types::MetricAlarm;
-use hms_tests::{run_counts, Stack};
+use hms_tests::{run_counts, tag_cycle, Stack};
 use serde_json::{json, Value};
 
 fn cw(s: &Stack) -> aws_sdk_cloudwatch::Client {
@@ -479,4 +479,104 @@ fn what_it_did_not_make_is_left_alone() {
     s.run_of("hms-observe", &["plan", "--detailed-exitcode"], &d, 0);
     let (out, _) = s.run_of("hms-observe", &["down", "--yes"], &d, 0);
     assert_eq!(run_counts(&out).2, 8);
+}
+
+#[test]
+fn stack_tags_converge_through_the_tagging_apis() {
+    let s = Stack::new("hms-observe", "tags");
+    // The subscription and the dashboard carry no tags: they stay as they are.
+    std::fs::write(
+        s.dir.path().join("hms.toml"),
+        "[observe]\nalarm_emails = [\"oncall@hospital.example\"]\n",
+    )
+    .expect("hms.toml");
+    let d = doc(&s, &["backend"], true);
+    let (out, err) = s.run_of("hms-observe", &["up"], &d, 0);
+    // topic + subscription + 7 alarms + dashboard + sampling rule + group
+    assert_eq!(run_counts(&out), (12, 0, 0), "{err}");
+    let topic = out["outputs"]["observe"]["topic_arn"]
+        .as_str()
+        .expect("topic")
+        .to_owned();
+    let cw = cw(&s);
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    let xray = aws_sdk_xray::Client::new(&s.sdk);
+    let rule_name = format!("{}-sampling", s.name);
+    let group_name = format!("{}-production", s.name);
+    let updated = tag_cycle(&s, "hms-observe", &d, |owner| {
+        // (what, its tags) for every taggable resource hms-observe owns.
+        let mut tagged: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        let found = alarms(&s);
+        assert_eq!(found.len(), 7);
+        for a in &found {
+            let arn = a.alarm_arn().expect("alarm arn");
+            let t = s
+                .block_on(cw.list_tags_for_resource().resource_arn(arn).send())
+                .expect("alarm tags");
+            let pairs = t
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            tagged.push((arn.to_owned(), pairs));
+        }
+        let t = s
+            .block_on(sns.list_tags_for_resource().resource_arn(&topic).send())
+            .expect("topic tags");
+        let pairs = t
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect();
+        tagged.push((topic.clone(), pairs));
+        let rules = s.block_on(xray.get_sampling_rules().send()).expect("rules");
+        let rule_arn = rules
+            .sampling_rule_records()
+            .iter()
+            .filter_map(|r| r.sampling_rule())
+            .find(|r| r.rule_name() == Some(rule_name.as_str()))
+            .and_then(|r| r.rule_arn())
+            .expect("sampling rule")
+            .to_owned();
+        let group = s
+            .block_on(xray.get_group().group_name(&group_name).send())
+            .expect("group");
+        let group_arn = group
+            .group()
+            .and_then(|g| g.group_arn())
+            .expect("group arn")
+            .to_owned();
+        for arn in [rule_arn, group_arn] {
+            let t = s
+                .block_on(xray.list_tags_for_resource().resource_arn(&arn).send())
+                .expect("x-ray tags");
+            let pairs = t
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            tagged.push((arn, pairs));
+        }
+        for (what, pairs) in &tagged {
+            let tag = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(tag("owner"), owner, "{what}: {pairs:?}");
+            // The hms:* tags stay whatever else changes.
+            assert_eq!(tag("hms:stack"), Some(s.name.as_str()), "{what}");
+            assert!(tag("hms:address").is_some(), "{what}");
+        }
+    });
+    assert_eq!(
+        updated, 10,
+        "the topic, the 7 alarms, the sampling rule and the group"
+    );
 }

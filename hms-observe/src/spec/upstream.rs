@@ -1,0 +1,188 @@
+//! What the stack document holds to watch: hms-ecs's cluster, services and load balancer, hms-db's
+//! instance. Each is optional (a stack without that tool), or only planned (its values are known after the
+//! producer's `up`).
+
+use hms_core::contract::{SpecInput, Upstream};
+use hms_core::{Error, Result};
+use serde_json::Value;
+
+use crate::addr;
+
+/// One ECS service as hms-ecs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub key: String,
+    pub name: String,
+}
+
+/// A value from upstream that CloudWatch needs (a dimension): known, or only planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Known(String),
+    /// Known after the producer's `up`.
+    Planned,
+}
+
+impl Dim {
+    /// The value, `None` while only planned.
+    pub fn known(&self) -> Option<String> {
+        match self {
+            Dim::Known(v) => Some(v.clone()),
+            Dim::Planned => None,
+        }
+    }
+
+    /// The value, or what stands for it until `producer` makes it.
+    pub fn shown(&self, producer: &str) -> String {
+        self.known()
+            .unwrap_or_else(|| format!("(known after {producer} up)"))
+    }
+}
+
+/// The database hms-db reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Db {
+    /// The instance identifier.
+    pub id: Dim,
+    /// The allocated storage, GiB (the free-storage alarm is a share of it).
+    pub storage_gib: f64,
+}
+
+/// What the stack document holds to watch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Watched {
+    /// The ECS cluster (`None`: hms-ecs is not in the stack).
+    pub cluster: Option<String>,
+    /// The cluster's services, by key.
+    pub services: Vec<Service>,
+    /// The load balancer's `app/<name>/<id>` (`None`: no load balancer).
+    pub alb: Option<Dim>,
+    /// The database (`None`: hms-db is not in the stack).
+    pub db: Option<Db>,
+}
+
+/// Reads what there is to watch from the document.
+pub fn watched(input: &SpecInput<'_>) -> Result<Watched> {
+    let mut w = Watched::default();
+    match input.optional("ecs") {
+        Upstream::Absent => {}
+        Upstream::Unknown => {
+            return Err(Error::usage(
+                "stdin: outputs.ecs is planned but holds nothing to watch; run 'hms-ecs plan | hms-observe plan'",
+            ))
+        }
+        Upstream::Known(_) => {
+            w.cluster = Some(cluster(input)?);
+            w.services = services(input)?;
+            w.alb = alb(input)?;
+        }
+    }
+    w.db = db(input)?;
+    Ok(w)
+}
+
+fn cluster(input: &SpecInput<'_>) -> Result<String> {
+    Ok(input
+        .upstream("ecs.cluster_name", "hms-ecs")?
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::usage(
+                "stdin: outputs.ecs.cluster_name is missing; run 'hms-ecs up | hms-observe up'",
+            )
+        })?
+        .to_owned())
+}
+
+fn services(input: &SpecInput<'_>) -> Result<Vec<Service>> {
+    let mut services = Vec::new();
+    let svc = input.doc.output("ecs.services").and_then(Value::as_object);
+    for (key, v) in svc.into_iter().flatten() {
+        // The key is part of the alarms' addresses (`observe.alarm[backend.cpu]`).
+        if !addr::key_ok(key) {
+            return Err(Error::usage(format!(
+                "stdin: outputs.ecs.services.{key:?}: not a service key (hms-ecs writes lowercase letters, digits and '-')"
+            )));
+        }
+        let n = v.get("name").and_then(Value::as_str).ok_or_else(|| {
+            Error::usage(format!(
+                "stdin: outputs.ecs.services.{key}.name is missing; run 'hms-ecs up | hms-observe up'"
+            ))
+        })?;
+        services.push(Service {
+            key: key.clone(),
+            name: n.to_owned(),
+        });
+    }
+    services.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(services)
+}
+
+fn alb(input: &SpecInput<'_>) -> Result<Option<Dim>> {
+    Ok(match input.optional("ecs.alb_arn") {
+        Upstream::Absent => None,
+        Upstream::Unknown => Some(Dim::Planned),
+        Upstream::Known(v) => {
+            let arn = v.as_str().unwrap_or_default();
+            Some(Dim::Known(alb_dimension(arn).ok_or_else(|| {
+                Error::usage(format!(
+                    "stdin: outputs.ecs.alb_arn = {v}: not an application load balancer ARN; run 'hms-ecs up | hms-observe up'"
+                ))
+            })?))
+        }
+    })
+}
+
+fn db(input: &SpecInput<'_>) -> Result<Option<Db>> {
+    let id = match input.optional("db") {
+        Upstream::Absent => None,
+        Upstream::Unknown => Some(Dim::Planned),
+        Upstream::Known(_) => match input.optional("db.instance_id") {
+            Upstream::Known(v) => v.as_str().map(|s| Dim::Known(s.to_owned())),
+            Upstream::Unknown => Some(Dim::Planned),
+            Upstream::Absent => None,
+        },
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let storage_gib = match input.optional("db.allocated_storage") {
+        Upstream::Known(v) => v.as_f64().filter(|s| *s > 0.0).ok_or_else(|| {
+            Error::usage(format!(
+                "stdin: outputs.db.allocated_storage = {v}: not a size in GiB; run 'hms-db up | hms-observe {}'",
+                input.command
+            ))
+        })?,
+        // `down` deletes what exists; it needs no upstream value.
+        _ if input.is_down() => 100.0,
+        _ => {
+            return Err(Error::usage(format!(
+                "needs outputs.db.allocated_storage (the free-storage alarm is a share of it) — run 'hms-db up | hms-observe {}'",
+                input.command
+            )))
+        }
+    };
+    Ok(Some(Db { id, storage_gib }))
+}
+
+/// The `app/<name>/<id>` part of an ALB ARN, CloudWatch's `LoadBalancer` dimension.
+pub fn alb_dimension(arn: &str) -> Option<String> {
+    let (_, rest) = arn.split_once(":loadbalancer/")?;
+    rest.starts_with("app/").then(|| rest.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alb_dimension_from_arn() {
+        assert_eq!(
+            alb_dimension(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/hms-alb/50dc6c495c0c9188"
+            )
+            .as_deref(),
+            Some("app/hms-alb/50dc6c495c0c9188")
+        );
+        assert_eq!(alb_dimension("arn:aws:s3:::x"), None);
+    }
+}
