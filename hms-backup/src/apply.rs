@@ -227,32 +227,7 @@ async fn write_settings(
                     .await
                     .map_err(|e| err(name, "s3:PutBucketVersioning", e))?;
             }
-            "encryption" => {
-                let default = match &spec.encryption {
-                    Encryption::Aes256 => ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256),
-                    Encryption::Kms(key) => ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .set_kms_master_key_id(key.clone()),
-                }
-                .build()
-                .map_err(|e| Error::Internal(e.to_string()))?;
-                let rule = ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(default)
-                    .bucket_key_enabled(matches!(spec.encryption, Encryption::Kms(_)))
-                    .build();
-                s3.put_bucket_encryption()
-                    .bucket(name)
-                    .server_side_encryption_configuration(
-                        ServerSideEncryptionConfiguration::builder()
-                            .rules(rule)
-                            .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| err(name, "s3:PutBucketEncryption", e))?;
-            }
+            "encryption" => put_encryption(s3, spec, name).await?,
             "policy" => {
                 s3.put_bucket_policy()
                     .bucket(name)
@@ -261,58 +236,7 @@ async fn write_settings(
                     .await
                     .map_err(|e| err(name, "s3:PutBucketPolicy", e))?;
             }
-            "lifecycle" => match &spec.lifecycle {
-                None => {
-                    s3.delete_bucket_lifecycle()
-                        .bucket(name)
-                        .send()
-                        .await
-                        .map_err(|e| err(name, "s3:DeleteBucketLifecycle", e))?;
-                }
-                Some(l) => {
-                    let mut rule = LifecycleRule::builder()
-                        .id(RULE_ID)
-                        .status(ExpirationStatus::Enabled)
-                        .filter(LifecycleRuleFilter::builder().prefix(&l.prefix).build());
-                    for t in &l.transitions {
-                        rule = rule.transitions(
-                            Transition::builder()
-                                .days(t.days)
-                                .storage_class(TransitionStorageClass::from(
-                                    t.storage_class.as_str(),
-                                ))
-                                .build(),
-                        );
-                    }
-                    if let Some(d) = l.expiration_days {
-                        rule = rule.expiration(LifecycleExpiration::builder().days(d).build());
-                    }
-                    if let Some(d) = l.noncurrent_expiration_days {
-                        rule = rule.noncurrent_version_expiration(
-                            NoncurrentVersionExpiration::builder()
-                                .noncurrent_days(d)
-                                .build(),
-                        );
-                    }
-                    if let Some(d) = l.abort_incomplete_multipart_days {
-                        rule = rule.abort_incomplete_multipart_upload(
-                            AbortIncompleteMultipartUpload::builder()
-                                .days_after_initiation(d)
-                                .build(),
-                        );
-                    }
-                    let cfg = BucketLifecycleConfiguration::builder()
-                        .rules(rule.build().map_err(|e| Error::Internal(e.to_string()))?)
-                        .build()
-                        .map_err(|e| Error::Internal(e.to_string()))?;
-                    s3.put_bucket_lifecycle_configuration()
-                        .bucket(name)
-                        .lifecycle_configuration(cfg)
-                        .send()
-                        .await
-                        .map_err(|e| err(name, "s3:PutBucketLifecycleConfiguration", e))?;
-                }
-            },
+            "lifecycle" => put_lifecycle(s3, spec, name).await?,
             "tags" => {
                 hms_core::tags::sync(&S3BucketTags(s3), name, change).await?;
             }
@@ -321,6 +245,91 @@ async fn write_settings(
                     "{BUCKET}: unknown setting {other}"
                 )))
             }
+        }
+    }
+    Ok(())
+}
+
+/// Default encryption: SSE-KMS with the key and a bucket key, or SSE-S3.
+async fn put_encryption(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Result<()> {
+    let default = match &spec.encryption {
+        Encryption::Aes256 => {
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+        }
+        Encryption::Kms(key) => ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .set_kms_master_key_id(key.clone()),
+    }
+    .build()
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(matches!(spec.encryption, Encryption::Kms(_)))
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(name)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutBucketEncryption", e))?;
+    Ok(())
+}
+
+/// The lifecycle rule (or none).
+async fn put_lifecycle(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Result<()> {
+    match &spec.lifecycle {
+        None => {
+            s3.delete_bucket_lifecycle()
+                .bucket(name)
+                .send()
+                .await
+                .map_err(|e| err(name, "s3:DeleteBucketLifecycle", e))?;
+        }
+        Some(l) => {
+            let mut rule = LifecycleRule::builder()
+                .id(RULE_ID)
+                .status(ExpirationStatus::Enabled)
+                .filter(LifecycleRuleFilter::builder().prefix(&l.prefix).build());
+            for t in &l.transitions {
+                rule = rule.transitions(
+                    Transition::builder()
+                        .days(t.days)
+                        .storage_class(TransitionStorageClass::from(t.storage_class.as_str()))
+                        .build(),
+                );
+            }
+            if let Some(d) = l.expiration_days {
+                rule = rule.expiration(LifecycleExpiration::builder().days(d).build());
+            }
+            if let Some(d) = l.noncurrent_expiration_days {
+                rule = rule.noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(d)
+                        .build(),
+                );
+            }
+            if let Some(d) = l.abort_incomplete_multipart_days {
+                rule = rule.abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(d)
+                        .build(),
+                );
+            }
+            let cfg = BucketLifecycleConfiguration::builder()
+                .rules(rule.build().map_err(|e| Error::Internal(e.to_string()))?)
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            s3.put_bucket_lifecycle_configuration()
+                .bucket(name)
+                .lifecycle_configuration(cfg)
+                .send()
+                .await
+                .map_err(|e| err(name, "s3:PutBucketLifecycleConfiguration", e))?;
         }
     }
     Ok(())

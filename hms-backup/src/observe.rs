@@ -129,93 +129,179 @@ enum Head {
     Here(String),
 }
 
+/// Where the bucket is, by HeadBucket.
+async fn head(c: &Clients, spec: &Spec, name: &str) -> Result<Head> {
+    match c.s3.head_bucket().bucket(name).send().await {
+        Ok(o) => Ok(Head::Here(o.bucket_region().unwrap_or_default().to_owned())),
+        Err(e) => {
+            let raw = e.raw_response();
+            let status = raw.map(|r| r.status().as_u16());
+            let region = raw
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_owned);
+            match (code_of(&e), status, region) {
+                (Some("NotFound" | "NoSuchBucket"), _, _) | (_, Some(404), _) => Ok(Head::Missing),
+                (_, Some(301 | 307 | 400), Some(r)) if r != spec.region => Ok(Head::OtherRegion(r)),
+                (_, Some(403), _) | (Some("Forbidden" | "AccessDenied"), _, _) => {
+                    Ok(Head::Inaccessible)
+                }
+                _ => Err(Error::aws(format!("{BUCKET} {name}"), "s3:HeadBucket", e)),
+            }
+        }
+    }
+}
+
+/// The bucket's settings as read back, each `None` when not configured.
+struct Settings {
+    tags: Vec<(String, String)>,
+    ownership: Value,
+    public_access_block: Value,
+    versioning: String,
+    encryption: Value,
+    policy: Value,
+    lifecycle: Value,
+}
+
+/// Reads every setting the tool manages, concurrently (one call each).
+async fn settings(c: &Clients, name: &str) -> Result<Settings> {
+    let s3 = &c.s3;
+    let (tags, ownership, pab, versioning, enc, policy, lifecycle) = tokio::join!(
+        async {
+            optional(
+                s3.get_bucket_tagging().bucket(name).send().await,
+                name,
+                "s3:GetBucketTagging",
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_ownership_controls().bucket(name).send().await,
+                name,
+                "s3:GetBucketOwnershipControls",
+            )
+        },
+        async {
+            optional(
+                s3.get_public_access_block().bucket(name).send().await,
+                name,
+                "s3:GetPublicAccessBlock",
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_versioning().bucket(name).send().await,
+                name,
+                "s3:GetBucketVersioning",
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_encryption().bucket(name).send().await,
+                name,
+                "s3:GetBucketEncryption",
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_policy().bucket(name).send().await,
+                name,
+                "s3:GetBucketPolicy",
+            )
+        },
+        async {
+            optional(
+                s3.get_bucket_lifecycle_configuration()
+                    .bucket(name)
+                    .send()
+                    .await,
+                name,
+                "s3:GetBucketLifecycleConfiguration",
+            )
+        },
+    );
+    Ok(Settings {
+        tags: tags?
+            .map(|t| {
+                t.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ownership: ownership?
+            .and_then(|o| {
+                o.ownership_controls()
+                    .and_then(|c| c.rules().first())
+                    .map(|r| r.object_ownership().as_str().to_owned())
+            })
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+        public_access_block: pab?
+            .and_then(|p| p.public_access_block_configuration().cloned())
+            .map(|p| {
+                json!({
+                    "block_public_acls": p.block_public_acls().unwrap_or(false),
+                    "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
+                    "block_public_policy": p.block_public_policy().unwrap_or(false),
+                    "restrict_public_buckets": p.restrict_public_buckets().unwrap_or(false),
+                })
+            })
+            .unwrap_or(Value::Null),
+        versioning: versioning?
+            .and_then(|v| v.status().map(|s| s.as_str().to_owned()))
+            .unwrap_or_else(|| "Disabled".into()),
+        encryption: encryption(
+            enc?.as_ref()
+                .and_then(|e| e.server_side_encryption_configuration()),
+        ),
+        policy: policy?
+            .and_then(|p| p.policy().map(|s| normalize(&Value::from(s))))
+            .unwrap_or(Value::Null),
+        // An empty rule list is no lifecycle configuration.
+        lifecycle: lifecycle?
+            .filter(|l| !l.rules().is_empty())
+            .map(|l| Value::Array(l.rules().iter().map(rule).collect()))
+            .unwrap_or(Value::Null),
+    })
+}
+
+/// Why a bucket found by name cannot be managed, if it cannot: only a bucket this tool made (tagged with
+/// its address, or recorded in state) is, since taking over someone else's bucket would rewrite its
+/// lifecycle and policy, and `down` could delete it.
+fn not_ours(spec: &Spec, name: &str, tags: &[(String, String)], recorded: bool) -> Option<String> {
+    let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if recorded
+        || spec.tagger.owned_address(pairs()).as_deref() == Some(BUCKET.to_string().as_str())
+    {
+        return None;
+    }
+    let owner: Vec<String> = pairs()
+        .filter(|(k, _)| k.starts_with("hms:"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    Some(if owner.is_empty() {
+        format!(
+            "{BUCKET} {name} already exists in this account and hms-backup did not make it; choose another backup.bucket, or adopt it on purpose by tagging it hms:stack={}, hms:env={}, hms:tool=hms-backup, hms:address={BUCKET}",
+            spec.tagger.id.stack, spec.tagger.id.env
+        )
+    } else {
+        format!(
+            "{BUCKET} {name} belongs to another stack or tool ({}); choose another backup.bucket",
+            owner.join(", ")
+        )
+    })
+}
+
 /// Reads one bucket; `None` when it does not exist (in this account). `recorded`: state says it is ours.
+/// HeadBucket and the settings are read in one concurrent round.
 async fn bucket(
     c: &Clients,
     spec: &Spec,
     name: &str,
     recorded: bool,
 ) -> Result<(Option<Found>, Vec<String>)> {
-    let s3 = &c.s3;
-    let head = async {
-        match s3.head_bucket().bucket(name).send().await {
-            Ok(o) => Ok(Head::Here(o.bucket_region().unwrap_or_default().to_owned())),
-            Err(e) => {
-                let raw = e.raw_response();
-                let status = raw.map(|r| r.status().as_u16());
-                let region = raw
-                    .and_then(|r| r.headers().get("x-amz-bucket-region"))
-                    .map(str::to_owned);
-                match (code_of(&e), status, region) {
-                    (Some("NotFound" | "NoSuchBucket"), _, _) | (_, Some(404), _) => {
-                        Ok(Head::Missing)
-                    }
-                    (_, Some(301 | 307 | 400), Some(r)) if r != spec.region => {
-                        Ok(Head::OtherRegion(r))
-                    }
-                    (_, Some(403), _) | (Some("Forbidden" | "AccessDenied"), _, _) => {
-                        Ok(Head::Inaccessible)
-                    }
-                    _ => Err(Error::aws(format!("{BUCKET} {name}"), "s3:HeadBucket", e)),
-                }
-            }
-        }
-    };
-    let tags = async {
-        optional(
-            s3.get_bucket_tagging().bucket(name).send().await,
-            name,
-            "s3:GetBucketTagging",
-        )
-    };
-    let ownership = async {
-        optional(
-            s3.get_bucket_ownership_controls().bucket(name).send().await,
-            name,
-            "s3:GetBucketOwnershipControls",
-        )
-    };
-    let pab = async {
-        optional(
-            s3.get_public_access_block().bucket(name).send().await,
-            name,
-            "s3:GetPublicAccessBlock",
-        )
-    };
-    let versioning = async {
-        optional(
-            s3.get_bucket_versioning().bucket(name).send().await,
-            name,
-            "s3:GetBucketVersioning",
-        )
-    };
-    let enc = async {
-        optional(
-            s3.get_bucket_encryption().bucket(name).send().await,
-            name,
-            "s3:GetBucketEncryption",
-        )
-    };
-    let policy = async {
-        optional(
-            s3.get_bucket_policy().bucket(name).send().await,
-            name,
-            "s3:GetBucketPolicy",
-        )
-    };
-    let lifecycle = async {
-        optional(
-            s3.get_bucket_lifecycle_configuration()
-                .bucket(name)
-                .send()
-                .await,
-            name,
-            "s3:GetBucketLifecycleConfiguration",
-        )
-    };
-    let (region, tags, ownership, pab, versioning, enc, policy, lifecycle) =
-        tokio::join!(head, tags, ownership, pab, versioning, enc, policy, lifecycle);
-    let region = match region? {
+    let (head, settings) = tokio::join!(head(c, spec, name), settings(c, name));
+    let region = match head? {
         Head::Missing => return Ok((None, vec![])),
         Head::Inaccessible => {
             return Ok((
@@ -236,88 +322,27 @@ async fn bucket(
         }
         Head::Here(r) => r,
     };
-    let tags: Vec<(String, String)> = tags?
-        .map(|t| {
-            t.tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut conflicts = Vec::new();
-    let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    // Only a bucket this tool made (tagged with its address, or recorded in state) is managed: taking over
-    // someone else's bucket would rewrite its lifecycle and policy, and `down` could delete it.
-    let ours = recorded
-        || spec.tagger.owned_address(pairs()).as_deref() == Some(BUCKET.to_string().as_str());
-    if !ours {
-        let owner: Vec<String> = pairs()
-            .filter(|(k, _)| k.starts_with("hms:"))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        conflicts.push(if owner.is_empty() {
-            format!(
-                "{BUCKET} {name} already exists in this account and hms-backup did not make it; choose another backup.bucket, or adopt it on purpose by tagging it hms:stack={}, hms:env={}, hms:tool=hms-backup, hms:address={BUCKET}",
-                spec.tagger.id.stack, spec.tagger.id.env
-            )
-        } else {
-            format!(
-                "{BUCKET} {name} belongs to another stack or tool ({}); choose another backup.bucket",
-                owner.join(", ")
-            )
-        });
-        return Ok((None, conflicts));
+    let st = settings?;
+    if let Some(conflict) = not_ours(spec, name, &st.tags, recorded) {
+        return Ok((None, vec![conflict]));
     }
+    let mut conflicts = Vec::new();
     if !region.is_empty() && region != spec.region {
         conflicts.push(format!(
             "{BUCKET} {name} is in {region}, not {}; S3 cannot move a bucket — choose another backup.bucket",
             spec.region
         ));
     }
-    let ownership = ownership?
-        .and_then(|o| {
-            o.ownership_controls()
-                .and_then(|c| c.rules().first())
-                .map(|r| r.object_ownership().as_str().to_owned())
-        })
-        .map(Value::from)
-        .unwrap_or(Value::Null);
-    let pab = pab?
-        .and_then(|p| p.public_access_block_configuration().cloned())
-        .map(|p| {
-            json!({
-                "block_public_acls": p.block_public_acls().unwrap_or(false),
-                "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
-                "block_public_policy": p.block_public_policy().unwrap_or(false),
-                "restrict_public_buckets": p.restrict_public_buckets().unwrap_or(false),
-            })
-        })
-        .unwrap_or(Value::Null);
-    let versioning = versioning?
-        .and_then(|v| v.status().map(|s| s.as_str().to_owned()))
-        .unwrap_or_else(|| "Disabled".into());
-    let enc = encryption(
-        enc?.as_ref()
-            .and_then(|e| e.server_side_encryption_configuration()),
-    );
-    let policy = policy?
-        .and_then(|p| p.policy().map(|s| normalize(&Value::from(s))))
-        .unwrap_or(Value::Null);
-    // An empty rule list is no lifecycle configuration.
-    let lifecycle = lifecycle?
-        .filter(|l| !l.rules().is_empty())
-        .map(|l| Value::Array(l.rules().iter().map(rule).collect()))
-        .unwrap_or(Value::Null);
     let found = Found::new(name)
         .attr("name", name)
         .attr("region", region.clone())
-        .attr("ownership", ownership)
-        .attr("public_access_block", pab)
-        .attr("versioning", versioning)
-        .attr("encryption", enc)
-        .attr("policy", policy)
-        .attr("lifecycle", lifecycle)
-        .tags(tags)
+        .attr("ownership", st.ownership)
+        .attr("public_access_block", st.public_access_block)
+        .attr("versioning", st.versioning)
+        .attr("encryption", st.encryption)
+        .attr("policy", st.policy)
+        .attr("lifecycle", st.lifecycle)
+        .tags(st.tags)
         .info("arn", format!("arn:aws:s3:::{name}"))
         .info("region", region);
     Ok((Some(found), conflicts))
