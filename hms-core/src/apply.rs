@@ -166,6 +166,16 @@ where
                         (Ok(None), _) => task.done("done"),
                         (Err(_), _) => task.abandon(),
                     }
+                    // Recorded here, inside the step's own future: the loop below awaits nothing but
+                    // `running`, so a step holding the recorder's write lock (an S3 write in flight) is
+                    // always polled to the end. (Awaiting the record in the loop deadlocked on S3.)
+                    let result = match result {
+                        Ok(res) => {
+                            let res = if node.1 == Step::Delete { None } else { res };
+                            recorder.record(&change.address, res).await
+                        }
+                        Err(e) => Err(e),
+                    };
                     (node, result)
                 });
             }
@@ -174,11 +184,6 @@ where
             break;
         };
         let change = &plan.changes[node.0];
-        let result = result.map(|res| if node.1 == Step::Delete { None } else { res });
-        let result = match result {
-            Ok(res) => recorder.record(&change.address, res).await,
-            Err(e) => Err(e),
-        };
         match result {
             Ok(()) => {
                 done.insert(node);

@@ -338,6 +338,7 @@ impl S3Store {
         let info = LockInfo::new(tool, operation);
         let body = serde_json::to_string(&info).map_err(|e| self.err(&key, e.to_string()))?;
         let start = Instant::now();
+        let mut vanished = 0u32;
         loop {
             let put = self
                 .client
@@ -376,8 +377,11 @@ impl S3Store {
                         info,
                     ))
                 }
-                // Released between our put and our read: try again at once.
-                (None, _) => continue,
+                // Released between our put and our read: try again at once (a few times).
+                (None, _) if vanished < 5 => {
+                    vanished += 1;
+                    continue;
+                }
                 _ => {}
             }
             if start.elapsed() >= wait {
@@ -395,7 +399,10 @@ impl S3Store {
                             self.url_of(&key)
                         ),
                     },
-                    (None, None) => continue,
+                    (None, _) => self.err(
+                        &key,
+                        "the lock object refuses to be created (412) but cannot be read; check the bucket's policy and versioning",
+                    ),
                 });
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
