@@ -11,6 +11,8 @@
 # Environment:
 #   HMS_VENV          virtualenv holding moto (default ~/.cache/hms-infra/venv-moto-5.2.5)
 #   HMS_EMULATOR_DIR  state dir: pid, url, server.log, calls.jsonl (default <repo>/.emulator)
+#   MOTO_ACM_VALIDATION_WAIT  seconds before moto issues a DNS-validated ACM certificate (default 3 here,
+#                     moto's own is 60): long enough for a test to stop a run while it waits, short for CI
 #
 # Only the URL (start, url) and the calls table go to stdout; all else to stderr.
 set -euo pipefail
@@ -100,7 +102,7 @@ cmd_start() {
   : >"$LOG_FILE"
   touch "$CALLS_FILE"
   log "starting on $url (log: $LOG_FILE)"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-3} MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
     setsid nohup "$VENV/bin/python" "$SCRIPT_DIR/emulator" \
       --host 127.0.0.1 --port "$port" --call-log "$CALLS_FILE" \
       </dev/null >>"$LOG_FILE" 2>&1 9>&- &

@@ -628,6 +628,337 @@ def test_s3(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
+# ---- ElastiCache (the launcher's elasticache_* patches) -------------------------
+
+def aws_client(service: str, endpoint: str, account: str, validate: bool = True):  # type: ignore[no-untyped-def]
+    c = boto3.client(
+        service, region_name=REGION, endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
+    )
+
+    def add_account(request, **_):  # type: ignore[no-untyped-def]
+        request.headers["x-moto-account-id"] = account
+
+    c.meta.events.register(f"before-sign.{c.meta.service_model.service_id.hyphenize()}.*", add_account)
+    return c
+
+
+def elasticache_network(endpoint: str, account: str) -> tuple[str, list[str], list[str]]:
+    """A VPC with two subnets in two AZs (and another VPC's subnet) in the test account."""
+    ec2 = aws_client("ec2", endpoint, account)
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    azs = [f"{REGION}a", f"{REGION}b"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i + 1}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+               for i, az in enumerate(azs)]
+    other = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
+    foreign = ec2.create_subnet(VpcId=other, CidrBlock="10.43.1.0/24", AvailabilityZone=azs[0])["Subnet"]["SubnetId"]
+    return vpc, subnets, [foreign]
+
+
+def elasticache_group(ec, name: str, subnet_group: str, **extra: Any) -> dict:  # type: ignore[no-untyped-def]
+    args = dict(ReplicationGroupId=name, ReplicationGroupDescription="hms self-test", Engine="redis",
+                EngineVersion="7.1", CacheNodeType="cache.t4g.small", NumCacheClusters=2,
+                AutomaticFailoverEnabled=True, MultiAZEnabled=True, CacheSubnetGroupName=subnet_group,
+                PreferredCacheClusterAZs=[f"{REGION}a", f"{REGION}b"], SecurityGroupIds=["sg-0123456789abcdef0"],
+                TransitEncryptionEnabled=True, TransitEncryptionMode="required", AuthToken="a" * 32,
+                AtRestEncryptionEnabled=True, PreferredMaintenanceWindow="sun:05:00-sun:06:00",
+                SnapshotWindow="02:00-03:00", SnapshotRetentionLimit=7)
+    args.update(extra)
+    return ec.create_replication_group(**args)["ReplicationGroup"]
+
+
+def test_elasticache_parameter_groups(endpoint: str, account: str) -> None:
+    ec = aws_client("elasticache", endpoint, account)
+    raw = aws_client("elasticache", endpoint, account, validate=False)
+    g = ec.create_cache_parameter_group(CacheParameterGroupName="hms-st-redis7", CacheParameterGroupFamily="redis7",
+                                        Description="self-test", Tags=[{"Key": "team", "Value": "hms"}])
+    arn = g["CacheParameterGroup"]["ARN"]
+    check(arn == f"arn:aws:elasticache:{REGION}:{account}:parametergroup:hms-st-redis7"
+          and g["CacheParameterGroup"]["CacheParameterGroupFamily"] == "redis7",
+          "CreateCacheParameterGroup: the group, with its parametergroup ARN and family")
+    got = ec.describe_cache_parameter_groups(CacheParameterGroupName="hms-st-redis7")["CacheParameterGroups"]
+    check([x["CacheParameterGroupName"] for x in got] == ["hms-st-redis7"], "DescribeCacheParameterGroups by name")
+    names = {x["CacheParameterGroupName"] for x in ec.describe_cache_parameter_groups()["CacheParameterGroups"]}
+    check({"hms-st-redis7", "default.redis7", "default.valkey8"} <= names, "DescribeCacheParameterGroups lists defaults too")
+    expect_error(lambda: ec.create_cache_parameter_group(CacheParameterGroupName="hms-st-redis7",
+                                                         CacheParameterGroupFamily="redis7", Description="x"),
+                 "CacheParameterGroupAlreadyExists", 400, "CreateCacheParameterGroup twice")
+    expect_error(lambda: ec.create_cache_parameter_group(CacheParameterGroupName="hms-st-x",
+                                                         CacheParameterGroupFamily="redis99", Description="x"),
+                 "InvalidParameterValue", 400, "CreateCacheParameterGroup of an unknown family")
+    expect_error(lambda: ec.describe_cache_parameter_groups(CacheParameterGroupName="hms-st-none"),
+                 "CacheParameterGroupNotFound", 404, "DescribeCacheParameterGroups of an unknown group")
+    check(ec.describe_cache_parameters(CacheParameterGroupName="hms-st-redis7", Source="user")["Parameters"] == [],
+          "DescribeCacheParameters Source=user: nothing set yet")
+    system = {p["ParameterName"]: p for p in ec.describe_cache_parameters(CacheParameterGroupName="hms-st-redis7")["Parameters"]}
+    check(system.get("maxmemory-policy", {}).get("ParameterValue") == "volatile-lru"
+          and system["maxmemory-policy"].get("Source") == "system",
+          "DescribeCacheParameters: maxmemory-policy defaults to volatile-lru (system)")
+    ec.modify_cache_parameter_group(CacheParameterGroupName="hms-st-redis7", ParameterNameValues=[
+        {"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"},
+        {"ParameterName": "timeout", "ParameterValue": "300"}])
+    user = {p["ParameterName"]: p["ParameterValue"]
+            for p in ec.describe_cache_parameters(CacheParameterGroupName="hms-st-redis7", Source="user")["Parameters"]}
+    check(user == {"maxmemory-policy": "allkeys-lru", "timeout": "300"},
+          "ModifyCacheParameterGroup: DescribeCacheParameters Source=user shows the values set")
+    expect_error(lambda: ec.modify_cache_parameter_group(CacheParameterGroupName="hms-st-redis7", ParameterNameValues=[
+        {"ParameterName": "maxmemory-policy", "ParameterValue": "drop-everything"}]),
+        "InvalidParameterValue", 400, "ModifyCacheParameterGroup: a value not allowed")
+    expect_error(lambda: ec.modify_cache_parameter_group(CacheParameterGroupName="hms-st-redis7", ParameterNameValues=[
+        {"ParameterName": "no-such-thing", "ParameterValue": "1"}]),
+        "InvalidParameterValue", 400, "ModifyCacheParameterGroup: an unknown parameter")
+    expect_error(lambda: ec.modify_cache_parameter_group(CacheParameterGroupName="default.redis7", ParameterNameValues=[
+        {"ParameterName": "timeout", "ParameterValue": "1"}]),
+        "InvalidParameterValue", 400, "ModifyCacheParameterGroup: a default group")
+    ec.reset_cache_parameter_group(CacheParameterGroupName="hms-st-redis7",
+                                   ParameterNameValues=[{"ParameterName": "timeout"}])
+    user = [p["ParameterName"] for p in
+            ec.describe_cache_parameters(CacheParameterGroupName="hms-st-redis7", Source="user")["Parameters"]]
+    check(user == ["maxmemory-policy"], "ResetCacheParameterGroup of one parameter")
+    check(ec.list_tags_for_resource(ResourceName=arn)["TagList"] == [{"Key": "team", "Value": "hms"}],
+          "ListTagsForResource of a parameter group")
+    ec.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "owner", "Value": "x"}])
+    ec.remove_tags_from_resource(ResourceName=arn, TagKeys=["team"])
+    check(ec.list_tags_for_resource(ResourceName=arn)["TagList"] == [{"Key": "owner", "Value": "x"}],
+          "Add/RemoveTagsFromResource on a parameter group")
+    tagging = aws_client("resourcegroupstaggingapi", endpoint, account)
+    mapped = tagging.get_resources(TagFilters=[{"Key": "owner", "Values": ["x"]}])["ResourceTagMappingList"]
+    check([m["ResourceARN"] for m in mapped] == [arn], "GetResources finds the parameter group by its tags")
+    net = elasticache_network(endpoint, account)
+    ec.create_cache_subnet_group(CacheSubnetGroupName="hms-st-pg-subnets", CacheSubnetGroupDescription="x",
+                                 SubnetIds=net[1])
+    expect_error(lambda: elasticache_group(raw, "hms-st-pgv", "hms-st-pg-subnets", CacheParameterGroupName="hms-st-redis7",
+                                           Engine="valkey", EngineVersion="8.0"),
+                 "InvalidParameterCombination", 400, "CreateReplicationGroup with a group of another family")
+    expect_error(lambda: elasticache_group(ec, "hms-st-pgn", "hms-st-pg-subnets", CacheParameterGroupName="hms-st-none"),
+                 "CacheParameterGroupNotFound", 404, "CreateReplicationGroup with an unknown group")
+    elasticache_group(ec, "hms-st-pg", "hms-st-pg-subnets", CacheParameterGroupName="hms-st-redis7")
+    expect_error(lambda: ec.delete_cache_parameter_group(CacheParameterGroupName="hms-st-redis7"),
+                 "InvalidCacheParameterGroupState", 400, "DeleteCacheParameterGroup of a group in use")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-pg")
+    ec.delete_cache_parameter_group(CacheParameterGroupName="hms-st-redis7")
+    expect_error(lambda: ec.describe_cache_parameters(CacheParameterGroupName="hms-st-redis7"),
+                 "CacheParameterGroupNotFound", 404, "DeleteCacheParameterGroup: gone")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-pg-subnets")
+
+
+def test_elasticache_subnet_groups(endpoint: str, account: str) -> None:
+    ec = aws_client("elasticache", endpoint, account)
+    _, subnets, foreign = elasticache_network(endpoint, account)
+    made = ec.create_cache_subnet_group(CacheSubnetGroupName="hms-st-subnets", CacheSubnetGroupDescription="x",
+                                        SubnetIds=subnets[:1], Tags=[{"Key": "team", "Value": "hms"}])["CacheSubnetGroup"]
+    check([s["SubnetAvailabilityZone"].get("Name") for s in made["Subnets"]] == [f"{REGION}a"],
+          "CreateCacheSubnetGroup: SubnetAvailabilityZone.Name reported")
+    out = ec.modify_cache_subnet_group(CacheSubnetGroupName="hms-st-subnets", SubnetIds=subnets,
+                                       CacheSubnetGroupDescription="two")["CacheSubnetGroup"]
+    check(sorted(s["SubnetIdentifier"] for s in out["Subnets"]) == sorted(subnets)
+          and out["CacheSubnetGroupDescription"] == "two", "ModifyCacheSubnetGroup: new subnets and description")
+    got = ec.describe_cache_subnet_groups(CacheSubnetGroupName="hms-st-subnets")["CacheSubnetGroups"][0]
+    check(len(got["Subnets"]) == 2 and ec.list_tags_for_resource(ResourceName=got["ARN"])["TagList"]
+          == [{"Key": "team", "Value": "hms"}], "DescribeCacheSubnetGroups after the modify; the tags stay")
+    elasticache_group(ec, "hms-st-sn", "hms-st-subnets")
+    expect_error(lambda: ec.modify_cache_subnet_group(CacheSubnetGroupName="hms-st-subnets", SubnetIds=foreign),
+                 "InvalidParameterValue", 400, "ModifyCacheSubnetGroup into another VPC while in use")
+    expect_error(lambda: ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-subnets"),
+                 "CacheSubnetGroupInUse", 400, "DeleteCacheSubnetGroup while in use")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-sn")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-subnets")
+    expect_error(lambda: ec.describe_cache_subnet_groups(CacheSubnetGroupName="hms-st-subnets"),
+                 "CacheSubnetGroupNotFoundFault", 400, "DeleteCacheSubnetGroup: gone")
+    expect_error(lambda: ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-subnets"),
+                 "CacheSubnetGroupNotFoundFault", 400, "DeleteCacheSubnetGroup of an unknown group")
+
+
+def test_elasticache_replication_group(endpoint: str, account: str) -> None:
+    """NumCacheClusters honoured, ReaderEndpoint reported, member cache clusters visible."""
+    ec = aws_client("elasticache", endpoint, account)
+    _, subnets, _ = elasticache_network(endpoint, account)
+    ec.create_cache_subnet_group(CacheSubnetGroupName="hms-st-rg-subnets", CacheSubnetGroupDescription="x",
+                                 SubnetIds=subnets)
+    rg = elasticache_group(ec, "hms-st-rg", "hms-st-rg-subnets", NumCacheClusters=3)
+    check(rg["MemberClusters"] == ["hms-st-rg-001", "hms-st-rg-002", "hms-st-rg-003"],
+          f"NumCacheClusters=3: three members ({rg['MemberClusters']})")
+    node_group = rg["NodeGroups"][0]
+    reader = node_group.get("ReaderEndpoint", {})
+    check(reader.get("Address", "").startswith("replica.hms-st-rg.") and reader.get("Port") == 6379,
+          "ReaderEndpoint reported")
+    azs = [m["PreferredAvailabilityZone"] for m in node_group["NodeGroupMembers"]]
+    check(azs[:2] == [f"{REGION}a", f"{REGION}b"], f"members in PreferredCacheClusterAZs ({azs})")
+    clusters = {c["CacheClusterId"]: c for c in ec.describe_cache_clusters(ShowCacheNodeInfo=True)["CacheClusters"]
+                if c.get("ReplicationGroupId") == "hms-st-rg"}
+    check(sorted(clusters) == rg["MemberClusters"], "DescribeCacheClusters lists the members")
+    c = ec.describe_cache_clusters(CacheClusterId="hms-st-rg-002")["CacheClusters"][0]
+    check(c.get("EngineVersion") == "7.1" and c.get("Engine") == "redis"
+          and c.get("CacheParameterGroup", {}).get("CacheParameterGroupName") == "default.redis7"
+          and c.get("CacheSubnetGroupName") == "hms-st-rg-subnets"
+          and [g["SecurityGroupId"] for g in c.get("SecurityGroups", [])] == ["sg-0123456789abcdef0"]
+          and c.get("PreferredMaintenanceWindow") == "sun:05:00-sun:06:00"
+          and c.get("PreferredAvailabilityZone") == f"{REGION}b" and c.get("AtRestEncryptionEnabled") is True
+          and c.get("TransitEncryptionEnabled") is True and c.get("AuthTokenEnabled") is True,
+          "a member reports engine version, parameter group, subnet group, security groups, window and AZ")
+    expect_error(lambda: elasticache_group(ec, "hms-st-one", "hms-st-rg-subnets", NumCacheClusters=1),
+                 "InvalidParameterCombination", 400, "automatic failover with one cluster")
+    expect_error(lambda: elasticache_group(ec, "hms-st-maz", "hms-st-rg-subnets", AutomaticFailoverEnabled=False),
+                 "InvalidParameterCombination", 400, "Multi-AZ without automatic failover")
+    expect_error(lambda: ec.create_replication_group(ReplicationGroupId="hms-st-tok", ReplicationGroupDescription="x",
+                                             NumCacheClusters=1, CacheNodeType="cache.t4g.small",
+                                             AuthToken="a" * 32, CacheSubnetGroupName="hms-st-rg-subnets"),
+                 "InvalidParameterValue", 400, "AuthToken without transit encryption")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-rg")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-rg-subnets")
+
+
+def test_elasticache_modify(endpoint: str, account: str) -> None:
+    ec = aws_client("elasticache", endpoint, account)
+    _, subnets, _ = elasticache_network(endpoint, account)
+    ec.create_cache_subnet_group(CacheSubnetGroupName="hms-st-m-subnets", CacheSubnetGroupDescription="x",
+                                 SubnetIds=subnets)
+    rg = elasticache_group(ec, "hms-st-m", "hms-st-m-subnets")
+    first_token_date = rg["AuthTokenLastModifiedDate"]
+
+    def member() -> dict:
+        return ec.describe_cache_clusters(CacheClusterId="hms-st-m-001")["CacheClusters"][0]
+
+    ec.modify_replication_group(ReplicationGroupId="hms-st-m", CacheNodeType="cache.t4g.medium", ApplyImmediately=False)
+    check(member().get("PendingModifiedValues", {}).get("CacheNodeType") == "cache.t4g.medium"
+          and member().get("CacheNodeType") == "cache.t4g.small",
+          "CacheNodeType without ApplyImmediately: pending on the members")
+    ec.create_cache_parameter_group(CacheParameterGroupName="hms-st-m-valkey8", CacheParameterGroupFamily="valkey8",
+                                    Description="x")
+    out = ec.modify_replication_group(
+        ReplicationGroupId="hms-st-m", ApplyImmediately=True, Engine="valkey", EngineVersion="8.0",
+        CacheParameterGroupName="hms-st-m-valkey8", SecurityGroupIds=["sg-0fedcba9876543210"],
+        PreferredMaintenanceWindow="mon:05:00-mon:06:00", SnapshotWindow="01:00-02:00", SnapshotRetentionLimit=3,
+        AutoMinorVersionUpgrade=False,
+        LogDeliveryConfigurations=[{"LogType": "slow-log", "DestinationType": "cloudwatch-logs",
+                                    "DestinationDetails": {"CloudWatchLogsDetails": {"LogGroup": "/hms/slow"}},
+                                    "LogFormat": "json", "Enabled": True}])["ReplicationGroup"]
+    m = member()
+    check(out["CacheNodeType"] == "cache.t4g.medium" and out["Engine"] == "valkey"
+          and not m.get("PendingModifiedValues", {}).get("CacheNodeType") and m.get("EngineVersion") == "8.0"
+          and m.get("CacheParameterGroup", {}).get("CacheParameterGroupName") == "hms-st-m-valkey8"
+          and [g["SecurityGroupId"] for g in m.get("SecurityGroups", [])] == ["sg-0fedcba9876543210"]
+          and m.get("PreferredMaintenanceWindow") == "mon:05:00-mon:06:00" and out["SnapshotWindow"] == "01:00-02:00"
+          and out["SnapshotRetentionLimit"] == 3 and out["AutoMinorVersionUpgrade"] is False
+          and [c["LogType"] for c in out["LogDeliveryConfigurations"]] == ["slow-log"],
+          "ModifyReplicationGroup with ApplyImmediately: pending node type, engine, version, parameter group, "
+          "security groups, windows, retention, auto minor version upgrade, log delivery")
+    expect_error(lambda: ec.modify_replication_group(ReplicationGroupId="hms-st-m", Engine="redis", EngineVersion="7.1"),
+                 "InvalidParameterCombination", 400, "ModifyReplicationGroup: valkey back to redis")
+    out = ec.modify_replication_group(ReplicationGroupId="hms-st-m", LogDeliveryConfigurations=[
+        {"LogType": "slow-log", "Enabled": False}])["ReplicationGroup"]
+    check(out["LogDeliveryConfigurations"] == [], "LogDeliveryConfigurations Enabled=false removes the log type")
+    time.sleep(0.01)
+    out = ec.modify_replication_group(ReplicationGroupId="hms-st-m", AuthToken="b" * 32,
+                                      AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True)["ReplicationGroup"]
+    check(out["AuthTokenEnabled"] is True and out["AuthTokenLastModifiedDate"] > first_token_date,
+          "AuthToken ROTATE: AUTH on, AuthTokenLastModifiedDate moves")
+    out = ec.modify_replication_group(ReplicationGroupId="hms-st-m", AuthToken="b" * 32,
+                                      AuthTokenUpdateStrategy="SET", ApplyImmediately=True)["ReplicationGroup"]
+    check(out["AuthTokenEnabled"] is True, "AuthToken SET")
+    expect_error(lambda: ec.modify_replication_group(ReplicationGroupId="hms-st-m", AuthToken="short",
+                                                     AuthTokenUpdateStrategy="SET"),
+                 "InvalidParameterValue", 400, "AuthToken shorter than 16 characters")
+    expect_error(lambda: ec.modify_replication_group(ReplicationGroupId="hms-st-m", AuthTokenUpdateStrategy="ROTATE"),
+                 "InvalidParameterCombination", 400, "ROTATE without an AuthToken")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-m")
+    ec.create_replication_group(ReplicationGroupId="hms-st-tls", ReplicationGroupDescription="x", NumCacheClusters=2,
+                                CacheNodeType="cache.t4g.small", CacheSubnetGroupName="hms-st-m-subnets",
+                                AutomaticFailoverEnabled=True)
+    expect_error(lambda: ec.modify_replication_group(ReplicationGroupId="hms-st-tls", TransitEncryptionEnabled=True,
+                                                     TransitEncryptionMode="required", ApplyImmediately=True),
+                 "InvalidParameterCombination", 400, "transit encryption straight to required")
+    out = ec.modify_replication_group(ReplicationGroupId="hms-st-tls", TransitEncryptionEnabled=True,
+                                      TransitEncryptionMode="preferred", ApplyImmediately=True)["ReplicationGroup"]
+    check(out["TransitEncryptionEnabled"] is True and out.get("TransitEncryptionMode") == "preferred",
+          "transit encryption on through preferred")
+    out = ec.modify_replication_group(ReplicationGroupId="hms-st-tls", TransitEncryptionMode="required",
+                                      ApplyImmediately=True)["ReplicationGroup"]
+    check(out.get("TransitEncryptionMode") == "required", "then required")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-tls")
+    ec.delete_cache_parameter_group(CacheParameterGroupName="hms-st-m-valkey8")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-m-subnets")
+
+
+def test_elasticache_replica_count(endpoint: str, account: str) -> None:
+    ec = aws_client("elasticache", endpoint, account)
+    _, subnets, _ = elasticache_network(endpoint, account)
+    ec.create_cache_subnet_group(CacheSubnetGroupName="hms-st-r-subnets", CacheSubnetGroupDescription="x",
+                                 SubnetIds=subnets)
+    elasticache_group(ec, "hms-st-r", "hms-st-r-subnets")
+    out = ec.increase_replica_count(ReplicationGroupId="hms-st-r", NewReplicaCount=2, ApplyImmediately=True)
+    check(out["ReplicationGroup"]["MemberClusters"] == ["hms-st-r-001", "hms-st-r-002", "hms-st-r-003"],
+          "IncreaseReplicaCount to 2: a third member")
+    check(len([c for c in ec.describe_cache_clusters()["CacheClusters"] if c.get("ReplicationGroupId") == "hms-st-r"]) == 3,
+          "IncreaseReplicaCount: the new member cache cluster exists")
+    expect_error(lambda: ec.increase_replica_count(ReplicationGroupId="hms-st-r", NewReplicaCount=2, ApplyImmediately=True),
+                 "InvalidParameterValue", 400, "IncreaseReplicaCount that adds none")
+    expect_error(lambda: ec.increase_replica_count(ReplicationGroupId="hms-st-r", NewReplicaCount=3, ApplyImmediately=False),
+                 "InvalidParameterValue", 400, "IncreaseReplicaCount without ApplyImmediately")
+    out = ec.decrease_replica_count(ReplicationGroupId="hms-st-r", NewReplicaCount=1, ApplyImmediately=True,
+                                    ReplicasToRemove=["hms-st-r-002"])
+    check(out["ReplicationGroup"]["MemberClusters"] == ["hms-st-r-001", "hms-st-r-003"],
+          "DecreaseReplicaCount with ReplicasToRemove")
+    expect_error(lambda: ec.decrease_replica_count(ReplicationGroupId="hms-st-r", NewReplicaCount=0, ApplyImmediately=True),
+                 "InvalidParameterCombination", 400, "DecreaseReplicaCount to 0 with automatic failover")
+    expect_error(lambda: ec.increase_replica_count(ReplicationGroupId="hms-st-none", NewReplicaCount=2,
+                                                   ApplyImmediately=True),
+                 "ReplicationGroupNotFoundFault", 404, "IncreaseReplicaCount of an unknown group")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-r")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-r-subnets")
+
+
+def test_elasticache_deletion(endpoint: str, account: str) -> None:
+    ec = aws_client("elasticache", endpoint, account)
+    _, subnets, _ = elasticache_network(endpoint, account)
+    ec.create_cache_subnet_group(CacheSubnetGroupName="hms-st-d-subnets", CacheSubnetGroupDescription="x",
+                                 SubnetIds=subnets)
+    rg = elasticache_group(ec, "hms-st-d", "hms-st-d-subnets", KmsKeyId="arn:aws:kms:eu-west-3:123456789012:key/k",
+                           Tags=[{"Key": "team", "Value": "hms"}])
+    out = ec.delete_replication_group(ReplicationGroupId="hms-st-d", FinalSnapshotIdentifier="hms-st-d-final")
+    check(out["ReplicationGroup"]["Status"] == "deleting", "DeleteReplicationGroup answers status deleting")
+    expect_error(lambda: ec.describe_replication_groups(ReplicationGroupId="hms-st-d"),
+                 "ReplicationGroupNotFoundFault", 404, "DeleteReplicationGroup: the group is gone")
+    check(not [c for c in ec.describe_cache_clusters()["CacheClusters"] if c.get("ReplicationGroupId") == "hms-st-d"],
+          "DeleteReplicationGroup: its member cache clusters are gone")
+    snaps = ec.describe_snapshots(SnapshotName="hms-st-d-final")["Snapshots"]
+    check(len(snaps) == 1 and snaps[0].get("ReplicationGroupId") == "hms-st-d"
+          and snaps[0].get("KmsKeyId") == "arn:aws:kms:eu-west-3:123456789012:key/k",
+          "FinalSnapshotIdentifier: the final snapshot exists, of the group, with its key")
+    tagging = aws_client("resourcegroupstaggingapi", endpoint, account)
+    check(not [m for m in tagging.get_resources(TagFilters=[{"Key": "team", "Values": ["hms"]}])["ResourceTagMappingList"]
+               if m["ResourceARN"] == rg["ARN"]], "DeleteReplicationGroup: its tags are gone")
+    elasticache_group(ec, "hms-st-d", "hms-st-d-subnets")
+    expect_error(lambda: ec.delete_replication_group(ReplicationGroupId="hms-st-d", FinalSnapshotIdentifier="hms-st-d-final"),
+                 "SnapshotAlreadyExistsFault", 400, "a final snapshot name already taken")
+    check(ec.describe_replication_groups(ReplicationGroupId="hms-st-d")["ReplicationGroups"][0]["Status"] == "available",
+          "a refused delete deletes nothing")
+    ec.delete_replication_group(ReplicationGroupId="hms-st-d")
+    ec.delete_snapshot(SnapshotName="hms-st-d-final")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="hms-st-d-subnets")
+    expect_error(lambda: ec.delete_replication_group(ReplicationGroupId="hms-st-d"),
+                 "ReplicationGroupNotFoundFault", 404, "DeleteReplicationGroup of a deleted group")
+
+
+def test_secretsmanager_version_stage(endpoint: str, account: str) -> None:
+    """A value staged as AWSPENDING and promoted to AWSCURRENT is what a plain GetSecretValue returns."""
+    sm = aws_client("secretsmanager", endpoint, account)
+    arn = sm.create_secret(Name="hms-selftest/rotation", SecretString="old-value")["ARN"]
+    pending = sm.put_secret_value(SecretId=arn, SecretString="new-value", VersionStages=["AWSPENDING"])["VersionId"]
+    check(sm.get_secret_value(SecretId=arn)["SecretString"] == "old-value",
+          "Secrets Manager: a value staged as AWSPENDING is not current yet")
+    current = [v for v, stages in sm.describe_secret(SecretId=arn)["VersionIdsToStages"].items()
+               if "AWSCURRENT" in stages][0]
+    sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=pending,
+                                   RemoveFromVersionId=current)
+    check(sm.get_secret_value(SecretId=arn)["SecretString"] == "new-value",
+          "UpdateSecretVersionStage AWSCURRENT: GetSecretValue returns the promoted value")
+    check(sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"] == "old-value",
+          "UpdateSecretVersionStage AWSCURRENT: the old value is AWSPREVIOUS")
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
 def test_reset(endpoint: str, account: str) -> None:
     """POST /moto-api/reset empties the launcher's stores as well as moto's. Resets the whole emulator."""
     xray = client(endpoint, account)
@@ -708,6 +1039,200 @@ def test_call_log(path: str, since: float) -> None:
           f"call log has service application-autoscaling with operation names (missing: {sorted(wanted - got)})")
 
 
+# ---- Route 53 and ACM (the launcher's route53_* and acm_* patches) --------------
+    wanted = {"CreateHostedZone", "ListHostedZonesByName", "ChangeResourceRecordSets", "ListResourceRecordSets",
+              "DeleteHostedZone"}
+    got = ops.get("route53", set())
+    check(wanted <= got, f"call log has service route53 with operation names (missing: {sorted(wanted - got)})")
+
+
+def dns_client(service: str, endpoint: str, account: str, region: str = REGION):  # type: ignore[no-untyped-def]
+    c = boto3.client(
+        service, region_name=region, endpoint_url=endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+    def add_account(request, **_):  # type: ignore[no-untyped-def]
+        request.headers["x-moto-account-id"] = account
+
+    c.meta.events.register(f"before-sign.{c.meta.service_model.service_id.hyphenize()}.*", add_account)
+    return c
+
+
+def _cname(action: str, name: str, value: str, ttl: int = 300) -> dict:
+    return {"Action": action, "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": ttl,
+                                                    "ResourceRecords": [{"Value": value}]}}
+
+
+def test_route53(endpoint: str, account: str) -> None:
+    r53 = dns_client("route53", endpoint, account)
+    name = f"selftest-{account}.example.org"
+    ref = f"hms-selftest-{account}"
+    zone = r53.create_hosted_zone(Name=name, CallerReference=ref)["HostedZone"]["Id"]
+    expect_error(lambda: r53.create_hosted_zone(Name=name, CallerReference=ref), "HostedZoneAlreadyExists", 409,
+                 "Route 53: CreateHostedZone repeating a CallerReference")
+    zones = [z for z in r53.list_hosted_zones_by_name(DNSName=name)["HostedZones"] if z["Name"] == name + "."]
+    check(len(zones) == 1, f"Route 53: the repeated CallerReference made no second zone ({len(zones)} zones)")
+
+    rec = f"_v.{name}"
+    batch = lambda *changes: r53.change_resource_record_sets(  # noqa: E731
+        HostedZoneId=zone, ChangeBatch={"Changes": list(changes)})
+    batch(_cname("CREATE", rec, "a.example.net."))
+    expect_error(lambda: batch(_cname("CREATE", rec, "b.example.net.")), "InvalidChangeBatch", 400,
+                 "Route 53: CREATE of a record set that exists (other value)")
+    expect_error(lambda: batch(_cname("CREATE", rec, "a.example.net.")), "InvalidChangeBatch", 400,
+                 "Route 53: CREATE of a record set that exists (same value)")
+    sets = [s for s in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+            if s["Type"] == "CNAME"]
+    check([s["ResourceRecords"] for s in sets] == [[{"Value": "a.example.net."}]],
+          f"Route 53: one CNAME record set, unchanged ({sets})")
+    expect_error(lambda: batch(_cname("CREATE", f"new.{name}", "c.example.net."),
+                               _cname("CREATE", rec, "b.example.net.")), "InvalidChangeBatch", 400,
+                 "Route 53: a batch with one bad CREATE")
+    sets = [s["Name"] for s in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]]
+    check(f"new.{name}." not in sets, "Route 53: a refused batch changes nothing (all or nothing)")
+    expect_error(lambda: batch(_cname("DELETE", rec, "b.example.net.")), "InvalidChangeBatch", 400,
+                 "Route 53: DELETE with values that are not the current ones")
+    batch(_cname("DELETE", rec, "a.example.net."))
+    expect_error(lambda: batch(_cname("DELETE", rec, "a.example.net.")), "InvalidChangeBatch", 400,
+                 "Route 53: DELETE of a record set that is not there")
+    batch(_cname("UPSERT", rec, "d.example.net."), _cname("UPSERT", rec, "e.example.net."))
+    batch(_cname("DELETE", rec, "e.example.net."))
+    r53.delete_hosted_zone(Id=zone)
+    expect_error(lambda: r53.create_hosted_zone(Name=name, CallerReference=ref), "HostedZoneAlreadyExists", 409,
+                 "Route 53: the CallerReference of a deleted zone stays used")
+    fresh = r53.create_hosted_zone(Name=name, CallerReference=ref + "-2")["HostedZone"]["Id"]
+    r53.delete_hosted_zone(Id=fresh)
+
+
+def test_acm(endpoint: str, account: str) -> None:
+    acm = dns_client("acm", endpoint, account)
+    ec2 = dns_client("ec2", endpoint, account)
+    elb = dns_client("elbv2", endpoint, account)
+    domain = f"selftest-{account}.example.org"
+    cert = acm.request_certificate(DomainName=domain, ValidationMethod="DNS")["CertificateArn"]
+    other = acm.request_certificate(DomainName=f"www.{domain}", ValidationMethod="DNS")["CertificateArn"]
+    in_use = lambda arn, c=acm: c.describe_certificate(CertificateArn=arn)["Certificate"]["InUseBy"]  # noqa: E731
+    check(in_use(cert) == [], "ACM: a new certificate is used by nothing")
+
+    vpc = ec2.create_vpc(CidrBlock="10.44.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.44.{i + 1}.0/24", AvailabilityZone=f"{REGION}{az}")
+               ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
+    lb = elb.create_load_balancer(Name=f"selftest-{account}"[:32], Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name=f"tg-{account}", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0][
+        "TargetGroupArn"]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn": cert}],
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0][
+        "ListenerArn"]
+    check(in_use(cert) == [lb], f"ACM: InUseBy names the load balancer of the HTTPS listener ({in_use(cert)})")
+    listed = {c["CertificateArn"]: c.get("InUse") for c in acm.list_certificates()["CertificateSummaryList"]}
+    check(listed.get(cert) is True and listed.get(other) is False, "ACM: ListCertificates InUse")
+    expect_error(lambda: acm.delete_certificate(CertificateArn=cert), "ResourceInUseException", 400,
+                 "ACM: DeleteCertificate of a certificate in use")
+    check(acm.describe_certificate(CertificateArn=cert)["Certificate"]["CertificateArn"] == cert,
+          "ACM: a refused delete deletes nothing")
+    elb.modify_listener(ListenerArn=listener, Certificates=[{"CertificateArn": other}])
+    check(in_use(cert) == [] and in_use(other) == [lb], "ACM: ModifyListener moves InUseBy to the new certificate")
+    acm.delete_certificate(CertificateArn=cert)
+    elb.delete_listener(ListenerArn=listener)
+    check(in_use(other) == [], "ACM: a deleted listener uses nothing")
+    acm.delete_certificate(CertificateArn=other)
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+
+    # CloudFront takes us-east-1 certificates.
+    acm1 = dns_client("acm", endpoint, account, "us-east-1")
+    cf = dns_client("cloudfront", endpoint, account, "us-east-1")
+    cdn = acm1.request_certificate(DomainName=domain, ValidationMethod="DNS")["CertificateArn"]
+    config = {
+        "CallerReference": f"selftest-{account}", "Comment": "", "Enabled": True, "Aliases": {"Quantity": 1, "Items": [domain]},
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "origin.example.org",
+                                              "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443,
+                                                                     "OriginProtocolPolicy": "https-only"}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+        "ViewerCertificate": {"ACMCertificateArn": cdn, "SSLSupportMethod": "sni-only",
+                              "MinimumProtocolVersion": "TLSv1.2_2021"},
+    }
+    dist = cf.create_distribution(DistributionConfig=config)["Distribution"]
+    check(in_use(cdn, acm1) == [dist["ARN"]], f"ACM: InUseBy names the CloudFront distribution ({in_use(cdn, acm1)})")
+    expect_error(lambda: acm1.delete_certificate(CertificateArn=cdn), "ResourceInUseException", 400,
+                 "ACM: DeleteCertificate of a certificate a distribution uses")
+    etag = cf.get_distribution_config(Id=dist["Id"])["ETag"]
+    config["Enabled"] = False
+    config["ViewerCertificate"] = {"CloudFrontDefaultCertificate": True}
+    etag = cf.update_distribution(Id=dist["Id"], IfMatch=etag, DistributionConfig=config)["ETag"]
+    check(in_use(cdn, acm1) == [], "ACM: a distribution moved off the certificate uses it no more")
+    cf.delete_distribution(Id=dist["Id"], IfMatch=etag)
+    acm1.delete_certificate(CertificateArn=cdn)
+
+    # A repeated idempotency token is the same request, also once its certificate is deleted.
+    token = f"t{account}"
+    first = acm.request_certificate(DomainName=domain, ValidationMethod="DNS", IdempotencyToken=token)["CertificateArn"]
+    again = acm.request_certificate(DomainName=domain, ValidationMethod="DNS", IdempotencyToken=token)["CertificateArn"]
+    check(first == again, "ACM: a repeated IdempotencyToken answers with the same certificate")
+    acm.delete_certificate(CertificateArn=first)
+    after = acm.request_certificate(DomainName=domain, ValidationMethod="DNS", IdempotencyToken=token)["CertificateArn"]
+    check(after == first, "ACM: the token of a deleted certificate answers with its ARN (no HTTP 500)")
+    expect_error(lambda: acm.describe_certificate(CertificateArn=after), "ResourceNotFoundException", 400,
+                 "ACM: that ARN describes as deleted")
+
+
+def test_acm_validation_wait(endpoint: str, account: str) -> None:
+    """The launcher sets MOTO_ACM_VALIDATION_WAIT low (3 s unless told otherwise), so waits end in tests."""
+    acm = dns_client("acm", endpoint, account)
+    arn = acm.request_certificate(DomainName=f"wait-{account}.example.org", ValidationMethod="DNS")["CertificateArn"]
+    start = time.monotonic()
+    status = ""
+    while time.monotonic() - start < 30:
+        status = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"]
+        if status == "ISSUED":
+            break
+        time.sleep(0.5)
+    check(status == "ISSUED", f"ACM: a DNS-validated certificate is issued within 30 s ({status} after "
+                              f"{time.monotonic() - start:.1f}s; MOTO_ACM_VALIDATION_WAIT)")
+    acm.delete_certificate(CertificateArn=arn)
+
+
+def test_route53_reset(endpoint: str, account: str) -> None:
+    """POST /moto-api/reset forgets the CallerReferences used (a stateful patch's store)."""
+    r53 = dns_client("route53", endpoint, account)
+    ref = f"hms-selftest-reset-{account}"
+    zone = r53.create_hosted_zone(Name=f"reset-{account}.example.org", CallerReference=ref)["HostedZone"]["Id"]
+    r53.delete_hosted_zone(Id=zone)
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        resp.read()
+    try:
+        zone = r53.create_hosted_zone(Name=f"reset-{account}.example.org", CallerReference=ref)["HostedZone"]["Id"]
+        check(True, "after the reset: a CallerReference used before is free again")
+        r53.delete_hosted_zone(Id=zone)
+    except ClientError as err:
+        check(False, f"after the reset: a CallerReference used before is free again ({err})")
+
+
+def test_acm_key_algorithm(endpoint: str, account: str) -> None:
+    acm = dns_client("acm", endpoint, account)
+    domain = f"ec-{account}.example.org"
+    ec_arn = acm.request_certificate(DomainName=domain, ValidationMethod="DNS", KeyAlgorithm="EC_prime256v1",
+                                     SubjectAlternativeNames=[f"www.{domain}"])["CertificateArn"]
+    rsa_arn = acm.request_certificate(DomainName=domain, ValidationMethod="DNS")["CertificateArn"]
+    got = acm.describe_certificate(CertificateArn=ec_arn)["Certificate"]
+    check(got["KeyAlgorithm"] == "EC_prime256v1" and sorted(got["SubjectAlternativeNames"]) == [domain, f"www.{domain}"],
+          f"ACM: RequestCertificate KeyAlgorithm EC_prime256v1 ({got['KeyAlgorithm']})")
+    check(acm.describe_certificate(CertificateArn=rsa_arn)["Certificate"]["KeyAlgorithm"] == "RSA_2048",
+          "ACM: RSA_2048 by default")
+    listed = [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]]
+    check(rsa_arn in listed and ec_arn not in listed, "ACM: ListCertificates lists RSA_2048 only by default")
+    listed = [c["CertificateArn"] for c in acm.list_certificates(
+        Includes={"keyTypes": ["RSA_2048", "EC_prime256v1"]})["CertificateSummaryList"]]
+    check(rsa_arn in listed and ec_arn in listed, "ACM: ListCertificates with Includes.keyTypes lists EC keys")
+    expect_error(lambda: acm.request_certificate(DomainName=domain, ValidationMethod="DNS", KeyAlgorithm="RSA_1024"),
+                 "ValidationException", 400, "ACM: RequestCertificate with KeyAlgorithm RSA_1024")
+    for arn in (ec_arn, rsa_arn):
+        acm.delete_certificate(CertificateArn=arn)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -728,10 +1253,22 @@ def main() -> int:
     test_cloudwatch_cbor(args.endpoint, account)
     test_autoscaling_tags(args.endpoint, account)
     test_s3(args.endpoint, account)
+    test_elasticache_parameter_groups(args.endpoint, account)
+    test_elasticache_subnet_groups(args.endpoint, account)
+    test_elasticache_replication_group(args.endpoint, account)
+    test_elasticache_modify(args.endpoint, account)
+    test_elasticache_replica_count(args.endpoint, account)
+    test_elasticache_deletion(args.endpoint, account)
+    test_secretsmanager_version_stage(args.endpoint, account)
+    test_route53(args.endpoint, account)
+    test_acm(args.endpoint, account)
+    test_acm_validation_wait(args.endpoint, account)
+    test_acm_key_algorithm(args.endpoint, account)
     if args.call_log:
         test_call_log(args.call_log, since)
     if args.check_reset:
         test_reset(args.endpoint, account)
+        test_route53_reset(args.endpoint, account)
 
     print(f"{len(FAILURES)} failure(s)" if FAILURES else "all checks passed")
     return 1 if FAILURES else 0

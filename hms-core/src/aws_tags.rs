@@ -471,3 +471,120 @@ impl TagApi for SecretsTags<'_> {
         Ok(())
     }
 }
+
+/// ElastiCache resources (replication groups, subnet and parameter groups, snapshots; by ARN):
+/// `AddTagsToResource` / `RemoveTagsFromResource`.
+#[cfg(feature = "elasticache")]
+pub struct ElastiCacheTags<'a>(pub &'a aws_sdk_elasticache::Client);
+
+#[cfg(feature = "elasticache")]
+impl TagApi for ElastiCacheTags<'_> {
+    async fn write(&self, arn: &str, delta: &TagDelta) -> Result<()> {
+        use aws_sdk_elasticache::types::Tag;
+        if !delta.remove.is_empty() {
+            self.0
+                .remove_tags_from_resource()
+                .resource_name(arn)
+                .set_tag_keys(Some(delta.remove.clone()))
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "elasticache:RemoveTagsFromResource", e))?;
+        }
+        if !delta.set.is_empty() {
+            let tags = delta
+                .set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            self.0
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "elasticache:AddTagsToResource", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// ACM certificates (by ARN; the client must be in the certificate's region): `AddTagsToCertificate` /
+/// `RemoveTagsFromCertificate`.
+#[cfg(feature = "acm")]
+pub struct AcmTags<'a>(pub &'a aws_sdk_acm::Client);
+
+#[cfg(feature = "acm")]
+impl TagApi for AcmTags<'_> {
+    async fn write(&self, arn: &str, delta: &TagDelta) -> Result<()> {
+        use aws_sdk_acm::types::Tag;
+        if !delta.remove.is_empty() {
+            let keys = delta
+                .remove
+                .iter()
+                .map(|k| Tag::builder().key(k).build().map_err(internal))
+                .collect::<Result<Vec<_>>>()?;
+            self.0
+                .remove_tags_from_certificate()
+                .certificate_arn(arn)
+                .set_tags(Some(keys))
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "acm:RemoveTagsFromCertificate", e))?;
+        }
+        if !delta.set.is_empty() {
+            let tags = delta
+                .set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(internal))
+                .collect::<Result<Vec<_>>>()?;
+            self.0
+                .add_tags_to_certificate()
+                .certificate_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "acm:AddTagsToCertificate", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Route 53 hosted zones (by zone id, with or without `/hostedzone/`): `ChangeTagsForResource`, at most 10
+/// keys to add and 10 to remove per call.
+#[cfg(feature = "route53")]
+pub struct Route53ZoneTags<'a>(pub &'a aws_sdk_route53::Client);
+
+#[cfg(feature = "route53")]
+impl TagApi for Route53ZoneTags<'_> {
+    async fn write(&self, zone: &str, delta: &TagDelta) -> Result<()> {
+        use aws_sdk_route53::types::{Tag, TagResourceType};
+        let id = zone.trim_start_matches("/hostedzone/");
+        let set: Vec<Tag> = delta
+            .set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let (mut set, mut remove) = (set.as_slice(), delta.remove.as_slice());
+        while !set.is_empty() || !remove.is_empty() {
+            let (add_now, add_rest) = set.split_at(set.len().min(10));
+            let (rm_now, rm_rest) = remove.split_at(remove.len().min(10));
+            let mut call = self
+                .0
+                .change_tags_for_resource()
+                .resource_type(TagResourceType::Hostedzone)
+                .resource_id(id);
+            if !add_now.is_empty() {
+                call = call.set_add_tags(Some(add_now.to_vec()));
+            }
+            if !rm_now.is_empty() {
+                call = call.set_remove_tag_keys(Some(rm_now.to_vec()));
+            }
+            call.send()
+                .await
+                .map_err(|e| Error::aws(id, "route53:ChangeTagsForResource", e))?;
+            set = add_rest;
+            remove = rm_rest;
+        }
+        Ok(())
+    }
+}

@@ -152,6 +152,40 @@ def _s3_operation(method: str, path: str, query_string: str) -> str:
     )
 
 
+# Route 53's REST operations by (method, path under /2013-04-01), for the call log and the benchmark tables.
+_ROUTE53_OPERATIONS: list[tuple[str, "re.Pattern[str]", str]] = [
+    (m, re.compile(p), name) for m, p, name in [
+        ("POST", r"^/hostedzone/?$", "CreateHostedZone"),
+        ("GET", r"^/hostedzone/?$", "ListHostedZones"),
+        ("GET", r"^/hostedzonesbyname/?$", "ListHostedZonesByName"),
+        ("GET", r"^/hostedzonecount/?$", "GetHostedZoneCount"),
+        ("GET", r"^/hostedzone/[^/]+/?$", "GetHostedZone"),
+        ("POST", r"^/hostedzone/[^/]+/?$", "UpdateHostedZoneComment"),
+        ("DELETE", r"^/hostedzone/[^/]+/?$", "DeleteHostedZone"),
+        ("POST", r"^/hostedzone/[^/]+/rrset/?$", "ChangeResourceRecordSets"),
+        ("GET", r"^/hostedzone/[^/]+/rrset/?$", "ListResourceRecordSets"),
+        ("GET", r"^/hostedzone/[^/]+/dnssec/?$", "GetDNSSEC"),
+        ("POST", r"^/tags/[^/]+/?$", "ListTagsForResources"),
+        ("POST", r"^/tags/[^/]+/[^/]+/?$", "ChangeTagsForResource"),
+        ("GET", r"^/tags/[^/]+/[^/]+/?$", "ListTagsForResource"),
+        ("GET", r"^/change/[^/]+/?$", "GetChange"),
+        ("POST", r"^/healthcheck/?$", "CreateHealthCheck"),
+        ("GET", r"^/healthcheck/?$", "ListHealthChecks"),
+        ("GET", r"^/healthcheck/[^/]+/?$", "GetHealthCheck"),
+        ("POST", r"^/healthcheck/[^/]+/?$", "UpdateHealthCheck"),
+        ("DELETE", r"^/healthcheck/[^/]+/?$", "DeleteHealthCheck"),
+    ]
+]
+
+
+def _route53_operation(method: str, path: str) -> str | None:
+    rest = re.sub(r"^/\d{4}-\d{2}-\d{2}", "", path)
+    for m, pattern, name in _ROUTE53_OPERATIONS:
+        if m == method and pattern.match(rest):
+            return name
+    return None
+
+
 def operation_of(environ: dict) -> str:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -178,6 +212,10 @@ def operation_of(environ: dict) -> str:
         return m.group(1)
     if service_of(environ) == "s3":
         return _s3_operation(method, path, environ.get("QUERY_STRING") or "")
+    if service_of(environ) == "route53":
+        name = _route53_operation(method, path)
+        if name:
+            return name
     # REST services: "METHOD /first-segment".
     first = path.lstrip("/").split("/", 1)[0]
     return f"{method} /{first}"

@@ -36,3 +36,17 @@ from . import cbor  # noqa: E402,F401
 from . import autoscaling_tags  # noqa: E402,F401
 from . import s3_secure_transport  # noqa: E402,F401
 from . import s3_conditional_writes  # noqa: E402,F401
+from . import elasticache_num_cache_clusters  # noqa: E402,F401
+from . import elasticache_reader_endpoint  # noqa: E402,F401
+from . import elasticache_parameter_groups  # noqa: E402,F401
+from . import elasticache_subnet_groups  # noqa: E402,F401
+from . import elasticache_member_clusters  # noqa: E402,F401
+from . import elasticache_modify_replication_group  # noqa: E402,F401
+from . import elasticache_replica_count  # noqa: E402,F401
+from . import elasticache_deletion  # noqa: E402,F401
+from . import route53_change_batch  # noqa: E402,F401
+from . import route53_caller_reference  # noqa: E402,F401
+from . import acm_in_use  # noqa: E402,F401
+from . import acm_idempotency  # noqa: E402,F401
+from . import acm_key_algorithm  # noqa: E402,F401
+from . import secretsmanager_version_stage  # noqa: E402,F401
