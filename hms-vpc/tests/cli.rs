@@ -577,13 +577,12 @@ fn a_held_lock_fails_fast_naming_the_holder() {
     let held = s
         .block_on(store.lock("hms-vpc", "up", std::time::Duration::ZERO))
         .expect("lock");
-    let started = std::time::Instant::now();
+    // Held and no --lock-timeout: it fails (a wait would hang here, the lock is never released).
     let (doc, err) = s.run(&["up"], 1);
     assert!(
         err.contains(&held.info.id) && err.contains("hms-vpc up") && err.contains("unlock"),
         "{err}"
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(doc["runs"][0]["ok"], false);
     assert_eq!(s.counts(), [0; 7], "nothing was created while locked");
     drop(held);

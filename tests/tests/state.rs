@@ -230,13 +230,11 @@ fn the_s3_lock_lets_one_run_through_and_names_the_holder() {
         std::thread::sleep(Duration::from_millis(10));
     }
     // While the first holds the lock, a second run fails at once naming it.
-    let started = Instant::now();
     let second = s
         .std_cmd(&["up", "--state", &url])
         .stdin(Stdio::null())
         .output()
         .expect("second");
-    let waited = started.elapsed();
     let first = first.wait_with_output().expect("first");
     let err = String::from_utf8_lossy(&second.stderr);
     if keys(&s, &bucket).contains(&lock_key) || first.status.code() != Some(0) {
@@ -251,7 +249,8 @@ fn the_s3_lock_lets_one_run_through_and_names_the_holder() {
             "{err}"
         );
         assert!(err.contains("hms-vpc unlock "), "{err}");
-        assert!(waited < Duration::from_secs(3), "fails fast: {waited:?}");
+        // Without --lock-timeout it does not wait for the holder: had it waited, it would have
+        // taken the lock once the first released it and exited 0.
     } else {
         // The first had released already when the second looked: then the second saw a converged stack.
         assert_eq!(second.status.code(), Some(0), "{err}");
@@ -266,9 +265,7 @@ fn the_s3_lock_lets_one_run_through_and_names_the_holder() {
         &lock_key,
         r#"{"id":"0123456789abcdef","who":"alice@ci-7","pid":4242,"operation":"hms-vpc up","created":"2026-12-01T08:00:00Z","version":"0.1.0"}"#,
     );
-    let started = Instant::now();
     let (_, err) = s.run(&["up", "--state", &url], 1);
-    assert!(started.elapsed() < Duration::from_secs(5), "fails fast");
     assert!(err.contains("alice@ci-7 (pid 4242)"), "{err}");
     assert!(err.contains("hms-vpc unlock 0123456789abcdef"), "{err}");
     let (_, err) = s.run(&["unlock", "ffffffffffffffff", "--state", &url], 64);
@@ -304,10 +301,17 @@ fn a_run_killed_on_s3_leaves_a_stale_lock_that_unlock_clears() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    // Kill it once it holds the lock and has recorded something.
+    // Kill it once it holds the lock and has recorded at least one resource.
     let start = Instant::now();
     let state_key = format!("teams/{}-production/hms-vpc.json", s.name);
-    while !keys(&s, &bucket).contains(&state_key) && start.elapsed() < Duration::from_secs(30) {
+    let recorded = |s: &Stack| {
+        keys(s, &bucket).contains(&state_key)
+            && serde_json::from_str::<Value>(&get(s, &bucket, &state_key))
+                .ok()
+                .and_then(|st| st["resources"].as_object().map(|r| !r.is_empty()))
+                .unwrap_or(false)
+    };
+    while !recorded(&s) && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("kill");
