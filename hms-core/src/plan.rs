@@ -144,6 +144,10 @@ pub struct Plan {
     /// Conditions that stop this run before any change (deletion protection on at `down`): exit 1.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// What the operator should know of how the plan was decided (an explicit setting that overrides
+    /// an upstream output): shown under the changes, never stopping the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -222,6 +226,7 @@ impl Plan {
             }
             lines.push(line);
         }
+        lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
         lines.push(self.summary_line());
         lines
     }

@@ -2,6 +2,8 @@
 //! canonical content and its hash (what a service runs), a scaling policy's configuration, the scalable
 //! target's resource id. Pure; imported by both, so that neither imports the other.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use crate::spec::{Service, Spec};
@@ -12,25 +14,26 @@ pub fn unknown(v: &Option<String>, producer: &str) -> String {
         .unwrap_or_else(|| format!("(known after {producer} up)"))
 }
 
-/// The task definition a service should run, in the canonical form that is compared and hashed. The
-/// database password is a reference to the managed secret, never a value.
-pub fn task_content(spec: &Spec, s: &Service) -> Value {
-    let mut env: serde_json::Map<String, Value> = s
-        .environment
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-        .collect();
-    let mut secrets = serde_json::Map::new();
+/// A container's environment and its secrets (name → the `valueFrom` reference), known or as the plan
+/// shows them: the service's own variables, the database's for the backend (hms-db) and the cache's
+/// (hms-cache, when the stack has it). Passwords and tokens are references to their secrets, never values.
+pub fn container_env(
+    spec: &Spec,
+    s: &Service,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut env = s.environment.clone();
+    let mut secrets = BTreeMap::new();
     if s.database {
         match &spec.database {
             Some(db) => {
-                env.insert("DB_HOST".into(), db.host.clone().into());
-                env.insert("DB_PORT".into(), db.port.clone().into());
-                env.insert("DB_NAME".into(), db.name.clone().into());
-                env.insert("DB_USER".into(), db.user.clone().into());
+                env.insert("DB_HOST".into(), db.host.clone());
+                env.insert("DB_PORT".into(), db.port.clone());
+                env.insert("DB_NAME".into(), db.name.clone());
+                env.insert("DB_USER".into(), db.user.clone());
+                // The managed secret's password field; ECS resolves it at task start.
                 secrets.insert(
                     "DB_PASSWORD".into(),
-                    format!("{}:password::", db.secret_arn).into(),
+                    format!("{}:password::", db.secret_arn),
                 );
             }
             None => {
@@ -38,6 +41,19 @@ pub fn task_content(spec: &Spec, s: &Service) -> Value {
             }
         }
     }
+    if let (true, Some(cache)) = (s.cache, &spec.cache) {
+        env.insert("REDIS_HOST".into(), unknown(&cache.host, "hms-cache"));
+        env.insert("REDIS_PORT".into(), unknown(&cache.port, "hms-cache"));
+        env.insert("REDIS_TLS".into(), cache.tls.to_string());
+        // The AUTH secret's string is the bare token: the whole secret is the value.
+        secrets.insert("REDIS_AUTH".into(), unknown(&cache.secret_arn, "hms-cache"));
+    }
+    (env, secrets)
+}
+
+/// The task definition a service should run, in the canonical form that is compared and hashed.
+pub fn task_content(spec: &Spec, s: &Service) -> Value {
+    let (env, secrets) = container_env(spec, s);
     json!({
         "family": s.name,
         "cpu": s.cpu.to_string(),

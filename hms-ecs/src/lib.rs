@@ -100,7 +100,7 @@ pub struct Ecs {
 impl Tool for Ecs {
     const NAME: &'static str = "hms-ecs";
     const SECTION: &'static str = "ecs";
-    const USES: &'static [&'static str] = &["vpc", "security", "db"];
+    const USES: &'static [&'static str] = &["vpc", "security", "dns", "db", "cache"];
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

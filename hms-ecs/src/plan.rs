@@ -273,6 +273,7 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             _ => {}
         }
     }
+    plan.notes.extend(spec.certificate_note.clone());
     plan
 }
 
@@ -337,6 +338,17 @@ mod tests {
 
     /// The spec of `up` with `config` (TOML) and the stack's own `tags`.
     fn spec_of(config: &str, tags: &[(&str, &str)]) -> Spec {
+        spec_with(config, tags, &[], CommandKind::Up).expect("spec")
+    }
+
+    /// The spec of `command` with `config`, `tags` and more upstream sections (`("dns", {...})`, with
+    /// the unknown output names of a planned one).
+    fn spec_with(
+        config: &str,
+        tags: &[(&str, &str)],
+        more: &[(&str, serde_json::Value, &[&str])],
+        command: CommandKind,
+    ) -> hms_core::Result<Spec> {
         let id = Identity {
             stack: "hms".into(),
             env: "production".into(),
@@ -348,18 +360,21 @@ mod tests {
             .collect();
         let tagger = Tagger::new(id.clone(), "hms-ecs", extra);
         let config = Config::from_toml(config, "hms.toml").expect("config");
-        let doc = upstream(&id);
+        let mut doc = upstream(&id);
+        for (section, value, unknown) in more {
+            let unknown: Vec<String> = unknown.iter().map(|u| (*u).to_owned()).collect();
+            doc.set_outputs(section, value.clone(), &unknown);
+        }
         let flags: Flags<NoFlags, UpFlags, DownFlags> = Flags::default();
         spec::build(&SpecInput {
             config: &config,
             tagger: &tagger,
             doc: &doc,
-            command: CommandKind::Up,
+            command,
             flags: &flags,
             yes: false,
             tool: "hms-ecs",
         })
-        .expect("spec")
     }
 
     /// What observe finds once `spec` is applied: every desired resource as it is wanted.
@@ -611,5 +626,136 @@ path = "/worker/*"
             &found,
         );
         assert_eq!(all.changes.len(), 16);
+    }
+
+    #[test]
+    fn the_stacks_certificate_serves_https_and_an_explicit_one_wins_with_a_note() {
+        let cert = "arn:aws:acm:us-east-1:123456789012:certificate/dns";
+        let dns = [("dns", json!({"certificate_arn": cert}), &[][..])];
+        let spec = spec_with("", &[], &dns, CommandKind::Up).expect("spec");
+        assert_eq!(spec.certificate_arn.as_deref(), Some(cert));
+        let p = plan(&spec, &observed(converged(&spec_of("", &[]))));
+        let https = p.get("ecs.listener.https").expect("an HTTPS listener");
+        assert_eq!(https.action, Action::Create);
+        assert_eq!(
+            https.after.as_ref().map(|a| a["certificate"].clone()),
+            Some(json!(cert))
+        );
+        let http = p
+            .get("ecs.listener.http")
+            .expect("the HTTP listener changes");
+        assert_eq!(
+            http.after.as_ref().map(|a| a["default"].clone()),
+            Some(json!("redirect:HTTPS:443"))
+        );
+        assert!(p.notes.is_empty());
+
+        let own = "arn:aws:acm:us-east-1:123456789012:certificate/own";
+        let config = format!("[ecs]\ncertificate_arn = \"{own}\"\n");
+        let spec = spec_with(&config, &[], &dns, CommandKind::Up).expect("spec");
+        assert_eq!(spec.certificate_arn.as_deref(), Some(own));
+        let p = plan(&spec, &observed(FoundSet::new()));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains(own) && n.contains("outputs.dns.certificate_arn")),
+            "{:?}",
+            p.notes
+        );
+        assert!(p
+            .render()
+            .iter()
+            .any(|l| l.starts_with("note: ecs.certificate_arn is set")));
+
+        // Only planned upstream: the plan shows HTTPS with a certificate known later; `up` refuses.
+        let planned = [(
+            "dns",
+            json!({"domain_name": "hms.example.org"}),
+            &["certificate_arn"][..],
+        )];
+        let spec = spec_with("", &[], &planned, CommandKind::Plan).expect("plan spec");
+        assert_eq!(
+            spec.certificate_arn.as_deref(),
+            Some("(known after hms-dns up)")
+        );
+        let err = spec_with("", &[], &planned, CommandKind::Up).expect_err("up needs it");
+        assert!(err.to_string().contains("hms-dns up"), "{err}");
+    }
+
+    #[test]
+    fn the_backend_gets_the_cache_and_a_stack_without_it_gets_nothing() {
+        let arn =
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:hms/production/cache/auth-AbCdEf";
+        let cache = [(
+            "cache",
+            json!({"primary_endpoint": "master.hms.x.use1.cache.amazonaws.com", "port": 6379, "tls": true, "auth_secret_arn": arn}),
+            &[][..],
+        )];
+        let spec = spec_with("", &[], &cache, CommandKind::Up).expect("spec");
+        let backend = spec
+            .services
+            .iter()
+            .find(|s| s.key == "backend")
+            .expect("backend");
+        let frontend = spec
+            .services
+            .iter()
+            .find(|s| s.key == "frontend")
+            .expect("frontend");
+        let c = crate::desired::task_content(&spec, backend);
+        let env = &c["container"]["environment"];
+        assert_eq!(env["REDIS_HOST"], "master.hms.x.use1.cache.amazonaws.com");
+        assert_eq!(env["REDIS_PORT"], "6379");
+        assert_eq!(env["REDIS_TLS"], "true");
+        assert_eq!(c["container"]["secrets"]["REDIS_AUTH"], arn);
+        let f = crate::desired::task_content(&spec, frontend);
+        assert!(
+            f["container"]["environment"].get("REDIS_HOST").is_none(),
+            "{f}"
+        );
+        // The backend's revision changes when the cache arrives; nothing else does.
+        let p = plan(&spec, &observed(converged(&spec_of("", &[]))));
+        let got: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(
+            got,
+            ["ecs.task_definition[backend]", "ecs.service[backend]"]
+        );
+
+        let none = crate::desired::task_content(&spec_of("", &[]), backend);
+        assert!(
+            none["container"]["environment"].get("REDIS_HOST").is_none(),
+            "{none}"
+        );
+        assert!(
+            none["container"]["secrets"].get("REDIS_AUTH").is_none(),
+            "{none}"
+        );
+
+        let planned = [(
+            "cache",
+            json!({"port": 6379, "tls": true}),
+            &["primary_endpoint", "auth_secret_arn"][..],
+        )];
+        let spec = spec_with("", &[], &planned, CommandKind::Plan).expect("plan spec");
+        let backend = spec
+            .services
+            .iter()
+            .find(|s| s.key == "backend")
+            .expect("backend");
+        let c = crate::desired::task_content(&spec, backend);
+        assert_eq!(
+            c["container"]["environment"]["REDIS_HOST"],
+            "(known after hms-cache up)"
+        );
+        let err = spec_with("", &[], &planned, CommandKind::Up).expect_err("up needs it");
+        assert!(err.to_string().contains("hms-cache up"), "{err}");
+        let err = spec_with(
+            "[ecs.services.backend.environment]\nREDIS_HOST = \"x\"\n",
+            &[],
+            &[],
+            CommandKind::Up,
+        )
+        .expect_err("REDIS_* from config");
+        assert!(err.to_string().contains("hms-cache"), "{err}");
     }
 }

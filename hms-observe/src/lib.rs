@@ -67,7 +67,7 @@ pub struct Observe {
 impl Tool for Observe {
     const NAME: &'static str = "hms-observe";
     const SECTION: &'static str = "observe";
-    const USES: &'static [&'static str] = &["ecs", "db"];
+    const USES: &'static [&'static str] = &["dns", "db", "cache", "ecs"];
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -121,6 +121,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
+    plan.notes.extend(spec.notes.iter().cloned());
     plan
 }
 
@@ -152,14 +153,29 @@ mod tests {
     /// The spec for `[observe]` lines `observe`, stack tags `tags`, and a document with the ECS `services`
     /// behind a load balancer (no database).
     fn spec(observe: &str, tags: &[(&str, &str)], services: &[&str]) -> Spec {
+        spec_with(observe, tags, services, &[], &id()).expect("spec")
+    }
+
+    /// As [`spec`], with more upstream sections (`("cache", {...}, unknown names)`) in `at`'s region.
+    fn spec_with(
+        observe: &str,
+        tags: &[(&str, &str)],
+        services: &[&str],
+        more: &[(&str, Value, &[&str])],
+        at: &Identity,
+    ) -> hms_core::Result<Spec> {
         let text = format!("[observe]\nalarm_emails = [\"{EMAIL}\"]\n{observe}\n");
         let config = Config::from_toml(&text, "hms.toml").expect("config");
         let extra: BTreeMap<String, String> = tags
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let tagger = Tagger::new(id(), "hms-observe", extra);
-        let mut doc = Document::new(&id());
+        let tagger = Tagger::new(at.clone(), "hms-observe", extra);
+        let mut doc = Document::new(at);
+        for (section, value, unknown) in more {
+            let unknown: Vec<String> = unknown.iter().map(|u| (*u).to_owned()).collect();
+            doc.set_outputs(section, value.clone(), &unknown);
+        }
         doc.outputs.insert(
             "ecs".into(),
             json!({
@@ -177,7 +193,6 @@ mod tests {
             yes: false,
             tool: "hms-observe",
         })
-        .expect("spec")
     }
 
     /// What AWS holds once it matches `spec`.
@@ -419,6 +434,118 @@ mod tests {
         assert_eq!(
             dimensions(&s.alarms[0])["ClusterName"],
             "(known after hms-ecs up)"
+        );
+    }
+
+    #[test]
+    fn the_cache_members_and_the_certificates_get_their_alarms() {
+        let members = ["hms-cache-001", "hms-cache-002"];
+        let cache = ("cache", json!({"member_clusters": members}), &[][..]);
+        let dns = (
+            "dns",
+            json!({"certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/alb", "cdn_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/cdn"}),
+            &[][..],
+        );
+        let s = spec_with("", &[], &["backend"], &[cache, dns.clone()], &id()).expect("spec");
+        let of = |key: &str| s.alarm(key).unwrap_or_else(|| panic!("alarm {key}"));
+        for m in members {
+            for k in ["cpu", "memory", "evictions", "connections"] {
+                let a = of(&format!("cache.{m}.{k}"));
+                assert_eq!(a.namespace, "AWS/ElastiCache");
+                assert_eq!(
+                    a.dimensions,
+                    vec![("CacheClusterId".to_owned(), Some(m.to_owned()))]
+                );
+            }
+        }
+        assert_eq!(of("cache.hms-cache-001.cpu").metric, "EngineCPUUtilization");
+        assert_eq!(
+            of("cache.hms-cache-002.memory").metric,
+            "DatabaseMemoryUsagePercentage"
+        );
+        // The primary reports no replication lag; the replica does.
+        assert!(s.alarm("cache.hms-cache-001.replication_lag").is_none());
+        assert_eq!(
+            of("cache.hms-cache-002.replication_lag").metric,
+            "ReplicationLag"
+        );
+        let cert = of("certificate.cdn");
+        assert_eq!(cert.metric, "DaysToExpiry");
+        assert_eq!(
+            (cert.comparison, cert.threshold, cert.period),
+            (crate::spec::Comparison::Less, 30.0, 86400)
+        );
+        assert_eq!(
+            cert.dimensions,
+            vec![(
+                "CertificateArn".to_owned(),
+                Some("arn:aws:acm:us-east-1:123456789012:certificate/cdn".to_owned())
+            )]
+        );
+        assert!(s.alarm("certificate.alb").is_some());
+        assert!(s.notes.is_empty(), "{:?}", s.notes);
+        let body = s.dashboard.as_ref().expect("dashboard").body.to_string();
+        assert!(
+            body.contains("CacheClusterId") && body.contains("hms-cache-002"),
+            "{body}"
+        );
+
+        // Only planned upstream: no cache alarm yet, and the plan says why.
+        let planned = ("cache", json!({"port": 6379}), &["member_clusters"][..]);
+        let s = spec_with("", &[], &["backend"], &[planned], &id()).expect("spec");
+        assert!(!s.alarms.iter().any(|a| a.key.starts_with("cache.")));
+        let p = plan(
+            &s,
+            &Observed {
+                found: FoundSet::new(),
+                conflicts: vec![],
+            },
+        );
+        assert!(
+            p.render()
+                .iter()
+                .any(|l| l.starts_with("note: the cache alarms")),
+            "{:?}",
+            p.render()
+        );
+
+        // Outside us-east-1 the CDN certificate's metric is not where the alarms are: said, not hidden.
+        let eu = Identity {
+            region: "eu-west-1".into(),
+            ..id()
+        };
+        let dns_eu = (
+            "dns",
+            json!({"certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/alb", "cdn_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/cdn"}),
+            &[][..],
+        );
+        let s = spec_with("", &[], &["backend"], &[dns_eu], &eu).expect("spec");
+        assert!(s.alarm("certificate.alb").is_some());
+        assert!(s.alarm("certificate.cdn").is_none());
+        assert!(
+            s.notes.iter().any(|n| n.contains("us-east-1")),
+            "{:?}",
+            s.notes
+        );
+
+        // A stack without hms-cache and hms-dns has none of them.
+        let s = spec("", &[], &["backend"]);
+        assert!(!s
+            .alarms
+            .iter()
+            .any(|a| a.key.starts_with("cache.") || a.key.starts_with("certificate.")));
+
+        let err = spec_with(
+            "certificate_expiry_days = 90",
+            &[],
+            &["backend"],
+            &[dns],
+            &id(),
+        )
+        .expect_err("90 days");
+        assert!(
+            err.to_string().contains("observe.certificate_expiry_days"),
+            "{err}"
         );
     }
 }

@@ -13,6 +13,7 @@ use hms_core::{Error, Result};
 use serde_json::Value;
 
 use super::{built, need, Op};
+use crate::desired::container_env;
 use crate::spec::{Service, Spec};
 
 pub(super) async fn put(op: &Op<'_>) -> Result<Resource> {
@@ -33,32 +34,22 @@ pub(super) async fn put(op: &Op<'_>) -> Result<Resource> {
 /// The service's container: its image, port, environment, the database secret's reference, logs and
 /// health check.
 fn container(spec: &Spec, s: &Service, a: &str) -> Result<ContainerDefinition> {
-    let mut env: Vec<KeyValuePair> = s
-        .environment
+    if s.database && spec.database.is_none() {
+        return Err(Error::Internal(format!("{a}: database outputs unknown")));
+    }
+    if let (true, Some(c)) = (s.cache, &spec.cache) {
+        if c.host.is_none() || c.port.is_none() || c.secret_arn.is_none() {
+            return Err(Error::Internal(format!("{a}: cache outputs unknown")));
+        }
+    }
+    let (vars, refs) = container_env(spec, s);
+    let env: Vec<KeyValuePair> = vars
         .iter()
         .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
         .collect();
     let mut secrets = Vec::new();
-    if s.database {
-        let db = spec
-            .database
-            .clone()
-            .ok_or_else(|| Error::Internal(format!("{a}: database outputs unknown")))?;
-        for (k, v) in [
-            ("DB_HOST", &db.host),
-            ("DB_PORT", &db.port),
-            ("DB_NAME", &db.name),
-            ("DB_USER", &db.user),
-        ] {
-            env.push(KeyValuePair::builder().name(k).value(v).build());
-        }
-        // A reference to the managed secret's password field; ECS resolves it at task start.
-        secrets.push(built(
-            Secret::builder()
-                .name("DB_PASSWORD")
-                .value_from(format!("{}:password::", db.secret_arn))
-                .build(),
-        )?);
+    for (k, v) in &refs {
+        secrets.push(built(Secret::builder().name(k).value_from(v).build())?);
     }
     let log = built(
         LogConfiguration::builder()

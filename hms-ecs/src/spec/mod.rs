@@ -29,7 +29,8 @@ pub struct EcsConfig {
     pub cluster_name: Option<String>,
     /// Container Insights on the cluster (default true).
     pub container_insights: Option<bool>,
-    /// An ACM certificate: adds an HTTPS listener and redirects HTTP to it.
+    /// An ACM certificate: adds an HTTPS listener and redirects HTTP to it. Without it, the stack's
+    /// hms-dns certificate (`outputs.dns.certificate_arn`) is used when the stack has hms-dns.
     pub certificate_arn: Option<String>,
     /// Log retention in days (default 30).
     pub log_retention_days: Option<i64>,
@@ -88,6 +89,9 @@ pub struct Service {
     pub environment: BTreeMap<String, String>,
     /// Whether the database connection is passed to this service (the backend).
     pub database: bool,
+    /// Whether the cache's endpoint and AUTH token reference are passed to it (the backend, when the
+    /// stack has hms-cache).
+    pub cache: bool,
     pub log_group: String,
     pub target_group: String,
     pub task_role_arn: Option<String>,
@@ -109,7 +113,11 @@ pub struct Spec {
     pub region: String,
     pub cluster: String,
     pub container_insights: bool,
+    /// The HTTPS listener's certificate: `ecs.certificate_arn`, else hms-dns's (as the plan shows it
+    /// while only planned upstream).
     pub certificate_arn: Option<String>,
+    /// Why the certificate is not the one hms-dns made, when both exist (shown with the plan).
+    pub certificate_note: Option<String>,
     pub log_retention_days: i32,
     pub delete_logs: bool,
     pub no_wait: bool,
@@ -125,7 +133,19 @@ pub struct Spec {
     pub logs_key_arn: Option<String>,
     /// DB_HOST, DB_PORT, DB_NAME, DB_USER and the secret's ARN (never its value).
     pub database: Option<Database>,
+    /// The cache the backend is told of, when the stack has hms-cache.
+    pub cache: Option<Cache>,
     pub tagger: Tagger,
+}
+
+/// What the backend is told of the cache; `None` parts are known after `hms-cache up`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cache {
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub tls: bool,
+    /// The AUTH token's secret (its ARN, never its value).
+    pub secret_arn: Option<String>,
 }
 
 /// What the backend is told of the database.
@@ -207,7 +227,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     check_cluster_name(config, &cfg)?;
     let retention = log_retention(config, &cfg)?;
     check_certificate(config, &cfg)?;
-    let up = upstream::Upstream::read(input, &mut services)?;
+    let up = upstream::Upstream::read(input, &cfg, &mut services)?;
     Ok(Spec {
         region: tagger.id.region.clone(),
         cluster: cfg
@@ -215,7 +235,8 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
             .clone()
             .unwrap_or_else(|| tagger.name("cluster")),
         container_insights: cfg.container_insights.unwrap_or(true),
-        certificate_arn: cfg.certificate_arn.clone(),
+        certificate_arn: up.certificate_arn,
+        certificate_note: up.certificate_note,
         log_retention_days: retention,
         delete_logs: input.is_down() && input.flags.down.delete_logs,
         no_wait: input.flags.up.no_wait,
@@ -230,6 +251,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         execution_role_arn: up.execution_role_arn,
         logs_key_arn: up.logs_key_arn,
         database: up.database,
+        cache: up.cache,
         tagger: tagger.clone(),
     })
 }

@@ -194,6 +194,7 @@ pub(super) fn service(
         target_group: fit(&tagger.name(&format!("{key}-tg")), 32),
         task_role_arn: None,
         database: key == "backend",
+        cache: key == "backend",
         key: key.to_owned(),
         name,
         image,
@@ -383,6 +384,12 @@ fn check_environment(config: &Config, env: &BTreeMap<String, String>, key: &str)
         }
         if key == "backend" && upper.starts_with("DB_") {
             return Err(config.invalid(&at, "DB_* variables come from hms-db's outputs; remove it"));
+        }
+        if key == "backend" && upper.starts_with("REDIS_") {
+            return Err(config.invalid(
+                &at,
+                "REDIS_* variables come from hms-cache's outputs; remove it",
+            ));
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use hms_core::config::Config;
 use hms_core::tags::Tagger;
 use hms_core::Result;
 
-use super::upstream::{Db, Dim, Service, Watched};
+use super::upstream::{Cache, Certificate, Db, Dim, Service, Watched};
 use super::ObserveConfig;
 
 /// What a metric is compared with.
@@ -61,6 +61,12 @@ pub struct Limits {
     pub db_cpu: f64,
     pub db_free_percent: f64,
     pub db_connections: f64,
+    pub cache_cpu: f64,
+    pub cache_memory: f64,
+    pub cache_evictions: f64,
+    pub cache_connections: f64,
+    pub cache_lag: f64,
+    pub certificate_days: f64,
 }
 
 impl Limits {
@@ -117,6 +123,16 @@ impl Limits {
             db_cpu: percent("db_cpu_percent", cfg.db_cpu_percent, 80.0)?,
             db_free_percent: percent("db_free_storage_percent", cfg.db_free_storage_percent, 10.0)?,
             db_connections: positive("db_connections", cfg.db_connections, 100.0)?,
+            cache_cpu: percent("cache_cpu_percent", cfg.cache_cpu_percent, 75.0)?,
+            cache_memory: percent("cache_memory_percent", cfg.cache_memory_percent, 80.0)?,
+            cache_evictions: positive("cache_evictions", cfg.cache_evictions, 100.0)?,
+            cache_connections: positive("cache_connections", cfg.cache_connections, 5000.0)?,
+            cache_lag: positive(
+                "cache_replication_lag_seconds",
+                cfg.cache_replication_lag_seconds,
+                30.0,
+            )?,
+            certificate_days: certificate_days(config, cfg.certificate_expiry_days)?,
         })
     }
 
@@ -145,9 +161,24 @@ impl Limits {
     }
 }
 
-/// Every alarm on what is watched: the services', the load balancer's, the database's.
-pub fn alarms(tagger: &Tagger, l: &Limits, w: &Watched) -> Vec<Alarm> {
+/// Days before expiry: ACM renews a DNS-validated certificate 60 days ahead, so an alarm between 1 and
+/// 59 days means its renewal is stuck.
+fn certificate_days(config: &Config, v: Option<f64>) -> Result<f64> {
+    let days = v.unwrap_or(30.0);
+    if !(1.0..60.0).contains(&days) || days.fract() != 0.0 {
+        return Err(config.invalid(
+            "observe.certificate_expiry_days",
+            format!("{days}: whole days from 1 to 59 (ACM renews 60 days before expiry; an alarm after that means renewal is stuck)"),
+        ));
+    }
+    Ok(days)
+}
+
+/// Every alarm on what is watched: the services', the load balancer's, the database's, the cache's and
+/// the certificates'; with what the operator should know of those not made.
+pub fn alarms(tagger: &Tagger, l: &Limits, w: &Watched) -> (Vec<Alarm>, Vec<String>) {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     if let Some(cluster) = &w.cluster {
         for s in &w.services {
             out.extend(service(tagger, l, cluster, s));
@@ -159,7 +190,134 @@ pub fn alarms(tagger: &Tagger, l: &Limits, w: &Watched) -> Vec<Alarm> {
     if let Some(db) = &w.db {
         out.extend(database(tagger, l, db));
     }
+    match &w.cache {
+        Some(Cache::Members(members)) => {
+            for (i, m) in members.iter().enumerate() {
+                out.extend(cache_member(l, m, i > 0));
+            }
+        }
+        Some(Cache::Planned) => notes.push(String::from(
+            "the cache alarms (one set per member cache cluster) are planned once 'hms-cache up' reports outputs.cache.member_clusters",
+        )),
+        None => {}
+    }
+    for c in &w.certificates {
+        if c.region == tagger.id.region {
+            out.push(certificate(tagger, l, c));
+        } else {
+            notes.push(format!(
+                "no DaysToExpiry alarm on the {} certificate: ACM publishes it in {}, and hms-observe alarms in {} only; watch it there or run the stack in {}",
+                c.key, c.region, tagger.id.region, c.region
+            ));
+        }
+    }
+    (out, notes)
+}
+
+/// A member cache cluster's alarms; `replica` adds the replication lag (a primary has none).
+fn cache_member(l: &Limits, member: &str, replica: bool) -> Vec<Alarm> {
+    let base = Alarm {
+        producer: "hms-cache",
+        namespace: "AWS/ElastiCache".into(),
+        dimensions: vec![("CacheClusterId".to_owned(), Some(member.to_owned()))],
+        ..l.base()
+    };
+    let key = |k: &str| format!("cache.{member}.{k}");
+    let name = |k: &str| format!("{member}-{k}");
+    let mut out = vec![
+        Alarm {
+            key: key("cpu"),
+            name: name("engine-cpu"),
+            description: format!(
+                "cache {member} engine CPU above {} % {}",
+                l.cache_cpu,
+                l.sustained()
+            ),
+            metric: "EngineCPUUtilization".into(),
+            threshold: l.cache_cpu,
+            ..base.clone()
+        },
+        Alarm {
+            key: key("memory"),
+            name: name("memory"),
+            description: format!(
+                "cache {member} memory above {} % of maxmemory {}",
+                l.cache_memory,
+                l.sustained()
+            ),
+            metric: "DatabaseMemoryUsagePercentage".into(),
+            statistic: "Maximum".into(),
+            threshold: l.cache_memory,
+            ..base.clone()
+        },
+        Alarm {
+            key: key("evictions"),
+            name: name("evictions"),
+            description: format!(
+                "cache {member} evicted more than {} keys per {} s",
+                l.cache_evictions, l.period
+            ),
+            metric: "Evictions".into(),
+            statistic: "Sum".into(),
+            threshold: l.cache_evictions,
+            treat_missing_data: "notBreaching".into(),
+            ..base.clone()
+        },
+        Alarm {
+            key: key("connections"),
+            name: name("connections"),
+            description: format!(
+                "more than {} client connections to cache {member} {}",
+                l.cache_connections,
+                l.sustained()
+            ),
+            metric: "CurrConnections".into(),
+            statistic: "Maximum".into(),
+            threshold: l.cache_connections,
+            ..base.clone()
+        },
+    ];
+    if replica {
+        out.push(Alarm {
+            key: key("replication_lag"),
+            name: name("replication-lag"),
+            description: format!(
+                "cache replica {member} more than {} s behind the primary {}",
+                l.cache_lag,
+                l.sustained()
+            ),
+            metric: "ReplicationLag".into(),
+            statistic: "Maximum".into(),
+            threshold: l.cache_lag,
+            // After a failover this member may be the primary, which reports no lag.
+            treat_missing_data: "notBreaching".into(),
+            ..base
+        });
+    }
     out
+}
+
+/// A certificate's days to expiry, read once a day (ACM publishes it daily).
+fn certificate(tagger: &Tagger, l: &Limits, c: &Certificate) -> Alarm {
+    Alarm {
+        key: format!("certificate.{}", c.key),
+        name: tagger.name(&format!("{}-certificate-expiry", c.key)),
+        description: format!(
+            "the {} certificate expires in fewer than {} days: its ACM renewal is stuck (check its validation record)",
+            c.key, l.certificate_days
+        ),
+        producer: "hms-dns",
+        namespace: "AWS/CertificateManager".into(),
+        metric: "DaysToExpiry".into(),
+        statistic: "Minimum".into(),
+        dimensions: vec![("CertificateArn".to_owned(), c.arn.known())],
+        comparison: Comparison::Less,
+        threshold: l.certificate_days,
+        period: 86400,
+        evaluation_periods: 1,
+        treat_missing_data: "missing".into(),
+        ..l.base()
+    }
 }
 
 fn service(tagger: &Tagger, l: &Limits, cluster: &str, s: &Service) -> [Alarm; 2] {

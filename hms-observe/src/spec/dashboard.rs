@@ -1,9 +1,10 @@
 //! The dashboard's body: the services' CPU and memory, the load balancer's traffic, errors and latency, the
-//! database's CPU, free storage and connections — each graph on the real resources.
+//! database's CPU, free storage and connections, the cache members' CPU, memory, connections and
+//! evictions — each graph on the real resources.
 
 use serde_json::{json, Value};
 
-use super::upstream::Watched;
+use super::upstream::{Cache, Watched};
 
 /// One row of two graphs per watched kind.
 pub fn body(region: &str, w: &Watched) -> Value {
@@ -77,6 +78,30 @@ pub fn body(region: &str, w: &Watched) -> Value {
                 "Database: free storage (bytes)",
                 vec![rds("FreeStorageSpace")],
                 "Minimum",
+            ),
+        );
+    }
+    if let Some(Cache::Members(members)) = &w.cache {
+        let per_member = |metric: &str| -> Vec<Value> {
+            members
+                .iter()
+                .map(|m| json!(["AWS/ElastiCache", metric, "CacheClusterId", m]))
+                .collect()
+        };
+        row(
+            graph(
+                "Cache: engine CPU % and memory % of maxmemory",
+                [
+                    per_member("EngineCPUUtilization"),
+                    per_member("DatabaseMemoryUsagePercentage"),
+                ]
+                .concat(),
+                "Average",
+            ),
+            graph(
+                "Cache: connections and evictions",
+                [per_member("CurrConnections"), per_member("Evictions")].concat(),
+                "Maximum",
             ),
         );
     }

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::addr::Addr;
 
 pub use alarms::{Alarm, Comparison};
-pub use upstream::{Db, Dim, Service, Watched};
+pub use upstream::{Cache, Certificate, Db, Dim, Service, Watched};
 pub use xray::{xray_name, Sampling};
 
 /// `[observe]` as written in config; defaults are the reference stack.
@@ -50,6 +50,18 @@ pub struct ObserveConfig {
     pub db_free_storage_percent: Option<f64>,
     /// Database connections (default 100).
     pub db_connections: Option<f64>,
+    /// Cache engine CPU (EngineCPUUtilization), percent (default 75).
+    pub cache_cpu_percent: Option<f64>,
+    /// Cache memory used of maxmemory (DatabaseMemoryUsagePercentage), percent (default 80).
+    pub cache_memory_percent: Option<f64>,
+    /// Keys evicted per period (default 100): the cache is too small for the sessions it holds.
+    pub cache_evictions: Option<f64>,
+    /// Client connections per member (default 5000; Redis allows 65000).
+    pub cache_connections: Option<f64>,
+    /// A replica's lag behind the primary, seconds (default 30).
+    pub cache_replication_lag_seconds: Option<f64>,
+    /// Certificates closer to expiry than this many days alarm (default 30; ACM renews at 60).
+    pub certificate_expiry_days: Option<f64>,
     /// Build the CloudWatch dashboard (default true).
     pub dashboard: Option<bool>,
     /// The X-Ray sampling rule.
@@ -85,6 +97,8 @@ pub struct Spec {
     pub dashboard: Option<Dashboard>,
     /// What the stack document holds to watch.
     pub watched: Watched,
+    /// How the alarms were decided that the operator should know (shown with the plan).
+    pub notes: Vec<String>,
     pub sampling: Sampling,
     pub group_name: String,
     pub group_filter: String,
@@ -125,7 +139,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let limits = alarms::Limits::from_config(config, &cfg)?;
     let sampling = xray::sampling(config, cfg.sampling.as_ref(), tagger)?;
     let watched = upstream::watched(input)?;
-    let alarms = alarms::alarms(tagger, &limits, &watched);
+    let (alarms, notes) = alarms::alarms(tagger, &limits, &watched);
     let group_filter = xray::group_filter(
         config,
         cfg.xray_group_filter.as_deref(),
@@ -143,6 +157,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         alarms,
         dashboard,
         watched,
+        notes,
         sampling,
         group_name: xray_name(&stack_env),
         group_filter,

@@ -48,6 +48,25 @@ pub struct Db {
     pub storage_gib: f64,
 }
 
+/// The cache hms-cache reports: its member cache clusters, primary first (ElastiCache's metrics are per
+/// member, keyed by `CacheClusterId`), or only planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cache {
+    Members(Vec<String>),
+    /// Known after `hms-cache up`.
+    Planned,
+}
+
+/// A certificate hms-dns reports, watched for its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Address key: `alb` (the regional one) or `cdn` (us-east-1).
+    pub key: &'static str,
+    pub arn: Dim,
+    /// The region ACM publishes its metrics in.
+    pub region: String,
+}
+
 /// What the stack document holds to watch.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Watched {
@@ -59,6 +78,10 @@ pub struct Watched {
     pub alb: Option<Dim>,
     /// The database (`None`: hms-db is not in the stack).
     pub db: Option<Db>,
+    /// The cache (`None`: hms-cache is not in the stack).
+    pub cache: Option<Cache>,
+    /// hms-dns's certificates (none without hms-dns).
+    pub certificates: Vec<Certificate>,
 }
 
 /// Reads what there is to watch from the document.
@@ -78,7 +101,61 @@ pub fn watched(input: &SpecInput<'_>) -> Result<Watched> {
         }
     }
     w.db = db(input)?;
+    w.cache = cache(input)?;
+    w.certificates = certificates(input);
     Ok(w)
+}
+
+fn cache(input: &SpecInput<'_>) -> Result<Option<Cache>> {
+    if input.optional("cache") == Upstream::Absent {
+        return Ok(None);
+    }
+    let members = match input.optional("cache.member_clusters") {
+        Upstream::Known(v) => v,
+        _ => return Ok(Some(Cache::Planned)),
+    };
+    let bad = || {
+        Error::usage(format!(
+            "stdin: outputs.cache.member_clusters = {members}: not a list of cache cluster ids; run 'hms-cache up | hms-observe {}'",
+            input.command
+        ))
+    };
+    let mut out = Vec::new();
+    for m in members.as_array().ok_or_else(bad)? {
+        let id = m.as_str().filter(|id| addr::key_ok(id)).ok_or_else(bad)?;
+        out.push(id.to_owned());
+    }
+    Ok(Some(Cache::Members(out)))
+}
+
+/// The ALB's certificate (in the stack's region) and the CDN's (in us-east-1, where CloudFront takes
+/// them), when the stack has hms-dns.
+fn certificates(input: &SpecInput<'_>) -> Vec<Certificate> {
+    if input.optional("dns") == Upstream::Absent {
+        return Vec::new();
+    }
+    let region = input.tagger.id.region.clone();
+    let arn = |path: &str| match input.optional(path) {
+        Upstream::Known(v) => v.as_str().map(|s| Dim::Known(s.to_owned())),
+        Upstream::Unknown => Some(Dim::Planned),
+        Upstream::Absent => None,
+    };
+    let mut out = Vec::new();
+    if let Some(a) = arn("dns.certificate_arn") {
+        out.push(Certificate {
+            key: "alb",
+            arn: a,
+            region,
+        });
+    }
+    if let Some(a) = arn("dns.cdn_certificate_arn") {
+        out.push(Certificate {
+            key: "cdn",
+            arn: a,
+            region: String::from("us-east-1"),
+        });
+    }
+    out
 }
 
 fn cluster(input: &SpecInput<'_>) -> Result<String> {
