@@ -299,6 +299,7 @@ fn cache_member(l: &Limits, member: &str, replica: bool) -> Vec<Alarm> {
 
 /// A certificate's days to expiry, read once a day (ACM publishes it daily).
 fn certificate(tagger: &Tagger, l: &Limits, c: &Certificate) -> Alarm {
+    // Daily, whatever the other alarms' period: one day, one evaluation.
     Alarm {
         key: format!("certificate.{}", c.key),
         name: tagger.name(&format!("{}-certificate-expiry", c.key)),
@@ -316,7 +317,6 @@ fn certificate(tagger: &Tagger, l: &Limits, c: &Certificate) -> Alarm {
         period: 86400,
         evaluation_periods: 1,
         treat_missing_data: "missing".into(),
-        ..l.base()
     }
 }
 
