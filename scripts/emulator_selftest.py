@@ -1233,6 +1233,79 @@ def test_acm_key_algorithm(endpoint: str, account: str) -> None:
         acm.delete_certificate(CertificateArn=arn)
 
 
+def _cf_config(ref: str, cert: str, enabled: bool = True) -> dict:
+    return {
+        "CallerReference": ref, "Comment": "selftest", "Enabled": enabled,
+        "Aliases": {"Quantity": 1, "Items": [f"{ref}.example.org"]},
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "static", "DomainName": "b.s3.us-east-1.amazonaws.com", "OriginAccessControlId": "OAC1",
+            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "static", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+                                 "ResponseHeadersPolicyId": "RHP1"},
+        "ViewerCertificate": {"ACMCertificateArn": cert, "SSLSupportMethod": "sni-only",
+                              "MinimumProtocolVersion": "TLSv1.2_2021"},
+        "HttpVersion": "http2and3",
+    }
+
+
+def test_cloudfront(endpoint: str, account: str) -> None:
+    cf = dns_client("cloudfront", endpoint, account)
+    cert = f"arn:aws:acm:us-east-1:{account}:certificate/selftest"
+    made = cf.create_distribution(DistributionConfig=_cf_config(f"st{account}", cert))
+    dist_id, etag = made["Distribution"]["Id"], made["ETag"]
+    got = cf.get_distribution_config(Id=dist_id)
+    cfg = got["DistributionConfig"]
+    origin = cfg["Origins"]["Items"][0]
+    check(origin.get("OriginAccessControlId") == "OAC1" and "S3OriginConfig" in origin,
+          "CloudFront: an origin keeps S3OriginConfig and OriginAccessControlId")
+    check(cfg["DefaultCacheBehavior"].get("ResponseHeadersPolicyId") == "RHP1"
+          and cfg["HttpVersion"] == "http2and3", "CloudFront: behaviours keep their policy ids, HttpVersion http2and3")
+    viewer = cfg["ViewerCertificate"]
+    check(viewer.get("CloudFrontDefaultCertificate") is False and viewer["MinimumProtocolVersion"] == "TLSv1.2_2021",
+          f"CloudFront: an ACM viewer certificate is not the default one and keeps its TLS policy ({viewer})")
+    expect_error(lambda: cf.update_distribution(Id=dist_id, IfMatch="stale", DistributionConfig=cfg),
+                 "PreconditionFailed", 412, "CloudFront: UpdateDistribution with a stale If-Match")
+    cfg["Enabled"] = False
+    updated = cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=cfg)
+    check(updated["ETag"] != etag and updated["Distribution"]["Status"] == "InProgress",
+          "CloudFront: an update gives a new ETag and is InProgress")
+    cfg["Enabled"] = True
+    again = cf.update_distribution(Id=dist_id, IfMatch=updated["ETag"], DistributionConfig=cfg)
+    expect_error(lambda: cf.delete_distribution(Id=dist_id, IfMatch=again["ETag"]),
+                 "DistributionNotDisabled", 409, "CloudFront: DeleteDistribution of an enabled distribution")
+    cfg["Enabled"] = False
+    off = cf.update_distribution(Id=dist_id, IfMatch=again["ETag"], DistributionConfig=cfg)
+    cf.delete_distribution(Id=dist_id, IfMatch=off["ETag"])
+
+    rhp_cfg = {"Name": f"st-{account}", "SecurityHeadersConfig": {
+        "FrameOptions": {"Override": True, "FrameOption": "DENY"}}}
+    made = cf.create_response_headers_policy(ResponseHeadersPolicyConfig=rhp_cfg)
+    pid, petag = made["ResponseHeadersPolicy"]["Id"], made["ETag"]
+    expect_error(lambda: cf.create_response_headers_policy(ResponseHeadersPolicyConfig=rhp_cfg),
+                 "ResponseHeadersPolicyAlreadyExists", 409, "CloudFront: a second policy with the same name")
+    listed = cf.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]["Items"]
+    check(any(p["ResponseHeadersPolicy"]["Id"] == pid for p in listed), "CloudFront: ListResponseHeadersPolicies")
+    got = cf.get_response_headers_policy(Id=pid)
+    frame = got["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["FrameOptions"]
+    check(frame["FrameOption"] == "DENY" and got["ETag"] == petag, "CloudFront: GetResponseHeadersPolicy")
+    expect_error(lambda: cf.update_response_headers_policy(Id=pid, IfMatch="stale", ResponseHeadersPolicyConfig=rhp_cfg),
+                 "PreconditionFailed", 412, "CloudFront: UpdateResponseHeadersPolicy with a stale If-Match")
+    new = cf.update_response_headers_policy(Id=pid, IfMatch=petag, ResponseHeadersPolicyConfig=rhp_cfg)
+    check(new["ETag"] != petag, "CloudFront: an updated policy has a new ETag")
+    cf.delete_response_headers_policy(Id=pid, IfMatch=new["ETag"])
+    expect_error(lambda: cf.get_response_headers_policy(Id=pid), "NoSuchResponseHeadersPolicy", 404,
+                 "CloudFront: a deleted policy is gone")
+
+    oac = cf.create_origin_access_control(OriginAccessControlConfig={
+        "Name": f"st-{account}", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]
+    got = cf.get_origin_access_control_config(Id=oac["Id"])
+    check(got["OriginAccessControlConfig"]["SigningBehavior"] == "always" and got.get("ETag"),
+          "CloudFront: GetOriginAccessControlConfig")
+    cf.delete_origin_access_control(Id=oac["Id"], IfMatch=got["ETag"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1264,6 +1337,7 @@ def main() -> int:
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)
     test_acm_key_algorithm(args.endpoint, account)
+    test_cloudfront(args.endpoint, account)
     if args.call_log:
         test_call_log(args.call_log, since)
     if args.check_reset:

@@ -588,3 +588,78 @@ impl TagApi for Route53ZoneTags<'_> {
         Ok(())
     }
 }
+
+/// CloudFront distributions (by ARN): `TagResource` / `UntagResource`.
+#[cfg(feature = "cloudfront")]
+pub struct CloudFrontTags<'a>(pub &'a aws_sdk_cloudfront::Client);
+
+#[cfg(feature = "cloudfront")]
+impl TagApi for CloudFrontTags<'_> {
+    async fn write(&self, arn: &str, delta: &TagDelta) -> Result<()> {
+        use aws_sdk_cloudfront::types::{Tag, TagKeys, Tags};
+        if !delta.remove.is_empty() {
+            self.0
+                .untag_resource()
+                .resource(arn)
+                .tag_keys(
+                    TagKeys::builder()
+                        .set_items(Some(delta.remove.clone()))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "cloudfront:UntagResource", e))?;
+        }
+        if !delta.set.is_empty() {
+            let tags = delta
+                .set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(internal))
+                .collect::<Result<Vec<_>>>()?;
+            self.0
+                .tag_resource()
+                .resource(arn)
+                .tags(Tags::builder().set_items(Some(tags)).build())
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "cloudfront:TagResource", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// WAFv2 web ACLs (by ARN; a CLOUDFRONT-scoped one through a us-east-1 client): `TagResource` /
+/// `UntagResource`.
+#[cfg(feature = "wafv2")]
+pub struct Wafv2Tags<'a>(pub &'a aws_sdk_wafv2::Client);
+
+#[cfg(feature = "wafv2")]
+impl TagApi for Wafv2Tags<'_> {
+    async fn write(&self, arn: &str, delta: &TagDelta) -> Result<()> {
+        use aws_sdk_wafv2::types::Tag;
+        if !delta.remove.is_empty() {
+            self.0
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(delta.remove.clone()))
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "wafv2:UntagResource", e))?;
+        }
+        if !delta.set.is_empty() {
+            let tags = delta
+                .set
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(internal))
+                .collect::<Result<Vec<_>>>()?;
+            self.0
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| Error::aws(arn, "wafv2:TagResource", e))?;
+        }
+        Ok(())
+    }
+}

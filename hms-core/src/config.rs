@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 /// Top-level tables a config file may hold: `[stack]`, `[aws]` and one per tool (present and planned).
 pub const KNOWN_TABLES: &[&str] = &[
     "stack", "aws", "state", "vpc", "security", "db", "ecs", "backup", "observe", "cache", "dns",
+    "edge",
 ];
 
 /// CloudWatch Logs' allowed retention periods, in days (every tool that makes a log group checks them).

@@ -50,3 +50,6 @@ from . import acm_in_use  # noqa: E402,F401
 from . import acm_idempotency  # noqa: E402,F401
 from . import acm_key_algorithm  # noqa: E402,F401
 from . import secretsmanager_version_stage  # noqa: E402,F401
+from . import cloudfront_config  # noqa: E402,F401
+from . import cloudfront_etag  # noqa: E402,F401
+from . import cloudfront_policies  # noqa: E402,F401

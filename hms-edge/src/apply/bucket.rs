@@ -1,0 +1,249 @@
+//! The static bucket: created with ACLs off, then its settings; its policy (once the distribution exists);
+//! deleted (emptied first with `--force-empty`).
+
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, Delete, ObjectIdentifier, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    VersioningConfiguration,
+};
+use hms_core::apply::Recorder;
+use hms_core::aws_tags::S3BucketTags;
+use hms_core::error::code_of;
+use hms_core::plan::{Change, Step};
+use hms_core::state::Resource;
+use hms_core::ui::Task;
+use hms_core::{Error, Result};
+
+use super::{before_str, built};
+use crate::addr::Addr;
+use crate::spec::{Encryption, Spec};
+use crate::Clients;
+
+const BUCKET: Addr = Addr::Bucket;
+
+fn err<E>(name: &str, op: &str, e: E) -> Error
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    Error::aws(format!("{BUCKET} {name}"), op, e)
+}
+
+fn record(name: &str) -> Resource {
+    Resource::new(name).with("arn", format!("arn:aws:s3:::{name}"))
+}
+
+/// Runs one step of the bucket.
+pub async fn apply(
+    c: &Clients,
+    rec: &Recorder<'_>,
+    spec: &Spec,
+    change: &Change,
+    step: Step,
+    task: &Task<'_>,
+) -> Result<Option<Resource>> {
+    match step {
+        Step::Create => {
+            let name = spec.bucket.clone();
+            let mut req =
+                c.s3.create_bucket()
+                    .bucket(&name)
+                    .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+            if spec.region != "us-east-1" {
+                req = req.create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(spec.region.as_str().into())
+                        .build(),
+                );
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => {
+                    task.status("already exists in this account; adopting it", false);
+                }
+                Err(e) if code_of(&e) == Some("BucketAlreadyExists") => {
+                    return Err(Error::Refused(format!(
+                        "{BUCKET} {name}: the name is taken by another AWS account; choose another edge.bucket"
+                    )))
+                }
+                Err(e) => return Err(err(&name, "s3:CreateBucket", e)),
+            }
+            rec.record(&BUCKET.to_string(), Some(record(&name))).await?;
+            settings(c, spec, &name, change, task).await?;
+            Ok(Some(record(&name)))
+        }
+        Step::Update => {
+            settings(c, spec, &spec.bucket, change, task).await?;
+            Ok(Some(record(&spec.bucket)))
+        }
+        Step::Delete => {
+            let name = before_str(change, "name").unwrap_or_else(|| spec.bucket.clone());
+            delete(c, spec, &name, task).await.map(|()| None)
+        }
+    }
+}
+
+/// Writes every setting (each call is idempotent), then the tags.
+async fn settings(
+    c: &Clients,
+    spec: &Spec,
+    name: &str,
+    change: &Change,
+    task: &Task<'_>,
+) -> Result<()> {
+    let s3 = &c.s3;
+    task.status(
+        "writing ownership, public-access block, versioning, encryption",
+        false,
+    );
+    s3.put_bucket_ownership_controls()
+        .bucket(name)
+        .ownership_controls(built(
+            OwnershipControls::builder()
+                .rules(built(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                        .build(),
+                )?)
+                .build(),
+        )?)
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutBucketOwnershipControls", e))?;
+    s3.put_public_access_block()
+        .bucket(name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutPublicAccessBlock", e))?;
+    s3.put_bucket_versioning()
+        .bucket(name)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutBucketVersioning", e))?;
+    let default = built(
+        match &spec.encryption {
+            Encryption::Aes256 => {
+                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+            }
+            Encryption::Kms(key) => ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .set_kms_master_key_id(key.clone()),
+        }
+        .build(),
+    )?;
+    s3.put_bucket_encryption()
+        .bucket(name)
+        .server_side_encryption_configuration(built(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(default)
+                        .bucket_key_enabled(matches!(spec.encryption, Encryption::Kms(_)))
+                        .build(),
+                )
+                .build(),
+        )?)
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutBucketEncryption", e))?;
+    hms_core::tags::sync(&S3BucketTags(s3), name, change).await?;
+    Ok(())
+}
+
+/// The bucket policy: only the distribution (its ARN from state) may read.
+pub async fn policy(
+    c: &Clients,
+    rec: &Recorder<'_>,
+    spec: &Spec,
+    change: &Change,
+    step: Step,
+) -> Result<Option<Resource>> {
+    let name = before_str(change, "bucket").unwrap_or_else(|| spec.bucket.clone());
+    match step {
+        Step::Create | Step::Update => {
+            let dist = rec
+                .resource(&Addr::Distribution.to_string())
+                .and_then(|r| r.attr("arn").map(str::to_owned))
+                .ok_or_else(|| {
+                    Error::Internal("edge.distribution has no recorded ARN (plan order)".into())
+                })?;
+            let doc = crate::plan::bucket_policy(&spec.bucket, &dist);
+            c.s3.put_bucket_policy()
+                .bucket(&spec.bucket)
+                .policy(doc.to_string())
+                .send()
+                .await
+                .map_err(|e| err(&spec.bucket, "s3:PutBucketPolicy", e))?;
+            Ok(Some(Resource::new(spec.bucket.clone())))
+        }
+        Step::Delete => match c.s3.delete_bucket_policy().bucket(&name).send().await {
+            Ok(_) => Ok(None),
+            Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(None),
+            Err(e) => Err(err(&name, "s3:DeleteBucketPolicy", e)),
+        },
+    }
+}
+
+/// Deletes the bucket; with `--force-empty`, every object version and delete marker first.
+async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result<()> {
+    let s3 = &c.s3;
+    if spec.force_empty {
+        loop {
+            let page = match s3.list_object_versions().bucket(name).send().await {
+                Ok(p) => p,
+                Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(()),
+                Err(e) => return Err(err(name, "s3:ListObjectVersions", e)),
+            };
+            let mut ids: Vec<ObjectIdentifier> = Vec::new();
+            for v in page.versions() {
+                ids.push(built(
+                    ObjectIdentifier::builder()
+                        .key(v.key().unwrap_or_default())
+                        .set_version_id(v.version_id().map(str::to_owned))
+                        .build(),
+                )?);
+            }
+            for m in page.delete_markers() {
+                ids.push(built(
+                    ObjectIdentifier::builder()
+                        .key(m.key().unwrap_or_default())
+                        .set_version_id(m.version_id().map(str::to_owned))
+                        .build(),
+                )?);
+            }
+            if ids.is_empty() {
+                break;
+            }
+            task.status(&format!("emptying: {} versions", ids.len()), false);
+            s3.delete_objects()
+                .bucket(name)
+                .delete(built(
+                    Delete::builder().set_objects(Some(ids)).quiet(true).build(),
+                )?)
+                .send()
+                .await
+                .map_err(|e| err(name, "s3:DeleteObjects", e))?;
+        }
+    }
+    match s3.delete_bucket().bucket(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(()),
+        Err(e) if code_of(&e) == Some("BucketNotEmpty") => Err(Error::Refused(format!(
+            "{BUCKET} {name} is not empty; run 'hms-edge down --force-empty' to delete its objects too"
+        ))),
+        Err(e) => Err(err(name, "s3:DeleteBucket", e)),
+    }
+}

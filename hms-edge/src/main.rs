@@ -1,0 +1,3 @@
+fn main() {
+    hms_core::main(hms_edge::run)
+}
