@@ -144,7 +144,10 @@ fn up_builds_the_edge_converges_updates_and_goes_down() {
             .expect("oac");
         (cfg, rhp, oac)
     });
-    assert_eq!(cfg.aliases().expect("aliases").items(), std::slice::from_ref(&domain));
+    assert_eq!(
+        cfg.aliases().expect("aliases").items(),
+        std::slice::from_ref(&domain)
+    );
     let viewer = cfg.viewer_certificate().expect("viewer");
     assert!(viewer
         .acm_certificate_arn()

@@ -64,6 +64,7 @@ fn rules(spec: &Spec) -> Vec<Desired> {
             let mut deps = vec![group.clone()];
             let peer = match &rule.peer {
                 Peer::Cidr(c) => Value::from(c.to_string()),
+                Peer::PrefixList(_) => Value::from(rule.peer.label()),
                 Peer::Group(g) => {
                     let peer = Addr::group(g).to_string();
                     deps.push(peer.clone());
@@ -552,5 +553,56 @@ mod tests {
             known.contains("arn:test:security.kms.rds") && !known.contains("${"),
             "{known}"
         );
+    }
+
+    #[test]
+    fn cloudfront_ingress_closes_the_public_rules_for_one_from_the_prefix_list() {
+        let reference = converged(&spec_of("", &[]));
+        let spec = spec_of("[security]\nalb_ingress = \"cloudfront\"\n", &[]);
+        assert_eq!(
+            spec.prefix_lists,
+            vec![crate::spec::CLOUDFRONT_ORIGIN_FACING.to_owned()]
+        );
+        let p = plan(&spec, &reference);
+        let mut got: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .map(|x| (x.address.as_str(), x.action))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("security.rule.alb.ingress[tcp/443 from 0.0.0.0/0]", Action::Delete),
+                ("security.rule.alb.ingress[tcp/443 from ::/0]", Action::Delete),
+                (
+                    "security.rule.alb.ingress[tcp/443 from pl:com.amazonaws.global.cloudfront.origin-facing]",
+                    Action::Create
+                ),
+                ("security.rule.alb.ingress[tcp/80 from 0.0.0.0/0]", Action::Delete),
+                ("security.rule.alb.ingress[tcp/80 from ::/0]", Action::Delete),
+            ]
+        );
+        // Converged on it, nothing more to do.
+        assert!(plan(&spec, &converged(&spec)).is_empty());
+    }
+
+    #[test]
+    fn cloudfront_ingress_with_cidrs_or_an_unknown_mode_is_refused() {
+        for (config, key) in [
+            (
+                "[security]\nalb_ingress = \"cloudfront\"\nalb_ingress_cidrs = [\"10.0.0.0/8\"]\n",
+                "remove security.alb_ingress_cidrs",
+            ),
+            ("[security]\nalb_ingress = \"cdn\"\n", "\"cloudfront\""),
+        ] {
+            let cfg = Config::from_toml(config, "hms.toml").expect("config");
+            let section: crate::spec::SecurityConfig = cfg.section("security").expect("section");
+            let err = crate::spec::alb_ingress_of(&cfg, &section).expect_err(config);
+            assert!(
+                err.to_string().contains("security.alb_ingress") && err.to_string().contains(key),
+                "{err}"
+            );
+        }
     }
 }

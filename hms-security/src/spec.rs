@@ -20,6 +20,9 @@ pub const GROUPS: &[&str] = &["alb", "ecs", "database", "cache"];
 pub const KEYS: &[&str] = &["rds", "backups", "logs"];
 /// The key of the cache (ElastiCache at rest and its AUTH secret), made when the stack has hms-cache.
 pub const CACHE_KEY: &str = "cache";
+/// The AWS-managed prefix list of CloudFront's origin-facing addresses (`security.alb_ingress =
+/// "cloudfront"`). It weighs about 55 rules against the default quota of 60 per group: one rule, 443.
+pub const CLOUDFRONT_ORIGIN_FACING: &str = "com.amazonaws.global.cloudfront.origin-facing";
 /// PostgreSQL's port.
 pub const DB_PORT: u16 = 5432;
 /// Redis's port.
@@ -36,6 +39,9 @@ pub const INLINE_POLICY: &str = "hms-permissions";
 pub struct SecurityConfig {
     /// Who may reach the load balancer on 80 and 443 (default 0.0.0.0/0 and ::/0).
     pub alb_ingress_cidrs: Option<Vec<String>>,
+    /// `"cidrs"` (default: `alb_ingress_cidrs`) or `"cloudfront"`: only CloudFront's origin-facing
+    /// addresses, on 443 (the stack has hms-edge in front; the ALB is not reachable around it).
+    pub alb_ingress: Option<String>,
     /// Keep rules added outside the tool instead of removing them.
     pub keep_unmanaged_rules: Option<bool>,
     /// The backup bucket the backend may write to (default `hms-backups-<env>`).
@@ -81,6 +87,8 @@ pub struct ExtraRule {
 pub enum Peer {
     Cidr(IpNet),
     Group(String),
+    /// An AWS-managed prefix list, by name (its id differs per region and account).
+    PrefixList(String),
 }
 
 impl Peer {
@@ -89,6 +97,7 @@ impl Peer {
         match self {
             Peer::Cidr(n) => n.to_string(),
             Peer::Group(g) => format!("sg:{g}"),
+            Peer::PrefixList(name) => format!("pl:{name}"),
         }
     }
 }
@@ -138,6 +147,8 @@ pub struct Spec {
     pub backup_prefix: String,
     /// RDS instance id whose managed secret the execution role may read.
     pub db_instance_id: String,
+    /// The managed prefix lists the rules name (their ids are looked up by name).
+    pub prefix_lists: Vec<String>,
     /// The stack has hms-cache (`cache` key, the execution role reads its AUTH secret).
     pub cache: bool,
     pub keys: Vec<(String, String)>,
@@ -168,7 +179,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let services = services::services(config)?;
     let tagger = input.tagger;
     let vpc_id = vpc_id(input)?;
-    let cidrs = alb_cidrs(config, &cfg)?;
+    let alb = alb_ingress_of(config, &cfg)?;
     for key in cfg.services.keys() {
         if !services.contains_key(key) {
             return Err(config.invalid(
@@ -180,7 +191,15 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             ));
         }
     }
-    let rules = rules(config, &cfg, &cidrs, &services)?;
+    let rules = rules(config, &cfg, &alb, &services)?;
+    let mut prefix_lists: Vec<String> = rules
+        .iter()
+        .filter_map(|r| match &r.peer {
+            Peer::PrefixList(name) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    prefix_lists.dedup();
     let task_roles = task_roles(config, &cfg, &services, tagger)?;
     let (backup_bucket, backup_prefix) = backup_target(config, &cfg, tagger)?;
     // The database whose RDS-managed secret the execution role may read: hms-db's identifier.
@@ -204,6 +223,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         backup_bucket,
         backup_prefix,
         db_instance_id,
+        prefix_lists,
         cache,
         keys: KEYS
             .iter()
@@ -253,8 +273,28 @@ fn cidr(config: &Config, key: &str, text: &str, example: &str) -> Result<IpNet> 
     Ok(net)
 }
 
-/// Who may reach the load balancer: `security.alb_ingress_cidrs`, default everyone (IPv4 and IPv6).
-fn alb_cidrs(config: &Config, cfg: &SecurityConfig) -> Result<Vec<IpNet>> {
+/// Who may reach the load balancer, on which port: `security.alb_ingress = "cloudfront"` (CloudFront's
+/// origin-facing prefix list on 443), else `security.alb_ingress_cidrs` on 80 and 443, default everyone
+/// (IPv4 and IPv6).
+pub(crate) fn alb_ingress_of(config: &Config, cfg: &SecurityConfig) -> Result<Vec<(u16, Peer)>> {
+    match cfg.alb_ingress.as_deref() {
+        None | Some("cidrs") => {}
+        Some("cloudfront") if cfg.alb_ingress_cidrs.is_some() => {
+            return Err(config.invalid(
+                "security.alb_ingress",
+                "\"cloudfront\" lets only CloudFront reach the load balancer; remove security.alb_ingress_cidrs (or set alb_ingress = \"cidrs\")",
+            ))
+        }
+        Some("cloudfront") => {
+            return Ok(vec![(443, Peer::PrefixList(CLOUDFRONT_ORIGIN_FACING.into()))]);
+        }
+        Some(other) => {
+            return Err(config.invalid(
+                "security.alb_ingress",
+                format!("{other:?}: use \"cidrs\" (security.alb_ingress_cidrs) or \"cloudfront\" (only CloudFront, on 443)"),
+            ))
+        }
+    }
     let cidrs: Vec<IpNet> = cfg
         .alb_ingress_cidrs
         .clone()
@@ -276,7 +316,10 @@ fn alb_cidrs(config: &Config, cfg: &SecurityConfig) -> Result<Vec<IpNet>> {
             "is empty: nobody could reach the load balancer",
         ));
     }
-    Ok(cidrs)
+    Ok([80u16, 443]
+        .into_iter()
+        .flat_map(|port| cidrs.iter().map(move |c| (port, Peer::Cidr(*c))))
+        .collect())
 }
 
 fn rule(group: &str, egress: bool, port: u16, peer: Peer) -> Rule {
@@ -288,20 +331,18 @@ fn rule(group: &str, egress: bool, port: u16, peer: Peer) -> Rule {
     }
 }
 
-/// Every rule, sorted: the ALB open to `cidrs` on 80 and 443, ALB ↔ ECS on each service port, ECS out
+/// Every rule, sorted: the ALB open to its peers (`alb`), ALB ↔ ECS on each service port, ECS out
 /// to HTTPS, the database and the cache, each of those only from ECS, and the extra ingress rules.
 fn rules(
     config: &Config,
     cfg: &SecurityConfig,
-    cidrs: &[IpNet],
+    alb: &[(u16, Peer)],
     services: &BTreeMap<String, ServiceBasics>,
 ) -> Result<Vec<Rule>> {
     let group = |g: &str| Peer::Group(g.into());
     let mut rules = Vec::new();
-    for port in [80u16, 443] {
-        for c in cidrs {
-            rules.push(rule("alb", false, port, Peer::Cidr(*c)));
-        }
+    for (port, peer) in alb {
+        rules.push(rule("alb", false, *port, peer.clone()));
     }
     let mut ports: Vec<u16> = services.values().map(|s| s.port).collect();
     ports.sort_unstable();

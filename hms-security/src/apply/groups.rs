@@ -167,7 +167,11 @@ pub(super) async fn create_rule(
         .as_ref()
         .ok_or_else(|| Error::Internal(format!("{a}: no rule")))?;
     let group = rec.id(&after_str(change, "group"))?;
-    let perm = permission(rec, v)?;
+    let mut v = v.clone();
+    if let Some(name) = after_str(change, "peer").strip_prefix("pl:") {
+        v["peer"] = Value::from(prefix_list_id(c, a, name).await?);
+    }
+    let perm = permission(rec, &v)?;
     let egress = after(change, "egress")
         .and_then(Value::as_bool)
         .unwrap_or(false);
@@ -217,6 +221,32 @@ pub(super) async fn create_rule(
     Ok(Resource::new(id).with("group_id", group))
 }
 
+/// The id of the AWS-managed prefix list `name` in this region.
+async fn prefix_list_id(c: &Clients, a: &str, name: &str) -> Result<String> {
+    let out = c
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            Filter::builder()
+                .name("prefix-list-name")
+                .values(name)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| Error::aws(a, "ec2:DescribeManagedPrefixLists", e))?;
+    out.prefix_lists()
+        .iter()
+        .find_map(|l| l.prefix_list_id())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Aws {
+            resource: a.to_owned(),
+            operation: "ec2:DescribeManagedPrefixLists".into(),
+            code: "NotFound".into(),
+            message: format!("no managed prefix list named {name} in this region"),
+        })
+}
+
 /// Revokes one rule, rebuilt from what was observed (its numbers and its peer's id as recorded).
 pub(super) async fn delete_rule(
     c: &Clients,
@@ -231,7 +261,9 @@ pub(super) async fn delete_rule(
         .map(str::to_owned)
         .unwrap_or_else(|| res.id.split('/').next().unwrap_or_default().to_owned());
     let mut v = Value::Object(res.attrs.clone());
-    if let (Some("group"), Some(peer_id)) = (res.attr("peer_kind"), res.attr("peer_id")) {
+    if let (Some("group" | "prefix_list"), Some(peer_id)) =
+        (res.attr("peer_kind"), res.attr("peer_id"))
+    {
         v["peer"] = Value::from(peer_id);
     }
     let perm = permission(rec, &v)?;

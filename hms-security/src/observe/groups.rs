@@ -32,10 +32,46 @@ pub(super) async fn describe(c: &Clients, tagger: &Tagger) -> Result<Vec<Securit
         .map_err(|e| Error::aws("security groups", "ec2:DescribeSecurityGroups", e))
 }
 
-/// Adds the groups that are ours and their rules to `out`; returns group id → group key.
+/// The ids of the managed prefix lists the spec's rules name, id → name (none asked: no call).
+pub(super) async fn prefix_lists(
+    c: &Clients,
+    names: &[String],
+) -> Result<BTreeMap<String, String>> {
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let lists: Vec<_> = c
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            Filter::builder()
+                .name("prefix-list-name")
+                .set_values(Some(names.to_vec()))
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::aws("managed prefix lists", "ec2:DescribeManagedPrefixLists", e))?;
+    Ok(lists
+        .into_iter()
+        .filter_map(|l| {
+            Some((
+                l.prefix_list_id()?.to_owned(),
+                l.prefix_list_name()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+/// Adds the groups that are ours and their rules to `out`; returns group id → group key. A rule from a
+/// prefix list named in `prefix_lists` (id → name) is found by that name, as the spec names it.
 pub(super) fn found(
     tagger: &Tagger,
     groups: Vec<SecurityGroup>,
+    prefix_lists: &BTreeMap<String, String>,
     out: &mut FoundSet,
 ) -> BTreeMap<String, String> {
     let mut group_ids = BTreeMap::new();
@@ -72,8 +108,12 @@ pub(super) fn found(
                     )
                 })),
         );
-        rules(key, id, g.ip_permissions(), false, &group_ids, out);
-        rules(key, id, g.ip_permissions_egress(), true, &group_ids, out);
+        let names = Names {
+            groups: &group_ids,
+            prefix_lists,
+        };
+        rules(key, id, g.ip_permissions(), false, &names, out);
+        rules(key, id, g.ip_permissions_egress(), true, &names, out);
     }
     group_ids
 }
@@ -103,7 +143,13 @@ impl PeerOf {
     }
 }
 
-fn peers(p: &IpPermission, names: &BTreeMap<String, String>) -> Vec<PeerOf> {
+/// How peers are named: this stack's groups by key (id → key), managed prefix lists by name (id → name).
+struct Names<'a> {
+    groups: &'a BTreeMap<String, String>,
+    prefix_lists: &'a BTreeMap<String, String>,
+}
+
+fn peers(p: &IpPermission, names: &Names<'_>) -> Vec<PeerOf> {
     let mut peers = Vec::new();
     for r in p.ip_ranges() {
         peers.push(PeerOf::plain(
@@ -119,7 +165,7 @@ fn peers(p: &IpPermission, names: &BTreeMap<String, String>) -> Vec<PeerOf> {
     }
     for g in p.user_id_group_pairs() {
         let id = g.group_id().unwrap_or_default().to_owned();
-        match names.get(&id) {
+        match names.groups.get(&id) {
             Some(k) => peers.push(PeerOf {
                 label: format!("sg:{k}"),
                 attr: Value::from(Addr::group(k).to_string()),
@@ -130,10 +176,19 @@ fn peers(p: &IpPermission, names: &BTreeMap<String, String>) -> Vec<PeerOf> {
         }
     }
     for pl in p.prefix_list_ids() {
-        peers.push(PeerOf::plain(
-            "prefix_list",
-            pl.prefix_list_id().unwrap_or_default().to_owned(),
-        ));
+        let id = pl.prefix_list_id().unwrap_or_default().to_owned();
+        match names.prefix_lists.get(&id) {
+            Some(name) => {
+                let label = format!("pl:{name}");
+                peers.push(PeerOf {
+                    attr: Value::from(label.clone()),
+                    label,
+                    kind: "prefix_list",
+                    raw: id,
+                });
+            }
+            None => peers.push(PeerOf::plain("prefix_list", id)),
+        }
     }
     peers
 }
@@ -144,7 +199,7 @@ fn rules(
     sg_id: &str,
     perms: &[IpPermission],
     egress: bool,
-    names: &BTreeMap<String, String>,
+    names: &Names<'_>,
     out: &mut FoundSet,
 ) {
     let dir = if egress { "egress" } else { "ingress" };
@@ -171,7 +226,7 @@ fn rules(
             };
             let mut deps = vec![group_addr.clone()];
             if peer.kind == "group" {
-                if let Some(k) = names.get(&peer.raw) {
+                if let Some(k) = names.groups.get(&peer.raw) {
                     deps.push(Addr::group(k).to_string());
                 }
             }

@@ -46,14 +46,15 @@ async fn account(c: &Clients) -> Result<String> {
 
 /// Reads everything hms-security owns.
 pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed> {
-    let (groups, account, roles, keys) = tokio::try_join!(
+    let (groups, prefix_lists, account, roles, keys) = tokio::try_join!(
         groups::describe(c, &spec.tagger),
+        groups::prefix_lists(c, &spec.prefix_lists),
         account(c),
         roles::describe(c, spec, state),
         keys::describe(c, spec, state),
     )?;
     let mut found = FoundSet::new();
-    let group_ids = groups::found(&spec.tagger, groups, &mut found);
+    let group_ids = groups::found(&spec.tagger, groups, &prefix_lists, &mut found);
     roles::found(roles, &mut found);
     keys::found(keys, &mut found);
     let recorded_rules = state
