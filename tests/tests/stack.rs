@@ -1,19 +1,36 @@
-//! The six tools as one product: the whole pipeline up, every tool converged, the whole stack down in
-//! reverse leaving nothing tagged; the plan pipeline on an empty account; a failure in the middle.
+//! The nine tools as one product: the whole pipeline up (with the domain, the cache and the CDN in front
+//! of the load balancer), every tool converged, the whole stack down in reverse leaving nothing tagged;
+//! the plan pipeline on an empty account; a failure in the middle.
 
 use std::path::Path;
 
 use hms_tests::{bin_dir, endpoint, shell};
 use serde_json::Value;
 
-const TOOLS: [&str; 6] = [
+const TOOLS: [&str; 9] = [
     "hms-vpc",
     "hms-security",
+    "hms-dns",
     "hms-db",
+    "hms-cache",
     "hms-ecs",
+    "hms-edge",
     "hms-backup",
     "hms-observe",
 ];
+
+/// The nine-tool stack's config: a zone of its own, the cache, and the CDN as the only way in.
+fn nine_tool_config(dir: &Path, s: &str) -> String {
+    let domain = format!("{s}.hms-test.example");
+    std::fs::write(
+        dir.join("hms.toml"),
+        format!(
+            "[dns]\ndomain_name = \"{domain}\"\ncreate_zone = true\n\n[cache]\n\n[security]\nalb_ingress = \"cloudfront\"\n\n[edge]\n"
+        ),
+    )
+    .expect("config");
+    domain
+}
 
 fn sh(script: &str, dir: &Path) -> (i32, String, String) {
     shell(script, dir, &dir.join("state"))
@@ -88,24 +105,31 @@ fn tagged(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, s: &str) ->
 fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = stack("all");
+    let domain = nine_tool_config(dir.path(), &s);
     let (code, out, err) = sh(&pipe("up", &s), dir.path());
     assert_eq!(code, 0, "{err}");
     let doc: Value = serde_json::from_str(&out).expect("one document");
-    for section in ["vpc", "security", "db", "ecs", "backup", "observe"] {
+    for section in [
+        "vpc", "security", "dns", "db", "cache", "ecs", "edge", "backup", "observe",
+    ] {
         assert!(doc["outputs"][section].is_object(), "outputs.{section}");
     }
     let runs = doc["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 6);
+    assert_eq!(runs.len(), 9);
     assert!(runs.iter().all(|r| r["ok"] == true && r["command"] == "up"));
     assert!(doc
         .get("unknown")
         .is_none_or(|u| u.as_array().is_some_and(Vec::is_empty)));
     let created: u64 = runs.iter().filter_map(|r| r["created"].as_u64()).sum();
-    assert_eq!(doc["outputs"]["observe"]["alarm_count"], 9);
+    // 9 as before, 4 on each of the two cache members, the replica's lag, the two certificates' expiry.
+    assert_eq!(doc["outputs"]["observe"]["alarm_count"], 20);
     assert_eq!(
         doc["outputs"]["backup"]["kms_key_arn"],
         doc["outputs"]["security"]["kms_key_arns"]["backups"]
     );
+    assert_eq!(doc["outputs"]["edge"]["url"], format!("https://{domain}/"));
+    let (rt, sdk) = sdk();
+    joined_up(&rt, &sdk, &doc);
 
     // Every team's tool, run alone from the state store, has nothing to do.
     for t in TOOLS {
@@ -115,7 +139,6 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
         );
         assert_eq!(code, 0, "{t} plan: {err}");
     }
-    let (rt, sdk) = sdk();
     let before = tagged(&rt, &sdk, &s);
     // Every service's resources carry the stack's tags (the tagging API covers all but IAM and X-Ray).
     for prefix in [
@@ -128,6 +151,9 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
         "arn:aws:s3:::",
         "arn:aws:sns:",
         "arn:aws:cloudwatch:",
+        "arn:aws:elasticache:",
+        "arn:aws:secretsmanager:",
+        "arn:aws:acm:",
     ] {
         assert!(
             before.iter().any(|a| a.starts_with(prefix)),
@@ -140,8 +166,11 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
     let down = [
         "hms-observe down --yes",
         "hms-backup down --yes",
+        "hms-edge down --yes",
         "hms-ecs down --yes --delete-logs",
+        "hms-cache down --yes --skip-final-snapshot",
         "hms-db down --yes --disable-deletion-protection --skip-final-snapshot",
+        "hms-dns down --yes",
         "hms-security down --yes",
         "hms-vpc down --yes",
     ]
@@ -153,8 +182,9 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
     assert_eq!(code, 0, "{err}");
 
     // Nothing tagged with the stack is left but the KMS keys, which wait out their deletion window, the
-    // deleted NAT gateway (EC2 lists deleted NAT gateways for a while, as AWS does) and the database's
-    // retained automated backups.
+    // cache's AUTH secret, which waits out its recovery window, the deleted NAT gateway (EC2 lists
+    // deleted NAT gateways for a while, as AWS does) and the database's retained automated backups.
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let left = tagged(&rt, &sdk, &s);
@@ -224,6 +254,14 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
                 ),
                 "{arn} is {status:?}"
             );
+        } else if arn.starts_with("arn:aws:secretsmanager:") {
+            let d = rt
+                .block_on(secrets.describe_secret().secret_id(arn).send())
+                .expect("describe secret");
+            assert!(
+                d.deleted_date().is_some(),
+                "{arn} is scheduled for deletion"
+            );
         } else if arn.contains(":snapshot:rds:") {
             // hms-db keeps the automated backups on delete (DeleteAutomatedBackups=false): they expire with
             // the retention period. The emulator shows them as automated snapshots.
@@ -231,7 +269,8 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
             panic!("left behind: {arn}");
         }
     }
-    assert_eq!(keys, 3, "the 3 keys: {left:?}");
+    assert_eq!(keys, 4, "the 4 keys (rds, backups, logs, cache): {left:?}");
+    gone_outside_the_tagging_api(&rt, &sdk, &domain);
     // X-Ray (not in the tagging API) is gone too.
     let xray = aws_sdk_xray::Client::new(&sdk);
     let rules = rt
@@ -249,10 +288,147 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
     assert_eq!(code, 2, "the VPC would be created again: {err}");
 }
 
+/// What joins the tools: the HTTPS listener on hms-dns's certificate with HTTP redirected, the backend
+/// told of the cache by reference, the load balancer reachable only from CloudFront.
+fn joined_up(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Value) {
+    let o = &doc["outputs"];
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
+    let alb = o["ecs"]["alb_arn"].as_str().expect("alb");
+    let listeners = rt
+        .block_on(elb.describe_listeners().load_balancer_arn(alb).send())
+        .expect("listeners");
+    let port = |p: i32| {
+        listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(p))
+            .unwrap_or_else(|| panic!("a listener on {p}"))
+    };
+    let https = port(443);
+    assert_eq!(
+        https
+            .certificates()
+            .first()
+            .and_then(|c| c.certificate_arn()),
+        o["dns"]["certificate_arn"].as_str()
+    );
+    let redirect = port(80)
+        .default_actions()
+        .first()
+        .and_then(|a| a.redirect_config())
+        .expect("port 80 redirects");
+    assert_eq!(redirect.port(), Some("443"));
+    assert_eq!(redirect.status_code().map(|c| c.as_str()), Some("HTTP_301"));
+
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    let td = o["ecs"]["services"]["backend"]["task_definition_arn"]
+        .as_str()
+        .expect("backend task definition");
+    let out = rt
+        .block_on(ecs.describe_task_definition().task_definition(td).send())
+        .expect("task definition");
+    let c = out
+        .task_definition()
+        .and_then(|t| t.container_definitions().first())
+        .expect("container");
+    let env: Vec<(&str, &str)> = c
+        .environment()
+        .iter()
+        .filter_map(|kv| Some((kv.name()?, kv.value()?)))
+        .collect();
+    let cache = &o["cache"];
+    assert!(
+        env.contains(&(
+            "REDIS_HOST",
+            cache["primary_endpoint"].as_str().expect("endpoint")
+        )),
+        "{env:?}"
+    );
+    assert!(env.contains(&("REDIS_PORT", "6379")), "{env:?}");
+    assert!(env.contains(&("REDIS_TLS", "true")), "{env:?}");
+    let auth = c
+        .secrets()
+        .iter()
+        .find(|x| x.name() == "REDIS_AUTH")
+        .expect("REDIS_AUTH");
+    assert_eq!(Some(auth.value_from()), cache["auth_secret_arn"].as_str());
+
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let sg = o["security"]["alb_sg_id"].as_str().expect("alb sg");
+    let g = rt
+        .block_on(ec2.describe_security_groups().group_ids(sg).send())
+        .expect("alb group");
+    let perms = g
+        .security_groups()
+        .first()
+        .map(|g| g.ip_permissions())
+        .expect("group");
+    assert_eq!(perms.len(), 1, "one rule: {perms:?}");
+    assert_eq!(perms[0].from_port(), Some(443));
+    assert!(perms[0].ip_ranges().is_empty() && perms[0].ipv6_ranges().is_empty());
+    let pl = perms[0]
+        .prefix_list_ids()
+        .first()
+        .and_then(|p| p.prefix_list_id())
+        .expect("a prefix list");
+    let lists = rt
+        .block_on(
+            ec2.describe_managed_prefix_lists()
+                .prefix_list_ids(pl)
+                .send(),
+        )
+        .expect("prefix list");
+    assert_eq!(
+        lists
+            .prefix_lists()
+            .first()
+            .and_then(|l| l.prefix_list_name()),
+        Some("com.amazonaws.global.cloudfront.origin-facing")
+    );
+}
+
+/// The zone, the certificates and the distribution are not in the tagging API: asked directly.
+fn gone_outside_the_tagging_api(
+    rt: &tokio::runtime::Runtime,
+    sdk: &aws_config::SdkConfig,
+    domain: &str,
+) {
+    let r53 = aws_sdk_route53::Client::new(sdk);
+    let zones = rt.block_on(r53.list_hosted_zones().send()).expect("zones");
+    assert!(
+        zones
+            .hosted_zones()
+            .iter()
+            .all(|z| z.name().trim_end_matches('.') != domain),
+        "the created zone is deleted"
+    );
+    let acm = aws_sdk_acm::Client::new(sdk);
+    let certs = rt
+        .block_on(acm.list_certificates().send())
+        .expect("certificates");
+    assert!(certs
+        .certificate_summary_list()
+        .iter()
+        .all(|c| c.domain_name().is_none_or(|d| !d.ends_with(domain))));
+    let cf = aws_sdk_cloudfront::Client::new(sdk);
+    let dists = rt
+        .block_on(cf.list_distributions().send())
+        .expect("distributions");
+    assert!(dists
+        .distribution_list()
+        .map(|l| l.items())
+        .unwrap_or_default()
+        .iter()
+        .all(|d| d
+            .aliases()
+            .is_none_or(|a| !a.items().iter().any(|x| x == domain))));
+}
+
 #[test]
 fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = stack("plan");
+    nine_tool_config(dir.path(), &s);
     let (code, out, err) = sh(
         &format!("{} --detailed-exitcode", pipe("plan", &s)),
         dir.path(),
@@ -271,15 +447,23 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         "outputs.ecs.alb_arn",
         "outputs.backup.bucket",
         "outputs.observe.topic_arn",
+        "outputs.dns.certificate_arn",
+        "outputs.cache.auth_secret_arn",
+        "outputs.edge.distribution_id",
     ] {
         assert!(unknown.contains(&u), "{u} in {unknown:?}");
     }
     for (tool, n) in [
         ("hms-vpc", 30),
-        ("hms-security", 30),
+        ("hms-security", 29),
+        ("hms-dns", 3),
         ("hms-db", 3),
+        ("hms-cache", 6),
+        ("hms-ecs", 17),
+        ("hms-edge", 13),
         ("hms-backup", 1),
-        ("hms-observe", 13),
+        // 9 as in the six-tool stack, the two certificates' expiry; the cache's once it exists.
+        ("hms-observe", 15),
     ] {
         assert!(
             err.contains(&format!("{tool}: Plan: {n} to create")),
@@ -291,8 +475,9 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         "{err}"
     );
     assert!(err.contains("(known after hms-ecs up)"), "{err}");
+    assert!(err.contains("hms-observe: note: the cache alarms"), "{err}");
     let runs = doc["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 6);
+    assert_eq!(runs.len(), 9);
     // Nothing exists: nothing is tagged with the stack, and up refuses the planned document.
     let (rt, sdk) = sdk();
     assert!(tagged(&rt, &sdk, &s).is_empty());
