@@ -1,34 +1,44 @@
 # hms-infra: the whole stack as make targets; each runs the tools as one pipeline (pipefail: any failure
-# fails the target). `make plan` aggregates exit codes: any 1 -> 1, else any 2 -> 2, else 0.
+# fails the target). `make plan` is the plan pipeline; its last line says: no changes (exit 0), changes
+# pending or failed (make exits 2 for both; the tools' own codes are in the line).
 # ARGS is passed to every tool (e.g. make up ARGS="--env staging --config prod.toml"); YES=1 confirms down.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hms-infra/target
 BIN := $(CARGO_TARGET_DIR)/debug
 ARGS ?=
-# Pipeline order; `down` runs in reverse.
-TOOLS := hms-vpc hms-security hms-db hms-ecs hms-backup hms-observe
-REVERSED := hms-observe hms-backup hms-ecs hms-db hms-security hms-vpc
+# Pipeline order; `down` runs in reverse. The nine tools by default; a stack without the domain, the
+# cache or the CDN names its tools: make up TOOLS="hms-vpc hms-security hms-db hms-ecs hms-backup hms-observe".
+TOOLS ?= hms-vpc hms-security hms-dns hms-db hms-cache hms-ecs hms-edge hms-backup hms-observe
+REVERSED = $(shell printf '%s\n' $(TOOLS) | tac)
 
 .PHONY: build up plan down demo test bench
 build:
 	cargo build --workspace --bins --quiet
 
+# One pipeline: hms-vpc up | hms-security up | … (pipefail: the first failure fails the target).
 up: build
-	$(BIN)/hms-vpc up $(ARGS) | $(BIN)/hms-security up $(ARGS) | $(BIN)/hms-db up $(ARGS) \
-	  | $(BIN)/hms-ecs up $(ARGS) | $(BIN)/hms-backup up $(ARGS) | $(BIN)/hms-observe up $(ARGS)
+	@pipeline=""; for t in $(TOOLS); do pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t up $(ARGS)"; done; \
+	  eval "$$pipeline"
 
+# The plan pipeline (each tool plans on the one before's planned outputs), exit codes aggregated.
 plan: build
-	@rc=0; for t in $(TOOLS); do code=0; $(BIN)/$$t plan --detailed-exitcode $(ARGS) </dev/null >/dev/null || code=$$?; \
-	  if [ $$code = 1 ]; then rc=1; elif [ $$code = 2 ] && [ $$rc = 0 ]; then rc=2; fi; done; exit $$rc
+	@pipeline=""; for t in $(TOOLS); do \
+	  pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t plan --detailed-exitcode $(ARGS)"; done; \
+	  set +e; eval "$$pipeline >/dev/null; codes=(\"\$${PIPESTATUS[@]}\")"; rc=0; \
+	  for c in "$${codes[@]}"; do if [ $$c != 0 ] && [ $$c != 2 ]; then rc=1; \
+	  elif [ $$c = 2 ] && [ $$rc = 0 ]; then rc=2; fi; done; \
+	  case $$rc in 0) echo "make plan: no changes" >&2;; 2) echo "make plan: changes pending" >&2;; \
+	  *) echo "make plan: failed (exit codes $${codes[*]})" >&2;; esac; exit $$rc
 
-# Stops at the first tool that refuses: in production hms-db keeps a protected database and hms-backup a
-# bucket that holds backups. Only when you mean it: DESTROY_DATA=1 passes hms-db
-# --disable-deletion-protection (a final snapshot is still taken) and hms-backup --force-empty.
+# Stops at the first tool that refuses: in production hms-db keeps a protected database, hms-backup a
+# bucket that holds backups and hms-edge a static bucket that holds assets. Only when you mean it:
+# DESTROY_DATA=1 passes hms-db --disable-deletion-protection (a final snapshot is still taken) and
+# hms-backup and hms-edge --force-empty. hms-cache always takes a final snapshot.
 down: build
 	@for t in $(REVERSED); do extra=""; \
 	  if [ -n "$(DESTROY_DATA)" ]; then case $$t in \
-	    hms-db) extra=--disable-deletion-protection;; hms-backup) extra=--force-empty;; esac; fi; \
+	    hms-db) extra=--disable-deletion-protection;; hms-backup|hms-edge) extra=--force-empty;; esac; fi; \
 	  $(BIN)/$$t down $(if $(YES),--yes,) $$extra $(ARGS) </dev/null >/dev/null; done
 
 demo:

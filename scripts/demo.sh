@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}
 
-# The tools in pipeline order.
-tools=(hms-vpc hms-security hms-db hms-ecs hms-backup hms-observe)
+# The tools in pipeline order, and the demo stack's config (the domain, the cache, the CDN in front).
+tools=(hms-vpc hms-security hms-dns hms-db hms-cache hms-ecs hms-edge hms-backup hms-observe)
+config=scripts/demo.toml
 
 echo "==> building the tools" >&2
 cargo build --workspace --bins --quiet
@@ -21,15 +22,18 @@ export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export HMS_STATE=${HMS_STATE:-.hms/demo}
 
-echo "==> the pipeline: hms-vpc up | hms-security up | hms-db up | hms-ecs up | hms-backup up | hms-observe up" >&2
-doc=$(set -o pipefail; hms-vpc up | hms-security up | hms-db up | hms-ecs up | hms-backup up | hms-observe up)
+echo "==> the pipeline: $(printf '%s up | ' "${tools[@]}" | sed 's/ | $//') (--config $config)" >&2
+doc=$(set -o pipefail; c=(--config "$config")
+  hms-vpc up "${c[@]}" | hms-security up "${c[@]}" | hms-dns up "${c[@]}" | hms-db up "${c[@]}" \
+    | hms-cache up "${c[@]}" | hms-ecs up "${c[@]}" | hms-edge up "${c[@]}" | hms-backup up "${c[@]}" \
+    | hms-observe up "${c[@]}")
 printf '%s\n' "$doc"
 
 echo "==> plan --detailed-exitcode for every tool (0 = nothing to change)" >&2
 rc=0
 for t in "${tools[@]}"; do
   code=0
-  "$t" plan --detailed-exitcode </dev/null >/dev/null || code=$?
+  "$t" plan --detailed-exitcode --config "$config" </dev/null >/dev/null || code=$?
   echo "$t plan --detailed-exitcode: $code" >&2
   if ((code == 1)); then rc=1; elif ((code == 2 && rc == 0)); then rc=2; fi
 done
@@ -39,6 +43,7 @@ import json, sys
 d = json.load(sys.stdin)
 o = d["outputs"]
 v, s, db, ecs, bk, ob = o["vpc"], o["security"], o["db"], o["ecs"], o["backup"], o["observe"]
+dns, cache, edge = o["dns"], o["cache"], o["edge"]
 print("==> summary", file=sys.stderr)
 print("  VPC %s %s over %d AZs: %d private + %d public subnets, NAT at %s, S3 endpoint %s, flow log %s" % (
     v["vpc_id"], v["cidr"], len(v["azs"]), len(v["private_subnet_ids"]), len(v["public_subnet_ids"]),
@@ -49,8 +54,14 @@ print("  roles: execution %s; task roles for %s" % (s["ecs_execution_role_arn"],
 print("  KMS keys: %s" % ", ".join(sorted(s["kms_key_arns"])), file=sys.stderr)
 print("  database: %s:%s (PostgreSQL %s, db %s, user %s; password in %s)" % (
     db["endpoint"], db["port"], db["engine_version"], db["db_name"], db["username"], db["master_user_secret_arn"]), file=sys.stderr)
-print("  cluster %s: %s; the application at http://%s/ (/api/* to the backend)" % (
+print("  domain %s: zone %s (delegate it to %s), certificates %s (ALB) and %s (CDN, us-east-1), %s" % (
+    dns["domain_name"], dns["zone_id"], ", ".join(dns["name_servers"]), dns["certificate_arn"], dns["cdn_certificate_arn"], dns["validation_status"]), file=sys.stderr)
+print("  cache: Redis %s %s:%s over TLS, members %s; AUTH token in %s" % (
+    cache["engine_version"], cache["primary_endpoint"], cache["port"], ", ".join(cache["member_clusters"]), cache["auth_secret_arn"]), file=sys.stderr)
+print("  cluster %s: %s; load balancer %s (HTTPS, reachable from CloudFront only; /api/* to the backend)" % (
     ecs["cluster_name"], ", ".join("%s (%s)" % (k, v["name"]) for k, v in sorted(ecs["services"].items())), ecs["alb_dns_name"]), file=sys.stderr)
+print("  the application at %s: CloudFront %s (%s), static assets from s3://%s, web ACL %s" % (
+    edge["url"], edge["distribution_id"], edge["distribution_domain_name"], edge["static_bucket"], edge["web_acl_arn"]), file=sys.stderr)
 print("  backups: s3://%s (%s, versioned, TLS only, KMS key %s)" % (bk["bucket"], bk["region"], bk["kms_key_arn"] or "SSE-S3"), file=sys.stderr)
 print("  monitoring: %d alarms (%s) to %s; dashboard %s; X-Ray rule %s, group %s" % (
     ob["alarm_count"], ", ".join(sorted(ob["alarms"].values())), ob["topic_arn"], ob["dashboard"], ob["sampling_rule"], ob["xray_group"]), file=sys.stderr)

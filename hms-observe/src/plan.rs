@@ -484,6 +484,14 @@ mod tests {
         );
         assert!(s.alarm("certificate.alb").is_some());
         assert!(s.notes.is_empty(), "{:?}", s.notes);
+        // One certificate for both (hms-dns in us-east-1): one alarm.
+        let same = (
+            "dns",
+            json!({"certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/one", "cdn_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/one"}),
+            &[][..],
+        );
+        let one = spec_with("", &[], &["backend"], &[same], &id()).expect("spec");
+        assert!(one.alarm("certificate.alb").is_some() && one.alarm("certificate.cdn").is_none());
         let body = s.dashboard.as_ref().expect("dashboard").body.to_string();
         assert!(
             body.contains("CacheClusterId") && body.contains("hms-cache-002"),

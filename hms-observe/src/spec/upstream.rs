@@ -134,7 +134,7 @@ fn certificates(input: &SpecInput<'_>) -> Vec<Certificate> {
     if input.optional("dns") == Upstream::Absent {
         return Vec::new();
     }
-    let region = input.tagger.id.region.clone();
+    let region = input.tagger.id.region.as_str();
     let arn = |path: &str| match input.optional(path) {
         Upstream::Known(v) => v.as_str().map(|s| Dim::Known(s.to_owned())),
         Upstream::Unknown => Some(Dim::Planned),
@@ -145,10 +145,16 @@ fn certificates(input: &SpecInput<'_>) -> Vec<Certificate> {
         out.push(Certificate {
             key: "alb",
             arn: a,
-            region,
+            region: region.to_owned(),
         });
     }
-    if let Some(a) = arn("dns.cdn_certificate_arn") {
+    // In us-east-1 hms-dns makes one certificate for both the ALB and CloudFront: one alarm.
+    let alb = out.first().map(|c| c.arn.clone());
+    let one = |a: &Dim| match a {
+        Dim::Planned => region == "us-east-1",
+        known => alb.as_ref() == Some(known),
+    };
+    if let Some(a) = arn("dns.cdn_certificate_arn").filter(|a| !one(a)) {
         out.push(Certificate {
             key: "cdn",
             arn: a,
