@@ -492,6 +492,13 @@ mod tests {
         );
         let one = spec_with("", &[], &["backend"], &[same], &id()).expect("spec");
         assert!(one.alarm("certificate.alb").is_some() && one.alarm("certificate.cdn").is_none());
+        let planned_dns = (
+            "dns",
+            json!({"domain_name": "hms.example.org"}),
+            &["certificate_arn", "cdn_certificate_arn"][..],
+        );
+        let one = spec_with("", &[], &["backend"], &[planned_dns], &id()).expect("spec");
+        assert!(one.alarm("certificate.alb").is_some() && one.alarm("certificate.cdn").is_none());
         let body = s.dashboard.as_ref().expect("dashboard").body.to_string();
         assert!(
             body.contains("CacheClusterId") && body.contains("hms-cache-002"),
