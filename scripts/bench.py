@@ -59,11 +59,16 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tools", default="hms-vpc")
     ap.add_argument("--ecs-scale", default="", help="comma-separated service counts for the hms-ecs scaling table")
+    ap.add_argument("--config", default="", help="an hms.toml every tool reads (the nine-tool stack's)")
+    ap.add_argument("--state-base", default=".hms/bench", help="a directory, or s3://BUCKET/PREFIX for the S3 store")
+    ap.add_argument("--steps", default="up (cold),plan (no-op),up (no-op),down")
+    ap.add_argument("--title", default="", help="a line printed above the tables")
     args = ap.parse_args()
     env = dict(os.environ)
     calls = Calls(args.calls)
     tools = args.tools.split(",")
-    steps = ["up (cold)", "plan (no-op)", "up (no-op)", "down"]
+    steps = args.steps.split(",")
+    extra = ["--config", args.config] if args.config else []
     results = collections.defaultdict(lambda: {"t": [], "rss": [], "calls": None})
     # The whole pipeline per step: the tools run one after the other (as `a | b | …` does, each waiting for
     # the document before its first call), so its wall time is the sum of theirs in that run.
@@ -71,19 +76,21 @@ def main():
 
     for i in range(args.runs):
         stack = f"bench{os.getpid() % 10000}-{i}"
-        state = f".hms/bench/{stack}"
+        state = args.state_base if args.state_base.startswith("s3://") else f"{args.state_base}/{stack}"
         for step in steps:
             doc = b""
             total_t, total_rss, total_calls = 0.0, 0, collections.Counter()
             order = tools if step != "down" else list(reversed(tools))
             for tool in order:
                 verb = step.split()[0]
-                cmd = [os.path.join(args.bin, tool), verb, "--stack", stack, "--state", state]
+                cmd = [os.path.join(args.bin, tool), verb, "--stack", stack, "--state", state] + extra
                 if verb == "down":
                     cmd.append("--yes")
                     if tool == "hms-db":
                         # The reference database is deletion-protected; the benchmark takes it down anyway.
                         cmd += ["--disable-deletion-protection", "--skip-final-snapshot"]
+                    if tool == "hms-cache":
+                        cmd.append("--skip-final-snapshot")
                     if tool == "hms-ecs":
                         cmd.append("--delete-logs")
                 calls.mark()
@@ -108,6 +115,8 @@ def main():
         times = [run([os.path.join(args.bin, tool), "--version"], env)[0] for _ in range(20)]
         results[(tool, "--version")] = {"t": times, "rss": [0], "calls": collections.Counter()}
 
+    if args.title:
+        print(f"\n{args.title}\n")
     table(results)
     if len(tools) > 1:
         pipeline_table(tools, pipeline)
@@ -129,7 +138,7 @@ def ecs_scale(args, env, calls, counts):
     for n in counts:
         for i in range(max(args.runs // 2, 2)):
             stack = f"ecs{n}x{os.getpid() % 1000}{i}"
-            state = f".hms/bench/{stack}"
+            state = args.state_base if args.state_base.startswith("s3://") else f"{args.state_base}/{stack}"
             os.makedirs(state, exist_ok=True)
             cfg = os.path.join(state, "hms.toml")
             with open(cfg, "w") as f:

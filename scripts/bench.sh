@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks against the local emulator: cold up, no-op plan, no-op up and down per tool (median of
 # BENCH_RUNS runs, default 5), peak RSS, AWS calls by operation, and --version start-up, as one table; the
-# same four steps for the whole six-tool pipeline (calls by service) as a second; then
-# how hms-ecs grows with the number of services (BENCH_ECS_SCALE, default 2,10,30).
+# same four steps for the whole nine-tool pipeline (scripts/demo.toml; calls by service) as a second; then
+# how hms-ecs grows with the number of services (BENCH_ECS_SCALE, default 2,10,30); then the no-op plan and
+# up of the first tools with the state on S3 (one object per tool, conditional writes, the lock object)
+# instead of local files.
 # BENCH_PROFILE=release benchmarks release builds (slower to build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +23,13 @@ trap 'bash scripts/emulator.sh stop >/dev/null 2>&1 || true' EXIT
 export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "bench: $profile build, emulator $url, $(nproc) cores" >&2
-python3 scripts/bench.py --bin "$CARGO_TARGET_DIR/$profile" --calls "$HMS_EMULATOR_DIR/calls.jsonl" \
-  --runs "${BENCH_RUNS:-5}" --tools "${BENCH_TOOLS:-hms-vpc,hms-security,hms-db,hms-ecs,hms-backup,hms-observe}" \
-  --ecs-scale "${BENCH_ECS_SCALE:-2,10,30}"
+bin=$CARGO_TARGET_DIR/$profile
+python3 scripts/bench.py --bin "$bin" --calls "$HMS_EMULATOR_DIR/calls.jsonl" --config scripts/demo.toml \
+  --runs "${BENCH_RUNS:-5}" \
+  --tools "${BENCH_TOOLS:-hms-vpc,hms-security,hms-dns,hms-db,hms-cache,hms-ecs,hms-edge,hms-backup,hms-observe}" \
+  --ecs-scale "${BENCH_ECS_SCALE:-2,10,30}" --title "## Local state (.hms/bench)"
+# The same steps with the S3 state store (made once by state bootstrap), for the first three tools.
+"$bin/hms-vpc" state bootstrap s3://hms-bench-state/teams </dev/null >/dev/null
+python3 scripts/bench.py --bin "$bin" --calls "$HMS_EMULATOR_DIR/calls.jsonl" --config scripts/demo.toml \
+  --runs "${BENCH_RUNS:-5}" --tools hms-vpc,hms-security,hms-dns --steps "up (cold),plan (no-op),up (no-op)" \
+  --state-base s3://hms-bench-state/teams --title "## S3 state (s3://hms-bench-state/teams)"

@@ -354,6 +354,46 @@ fn joined_up(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Va
         .expect("REDIS_AUTH");
     assert_eq!(Some(auth.value_from()), cache["auth_secret_arn"].as_str());
 
+    // The cache's alarms watch its real members.
+    let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    let members: Vec<&str> = cache["member_clusters"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(members.len(), 2, "{members:?}");
+    for (i, m) in members.iter().enumerate() {
+        let names: Vec<String> = [
+            "engine-cpu",
+            "memory",
+            "evictions",
+            "connections",
+            "replication-lag",
+        ]
+        .iter()
+        .map(|k| format!("{m}-{k}"))
+        .collect();
+        let alarms = rt
+            .block_on(cw.describe_alarms().set_alarm_names(Some(names)).send())
+            .expect("alarms");
+        let got = alarms.metric_alarms();
+        assert_eq!(
+            got.len(),
+            if i == 0 { 4 } else { 5 },
+            "the primary has no lag alarm: {got:?}"
+        );
+        for a in got {
+            let dims: Vec<(&str, &str)> = a
+                .dimensions()
+                .iter()
+                .filter_map(|d| Some((d.name()?, d.value()?)))
+                .collect();
+            assert_eq!(dims, [("CacheClusterId", *m)], "{:?}", a.alarm_name());
+            assert_eq!(a.namespace(), Some("AWS/ElastiCache"));
+        }
+    }
+
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let sg = o["security"]["alb_sg_id"].as_str().expect("alb sg");
     let g = rt
