@@ -569,6 +569,35 @@ mod tests {
     }
 
     #[test]
+    fn with_https_the_https_listener_answers_403_and_http_still_redirects() {
+        let config = format!(
+            "{ORIGIN_VERIFY}certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/c\"\n"
+        );
+        let spec = spec_of(&config, &[]);
+        let p = plan(&spec, &observed(FoundSet::new()));
+        assert_eq!(
+            after_of(&p, "ecs.listener.https")["default"],
+            json!("fixed-response:403")
+        );
+        assert_eq!(
+            after_of(&p, "ecs.listener.http")["default"],
+            json!("redirect:HTTPS:443")
+        );
+        for r in ["ecs.rule[backend]", "ecs.rule[frontend]"] {
+            assert_eq!(
+                after_of(&p, r)["listener"],
+                json!("ecs.listener.https"),
+                "{r}"
+            );
+            assert_eq!(
+                after_of(&p, r)["header"]["name"],
+                json!("X-Origin-Verify"),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
     fn origin_verify_on_a_running_stack_routes_the_default_service_before_answering_403() {
         let spec = spec_of(ORIGIN_VERIFY, &[]);
         let p = plan(&spec, &observed(converged(&spec_of("", &[]))));

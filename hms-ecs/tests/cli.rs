@@ -1038,4 +1038,14 @@ fn origin_verify_closes_the_back_door_and_rotates_without_a_403_window() {
     assert!(rules[0].2.is_empty(), "{rules:?}");
     let (_, err) = s.run_of("hms-ecs", &["plan", "--detailed-exitcode"], &input, 0);
     assert!(!err.contains(v2.as_str()));
+    let gone = s
+        .block_on(sm.describe_secret().secret_id(arn).send())
+        .expect("scheduled for deletion");
+    assert!(
+        gone.deleted_date().is_some(),
+        "the secret is scheduled for deletion"
+    );
+    // Without ecs.origin_verify there is nothing to rotate: a usage error.
+    let (_, err) = s.run_of("hms-ecs", &["rotate-origin-secret"], &input, 64);
+    assert!(err.contains("ecs.origin_verify"), "{err}");
 }
