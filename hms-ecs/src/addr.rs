@@ -1,4 +1,5 @@
-//! Logical addresses of what hms-ecs owns: the cluster, the load balancer and its listeners, and per service
+//! Logical addresses of what hms-ecs owns: the cluster, the load balancer and its listeners, the CDN's
+//! origin-verify secret, and per service
 //! (by its config key) a log group, a task definition, a target group, a listener rule, the service, its
 //! scalable target and scaling policies.
 //!
@@ -20,6 +21,9 @@ pub enum Addr {
     HttpListener,
     /// `ecs.listener.https` (with a certificate).
     HttpsListener,
+    /// `ecs.origin_secret`: the Secrets Manager secret whose value the CDN sends in the origin-verify
+    /// header (with `ecs.origin_verify`).
+    OriginSecret,
     /// `ecs.log_group[backend]`.
     LogGroup(String),
     /// `ecs.task_definition[backend]`: the revision the service runs.
@@ -57,7 +61,11 @@ impl Addr {
     /// The service key of a per-service address.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Addr::Cluster | Addr::Alb | Addr::HttpListener | Addr::HttpsListener => None,
+            Addr::Cluster
+            | Addr::Alb
+            | Addr::HttpListener
+            | Addr::HttpsListener
+            | Addr::OriginSecret => None,
             Addr::LogGroup(k)
             | Addr::TaskDefinition(k)
             | Addr::TargetGroup(k)
@@ -84,6 +92,7 @@ impl Addr {
             Addr::Alb => "ecs.alb",
             Addr::HttpListener => "ecs.listener.http",
             Addr::HttpsListener => "ecs.listener.https",
+            Addr::OriginSecret => "ecs.origin_secret",
             Addr::LogGroup(_) => "ecs.log_group",
             Addr::TaskDefinition(_) => "ecs.task_definition",
             Addr::TargetGroup(_) => "ecs.target_group",
@@ -112,6 +121,7 @@ impl Address for Addr {
             Addr::Alb,
             Addr::HttpListener,
             Addr::HttpsListener,
+            Addr::OriginSecret,
         ] {
             if address == fixed.prefix() {
                 return Some(fixed);
@@ -159,6 +169,7 @@ mod tests {
             (Addr::Alb, "ecs.alb"),
             (Addr::HttpListener, "ecs.listener.http"),
             (Addr::HttpsListener, "ecs.listener.https"),
+            (Addr::OriginSecret, "ecs.origin_secret"),
             (Addr::LogGroup(k()), "ecs.log_group[backend]"),
             (Addr::TaskDefinition(k()), "ecs.task_definition[backend]"),
             (Addr::TargetGroup(k()), "ecs.target_group[backend]"),

@@ -98,3 +98,45 @@ pub fn policy_config(metric: &str, target: f64, scale_in: i32, scale_out: i32) -
 pub fn scaling_resource(cluster: &str, service: &str) -> String {
     format!("service/{cluster}/{service}")
 }
+
+/// The origin-verify secret's values as observe read them, hashed ([`crate::secret::short_hash`]): the
+/// current one, and the previous one while a rotation is under way. Never the values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginHashes {
+    pub current: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// Shown for the secret's value before the secret exists (apply reads the value it made).
+pub const NEW_SECRET: &str = "(known after the secret is made)";
+
+/// A listener rule's header condition in the compared form: `null` without `ecs.origin_verify`, else the
+/// header's name and the sorted hashes of the values it accepts.
+pub fn header_condition(spec: &Spec, origin: &OriginHashes) -> Value {
+    if spec.origin_secret.is_none() {
+        return Value::Null;
+    }
+    let mut values: Vec<String> = match &origin.current {
+        None => vec![NEW_SECRET.to_owned()],
+        Some(c) => std::iter::once(c.clone())
+            .chain(origin.previous.clone())
+            .collect(),
+    };
+    values.sort();
+    values.dedup();
+    json!({"name": crate::secret::HEADER, "values_sha256": values})
+}
+
+/// A service's listener rule as (priority, path pattern): its own path, or with `ecs.origin_verify` the
+/// default service's catch-all at the lowest priority; `None` when it has no rule (the listener's
+/// default action forwards to it).
+pub fn rule_route(spec: &Spec, s: &Service) -> Option<(i32, String)> {
+    match &s.path {
+        Some(p) => Some((s.priority, p.clone())),
+        None if spec.origin_secret.is_some() => Some((
+            crate::spec::DEFAULT_RULE_PRIORITY,
+            crate::spec::DEFAULT_RULE_PATH.to_owned(),
+        )),
+        None => None,
+    }
+}

@@ -2,24 +2,30 @@
 //! `outputs.vpc`, `outputs.security`, `outputs.db`; writes `outputs.ecs`:
 //!
 //! `cluster_name`, `cluster_arn`, `services` (key → `name`, `service_arn`, `task_definition_arn`,
-//! `target_group_arn`, `log_group`), `alb_arn`, `alb_dns_name`, `alb_zone_id`, `listener_arns`.
+//! `target_group_arn`, `log_group`), `alb_arn`, `alb_dns_name`, `alb_zone_id`, `listener_arns`; with
+//! `ecs.origin_verify`, `origin_verify_secret_arn` (its `AWSCURRENT` string is the bare header value) and
+//! `origin_verify_header` (`X-Origin-Verify`); after `rotate-origin-secret`, `origin_verify_rotation`
+//! (`rotating`, then `set`).
 //!
 //! Modules: [`addr`] (the typed addresses), [`spec`] (config, flags and upstream outputs → the validated
 //! [`Spec`]), [`desired`] (shapes both plan and observe use), [`observe`] (one concurrent round of
-//! describes, one module per kind), [`plan`] (pure diff) and [`apply`] (one module per kind).
+//! describes, one module per kind), [`plan`] (pure diff) and [`apply`] (one module per kind); [`secret`]
+//! makes, reads and hashes the origin-verify value; [`rotate`] is the `rotate-origin-secret` verb.
 
 pub mod addr;
 pub mod apply;
 pub mod desired;
 pub mod observe;
 pub mod plan;
+pub mod rotate;
+pub mod secret;
 pub mod spec;
 
 use clap::{Parser, Subcommand};
 use hms_core::apply::Recorder;
 use hms_core::aws::SdkConfig;
 use hms_core::cli::{Command, GlobalArgs, NoFlags};
-use hms_core::contract::{Ctx, Outputs, Tool, ToolInput};
+use hms_core::contract::{Ctx, Outputs, Tool, ToolInput, VerbCtx};
 use hms_core::plan::{Change, Plan, Step};
 use hms_core::state::{Resource, Resources, State};
 use hms_core::ui::Task;
@@ -44,7 +50,7 @@ pub struct Cli {
     pub command: EcsCommand,
 }
 
-/// hms-ecs's commands: the common ones with its own flags, and `deploy`.
+/// hms-ecs's commands: the common ones with its own flags, `deploy` and `rotate-origin-secret`.
 #[derive(Debug, Subcommand)]
 pub enum EcsCommand {
     #[command(flatten)]
@@ -59,6 +65,14 @@ pub enum EcsCommand {
         /// Return once the deployment is accepted instead of waiting for it.
         #[arg(long)]
         no_wait: bool,
+    },
+    /// Rotate the origin-verify secret (ecs.origin_verify): a new value becomes current and the listener
+    /// rules accept it next to the old one; run 'hms-edge up' (CloudFront sends the new one), then run
+    /// again with --finish.
+    RotateOriginSecret {
+        /// Accept only the current value from now on, once 'hms-edge up' has deployed it.
+        #[arg(long)]
+        finish: bool,
     },
 }
 
@@ -78,6 +92,15 @@ pub async fn run(cli: Cli) -> i32 {
                 deploy: Some(Deploy { service, image }),
             },
         },
+        EcsCommand::RotateOriginSecret { finish } => {
+            return hms_core::engine::run_verb::<Ecs, _>(
+                &cli.global,
+                "rotate-origin-secret",
+                true,
+                async |v: &VerbCtx<'_, Ecs>| rotate::rotate(v, finish).await,
+            )
+            .await
+        }
     };
     hms_core::engine::run::<Ecs>(&cli.global, command).await
 }
@@ -89,6 +112,7 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// The hms-ecs tool.
@@ -118,6 +142,7 @@ impl Tool for Ecs {
                 elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
                 scaling: aws_sdk_applicationautoscaling::Client::new(sdk),
                 logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+                secrets: aws_sdk_secretsmanager::Client::new(sdk),
             },
         }
     }
@@ -189,6 +214,10 @@ impl Tool for Ecs {
             "listener_arns",
             (!listeners.is_empty()).then(|| Value::from(listeners)),
         );
+        if spec.origin_secret.is_some() {
+            o.maybe("origin_verify_secret_arn", arn(&Addr::OriginSecret));
+            o.set("origin_verify_header", secret::HEADER);
+        }
         o
     }
 }

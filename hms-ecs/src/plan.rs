@@ -12,7 +12,8 @@ use hms_core::plan::{Action, Change, Plan};
 
 use crate::addr::Addr;
 use crate::desired::{
-    content_hash, policy_config, scaling_resource, task_content, unknown, CPU_METRIC, MEMORY_METRIC,
+    content_hash, header_condition, policy_config, rule_route, scaling_resource, task_content,
+    unknown, OriginHashes, CPU_METRIC, MEMORY_METRIC,
 };
 use crate::observe::Observed;
 use crate::spec::{Service, Spec, TLS_POLICY};
@@ -21,14 +22,29 @@ fn tags(spec: &Spec, a: &Addr, name: Option<&str>) -> Tags {
     spec.tagger.tags(&a.to_string(), name)
 }
 
-/// Every resource the spec wants.
-pub fn desired(spec: &Spec) -> Vec<Desired> {
+/// Every resource the spec wants; `origin` is the origin-verify secret's values as read (hashed), which
+/// the header conditions of the rules accept.
+pub fn desired(spec: &Spec, origin: &OriginHashes) -> Vec<Desired> {
     let mut out = vec![cluster(spec), alb(spec)];
+    out.extend(origin_secret(spec));
     out.extend(listeners(spec));
     for s in &spec.services {
-        out.extend(service_resources(spec, s));
+        out.extend(service_resources(spec, s, origin));
     }
     out
+}
+
+/// With `ecs.origin_verify`: the secret whose value the CDN sends (made with a random value; only its
+/// hash is ever shown).
+fn origin_secret(spec: &Spec) -> Option<Desired> {
+    let name = spec.origin_secret.as_ref()?;
+    Some(
+        Desired::new(Addr::OriginSecret)
+            .attr("name", name.clone())
+            .attr("scheduled_for_deletion", false)
+            .tags(tags(spec, &Addr::OriginSecret, Some(name)))
+            .replace_on(&["name"]),
+    )
 }
 
 fn cluster(spec: &Spec) -> Desired {
@@ -76,13 +92,23 @@ fn rules_on(spec: &Spec) -> Addr {
     }
 }
 
+/// The listener's default action that answers every request no rule forwards, with `ecs.origin_verify`.
+pub const FORBIDDEN: &str = "fixed-response:403";
+
 /// HTTP (forwarding to the default service, or redirecting to HTTPS) and, with a certificate, HTTPS.
+/// With `ecs.origin_verify` the listener the rules are on answers 403 instead of forwarding, once the
+/// default service's own rule is there.
 fn listeners(spec: &Spec) -> Vec<Desired> {
-    let default = spec
-        .services
-        .iter()
-        .find(|s| s.path.is_none())
+    let default_service = spec.services.iter().find(|s| s.path.is_none());
+    let default = default_service
+        .filter(|_| spec.origin_secret.is_none())
         .map(|s| Addr::TargetGroup(s.key.clone()));
+    let default_text = || match (&default, default_service) {
+        (Some(tg), _) => tg.to_string(),
+        (None, Some(_)) => FORBIDDEN.to_owned(),
+        (None, None) => String::new(),
+    };
+
     let mut out = Vec::new();
     let mut http = Desired::new(Addr::HttpListener)
         .attr("port", 80)
@@ -97,10 +123,7 @@ fn listeners(spec: &Spec) -> Vec<Desired> {
                 .attr("protocol", "HTTPS")
                 .attr("certificate", cert.clone())
                 .attr("ssl_policy", TLS_POLICY)
-                .attr(
-                    "default",
-                    default.as_ref().map(Addr::to_string).unwrap_or_default(),
-                )
+                .attr("default", default_text())
                 .tags(tags(spec, &Addr::HttpsListener, None))
                 .replace_on(&["port", "protocol"])
                 .uses([Addr::Alb]);
@@ -114,10 +137,7 @@ fn listeners(spec: &Spec) -> Vec<Desired> {
                 .after([Addr::HttpsListener]);
         }
         None => {
-            http = http.attr(
-                "default",
-                default.as_ref().map(Addr::to_string).unwrap_or_default(),
-            );
+            http = http.attr("default", default_text());
             if let Some(tg) = &default {
                 http = http.uses([tg]);
             }
@@ -128,7 +148,7 @@ fn listeners(spec: &Spec) -> Vec<Desired> {
 }
 
 /// One service's resources, in the order they are made.
-fn service_resources(spec: &Spec, s: &Service) -> Vec<Desired> {
+fn service_resources(spec: &Spec, s: &Service, origin: &OriginHashes) -> Vec<Desired> {
     let k = || s.key.clone();
     let (log_group, td, tg, rule, svc, target) = (
         Addr::LogGroup(k()),
@@ -164,17 +184,21 @@ fn service_resources(spec: &Spec, s: &Service) -> Vec<Desired> {
             .replace_on(&["name", "port", "protocol", "target_type", "vpc"]),
     );
     let mut routed = vec![listener.clone()];
-    if let Some(p) = &s.path {
-        out.push(
-            Desired::new(&rule)
-                .attr("listener", &listener)
-                .attr("priority", s.priority)
-                .attr("path", p.clone())
-                .attr("target", &tg)
-                .tags(tags(spec, &rule, None))
-                .replace_on(&["listener"])
-                .uses([&listener, &tg]),
-        );
+    if let Some((priority, path)) = rule_route(spec, s) {
+        let mut r = Desired::new(&rule)
+            .attr("listener", &listener)
+            .attr("priority", priority)
+            .attr("path", path)
+            .attr("target", &tg)
+            .attr("header", header_condition(spec, origin))
+            .tags(tags(spec, &rule, None))
+            .replace_on(&["listener"])
+            .uses([&listener, &tg]);
+        if spec.origin_secret.is_some() {
+            // The secret's value is read when the rule is made.
+            r = r.after([Addr::OriginSecret]);
+        }
+        out.push(r);
         routed.push(rule);
     }
     out.push(service(spec, s, &content_hash(&content), routed));
@@ -254,7 +278,7 @@ pub fn changed(c: &Change, key: &str) -> bool {
 
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
-    let mut plan = diff::diff(&desired(spec), &observed.found);
+    let mut plan = diff::diff(&desired(spec, &observed.origin), &observed.found);
     for c in plan
         .changes
         .iter_mut()
@@ -270,11 +294,67 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                     "deploys the new task definition (rolling, circuit breaker with rollback)",
                 );
             }
+            Some(Addr::Rule(_)) if changed(c, "header") => {
+                c.reason = header_reason(c);
+            }
             _ => {}
         }
     }
+    forward_before_forbidding(spec, &mut plan);
     plan.notes.extend(spec.certificate_note.clone());
     plan
+}
+
+/// When `ecs.origin_verify` comes to a listener that exists, the default service's new rule is made
+/// before the listener's default action turns to 403 (the rule then needs the listener's recorded ARN
+/// only, not its update): no request of the default service is answered 403 in between.
+fn forward_before_forbidding(spec: &Spec, plan: &mut Plan) {
+    let Some(default) = spec.services.iter().find(|s| s.path.is_none()) else {
+        return;
+    };
+    if spec.origin_secret.is_none() {
+        return;
+    }
+    let listener = rules_on(spec).to_string();
+    let rule = Addr::Rule(default.key.clone()).to_string();
+    let updated = plan
+        .changes
+        .iter()
+        .any(|c| c.address == listener && c.action == Action::Update && changed(c, "default"));
+    let made = plan
+        .changes
+        .iter()
+        .any(|c| c.address == rule && c.action == Action::Create);
+    if !(updated && made) {
+        return;
+    }
+    for c in &mut plan.changes {
+        if c.address == rule {
+            c.depends_on.retain(|d| *d != listener);
+        } else if c.address == listener {
+            c.depends_on.push(rule.clone());
+        }
+    }
+}
+
+/// Why a rule's header condition changes (the values are shown only as hashes).
+fn header_reason(c: &Change) -> String {
+    let count = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .and_then(|v| v.get("header"))
+            .and_then(|h| h.get("values_sha256"))
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    match (count(&c.before), count(&c.after)) {
+        (0, 0) => String::from("forwards every request (ecs.origin_verify is off)"),
+        (_, 0) => String::from("forwards every request again (ecs.origin_verify is off)"),
+        (0, _) => String::from("forwards only requests with the origin-verify header"),
+        (_, 2) => {
+            String::from("accepts the previous origin-verify value too (a rotation is under way)")
+        }
+        _ => String::from("accepts only the current origin-verify value"),
+    }
 }
 
 /// The plan that deletes everything hms-ecs owns (log groups only with delete_logs).
@@ -379,7 +459,12 @@ mod tests {
 
     /// What observe finds once `spec` is applied: every desired resource as it is wanted.
     fn converged(spec: &Spec) -> FoundSet {
-        desired(spec)
+        converged_with(spec, &OriginHashes::default())
+    }
+
+    /// The same, with the origin secret's values (hashed) as the rules accept them.
+    fn converged_with(spec: &Spec, origin: &OriginHashes) -> FoundSet {
+        desired(spec, origin)
             .into_iter()
             .map(|d| {
                 let mut f = Found::new(format!("id of {}", d.address)).uses(d.depends_on);
@@ -394,6 +479,203 @@ mod tests {
         Observed {
             found,
             counts: BTreeMap::new(),
+            origin: OriginHashes::default(),
+        }
+    }
+
+    fn observed_with(found: FoundSet, origin: &OriginHashes) -> Observed {
+        Observed {
+            origin: origin.clone(),
+            ..observed(found)
+        }
+    }
+
+    const ORIGIN_VERIFY: &str = "[ecs]\norigin_verify = true\n";
+
+    fn hashes(current: &str, previous: Option<&str>) -> OriginHashes {
+        OriginHashes {
+            current: Some(current.to_owned()),
+            previous: previous.map(str::to_owned),
+        }
+    }
+
+    fn after_of(p: &Plan, address: &str) -> serde_json::Value {
+        p.get(address)
+            .and_then(|c| c.after.clone())
+            .unwrap_or_else(|| panic!("{address} changes"))
+    }
+
+    #[test]
+    fn origin_verify_answers_403_by_default_and_every_rule_requires_the_header() {
+        let spec = spec_of(ORIGIN_VERIFY, &[]);
+        assert_eq!(
+            spec.origin_secret.as_deref(),
+            Some("hms/production/edge/origin-verify")
+        );
+        let p = plan(&spec, &observed(FoundSet::new()));
+        assert_eq!(
+            p.get("ecs.origin_secret").map(|c| c.action),
+            Some(Action::Create)
+        );
+        assert_eq!(
+            after_of(&p, "ecs.listener.http")["default"],
+            json!("fixed-response:403")
+        );
+        let backend = after_of(&p, "ecs.rule[backend]");
+        assert_eq!(backend["path"], json!("/api/*"));
+        let frontend = after_of(&p, "ecs.rule[frontend]");
+        assert_eq!(frontend["path"], json!("/*"));
+        assert_eq!(frontend["priority"], json!(50_000));
+        assert_eq!(frontend["target"], json!("ecs.target_group[frontend]"));
+        for r in [&backend, &frontend] {
+            assert_eq!(
+                r["header"],
+                json!({"name": "X-Origin-Verify", "values_sha256": [crate::desired::NEW_SECRET]})
+            );
+        }
+        // The rules read the secret: made after it.
+        assert!(p
+            .get("ecs.rule[frontend]")
+            .is_some_and(|c| c.depends_on.iter().any(|d| d == "ecs.origin_secret")));
+        // Nothing shows a value; the outputs name the secret and the header.
+        let outputs = <crate::Ecs as hms_core::contract::Tool>::outputs(
+            &spec,
+            &hms_core::state::Resources::new(),
+        );
+        assert_eq!(outputs.value["origin_verify_header"], "X-Origin-Verify");
+        assert!(outputs
+            .unknown
+            .iter()
+            .any(|u| u == "origin_verify_secret_arn"));
+
+        // Converged: nothing; without the key the reference stack has neither secret nor header.
+        let h = hashes("0123456789abcdef", None);
+        let found = converged_with(&spec, &h);
+        assert!(plan(&spec, &observed_with(found, &h)).changes.is_empty());
+        let reference = spec_of("", &[]);
+        let p = plan(&reference, &observed(FoundSet::new()));
+        assert!(p.get("ecs.origin_secret").is_none());
+        assert!(p.get("ecs.rule[frontend]").is_none());
+        assert_eq!(
+            after_of(&p, "ecs.listener.http")["default"],
+            json!("ecs.target_group[frontend]")
+        );
+        assert_eq!(after_of(&p, "ecs.rule[backend]")["header"], json!(null));
+        let outputs = <crate::Ecs as hms_core::contract::Tool>::outputs(
+            &reference,
+            &hms_core::state::Resources::new(),
+        );
+        assert!(outputs.value.get("origin_verify_header").is_none());
+    }
+
+    #[test]
+    fn with_https_the_https_listener_answers_403_and_http_still_redirects() {
+        let config = format!(
+            "{ORIGIN_VERIFY}certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/c\"\n"
+        );
+        let spec = spec_of(&config, &[]);
+        let p = plan(&spec, &observed(FoundSet::new()));
+        assert_eq!(
+            after_of(&p, "ecs.listener.https")["default"],
+            json!("fixed-response:403")
+        );
+        assert_eq!(
+            after_of(&p, "ecs.listener.http")["default"],
+            json!("redirect:HTTPS:443")
+        );
+        for r in ["ecs.rule[backend]", "ecs.rule[frontend]"] {
+            assert_eq!(
+                after_of(&p, r)["listener"],
+                json!("ecs.listener.https"),
+                "{r}"
+            );
+            assert_eq!(
+                after_of(&p, r)["header"]["name"],
+                json!("X-Origin-Verify"),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn origin_verify_on_a_running_stack_routes_the_default_service_before_answering_403() {
+        let spec = spec_of(ORIGIN_VERIFY, &[]);
+        let p = plan(&spec, &observed(converged(&spec_of("", &[]))));
+        let got: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .map(|x| (x.address.as_str(), x.action))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ecs.origin_secret", Action::Create),
+                ("ecs.listener.http", Action::Update),
+                ("ecs.rule[backend]", Action::Update),
+                ("ecs.rule[frontend]", Action::Create),
+            ]
+        );
+        let deps = |a: &str| p.get(a).map(|c| c.depends_on.clone()).unwrap_or_default();
+        assert!(deps("ecs.listener.http").contains(&"ecs.rule[frontend]".to_owned()));
+        assert!(!deps("ecs.rule[frontend]").contains(&"ecs.listener.http".to_owned()));
+        assert_eq!(
+            p.get("ecs.rule[backend]").map(|c| c.reason.as_str()),
+            Some("forwards only requests with the origin-verify header")
+        );
+    }
+
+    #[test]
+    fn a_rotation_makes_every_rule_accept_both_values_and_finishing_only_the_new_one() {
+        let spec = spec_of(ORIGIN_VERIFY, &[]);
+        let old = hashes("aaaaaaaaaaaaaaaa", None);
+        let rotating = hashes("bbbbbbbbbbbbbbbb", Some("aaaaaaaaaaaaaaaa"));
+        let finished = hashes("bbbbbbbbbbbbbbbb", None);
+        // The rules accept the old value; the secret now has a new current one and the old as previous.
+        let p = plan(
+            &spec,
+            &observed_with(converged_with(&spec, &old), &rotating),
+        );
+        let got: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .map(|x| (x.address.as_str(), x.action))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ecs.rule[backend]", Action::Update),
+                ("ecs.rule[frontend]", Action::Update)
+            ]
+        );
+        for c in &p.changes {
+            assert_eq!(
+                c.after
+                    .as_ref()
+                    .map(|a| a["header"]["values_sha256"].clone()),
+                Some(json!(["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"])),
+                "{}",
+                c.address
+            );
+            assert_eq!(
+                c.reason,
+                "accepts the previous origin-verify value too (a rotation is under way)"
+            );
+        }
+        // What the verb did is what plan wants: converged while rotating, and once finished.
+        let both = converged_with(&spec, &rotating);
+        assert!(plan(&spec, &observed_with(both.clone(), &rotating))
+            .changes
+            .is_empty());
+        let p = plan(&spec, &observed_with(both, &finished));
+        assert_eq!(p.changes.len(), 2);
+        for c in &p.changes {
+            assert_eq!(
+                c.after
+                    .as_ref()
+                    .map(|a| a["header"]["values_sha256"].clone()),
+                Some(json!(["bbbbbbbbbbbbbbbb"]))
+            );
+            assert_eq!(c.reason, "accepts only the current origin-verify value");
         }
     }
 

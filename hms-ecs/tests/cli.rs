@@ -69,6 +69,17 @@ fn pipeline_builds_cluster_services_alb_and_scaling_and_converges() {
     let (doc, err) = pipeline(&s, &[], &["up"], 0);
     assert_eq!(run_counts(&doc), (16, 0, 0), "{err}");
     let out = &doc["outputs"]["ecs"];
+    // Without ecs.origin_verify: no origin secret (the listener forwards, below).
+    assert!(out.get("origin_verify_secret_arn").is_none());
+    assert!(out.get("origin_verify_header").is_none());
+    let sm = aws_sdk_secretsmanager::Client::new(&s.sdk);
+    assert!(s
+        .block_on(
+            sm.describe_secret()
+                .secret_id(format!("{}/production/edge/origin-verify", s.name))
+                .send()
+        )
+        .is_err());
     let sec = &doc["outputs"]["security"];
     let vpc = &doc["outputs"]["vpc"];
     let db = &doc["outputs"]["db"];
@@ -816,4 +827,225 @@ fn stack_tags_converge_on_every_resource_through_the_tagging_apis_alone() {
     for key in ["backend", "frontend"] {
         assert_eq!(revisions(&s, key).len(), 1, "{key}");
     }
+}
+
+/// The ALB's listeners (port → default action) and its rules that are not a default: (path, priority,
+/// header values).
+type Rules = Vec<(String, String, Vec<String>)>;
+
+fn listeners_and_rules(
+    s: &Stack,
+    alb_arn: &str,
+) -> (Vec<aws_sdk_elasticloadbalancingv2::types::Listener>, Rules) {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
+    let listeners = s
+        .block_on(elb.describe_listeners().load_balancer_arn(alb_arn).send())
+        .expect("listeners")
+        .listeners()
+        .to_vec();
+    let mut rules = Rules::new();
+    for l in &listeners {
+        let rs = s
+            .block_on(
+                elb.describe_rules()
+                    .listener_arn(l.listener_arn().expect("arn"))
+                    .send(),
+            )
+            .expect("rules");
+        for r in rs.rules().iter().filter(|r| r.is_default() != Some(true)) {
+            let path = r
+                .conditions()
+                .iter()
+                .find(|c| c.field() == Some("path-pattern"))
+                .and_then(|c| {
+                    c.path_pattern_config()
+                        .and_then(|p| p.values().first().cloned())
+                        .or_else(|| c.values().first().cloned())
+                })
+                .unwrap_or_default();
+            let header = r
+                .conditions()
+                .iter()
+                .find(|c| c.field() == Some("http-header"))
+                .and_then(|c| c.http_header_config());
+            let mut values = header.map(|h| h.values().to_vec()).unwrap_or_default();
+            values.sort();
+            if let Some(h) = header {
+                assert_eq!(h.http_header_name(), Some("X-Origin-Verify"));
+            }
+            rules.push((path, r.priority().unwrap_or_default().to_owned(), values));
+        }
+    }
+    rules.sort();
+    (listeners, rules)
+}
+
+/// Every file under `dir`, as text.
+fn files_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&files_text(&p));
+        } else if let Ok(t) = std::fs::read(&p) {
+            out.push_str(&String::from_utf8_lossy(&t));
+        }
+    }
+    out
+}
+
+#[test]
+fn origin_verify_closes_the_back_door_and_rotates_without_a_403_window() {
+    let s = Stack::new("hms-ecs", "origin");
+    let on = ["--set", "ecs.origin_verify=true"];
+    let (doc, err) = pipeline(&s, &[], &[&["up"][..], &on].concat(), 0);
+    let out = &doc["outputs"]["ecs"];
+    let arn = out["origin_verify_secret_arn"]
+        .as_str()
+        .expect("secret arn");
+    assert_eq!(out["origin_verify_header"], "X-Origin-Verify");
+    let sm = aws_sdk_secretsmanager::Client::new(&s.sdk);
+    let value = |stage: &str| {
+        s.block_on(
+            sm.get_secret_value()
+                .secret_id(arn)
+                .version_stage(stage)
+                .send(),
+        )
+        .ok()
+        .and_then(|o| o.secret_string().map(str::to_owned))
+    };
+    let secret = s
+        .block_on(sm.describe_secret().secret_id(arn).send())
+        .expect("secret");
+    assert_eq!(
+        secret.name(),
+        Some(format!("{}/production/edge/origin-verify", s.name).as_str())
+    );
+    assert!(secret
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("hms:address") && t.value() == Some("ecs.origin_secret")));
+    let v1 = value("AWSCURRENT").expect("a current value");
+    assert_eq!(v1.len(), 64);
+
+    // The default action answers 403 and every rule requires the header with the secret's value.
+    let alb = out["alb_arn"].as_str().expect("alb").to_owned();
+    let (listeners, rules) = listeners_and_rules(&s, &alb);
+    let http = listeners
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .expect("http");
+    let action = http.default_actions().first().expect("default action");
+    assert_eq!(action.r#type().map(|t| t.as_str()), Some("fixed-response"));
+    assert_eq!(
+        action.fixed_response_config().and_then(|f| f.status_code()),
+        Some("403")
+    );
+    assert_eq!(
+        rules,
+        vec![
+            ("/*".to_owned(), "50000".to_owned(), vec![v1.clone()]),
+            ("/api/*".to_owned(), rules[1].1.clone(), vec![v1.clone()]),
+        ],
+        "{err}"
+    );
+
+    // The value is in no output, plan, stderr or state file.
+    let input = doc.to_string();
+    let mut seen = vec![input.clone(), err];
+    let (again, err) = s.run_of("hms-ecs", &[&["up"][..], &on].concat(), &input, 0);
+    assert_eq!(
+        run_counts(&again),
+        (0, 0, 0),
+        "second up creates nothing: {err}"
+    );
+    seen.extend([again.to_string(), err]);
+    let plan = [&["plan", "--detailed-exitcode"][..], &on].concat();
+    let (p, err) = s.run_of("hms-ecs", &plan, &input, 0);
+    seen.extend([p.to_string(), err]);
+
+    // Rotation: the rules accept the old and the new value; plan keeps both.
+    let rotate = [&["rotate-origin-secret"][..], &on].concat();
+    let (r, err) = s.run_of("hms-ecs", &rotate, &input, 0);
+    assert_eq!(
+        r["outputs"]["ecs"]["origin_verify_rotation"], "rotating",
+        "{err}"
+    );
+    assert_eq!(r["outputs"]["ecs"]["origin_verify_secret_arn"], arn);
+    seen.extend([r.to_string(), err]);
+    let v2 = value("AWSCURRENT").expect("the new value");
+    assert_ne!(v1, v2);
+    assert_eq!(value("AWSPREVIOUS").as_deref(), Some(v1.as_str()));
+    let mut both = vec![v1.clone(), v2.clone()];
+    both.sort();
+    let (_, rules) = listeners_and_rules(&s, &alb);
+    assert!(rules.iter().all(|r| r.2 == both), "{rules:?}");
+    assert_eq!(rules.len(), 2);
+    let (p, err) = s.run_of("hms-ecs", &plan, &input, 0);
+    seen.extend([p.to_string(), err]);
+    // A second rotation before --finish is refused: it would drop the value CloudFront may still send.
+    let (_, err) = s.run_of("hms-ecs", &rotate, &input, 1);
+    assert!(err.contains("--finish"), "{err}");
+
+    // --finish: only the new value.
+    let finish = [&["rotate-origin-secret", "--finish"][..], &on].concat();
+    let (f, err) = s.run_of("hms-ecs", &finish, &input, 0);
+    assert_eq!(
+        f["outputs"]["ecs"]["origin_verify_rotation"], "set",
+        "{err}"
+    );
+    seen.extend([f.to_string(), err]);
+    let (_, rules) = listeners_and_rules(&s, &alb);
+    assert!(rules.iter().all(|r| r.2 == [v2.clone()]), "{rules:?}");
+    assert_eq!(value("AWSPREVIOUS"), None);
+    let (p, err) = s.run_of("hms-ecs", &plan, &input, 0);
+    seen.extend([p.to_string(), err]);
+    let (again, err) = s.run_of("hms-ecs", &[&["up"][..], &on].concat(), &input, 0);
+    assert_eq!(run_counts(&again), (0, 0, 0), "{err}");
+    seen.extend([again.to_string(), err]);
+
+    seen.push(files_text(&s.state_dir()));
+    for text in &seen {
+        for v in [&v1, &v2] {
+            assert!(!text.contains(v.as_str()), "the header value leaked");
+        }
+    }
+
+    // Turned off again: the rules forward everything, the default action forwards, the secret goes.
+    let (off, err) = s.run_of("hms-ecs", &["up", "--allow-destroy"], &input, 0);
+    assert_eq!(
+        run_counts(&off).2,
+        2,
+        "the default rule and the secret: {err}"
+    );
+    assert!(off["outputs"]["ecs"]
+        .get("origin_verify_secret_arn")
+        .is_none());
+    let (listeners, rules) = listeners_and_rules(&s, &alb);
+    let http = listeners
+        .iter()
+        .find(|l| l.port() == Some(80))
+        .expect("http");
+    assert_eq!(
+        http.default_actions()
+            .first()
+            .and_then(|a| a.r#type())
+            .map(|t| t.as_str()),
+        Some("forward")
+    );
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].2.is_empty(), "{rules:?}");
+    let (_, err) = s.run_of("hms-ecs", &["plan", "--detailed-exitcode"], &input, 0);
+    assert!(!err.contains(v2.as_str()));
+    let gone = s
+        .block_on(sm.describe_secret().secret_id(arn).send())
+        .expect("scheduled for deletion");
+    assert!(
+        gone.deleted_date().is_some(),
+        "the secret is scheduled for deletion"
+    );
+    // Without ecs.origin_verify there is nothing to rotate: a usage error.
+    let (_, err) = s.run_of("hms-ecs", &["rotate-origin-secret"], &input, 64);
+    assert!(err.contains("ecs.origin_verify"), "{err}");
 }

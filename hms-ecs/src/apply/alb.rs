@@ -2,9 +2,10 @@
 //! Each is created with its tags; an update changes what differs and syncs the tags.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action as LbAction, ActionTypeEnum, Certificate, LoadBalancerAttribute, LoadBalancerSchemeEnum,
-    LoadBalancerTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
-    RuleCondition, RulePriorityPair, Tag, TargetTypeEnum,
+    Action as LbAction, ActionTypeEnum, Certificate, FixedResponseActionConfig,
+    HttpHeaderConditionConfig, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition,
+    RulePriorityPair, Tag, TargetTypeEnum,
 };
 use hms_core::addr::Address;
 use hms_core::aws_tags::ElbTags;
@@ -15,6 +16,9 @@ use serde_json::Value;
 
 use super::{need, Op};
 use crate::addr::Addr;
+use crate::desired::NEW_SECRET;
+use crate::plan::FORBIDDEN;
+use crate::secret::{self, HEADER};
 use crate::spec::TLS_POLICY;
 
 fn elb_tags(op: &Op<'_>) -> Option<Vec<Tag>> {
@@ -44,6 +48,75 @@ fn redirect_https() -> LbAction {
                 .build(),
         )
         .build()
+}
+
+/// The listener's default action with `ecs.origin_verify`: 403 to every request no rule forwards.
+fn forbidden() -> LbAction {
+    LbAction::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("403")
+                .content_type("text/plain")
+                .message_body("Forbidden")
+                .build(),
+        )
+        .build()
+}
+
+/// A rule's conditions: its path and, with `ecs.origin_verify`, the header with the values it accepts
+/// (at most 2 during a rotation: 3 condition values of the 5 a rule may have).
+pub(crate) fn header_rule_conditions(path: &str, values: &[secret::Value]) -> Vec<RuleCondition> {
+    let mut out = vec![RuleCondition::builder()
+        .field("path-pattern")
+        .values(path)
+        .build()];
+    if !values.is_empty() {
+        out.push(
+            RuleCondition::builder()
+                .field("http-header")
+                .http_header_config(
+                    HttpHeaderConditionConfig::builder()
+                        .http_header_name(HEADER)
+                        .set_values(Some(values.iter().map(|v| v.expose().to_owned()).collect()))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    out
+}
+
+/// The values the planned header condition accepts, read from the secret now: the hashes in the plan
+/// (or the current value of a secret made in this run). A secret changed since the plan is refused.
+async fn planned_values(op: &Op<'_>) -> Result<Vec<secret::Value>> {
+    let Some(header) = op.after("header").filter(|h| !h.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let wanted: Vec<&str> = header
+        .get("values_sha256")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let id = op
+        .rec
+        .resource(&Addr::OriginSecret.to_string())
+        .map(|r| r.id)
+        .or_else(|| op.spec.origin_secret.clone())
+        .ok_or_else(|| Error::Internal(format!("{}: no origin-verify secret", op.a)))?;
+    let mut accepted = secret::accepted(op.c, &id).await?;
+    if wanted == [NEW_SECRET] {
+        accepted.truncate(1);
+        return Ok(accepted);
+    }
+    accepted.retain(|v| wanted.contains(&v.hash().as_str()));
+    if accepted.len() != wanted.len() {
+        return Err(Error::Refused(format!(
+            "{}: the origin-verify secret changed since the plan was made (a rotation?); run again",
+            op.a
+        )));
+    }
+    Ok(accepted)
 }
 
 pub(super) async fn put_load_balancer(op: &Op<'_>) -> Result<Resource> {
@@ -141,6 +214,7 @@ pub(super) async fn put_listener(op: &Op<'_>) -> Result<Resource> {
     let action = match Addr::parse(default) {
         Some(tg @ Addr::TargetGroup(_)) => forward(&op.arn_of(&tg)?),
         _ if default.starts_with("redirect:") => redirect_https(),
+        _ if default == FORBIDDEN => forbidden(),
         _ => {
             return Err(Error::Internal(format!(
                 "{a}: no default action in the plan ({default:?})"
@@ -243,6 +317,11 @@ pub(super) async fn put_target_group(op: &Op<'_>) -> Result<Resource> {
 pub(super) async fn put_rule(op: &Op<'_>) -> Result<Resource> {
     let (c, a) = (op.c, op.a);
     let s = op.service()?;
+    let path = op
+        .after("path")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let listener = op
         .after("listener")
         .and_then(Value::as_str)
@@ -253,10 +332,13 @@ pub(super) async fn put_rule(op: &Op<'_>) -> Result<Resource> {
         .and_then(Value::as_i64)
         .and_then(|p| i32::try_from(p).ok())
         .unwrap_or(10);
-    let condition = RuleCondition::builder()
-        .field("path-pattern")
-        .values(s.path.clone().unwrap_or_default())
-        .build();
+    let modify = op.create || op.changed("path") || op.changed("target") || op.changed("header");
+    let values = if modify {
+        planned_values(op).await?
+    } else {
+        Vec::new()
+    };
+    let conditions = Some(header_rule_conditions(&path, &values));
     let tg = op.arn_of(&Addr::TargetGroup(s.key.clone()))?;
     if op.create {
         let out = c
@@ -264,7 +346,7 @@ pub(super) async fn put_rule(op: &Op<'_>) -> Result<Resource> {
             .create_rule()
             .listener_arn(op.arn_of(&listener)?)
             .priority(priority)
-            .conditions(condition)
+            .set_conditions(conditions)
             .actions(forward(&tg))
             .set_tags(elb_tags(op))
             .send()
@@ -279,11 +361,11 @@ pub(super) async fn put_rule(op: &Op<'_>) -> Result<Resource> {
         return Ok(Resource::new(&arn).with("arn", arn.clone()));
     }
     let arn = op.arn()?;
-    if op.changed("path") || op.changed("target") {
+    if modify {
         c.elb
             .modify_rule()
             .rule_arn(&arn)
-            .conditions(condition)
+            .set_conditions(conditions)
             .actions(forward(&tg))
             .send()
             .await

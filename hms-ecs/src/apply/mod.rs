@@ -1,5 +1,6 @@
 //! Carries out one step of one change, in one module per kind: `cluster`, `alb` (load balancer,
-//! listeners, rules, target groups), `logs`, `task` (task definitions), `service` and `scaling`.
+//! listeners, rules, target groups), `logs`, `task` (task definitions), `service`, `scaling` and
+//! `secret` (the origin-verify secret).
 //!
 //! An update calls only the APIs of the attributes that differ, and a tag difference goes through
 //! `hms_core::tags::sync` with the kind's tagging API (ECS, Elastic Load Balancing, CloudWatch Logs,
@@ -11,8 +12,11 @@ mod alb;
 mod cluster;
 mod logs;
 mod scaling;
+mod secret;
 mod service;
 mod task;
+
+pub(crate) use alb::header_rule_conditions;
 
 use hms_core::addr::Address;
 use hms_core::apply::Recorder;
@@ -158,6 +162,7 @@ pub async fn apply(
         Addr::HttpListener | Addr::HttpsListener => alb::put_listener(&op).await?,
         Addr::TargetGroup(_) => alb::put_target_group(&op).await?,
         Addr::Rule(_) => alb::put_rule(&op).await?,
+        Addr::OriginSecret => secret::put(&op).await?,
         Addr::LogGroup(_) => logs::put(&op).await?,
         Addr::TaskDefinition(_) => task::put(&op).await?,
         Addr::Service(_) => service::put(&op).await?,
@@ -178,6 +183,7 @@ async fn delete(op: &Op<'_>) -> Result<()> {
         Addr::HttpListener | Addr::HttpsListener => alb::delete_listener(op, &res).await,
         Addr::TargetGroup(_) => alb::delete_target_group(op, &res).await,
         Addr::Rule(_) => alb::delete_rule(op, &res).await,
+        Addr::OriginSecret => secret::delete(op, &res).await,
         Addr::LogGroup(_) => logs::delete(op, &res).await,
         Addr::TaskDefinition(_) => task::delete(op, &res).await,
         Addr::Service(_) => service::delete(op, &res).await,

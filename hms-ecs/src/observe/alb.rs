@@ -10,9 +10,11 @@ use hms_core::diff::{Found, FoundSet};
 use hms_core::error::{code_of, is_gone};
 use hms_core::state::State;
 use hms_core::{Error, Result};
+use serde_json::{json, Value};
 
 use super::{address_of, owned, sorted, Pairs, TargetGroups};
 use crate::addr::Addr;
+use crate::secret::short_hash;
 use crate::spec::Spec;
 use crate::Clients;
 
@@ -335,7 +337,12 @@ fn listener_record(
     let target = action
         .and_then(|a| a.target_group_arn())
         .map(|t| tgs.get(t).ok_or(t));
+    let fixed = action.and_then(|a| a.fixed_response_config());
     let default = match (action.and_then(|a| a.redirect_config()), &target) {
+        _ if fixed.is_some() => format!(
+            "fixed-response:{}",
+            fixed.and_then(|f| f.status_code()).unwrap_or_default()
+        ),
         (Some(r), _) => format!(
             "redirect:{}:{}",
             r.protocol().unwrap_or_default(),
@@ -396,6 +403,18 @@ fn rule_record(elb: &Elb, tgs: &TargetGroups, listener: &Addr, r: &Rule, found: 
         })
         .unwrap_or_default();
     let arn = r.rule_arn().unwrap_or_default();
+    // The header condition as its name and the hashes of the values it accepts (never the values).
+    let header = r
+        .conditions()
+        .iter()
+        .find(|c| c.field() == Some("http-header"))
+        .and_then(|c| c.http_header_config())
+        .map_or(Value::Null, |h| {
+            let mut values: Vec<String> = h.values().iter().map(|v| short_hash(v)).collect();
+            values.sort();
+            values.dedup();
+            json!({"name": h.http_header_name().unwrap_or_default(), "values_sha256": values})
+        });
     found.insert(
         Addr::Rule(key.clone()).to_string(),
         Found::new(arn)
@@ -408,6 +427,7 @@ fn rule_record(elb: &Elb, tgs: &TargetGroups, listener: &Addr, r: &Rule, found: 
             )
             .attr("path", path)
             .attr("target", &tg)
+            .attr("header", header)
             .info("arn", arn)
             .tags(elb.tags_of(arn))
             .uses([listener, &tg]),

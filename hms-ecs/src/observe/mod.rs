@@ -5,7 +5,8 @@
 //!
 //! [`observe`] runs one fetch per kind at once, each reading its resources and then their tags:
 //! `cluster`, `alb` (load balancer, listeners, rules, target groups), `service` (services and the task
-//! definitions they run), `scaling` (scalable targets and policies) and `logs`. Then each kind's
+//! definitions they run), `scaling` (scalable targets and policies), `logs` and `secret` (the
+//! origin-verify secret and the hashes of the values the rules accept). Then each kind's
 //! builder turns what was read into [`Found`](hms_core::diff::Found) records, in the order they need each
 //! other: target groups before the listeners and services that point at them, services before their
 //! scaling targets.
@@ -14,6 +15,7 @@ mod alb;
 mod cluster;
 mod logs;
 mod scaling;
+mod secret;
 mod service;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 
 use crate::addr::Addr;
+use crate::desired::OriginHashes;
 use crate::spec::Spec;
 use crate::Clients;
 
@@ -34,6 +37,8 @@ pub struct Observed {
     pub found: FoundSet,
     /// Service key → (desired, running) counts.
     pub counts: BTreeMap<String, (i32, i32)>,
+    /// The hashes of the origin-verify secret's values the rules should accept.
+    pub origin: OriginHashes,
 }
 
 impl hms_core::contract::Observation for Observed {
@@ -86,18 +91,24 @@ fn service_names(spec: &Spec, state: &State) -> Vec<String> {
 /// Reads everything hms-ecs owns.
 pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed> {
     let names = service_names(spec, state);
-    let (cluster, elb, services, scaling, logs) = tokio::try_join!(
+    let (cluster, elb, services, scaling, logs, origin) = tokio::try_join!(
         cluster::fetch(c, spec),
         alb::fetch(c, spec, state),
         service::fetch(c, spec, state, &names),
         scaling::fetch(c, spec, &names),
         logs::fetch(c, spec, state),
+        secret::fetch(c, spec, state),
     )?;
     let mut found = FoundSet::new();
+    let origin = secret::build(spec, origin, &mut found)?;
     cluster::build(spec, cluster, &mut found)?;
     let target_groups = alb::build(spec, &elb, &mut found)?;
     logs::build(&logs, &mut found);
     let counts = service::build(spec, state, &services, &target_groups, &mut found);
     scaling::build(spec, &scaling, &mut found);
-    Ok(Observed { found, counts })
+    Ok(Observed {
+        found,
+        counts,
+        origin,
+    })
 }

@@ -34,6 +34,10 @@ pub struct EcsConfig {
     pub certificate_arn: Option<String>,
     /// Log retention in days (default 30).
     pub log_retention_days: Option<i64>,
+    /// Close the back door (default false): a secret `<stack>/<env>/edge/origin-verify` that hms-edge
+    /// sends as the `X-Origin-Verify` header; the listener rules forward only requests that carry it, and
+    /// the listener's default action answers 403.
+    pub origin_verify: Option<bool>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
 }
@@ -135,8 +139,17 @@ pub struct Spec {
     pub database: Option<Database>,
     /// The cache the backend is told of, when the stack has hms-cache.
     pub cache: Option<Cache>,
+    /// With `ecs.origin_verify`: the secret's name (`<stack>/<env>/edge/origin-verify`).
+    pub origin_secret: Option<String>,
     pub tagger: Tagger,
 }
+
+/// The priority of the default service's rule with `ecs.origin_verify` (the lowest ALB allows): every
+/// path rule is matched first.
+pub const DEFAULT_RULE_PRIORITY: i32 = 50_000;
+
+/// The default service's rule's path with `ecs.origin_verify`: everything.
+pub const DEFAULT_RULE_PATH: &str = "/*";
 
 /// What the backend is told of the cache; `None` parts are known after `hms-cache up`.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,6 +265,10 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         logs_key_arn: up.logs_key_arn,
         database: up.database,
         cache: up.cache,
+        origin_secret: cfg
+            .origin_verify
+            .unwrap_or(false)
+            .then(|| format!("{}/{}/edge/origin-verify", tagger.id.stack, tagger.id.env)),
         tagger: tagger.clone(),
     })
 }
