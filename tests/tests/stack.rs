@@ -25,7 +25,7 @@ fn nine_tool_config(dir: &Path, s: &str) -> String {
     std::fs::write(
         dir.join("hms.toml"),
         format!(
-            "[dns]\ndomain_name = \"{domain}\"\ncreate_zone = true\n\n[cache]\n\n[security]\nalb_ingress = \"cloudfront\"\n\n[edge]\n"
+            "[dns]\ndomain_name = \"{domain}\"\ncreate_zone = true\n\n[cache]\n\n[security]\nalb_ingress = \"cloudfront\"\n\n[ecs]\norigin_verify = true\n\n[edge]\n"
         ),
     )
     .expect("config");
@@ -500,7 +500,8 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         ("hms-dns", 3),
         ("hms-db", 3),
         ("hms-cache", 6),
-        ("hms-ecs", 17),
+        // 17, the origin secret and the default service's own rule behind the 403.
+        ("hms-ecs", 19),
         ("hms-edge", 13),
         ("hms-backup", 1),
         // 9 as in the six-tool stack, the certificate's expiry; the cache's once it exists.
