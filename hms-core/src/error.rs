@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Exit code for a successful run.
@@ -105,11 +104,9 @@ impl Error {
         let (code, message) = match (code, message) {
             (Some(c), Some(m)) => (c, m),
             (Some(c), None) => (c, String::from("(no message)")),
-            // Transport failures have no AWS error code; keep the whole chain so the cause is visible.
-            (None, _) => (
-                String::from("RequestFailed"),
-                DisplayErrorContext(&err).to_string(),
-            ),
+            // Transport failures and unparsable answers have no AWS error code: the chain of causes, each
+            // as it displays itself (never a Debug dump of the response).
+            (None, _) => (String::from("RequestFailed"), causes(&err)),
         };
         Error::Aws {
             resource: resource.into(),
@@ -146,6 +143,21 @@ impl Error {
     }
 }
 
+/// `dispatch failure: io error: tcp connect error: Connection refused (os error 111)`: every cause of
+/// `err` once, outermost first.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Whether an AWS error code means the resource is not there, in any service's spelling
 /// (`InvalidVpcID.NotFound`, `DBInstanceNotFound`, `ResourceNotFoundException`, `NoSuchEntity`).
 pub fn is_gone(code: Option<&str>) -> bool {
@@ -175,3 +187,34 @@ pub fn code_of<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
 
 /// Result with the shared error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("dispatch failure")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn causes_are_displayed_once_each_and_never_debugged() {
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        ));
+        let text = causes(&e);
+        assert_eq!(text, "dispatch failure: Connection refused (os error 111)");
+        assert!(!text.contains("Outer") && !text.contains("Custom {"));
+    }
+}
