@@ -8,7 +8,8 @@
 //! `outputs.db`; writes `outputs.cache`:
 //!
 //! `replication_group_id`, `primary_endpoint`, `reader_endpoint`, `port`, `engine`, `engine_version`,
-//! `auth_secret_arn`, `tls` (true), `member_clusters` (the member cache cluster ids, primary first); after
+//! `auth_secret_arn`, `auth_secret_version` (the id of its `AWSCURRENT` version, which hms-ecs pins),
+//! `tls` (true), `member_clusters` (the member cache cluster ids, primary first); after
 //! `down`, `final_snapshot_id`; after `rotate-auth`, `auth_rotation` (`rotating`, then `set`).
 //!
 //! Map: [`spec`] decides and validates (pure; [`window`] holds the window arithmetic); [`observe`] reads
@@ -166,13 +167,14 @@ impl Tool for Cache {
         o.set("port", spec.port);
         o.set("engine", spec.engine.name());
         o.maybe("engine_version", attr("resolved_engine_version"));
-        o.maybe(
-            "auth_secret_arn",
+        let secret = |k: &str| {
             r.get(&Addr::AuthSecret.to_string())
-                .and_then(|s| s.attr("arn"))
+                .and_then(|s| s.attr(k))
                 .filter(|s| !s.is_empty())
-                .map(Value::from),
-        );
+                .map(Value::from)
+        };
+        o.maybe("auth_secret_arn", secret("arn"));
+        o.maybe("auth_secret_version", secret("version"));
         o.set("tls", true);
         o.maybe(
             "member_clusters",

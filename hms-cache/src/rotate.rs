@@ -3,7 +3,8 @@
 //!
 //! 1. `rotate-auth` stages a new random token as the secret's `AWSPENDING` version, has the replication
 //!    group accept it next to the old one (`AuthTokenUpdateStrategy=ROTATE`), then makes it the secret's
-//!    `AWSCURRENT` (the old one becomes `AWSPREVIOUS`), and names the services to redeploy. A run killed
+//!    `AWSCURRENT` (the old one becomes `AWSPREVIOUS`), and names the services to redeploy: the next
+//!    `hms-cache up | hms-ecs up` gives them task definitions pinned to the new version, which roll. A run killed
 //!    part-way leaves the pending version, which the next run reuses: no token is ever lost.
 //! 2. `rotate-auth --finish`, once every service runs with the new token: the group accepts only the
 //!    secret's current token (`SET`).
@@ -59,10 +60,11 @@ pub async fn rotate(v: &VerbCtx<'_, Cache>, finish: bool) -> Result<Map<String, 
         format!("the ECS services {}", spec.readers.join(", "))
     };
     v.ctx.ui.info(format!(
-        "{} now holds the new token: redeploy {services} ('hms-ecs deploy', or 'hms-ecs up') so that their tasks read it, then run 'hms-cache rotate-auth --finish' to stop accepting the old one",
+        "{} now holds the new token: run 'hms-cache up | hms-ecs up' (new task definitions pin the new version; {services} roll onto it), then 'hms-cache rotate-auth --finish' to stop accepting the old one",
         spec.secret_name
     ));
     out.insert("auth_rotation".into(), Value::from("rotating"));
+    out.insert("auth_secret_version".into(), Value::from(pending_version));
     Ok(out)
 }
 

@@ -533,15 +533,25 @@ fn changes_are_classified_and_a_key_change_is_a_refused_replace() {
 fn rotate_auth_changes_the_token_in_two_steps_without_a_replace() {
     let s = Stack::new("hms-cache", "rot");
     let up = upstream(&s).to_string();
-    s.run_of("hms-cache", &["up"], &up, 0);
+    let (first, _) = s.run_of("hms-cache", &["up"], &up, 0);
     let before = group(&s).expect("group");
     let old = secret_value(&s);
+    let old_version = first["outputs"]["cache"]["auth_secret_version"].clone();
+    assert!(old_version.is_string(), "{first}");
     let (doc, err) = s.run(&["rotate-auth"], 0);
     assert_eq!(doc["outputs"]["cache"]["auth_rotation"], "rotating");
     assert!(
-        err.contains("rotate-auth --finish") && err.contains("hms-ecs deploy"),
+        err.contains("rotate-auth --finish") && err.contains("hms-cache up | hms-ecs up"),
         "{err}"
     );
+    // The next up reports the new version, which hms-ecs pins: the backend's tasks roll onto it.
+    let (again, _) = s.run_of("hms-cache", &["up"], &up, 0);
+    let new_version = again["outputs"]["cache"]["auth_secret_version"].clone();
+    assert!(
+        new_version.is_string() && new_version != old_version,
+        "{again}"
+    );
+    assert_eq!(doc["outputs"]["cache"]["auth_secret_version"], new_version);
     let new = secret_value(&s);
     assert_ne!(new, old, "the secret has a new value");
     let previous = s

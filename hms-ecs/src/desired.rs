@@ -46,7 +46,13 @@ pub fn container_env(
         env.insert("REDIS_PORT".into(), unknown(&cache.port, "hms-cache"));
         env.insert("REDIS_TLS".into(), cache.tls.to_string());
         // The AUTH secret's string is the bare token: the whole secret is the value.
-        secrets.insert("REDIS_AUTH".into(), unknown(&cache.secret_arn, "hms-cache"));
+        // Pinned to its current version (`ARN:json-key:stage:version`, key and stage empty): a rotated
+        // token changes the task definition, and the services roll onto it.
+        let reference = match (&cache.secret_arn, &cache.secret_version) {
+            (Some(arn), Some(version)) => format!("{arn}:::{version}"),
+            (arn, _) => unknown(arn, "hms-cache"),
+        };
+        secrets.insert("REDIS_AUTH".into(), reference);
     }
     (env, secrets)
 }

@@ -970,7 +970,7 @@ path = "/worker/*"
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:hms/production/cache/auth-AbCdEf";
         let cache = [(
             "cache",
-            json!({"primary_endpoint": "master.hms.x.use1.cache.amazonaws.com", "port": 6379, "tls": true, "auth_secret_arn": arn}),
+            json!({"primary_endpoint": "master.hms.x.use1.cache.amazonaws.com", "port": 6379, "tls": true, "auth_secret_arn": arn, "auth_secret_version": "v-1"}),
             &[][..],
         )];
         let spec = spec_with("", &[], &cache, CommandKind::Up).expect("spec");
@@ -989,7 +989,11 @@ path = "/worker/*"
         assert_eq!(env["REDIS_HOST"], "master.hms.x.use1.cache.amazonaws.com");
         assert_eq!(env["REDIS_PORT"], "6379");
         assert_eq!(env["REDIS_TLS"], "true");
-        assert_eq!(c["container"]["secrets"]["REDIS_AUTH"], arn);
+        // Pinned to the current version: a rotated token is a new revision.
+        assert_eq!(
+            c["container"]["secrets"]["REDIS_AUTH"],
+            format!("{arn}:::v-1")
+        );
         let f = crate::desired::task_content(&spec, frontend);
         assert!(
             f["container"]["environment"].get("REDIS_HOST").is_none(),

@@ -352,7 +352,15 @@ fn joined_up(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Va
         .iter()
         .find(|x| x.name() == "REDIS_AUTH")
         .expect("REDIS_AUTH");
-    assert_eq!(Some(auth.value_from()), cache["auth_secret_arn"].as_str());
+    assert_eq!(
+        auth.value_from(),
+        format!(
+            "{}:::{}",
+            cache["auth_secret_arn"].as_str().expect("secret"),
+            cache["auth_secret_version"].as_str().expect("its version")
+        ),
+        "pinned to the current version"
+    );
 
     // The cache's alarms watch its real members.
     let cw = aws_sdk_cloudwatch::Client::new(sdk);

@@ -14,8 +14,10 @@ use crate::spec::Spec;
 use crate::token::Token;
 use crate::Clients;
 
-fn record(arn: &str) -> Resource {
-    Resource::new(arn).with("arn", arn)
+/// The secret as recorded: its ARN and the version labelled `AWSCURRENT` (services pin it, so that a
+/// new token is a new task definition).
+fn record(arn: &str, version: &str) -> Resource {
+    Resource::new(arn).with("arn", arn).with("version", version)
 }
 
 pub(super) async fn create(c: &Clients, spec: &Spec, change: &Change) -> Result<Resource> {
@@ -42,7 +44,10 @@ pub(super) async fn create(c: &Clients, spec: &Spec, change: &Change) -> Result<
         .send()
         .await;
     match out {
-        Ok(o) => Ok(record(o.arn().unwrap_or_default())),
+        Ok(o) => Ok(record(
+            o.arn().unwrap_or_default(),
+            o.version_id().unwrap_or_default(),
+        )),
         // Made by a run that died before recording it: keep it (and its token), restoring it if needed.
         Err(e) if code_of(&e) == Some("ResourceExistsException") => {
             let d = c
@@ -56,7 +61,7 @@ pub(super) async fn create(c: &Clients, spec: &Spec, change: &Change) -> Result<
             if d.deleted_date().is_some() {
                 restore(c, a, &arn).await?;
             }
-            Ok(record(&arn))
+            Ok(record(&arn, &crate::observe::current_version(&d)))
         }
         Err(e) => Err(Error::aws(a, "secretsmanager:CreateSecret", e)),
     }
@@ -88,7 +93,8 @@ pub(super) async fn update(c: &Clients, change: &Change, r: Recorded) -> Result<
             .to_owned();
         // A new version of the same value: the token is re-encrypted with the new key now.
         let token = current_token(c, &r.id).await?;
-        c.secrets
+        let out = c
+            .secrets
             .update_secret()
             .secret_id(&r.id)
             .kms_key_id(key)
@@ -96,6 +102,9 @@ pub(super) async fn update(c: &Clients, change: &Change, r: Recorded) -> Result<
             .send()
             .await
             .map_err(|e| Error::aws(a, "secretsmanager:UpdateSecret", e))?;
+        return Ok(r
+            .resource
+            .with("version", out.version_id().unwrap_or_default()));
     }
     Ok(r.resource)
 }

@@ -14,6 +14,7 @@ mod secret;
 mod tags;
 
 pub use group::transit;
+pub(crate) use secret::current_version;
 
 use aws_sdk_elasticache::types::ReplicationGroup;
 use hms_core::addr::Address;

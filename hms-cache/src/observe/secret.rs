@@ -33,9 +33,20 @@ pub(super) fn tags(s: &DescribeSecretOutput) -> super::Pairs {
         .collect()
 }
 
+/// The id of the version labelled `AWSCURRENT`.
+pub(crate) fn current_version(s: &DescribeSecretOutput) -> String {
+    s.version_ids_to_stages()
+        .into_iter()
+        .flatten()
+        .find(|(_, stages)| stages.iter().any(|x| x == "AWSCURRENT"))
+        .map(|(id, _)| id.clone())
+        .unwrap_or_default()
+}
+
 pub(super) fn found(s: &DescribeSecretOutput) -> Found {
     let arn = s.arn().unwrap_or_default();
     Found::new(arn)
+        .info("version", current_version(s))
         .attr("name", s.name().unwrap_or_default())
         .attr("kms_key", s.kms_key_id().unwrap_or_default())
         .attr("scheduled_for_deletion", s.deleted_date().is_some())

@@ -159,6 +159,9 @@ pub struct Cache {
     pub tls: bool,
     /// The AUTH token's secret (its ARN, never its value).
     pub secret_arn: Option<String>,
+    /// Its `AWSCURRENT` version id, pinned in the reference so that a rotated token is a new task
+    /// definition (tasks read secrets only when they start).
+    pub secret_version: Option<String>,
 }
 
 /// What the backend is told of the database.

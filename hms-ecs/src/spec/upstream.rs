@@ -132,6 +132,11 @@ fn cache(input: &Input<'_>) -> Result<Option<Cache>> {
             .and_then(Value::as_bool)
             .unwrap_or(true),
         secret_arn: text("cache.auth_secret_arn")?,
+        secret_version: input
+            .optional("cache.auth_secret_version")
+            .known()
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     };
     let known = cache.host.is_some() && cache.port.is_some() && cache.secret_arn.is_some();
     if input.command == CommandKind::Up && !known {
