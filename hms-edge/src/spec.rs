@@ -494,8 +494,18 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         zone_id: upstream_str(input, "ecs.alb_zone_id", "hms-ecs")?,
     };
     let origin_secret_arn = optional_str(input, "ecs.origin_verify_secret_arn");
-    let origin_header = header_cfg
-        .or_else(|| optional_str(input, "ecs.origin_verify_header"))
+    // The header hms-ecs's rules require wins: another name would be answered 403 on every request.
+    let ecs_header = optional_str(input, "ecs.origin_verify_header");
+    if let (Some(own), Some(ecs)) = (&header_cfg, &ecs_header) {
+        if !own.eq_ignore_ascii_case(ecs) {
+            return Err(config.invalid(
+                "edge.origin_verify_header",
+                format!("{own:?}: hms-ecs's listener rules require {ecs:?} (outputs.ecs.origin_verify_header); remove the key"),
+            ));
+        }
+    }
+    let origin_header = ecs_header
+        .or(header_cfg)
         .unwrap_or_else(|| DEFAULT_ORIGIN_HEADER.into());
 
     let encryption = if matches!(encryption_word.as_str(), "kms" | "aws:kms") {
