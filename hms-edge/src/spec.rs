@@ -5,6 +5,7 @@ use clap::Args;
 use hms_core::cli::NoFlags;
 use hms_core::config::Config;
 use hms_core::contract::SpecInput;
+use hms_core::document::Identity;
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 use serde::Deserialize;
@@ -355,8 +356,75 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     let cfg: EdgeConfig = config.section("edge")?;
     let tagger = input.tagger;
     let id = &tagger.id;
-    let down = input.is_down();
+    let c = checked(config, &cfg, id)?;
+    // Down deletes what state and tags say is ours: it needs no upstream value.
+    if input.is_down() {
+        return Ok(Spec {
+            domain_name: String::new(),
+            zone_id: None,
+            certificate_arn: None,
+            alb: Alb {
+                arn: None,
+                dns_name: None,
+                zone_id: None,
+            },
+            origin_secret_arn: None,
+            origin_header: DEFAULT_ORIGIN_HEADER.into(),
+            bucket: c.bucket,
+            encryption: Encryption::Aes256,
+            static_paths: c.static_paths,
+            price_class: c.price_class,
+            csp: cfg.content_security_policy.clone(),
+            hsts_preload: cfg.hsts_preload.unwrap_or(false),
+            waf: c.waf,
+            logging: None,
+            region: id.region.clone(),
+            force_empty: input.flags.down.force_empty,
+            down: true,
+            tagger: tagger.clone(),
+        });
+    }
+    let u = from_upstream(input, config, &c)?;
+    let logging = c.logging_enabled.then(|| Logging {
+        log_group: format!("/hms/{}/{}/cloudfront", id.stack, id.env),
+        retention_days: c.retention_days,
+        kms_key: optional_str(input, "security.kms_key_arns.logs"),
+    });
+    Ok(Spec {
+        domain_name: u.domain_name,
+        zone_id: u.zone_id,
+        certificate_arn: u.certificate_arn,
+        alb: u.alb,
+        origin_secret_arn: u.origin_secret_arn,
+        origin_header: u.origin_header,
+        bucket: c.bucket,
+        encryption: u.encryption,
+        static_paths: c.static_paths,
+        price_class: c.price_class,
+        csp: cfg.content_security_policy.clone(),
+        hsts_preload: cfg.hsts_preload.unwrap_or(false),
+        waf: c.waf,
+        logging,
+        region: id.region.clone(),
+        force_empty: false,
+        down: false,
+        tagger: tagger.clone(),
+    })
+}
 
+/// `[edge]` checked on its own (no upstream value needed).
+struct Checked {
+    bucket: String,
+    static_paths: Vec<String>,
+    price_class: String,
+    waf: Option<Waf>,
+    logging_enabled: bool,
+    retention_days: i32,
+    header_cfg: Option<String>,
+    encryption_word: String,
+}
+
+fn checked(config: &Config, cfg: &EdgeConfig, id: &Identity) -> Result<Checked> {
     let bucket = cfg
         .bucket
         .clone()
@@ -444,34 +512,32 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         ));
     }
 
-    // Down deletes what state and tags say is ours: it needs no upstream value.
-    if down {
-        return Ok(Spec {
-            domain_name: String::new(),
-            zone_id: None,
-            certificate_arn: None,
-            alb: Alb {
-                arn: None,
-                dns_name: None,
-                zone_id: None,
-            },
-            origin_secret_arn: None,
-            origin_header: DEFAULT_ORIGIN_HEADER.into(),
-            bucket,
-            encryption: Encryption::Aes256,
-            static_paths,
-            price_class,
-            csp: cfg.content_security_policy.clone(),
-            hsts_preload: cfg.hsts_preload.unwrap_or(false),
-            waf,
-            logging: None,
-            region: id.region.clone(),
-            force_empty: input.flags.down.force_empty,
-            down: true,
-            tagger: tagger.clone(),
-        });
-    }
+    Ok(Checked {
+        bucket,
+        static_paths,
+        price_class,
+        waf,
+        logging_enabled: lcfg.enabled.unwrap_or(true),
+        retention_days,
+        header_cfg,
+        encryption_word,
+    })
+}
 
+/// What hms-edge takes from the other tools' outputs.
+struct FromUpstream {
+    domain_name: String,
+    zone_id: Option<String>,
+    certificate_arn: Option<String>,
+    alb: Alb,
+    origin_secret_arn: Option<String>,
+    origin_header: String,
+    encryption: Encryption,
+}
+
+fn from_upstream(input: &Input<'_>, config: &Config, c: &Checked) -> Result<FromUpstream> {
+    let header_cfg = c.header_cfg.clone();
+    let encryption_word = c.encryption_word.as_str();
     let domain_name = upstream_str(input, "dns.domain_name", "hms-dns")?.ok_or_else(|| {
         Error::usage(format!(
             "needs outputs.dns.domain_name — run 'hms-dns {0} | hms-edge {0}'",
@@ -508,7 +574,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         .or(header_cfg)
         .unwrap_or_else(|| DEFAULT_ORIGIN_HEADER.into());
 
-    let encryption = if matches!(encryption_word.as_str(), "kms" | "aws:kms") {
+    let encryption = if matches!(encryption_word, "kms" | "aws:kms") {
         let key = input.upstream("security.kms_key_arns.backups", "hms-security")?;
         match key {
             None => Encryption::Kms(None),
@@ -524,35 +590,14 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         Encryption::Aes256
     };
 
-    let logging = if lcfg.enabled.unwrap_or(true) {
-        Some(Logging {
-            log_group: format!("/hms/{}/{}/cloudfront", id.stack, id.env),
-            retention_days,
-            kms_key: optional_str(input, "security.kms_key_arns.logs"),
-        })
-    } else {
-        None
-    };
-
-    Ok(Spec {
+    Ok(FromUpstream {
         domain_name,
         zone_id,
         certificate_arn,
         alb,
         origin_secret_arn,
         origin_header,
-        bucket,
         encryption,
-        static_paths,
-        price_class,
-        csp: cfg.content_security_policy.clone(),
-        hsts_preload: cfg.hsts_preload.unwrap_or(false),
-        waf,
-        logging,
-        region: id.region.clone(),
-        force_empty: false,
-        down: false,
-        tagger: tagger.clone(),
     })
 }
 

@@ -249,168 +249,194 @@ pub async fn apply(
     id: Option<String>,
     task: &Task<'_>,
 ) -> Result<Option<Resource>> {
-    let address = DIST.to_string();
     let secret = match (&spec.origin_secret_arn, step) {
         (Some(arn), Step::Create | Step::Update) => {
             Some(crate::observe::secret_value(c, arn).await?)
         }
         _ => None,
     };
+    let op = Op {
+        c,
+        ctx,
+        rec,
+        spec,
+        secret: secret.as_deref(),
+        task,
+    };
     match step {
-        Step::Create => {
-            let tags: Vec<Tag> = spec
-                .tagger
-                .tags(&address, Some(&spec.name("cdn")))
-                .iter()
-                .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
-                .collect::<Result<_>>()?;
-            let with_tags = DistributionConfigWithTags::builder()
-                .distribution_config(config(spec, rec, secret.as_deref(), true)?)
-                .tags(Tags::builder().set_items(Some(tags)).build())
-                .build();
-            let (id, arn, domain) = match c
-                .cloudfront
-                .create_distribution_with_tags()
-                .distribution_config_with_tags(with_tags)
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    let d = out.distribution().ok_or_else(|| {
-                        Error::Internal("CreateDistribution returned no distribution".into())
-                    })?;
-                    (
-                        d.id().to_owned(),
-                        d.arn().to_owned(),
-                        d.domain_name().to_owned(),
-                    )
-                }
-                // A run killed after the create: the same CallerReference names the one it made.
-                Err(e) if code_of(&e) == Some("DistributionAlreadyExists") => {
-                    let msg = hms_core::error::Error::aws(
-                        &address,
-                        "cloudfront:CreateDistributionWithTags",
-                        e,
-                    );
-                    let text = msg.to_string();
-                    let existing = text
-                        .split(|ch: char| !ch.is_ascii_alphanumeric())
-                        .find(|w| {
-                            w.len() >= 13
-                                && w.len() <= 14
-                                && w.chars()
-                                    .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit())
-                        })
-                        .map(str::to_owned)
-                        .ok_or(msg)?;
-                    task.status("already exists (same caller reference); adopting it", false);
-                    let got = c
-                        .cloudfront
-                        .get_distribution()
-                        .id(&existing)
-                        .send()
-                        .await
-                        .map_err(|e| Error::aws(&address, "cloudfront:GetDistribution", e))?;
-                    let d = got.distribution().ok_or_else(|| {
-                        Error::Internal("GetDistribution returned no distribution".into())
-                    })?;
-                    let r = record(d.id(), d.arn(), d.domain_name());
-                    rec.record(&address, Some(r)).await?;
-                    let sec = secret.clone();
-                    replace_config(c, &existing, || config(spec, rec, sec.as_deref(), true))
-                        .await?;
-                    (
-                        d.id().to_owned(),
-                        d.arn().to_owned(),
-                        d.domain_name().to_owned(),
-                    )
-                }
-                Err(e) => {
-                    return Err(Error::aws(
-                        &address,
-                        "cloudfront:CreateDistributionWithTags",
-                        e,
-                    ))
-                }
-            };
-            let r = record(&id, &arn, &domain);
-            rec.record(&address, Some(r.clone())).await?;
-            deployed(c, ctx, &id, task).await?;
-            Ok(Some(r))
+        Step::Create => create(&op).await,
+        Step::Update => update(&op, change, id).await,
+        Step::Delete => delete(&op, id).await,
+    }
+}
+
+/// What every step of the distribution works with.
+struct Op<'a> {
+    c: &'a Clients,
+    ctx: &'a Ctx<'a>,
+    rec: &'a Recorder<'a>,
+    spec: &'a Spec,
+    /// The origin header's value, read for this step only.
+    secret: Option<&'a str>,
+    task: &'a Task<'a>,
+}
+
+/// Creates the distribution (or adopts the one a killed run made), records it, waits for Deployed.
+async fn create(op: &Op<'_>) -> Result<Option<Resource>> {
+    let (c, ctx, rec, spec, task) = (op.c, op.ctx, op.rec, op.spec, op.task);
+    let address = DIST.to_string();
+    let secret = op.secret.map(str::to_owned);
+    let tags: Vec<Tag> = spec
+        .tagger
+        .tags(&address, Some(&spec.name("cdn")))
+        .iter()
+        .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
+        .collect::<Result<_>>()?;
+    let with_tags = DistributionConfigWithTags::builder()
+        .distribution_config(config(spec, rec, secret.as_deref(), true)?)
+        .tags(Tags::builder().set_items(Some(tags)).build())
+        .build();
+    let (id, arn, domain) = match c
+        .cloudfront
+        .create_distribution_with_tags()
+        .distribution_config_with_tags(with_tags)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let d = out.distribution().ok_or_else(|| {
+                Error::Internal("CreateDistribution returned no distribution".into())
+            })?;
+            (
+                d.id().to_owned(),
+                d.arn().to_owned(),
+                d.domain_name().to_owned(),
+            )
         }
-        Step::Update => {
-            let id = id.ok_or_else(|| Error::Internal(format!("{address}: no id")))?;
-            let config_changed = change.before.as_ref().and_then(|v| v.get("config"))
-                != change.after.as_ref().and_then(|v| v.get("config"));
-            if config_changed {
-                replace_config(c, &id, || config(spec, rec, secret.as_deref(), true)).await?;
-            }
+        // A run killed after the create: the same CallerReference names the one it made.
+        Err(e) if code_of(&e) == Some("DistributionAlreadyExists") => {
+            let msg =
+                hms_core::error::Error::aws(&address, "cloudfront:CreateDistributionWithTags", e);
+            let text = msg.to_string();
+            let existing = text
+                .split(|ch: char| !ch.is_ascii_alphanumeric())
+                .find(|w| {
+                    w.len() >= 13
+                        && w.len() <= 14
+                        && w.chars()
+                            .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit())
+                })
+                .map(str::to_owned)
+                .ok_or(msg)?;
+            task.status("already exists (same caller reference); adopting it", false);
             let got = c
                 .cloudfront
                 .get_distribution()
-                .id(&id)
+                .id(&existing)
                 .send()
                 .await
                 .map_err(|e| Error::aws(&address, "cloudfront:GetDistribution", e))?;
             let d = got.distribution().ok_or_else(|| {
                 Error::Internal("GetDistribution returned no distribution".into())
             })?;
-            hms_core::tags::sync(&CloudFrontTags(&c.cloudfront), d.arn(), change).await?;
-            let r = record(&id, d.arn(), d.domain_name());
-            if config_changed {
-                deployed(c, ctx, &id, task).await?;
-            }
-            Ok(Some(r))
+            let r = record(d.id(), d.arn(), d.domain_name());
+            rec.record(&address, Some(r)).await?;
+            let sec = secret.clone();
+            replace_config(c, &existing, || config(spec, rec, sec.as_deref(), true)).await?;
+            (
+                d.id().to_owned(),
+                d.arn().to_owned(),
+                d.domain_name().to_owned(),
+            )
         }
-        Step::Delete => {
-            let Some(id) = id else { return Ok(None) };
-            let resource = format!("{DIST} {id}");
-            let got = match c.cloudfront.get_distribution_config().id(&id).send().await {
-                Ok(g) => g,
-                Err(e) if code_of(&e) == Some("NoSuchDistribution") => return Ok(None),
-                Err(e) => return Err(Error::aws(&resource, "cloudfront:GetDistributionConfig", e)),
-            };
-            if got.distribution_config().is_some_and(|c| c.enabled()) {
-                task.status("disabling", true);
-                replace_config(c, &id, || {
-                    let current = got
-                        .distribution_config()
-                        .cloned()
-                        .ok_or_else(|| Error::Internal("no config".into()))?;
-                    let mut b = current.into_builder_enabled(false);
-                    b = b.enabled(false);
-                    built(b.build())
-                })
-                .await?;
-            }
-            deployed(c, ctx, &id, task).await?;
-            for attempt in 0..2 {
-                let etag = match c.cloudfront.get_distribution_config().id(&id).send().await {
-                    Ok(g) => g.e_tag().map(str::to_owned),
-                    Err(e) if code_of(&e) == Some("NoSuchDistribution") => return Ok(None),
-                    Err(e) => {
-                        return Err(Error::aws(&resource, "cloudfront:GetDistributionConfig", e))
-                    }
-                };
-                match c
-                    .cloudfront
-                    .delete_distribution()
-                    .id(&id)
-                    .set_if_match(etag)
-                    .send()
-                    .await
-                {
-                    Ok(_) => return Ok(None),
-                    Err(e) if code_of(&e) == Some("NoSuchDistribution") => return Ok(None),
-                    Err(e) if code_of(&e) == Some("PreconditionFailed") && attempt == 0 => continue,
-                    Err(e) => {
-                        return Err(Error::aws(&resource, "cloudfront:DeleteDistribution", e))
-                    }
-                }
-            }
-            Ok(None)
+        Err(e) => {
+            return Err(Error::aws(
+                &address,
+                "cloudfront:CreateDistributionWithTags",
+                e,
+            ))
+        }
+    };
+    let r = record(&id, &arn, &domain);
+    rec.record(&address, Some(r.clone())).await?;
+    deployed(c, ctx, &id, task).await?;
+    Ok(Some(r))
+}
+
+/// Replaces the config (If-Match) when it changed, syncs the tags, waits for Deployed after a change.
+async fn update(op: &Op<'_>, change: &Change, id: Option<String>) -> Result<Option<Resource>> {
+    let (c, ctx, rec, spec, task) = (op.c, op.ctx, op.rec, op.spec, op.task);
+    let address = DIST.to_string();
+    let secret = op.secret.map(str::to_owned);
+    let id = id.ok_or_else(|| Error::Internal(format!("{address}: no id")))?;
+    let config_changed = change.before.as_ref().and_then(|v| v.get("config"))
+        != change.after.as_ref().and_then(|v| v.get("config"));
+    if config_changed {
+        replace_config(c, &id, || config(spec, rec, secret.as_deref(), true)).await?;
+    }
+    let got = c
+        .cloudfront
+        .get_distribution()
+        .id(&id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(&address, "cloudfront:GetDistribution", e))?;
+    let d = got
+        .distribution()
+        .ok_or_else(|| Error::Internal("GetDistribution returned no distribution".into()))?;
+    hms_core::tags::sync(&CloudFrontTags(&c.cloudfront), d.arn(), change).await?;
+    let r = record(&id, d.arn(), d.domain_name());
+    if config_changed {
+        deployed(c, ctx, &id, task).await?;
+    }
+    Ok(Some(r))
+}
+
+/// Disables, waits, then deletes with the fresh ETag (retried once on a stale one).
+async fn delete(op: &Op<'_>, id: Option<String>) -> Result<Option<Resource>> {
+    let (c, ctx, task) = (op.c, op.ctx, op.task);
+    let Some(id) = id else { return Ok(None) };
+    let resource = format!("{DIST} {id}");
+    let got = match c.cloudfront.get_distribution_config().id(&id).send().await {
+        Ok(g) => g,
+        Err(e) if code_of(&e) == Some("NoSuchDistribution") => return Ok(None),
+        Err(e) => return Err(Error::aws(&resource, "cloudfront:GetDistributionConfig", e)),
+    };
+    if got.distribution_config().is_some_and(|c| c.enabled()) {
+        task.status("disabling", true);
+        replace_config(c, &id, || {
+            let current = got
+                .distribution_config()
+                .cloned()
+                .ok_or_else(|| Error::Internal("no config".into()))?;
+            let mut b = current.into_builder_enabled(false);
+            b = b.enabled(false);
+            built(b.build())
+        })
+        .await?;
+    }
+    deployed(c, ctx, &id, task).await?;
+    for attempt in 0..2 {
+        let etag = match c.cloudfront.get_distribution_config().id(&id).send().await {
+            Ok(g) => g.e_tag().map(str::to_owned),
+            Err(e) if code_of(&e) == Some("NoSuchDistribution") => return Ok(None),
+            Err(e) => return Err(Error::aws(&resource, "cloudfront:GetDistributionConfig", e)),
+        };
+        match c
+            .cloudfront
+            .delete_distribution()
+            .id(&id)
+            .set_if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(None),
+            Err(e) if code_of(&e) == Some("NoSuchDistribution") => return Ok(None),
+            Err(e) if code_of(&e) == Some("PreconditionFailed") && attempt == 0 => continue,
+            Err(e) => return Err(Error::aws(&resource, "cloudfront:DeleteDistribution", e)),
         }
     }
+    Ok(None)
 }
 
 /// A config copied with another `enabled`.
