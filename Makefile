@@ -18,13 +18,13 @@ build:
 
 # One pipeline: hms-vpc up | hms-security up | … (pipefail: the first failure fails the target).
 up: build
-	@pipeline=""; for t in $(TOOLS); do pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t up $(ARGS)"; done; \
-	  eval "$$pipeline"
+	@pipeline=""; in="</dev/null"; for t in $(TOOLS); do \
+	  pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t up $(ARGS) $$in"; in=""; done; eval "$$pipeline"
 
 # The plan pipeline (each tool plans on the one before's planned outputs), exit codes aggregated.
 plan: build
-	@pipeline=""; for t in $(TOOLS); do \
-	  pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t plan --detailed-exitcode $(ARGS)"; done; \
+	@pipeline=""; in="</dev/null"; for t in $(TOOLS); do \
+	  pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t plan --detailed-exitcode $(ARGS) $$in"; in=""; done; \
 	  set +e; eval "$$pipeline >/dev/null; codes=(\"\$${PIPESTATUS[@]}\")"; rc=0; \
 	  for c in "$${codes[@]}"; do if [ $$c != 0 ] && [ $$c != 2 ]; then rc=1; \
 	  elif [ $$c = 2 ] && [ $$rc = 0 ]; then rc=2; fi; done; \

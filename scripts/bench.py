@@ -17,9 +17,12 @@ import time
 def run(cmd, env, stdin=b""):
     """Runs cmd; returns (seconds, peak RSS KiB, exit code, stdout)."""
     start = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdin.write(stdin)
-    p.stdin.close()
+    # No document: /dev/null (an empty pipe is an upstream that died before writing).
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if stdin:
+        p.stdin.write(stdin)
+        p.stdin.close()
     out = p.stdout.read()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)

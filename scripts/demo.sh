@@ -24,7 +24,7 @@ export HMS_STATE=${HMS_STATE:-.hms/demo}
 
 echo "==> the pipeline: $(printf '%s up | ' "${tools[@]}" | sed 's/ | $//') (--config $config)" >&2
 doc=$(set -o pipefail; c=(--config "$config")
-  hms-vpc up "${c[@]}" | hms-security up "${c[@]}" | hms-dns up "${c[@]}" | hms-db up "${c[@]}" \
+  hms-vpc up "${c[@]}" </dev/null | hms-security up "${c[@]}" | hms-dns up "${c[@]}" | hms-db up "${c[@]}" \
     | hms-cache up "${c[@]}" | hms-ecs up "${c[@]}" | hms-edge up "${c[@]}" | hms-backup up "${c[@]}" \
     | hms-observe up "${c[@]}")
 printf '%s\n' "$doc"

@@ -722,7 +722,7 @@ fn bad_inputs_exit_64_with_one_line_and_create_nothing() {
     ];
     for (args, want) in cases {
         let out = s
-            .cmd(&[&["up"][..], args].concat())
+            .cmd_in(&[&["up"][..], args].concat())
             .write_stdin(doc.clone())
             .output()
             .expect("run");
@@ -735,7 +735,11 @@ fn bad_inputs_exit_64_with_one_line_and_create_nothing() {
     // Missing outputs.vpc is named.
     let empty =
         json!({"hms": 1, "stack": s.name, "env": "production", "region": "us-east-1"}).to_string();
-    let out = s.cmd(&["plan"]).write_stdin(empty).output().expect("run");
+    let out = s
+        .cmd_in(&["plan"])
+        .write_stdin(empty)
+        .output()
+        .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{err}");
     assert!(

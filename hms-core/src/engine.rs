@@ -368,6 +368,9 @@ fn valid_name(s: &str, max: usize) -> bool {
         && !s.ends_with('-')
 }
 
+/// The document on stdin: `None` at a terminal. An empty pipe is an upstream tool that died before
+/// writing (every hms tool writes a document, also when it fails): exit 1, no AWS call. An empty
+/// `/dev/null`, file or closed stdin means "from the state store".
 fn read_stdin() -> Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -376,7 +379,25 @@ fn read_stdin() -> Result<Option<String>> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut stdin.lock(), &mut text)
         .map_err(|e| Error::usage(format!("stdin: cannot read the stack document: {e}")))?;
+    if text.trim().is_empty() && stdin_is_pipe(&stdin) {
+        return Err(Error::Refused(String::from(
+            "stdin: the upstream tool wrote nothing (did it crash or get killed?); nothing was done. Run the pipeline again, or run this tool alone with </dev/null to read the upstream outputs from the state store",
+        )));
+    }
     Ok(Some(text))
+}
+
+/// Whether stdin is a pipe (FIFO), as between two tools of a pipeline.
+fn stdin_is_pipe(stdin: &std::io::Stdin) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata().ok())
+        .is_some_and(|m| m.file_type().is_fifo())
 }
 
 /// A new run record for `T`.

@@ -281,9 +281,9 @@ fn no_password_anywhere() {
         "{err}"
     );
     let out = s
-        .cmd(&["plan"])
+        .std_cmd(&["plan"])
         .env("HMS_DB_PASSWORD", "Sup3r-S3cret!")
-        .write_stdin("")
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -486,7 +486,7 @@ fn bad_inputs_exit_64_and_create_nothing() {
     ];
     for (args, want) in cases {
         let out = s
-            .cmd(&[&["plan"][..], args].concat())
+            .cmd_in(&[&["plan"][..], args].concat())
             .write_stdin(sec.to_string())
             .output()
             .expect("run");

@@ -536,7 +536,7 @@ fn bad_inputs_exit_64_and_create_nothing() {
     ];
     for (args, want) in cases {
         let out = s
-            .cmd(&[&["plan"][..], args].concat())
+            .cmd_in(&[&["plan"][..], args].concat())
             .write_stdin(vpc.clone())
             .output()
             .expect("run");

@@ -694,7 +694,7 @@ fn plan_on_an_empty_account_lists_unknowns_and_creates_nothing() {
     let mut planned = doc.clone();
     planned["unknown"] = serde_json::json!(["outputs.security.alb_sg_id"]);
     let out = s
-        .cmd(&["up"])
+        .cmd_in(&["up"])
         .write_stdin(serde_json::to_vec(&planned).expect("json"))
         .output()
         .expect("run");
@@ -766,8 +766,8 @@ fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
     ];
     for (args, want) in cases {
         let out = s
-            .cmd(&[&["up"][..], args].concat())
-            .write_stdin("")
+            .std_cmd(&[&["up"][..], args].concat())
+            .stdin(std::process::Stdio::null())
             .output()
             .expect("run");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -802,7 +802,7 @@ fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
         ),
     ];
     for (stdin, want) in stdin_cases {
-        let out = s.cmd(&["up"]).write_stdin(*stdin).output().expect("run");
+        let out = s.cmd_in(&["up"]).write_stdin(*stdin).output().expect("run");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(64), "{stdin}: {err}");
         assert!(err.contains(want), "{stdin}: {err}");
@@ -817,8 +817,8 @@ fn bad_inputs_exit_64_naming_the_input_and_create_nothing() {
     )
     .expect("write");
     let out = s
-        .cmd(&["plan", "--config", "bad.toml"])
-        .write_stdin("")
+        .std_cmd(&["plan", "--config", "bad.toml"])
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -849,7 +849,7 @@ fn a_failed_upstream_run_stops_without_aws_calls() {
     );
     // An unreachable endpoint proves that no AWS call is made.
     let out = s
-        .cmd(&["up", "--endpoint-url", "http://127.0.0.1:9"])
+        .cmd_in(&["up", "--endpoint-url", "http://127.0.0.1:9"])
         .write_stdin(doc)
         .output()
         .expect("run");

@@ -108,17 +108,34 @@ impl Stack {
         self.std_cmd_of(self.tool, args)
     }
 
-    /// This stack's tool command, for assert_cmd.
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    /// This stack's tool command with no stdin document (`/dev/null`: read the upstream outputs from the
+    /// state store).
+    pub fn cmd(&self, args: &[&str]) -> StdCommand {
+        let mut c = self.std_cmd(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// This stack's tool command, for assert_cmd, to be given a document with `write_stdin` (its stdin is
+    /// a pipe: an empty one would be an upstream that died before writing).
+    pub fn cmd_in(&self, args: &[&str]) -> Command {
         Command::from_std(self.std_cmd(args))
     }
 
     /// Runs a tool with `stdin`, checks its exit code, returns (document, stderr).
     pub fn run_of(&self, tool: &str, args: &[&str], stdin: &str, code: i32) -> (Value, String) {
-        let out = Command::from_std(self.std_cmd_of(tool, args))
-            .write_stdin(stdin)
-            .output()
-            .expect("run");
+        // No document: /dev/null (an empty pipe would be an upstream that died before writing).
+        let out = if stdin.is_empty() {
+            self.std_cmd_of(tool, args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run")
+        } else {
+            Command::from_std(self.std_cmd_of(tool, args))
+                .write_stdin(stdin)
+                .output()
+                .expect("run")
+        };
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(
             out.status.code(),
@@ -130,7 +147,7 @@ impl Stack {
         (doc, stderr)
     }
 
-    /// Runs this stack's tool with empty stdin.
+    /// Runs this stack's tool with no stdin document (`/dev/null`).
     pub fn run(&self, args: &[&str], code: i32) -> (Value, String) {
         self.run_of(self.tool, args, "", code)
     }

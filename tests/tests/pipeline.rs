@@ -104,6 +104,31 @@ fn a_bad_command_line_upstream_still_stops_the_pipe() {
 }
 
 #[test]
+fn a_dead_upstream_is_not_taken_for_no_upstream() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("dead");
+    // The upstream is killed before it writes: the empty pipe is a failure (exit 1), with no AWS call (the
+    // endpoint would not even answer); not a run "from the state store".
+    let (code, out, err) = pipeline(
+        &format!("sh -c 'kill -9 $$' | hms-security up --stack {s} --endpoint-url http://127.0.0.1:9; echo \"${{PIPESTATUS[@]}}\" >&2"),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "the echo ran last: {err}");
+    assert!(err.trim_end().ends_with("137 1"), "{err}");
+    assert!(err.contains("the upstream tool wrote nothing"), "{err}");
+    assert!(!err.contains("127.0.0.1:9"), "no AWS call: {err}");
+    let doc: Value = serde_json::from_str(&out).expect("a failed document for the next tool");
+    assert_eq!(doc["runs"][0]["ok"], false);
+    // /dev/null still means "from the state store" (here: nothing upstream, so a usage error naming it).
+    let (code, _, err) = pipeline(
+        &format!("hms-security plan --stack {s} --endpoint-url http://127.0.0.1:9 < /dev/null"),
+        dir.path(),
+    );
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("needs outputs.vpc"), "{err}");
+}
+
+#[test]
 fn the_plan_pipeline_on_an_empty_account_creates_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = stack("plans");

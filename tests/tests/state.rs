@@ -210,7 +210,10 @@ fn the_pipeline_on_s3_keeps_one_object_per_tool_and_tools_plan_alone_from_it() {
         &format!("teams/{}-production/hms-ecs.json", s.name),
     ))
     .expect("state");
-    assert_eq!(ecs["uses"], serde_json::json!(["vpc", "security", "db"]));
+    assert_eq!(
+        ecs["uses"],
+        serde_json::json!(["vpc", "security", "dns", "db", "cache"])
+    );
 }
 
 #[test]
