@@ -12,8 +12,10 @@ pub use aws_config::SdkConfig;
 use crate::cli::AwsArgs;
 use crate::error::{Error, Result};
 
-/// Attempts per call when neither `--max-attempts` nor `[aws] max_attempts` says otherwise.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Attempts per call when neither `--max-attempts` nor `[aws] max_attempts` says otherwise: with the
+/// adaptive mode's backoff (jittered, capped at 20 s) that rides out a few minutes of throttling and
+/// 5xx answers. Creates are retried too: every tool adopts what an earlier attempt made.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
 /// Resolves the region without touching the network: flag, `[stack] region`, `AWS_REGION` /
 /// `AWS_DEFAULT_REGION`, the profile's `region`, then `us-east-1` (the reference stack's region).
@@ -48,9 +50,12 @@ pub async fn sdk_config(args: &AwsArgs, region: &str, max_attempts: Option<u32>)
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .retry_config(
-            RetryConfig::standard()
+            // Adaptive: exponential backoff with jitter, and a client-side rate limit once AWS throttles,
+            // so that the concurrent describes of one round back off together.
+            RetryConfig::adaptive()
                 .with_max_attempts(attempts)
-                .with_initial_backoff(Duration::from_millis(200)),
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(20)),
         )
         .timeout_config(
             TimeoutConfig::builder()
