@@ -58,6 +58,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Finds this stack's KMS keys by their tags when neither state nor an alias names them.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// The hms-security tool.
@@ -84,6 +86,7 @@ impl Tool for Security {
         Security {
             clients: Clients {
                 ec2: aws_sdk_ec2::Client::new(sdk),
+                tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
                 iam: aws_sdk_iam::Client::new(sdk),
                 kms: aws_sdk_kms::Client::new(sdk),
                 sts: aws_sdk_sts::Client::new(sdk),

@@ -607,6 +607,59 @@ fn a_key_whose_alias_was_deleted_is_kept_not_duplicated() {
 }
 
 #[test]
+fn a_key_made_by_a_killed_run_is_adopted_by_its_tags() {
+    let s = Stack::new("hms-security", "orphan");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let arn = doc["outputs"]["security"]["kms_key_arns"]["rds"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    // What a run killed between CreateKey and CreateAlias leaves: the tagged key, no alias, no record.
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    s.block_on(
+        kms.delete_alias()
+            .alias_name(format!("alias/{}-production-rds", s.name))
+            .send(),
+    )
+    .expect("delete alias");
+    std::fs::remove_dir_all(s.state_dir()).expect("state gone");
+    let (doc, err) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&doc), (1, 0, 0), "only the alias is made: {err}");
+    assert_eq!(
+        doc["outputs"]["security"]["kms_key_arns"]["rds"],
+        arn.as_str()
+    );
+    // No second enabled key: every enabled key tagged for this stack is one of its four.
+    let keys = s
+        .block_on(kms.list_keys().limit(1000).send())
+        .expect("keys");
+    let mut ours = 0;
+    for k in keys.keys() {
+        let id = k.key_id().unwrap_or_default();
+        let tags = s
+            .block_on(kms.list_resource_tags().key_id(id).send())
+            .expect("tags");
+        let mine = tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "hms:stack" && t.tag_value() == s.name);
+        let meta = s
+            .block_on(kms.describe_key().key_id(id).send())
+            .expect("key");
+        let enabled = meta
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|x| x.as_str())
+            == Some("Enabled");
+        if mine && enabled {
+            ours += 1;
+        }
+    }
+    assert_eq!(ours, 3, "rds, backups and logs, none twice");
+    after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
 fn non_tcp_drift_is_removed_and_foreign_groups_are_not_taken_over() {
     let s = Stack::new("hms-security", "icmp");
     let (doc, _) = after_vpc(&s, &["up"], 0);

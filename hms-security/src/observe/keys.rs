@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::addr::Addr;
 use crate::spec::Spec;
 use crate::Clients;
+use hms_core::addr::Address;
 
 /// What one key is.
 pub(super) struct KeyFacts {
@@ -153,7 +154,73 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
             }
         }
     }
+    ours.extend(tagged_keys(c, spec, &ours).await?);
     Ok(ours)
+}
+
+/// The keys neither state nor an alias names, found by their `hms:*` tags (a run killed between CreateKey
+/// and its record): one Resource Groups Tagging call, made only when a key is missing. Of several keys
+/// tagged for one address, the oldest enabled one is adopted; the others are reported to be deleted.
+async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<OurKey>> {
+    let missing: Vec<String> = spec
+        .keys
+        .iter()
+        .map(|(name, _)| name.clone())
+        .filter(|n| !ours.iter().any(|k| &k.name == n))
+        .collect();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filter = |k: &str, v: &str| {
+        aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+            .key(k)
+            .values(v)
+            .build()
+    };
+    let t = &spec.tagger;
+    let pages: Vec<_> = c
+        .tagging
+        .get_resources()
+        .resource_type_filters("kms:key")
+        .tag_filters(filter(hms_core::tags::STACK, &t.id.stack))
+        .tag_filters(filter(hms_core::tags::ENV, &t.id.env))
+        .tag_filters(filter(hms_core::tags::TOOL, &t.tool))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::aws("KMS keys by tag", "tag:GetResources", e))?;
+    let mut out: Vec<OurKey> = Vec::new();
+    for m in pages {
+        let Some(arn) = m.resource_arn() else {
+            continue;
+        };
+        let tags = m.tags().iter().map(|x| (x.key(), x.value()));
+        let Some(Addr::Key(name)) = t.owned_address(tags).as_deref().and_then(Addr::parse) else {
+            continue;
+        };
+        if !missing.contains(&name) {
+            continue;
+        }
+        let Some(facts) = key_facts(c, arn).await? else {
+            continue;
+        };
+        if facts.meta.key_state().map(|s| s.as_str()) != Some("Enabled") {
+            continue;
+        }
+        let older = |a: &KeyFacts, b: &KeyFacts| a.meta.creation_date() < b.meta.creation_date();
+        match out.iter_mut().find(|k| k.name == name) {
+            Some(k) if older(&facts, &k.facts) => k.facts = facts,
+            Some(_) => {}
+            None => out.push(OurKey {
+                name,
+                alias: None,
+                facts,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// Adds the keys and their aliases to `out`.
