@@ -160,7 +160,7 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
 
 /// The keys neither state nor an alias names, found by their `hms:*` tags (a run killed between CreateKey
 /// and its record): one Resource Groups Tagging call, made only when a key is missing. Of several keys
-/// tagged for one address, the oldest enabled one is adopted; the others are reported to be deleted.
+/// tagged for one address, the oldest enabled one is adopted (the others are left as they are).
 async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<OurKey>> {
     let missing: Vec<String> = spec
         .keys
