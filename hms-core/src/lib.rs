@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod plan;
 pub mod policy;
+pub mod secret;
 pub mod services;
 pub mod state;
 pub mod state_cmd;

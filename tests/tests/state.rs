@@ -455,6 +455,20 @@ fn state_verbs_on_a_converged_stack() {
     let (_, err) = verb(&s, &["state", "mv", "vpc.vpc", "vpc.igw"], 64);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("already recorded"), "{err}");
+    let (_, err) = verb(&s, &["state", "mv", "vpc.igw", "vpc.igw-renamed"], 0);
+    assert!(err.contains("vpc.igw-renamed"), "{err}");
+    let out = s.cmd(&["state", "list"]).output().expect("list");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        first.contains(&"vpc.igw-renamed") && !first.contains(&"vpc.igw"),
+        "{listed}"
+    );
+    verb(&s, &["state", "mv", "vpc.igw-renamed", "vpc.igw"], 0);
+    s.run(&["plan", "--detailed-exitcode"], 0);
 
     // rm forgets without deleting (needs --yes off a terminal); up adopts it back by its tags.
     verb(&s, &["state", "rm", "vpc.subnet.private[us-east-1a]"], 1);

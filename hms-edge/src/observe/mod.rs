@@ -49,12 +49,7 @@ pub fn dns(s: &str) -> String {
     s.strip_prefix("dualstack.").map(str::to_owned).unwrap_or(s)
 }
 
-/// The first 16 hex digits of sha256(`text`): enough to see a change, nothing to learn the value from.
-pub fn short_hash(text: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
+pub use hms_core::secret::short_hash;
 
 /// The origin secret's value (read to hand it to CloudFront, or to hash it; never shown).
 pub async fn secret_value(c: &Clients, arn: &str) -> Result<String> {
