@@ -31,14 +31,15 @@ plan: build
 	  case $$rc in 0) echo "make plan: no changes" >&2;; 2) echo "make plan: changes pending" >&2;; \
 	  *) echo "make plan: failed (exit codes $${codes[*]})" >&2;; esac; exit $$rc
 
-# Stops at the first tool that refuses: in production hms-db keeps a protected database, hms-backup a
-# bucket that holds backups and hms-edge a static bucket that holds assets. Only when you mean it:
-# DESTROY_DATA=1 passes hms-db --disable-deletion-protection (a final snapshot is still taken) and
-# hms-backup and hms-edge --force-empty. hms-cache always takes a final snapshot.
+# Stops at the first tool that refuses: in production hms-ecs keeps a protected load balancer, hms-db a
+# protected database, hms-backup a bucket that holds backups and hms-edge a static bucket that holds
+# assets. Only when you mean it: DESTROY_DATA=1 passes hms-ecs and hms-db --disable-deletion-protection
+# (hms-db still takes a final snapshot) and hms-backup and hms-edge --force-empty. hms-cache always
+# takes a final snapshot.
 down: build
 	@for t in $(REVERSED); do extra=""; \
 	  if [ -n "$(DESTROY_DATA)" ]; then case $$t in \
-	    hms-db) extra=--disable-deletion-protection;; hms-backup|hms-edge) extra=--force-empty;; esac; fi; \
+	    hms-db|hms-ecs) extra=--disable-deletion-protection;; hms-backup|hms-edge) extra=--force-empty;; esac; fi; \
 	  $(BIN)/$$t down $(if $(YES),--yes,) $$extra $(ARGS) </dev/null >/dev/null; done
 
 demo:

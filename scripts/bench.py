@@ -95,7 +95,7 @@ def main():
                     if tool == "hms-cache":
                         cmd.append("--skip-final-snapshot")
                     if tool == "hms-ecs":
-                        cmd.append("--delete-logs")
+                        cmd += ["--delete-logs", "--disable-deletion-protection"]
                 calls.mark()
                 t, rss, code, out = run(cmd, env, doc if verb != "down" else b"")
                 if code != 0:
@@ -152,7 +152,7 @@ def ecs_scale(args, env, calls, counts):
                 t, rss, code, doc = run([os.path.join(args.bin, tool), "up", *base], env, doc)
                 if code != 0:
                     sys.exit(f"{tool} up exited {code}")
-            for step, cmd in [("up (cold)", ["up"]), ("plan (no-op)", ["plan"]), ("up (no-op)", ["up"]), ("down", ["down", "--yes", "--delete-logs"])]:
+            for step, cmd in [("up (cold)", ["up"]), ("plan (no-op)", ["plan"]), ("up (no-op)", ["up"]), ("down", ["down", "--yes", "--delete-logs", "--disable-deletion-protection"])]:
                 calls.mark()
                 t, rss, code, _ = run([os.path.join(args.bin, "hms-ecs"), *cmd, *base], env, doc if cmd[0] != "down" else b"")
                 if code != 0:

@@ -372,8 +372,23 @@ pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
             Some(Addr::Service(_)) => {
                 c.reason = String::from("down: scaled to 0 and drained first");
             }
+            Some(Addr::Alb) if spec.disable_deletion_protection => {
+                c.reason = String::from("down: deletion protection turned off first");
+            }
             _ => {}
         }
+    }
+    let alb = Addr::Alb.to_string();
+    let protected = found
+        .get(&alb)
+        .and_then(|f| f.attrs.get("deletion_protection"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if protected && !spec.disable_deletion_protection {
+        plan.refused.push(format!(
+            "load balancer {} ({alb}) has deletion protection on; nothing was deleted. If it must really go: hms-ecs down --disable-deletion-protection",
+            spec.alb_name
+        ));
     }
     plan
 }
@@ -900,14 +915,22 @@ path = "/worker/*"
         assert_eq!(kept.changes.len(), 14);
         assert!(kept.changes.iter().all(|c| c.action == Action::Delete
             && !matches!(Addr::parse(&c.address), Some(Addr::LogGroup(_)))));
+        // In production the load balancer is protected: down refuses without the flag.
+        assert!(
+            kept.refused.len() == 1 && kept.refused[0].contains("--disable-deletion-protection"),
+            "{:?}",
+            kept.refused
+        );
         let all = plan_down(
             &Spec {
                 delete_logs: true,
+                disable_deletion_protection: true,
                 ..spec
             },
             &found,
         );
         assert_eq!(all.changes.len(), 16);
+        assert!(all.refused.is_empty(), "{:?}", all.refused);
     }
 
     #[test]
@@ -1043,5 +1066,35 @@ path = "/worker/*"
         )
         .expect_err("REDIS_* from config");
         assert!(err.to_string().contains("hms-cache"), "{err}");
+    }
+
+    /// A revision registered from the spec reads back (lost state) as the content the plan wants, so an
+    /// unchanged service is adopted, not rolled onto a new revision.
+    #[test]
+    fn a_registered_revision_reads_back_as_the_wanted_content() {
+        use aws_sdk_ecs::types::{Compatibility, NetworkMode, TaskDefinition};
+        let spec = spec_of(
+            "[ecs.services.backend]\ncontainer_health_check = \"curl -f http://localhost:8080/health\"\n",
+            &[],
+        );
+        for s in &spec.services {
+            let container = crate::apply::task::container(&spec, s, "test").expect("container");
+            let td = TaskDefinition::builder()
+                .family(&s.name)
+                .cpu(s.cpu.to_string())
+                .memory(s.memory.to_string())
+                .network_mode(NetworkMode::Awsvpc)
+                .requires_compatibilities(Compatibility::Fargate)
+                .execution_role_arn(spec.execution_role_arn.clone().unwrap_or_default())
+                .task_role_arn(s.task_role_arn.clone().unwrap_or_default())
+                .container_definitions(container)
+                .build();
+            let want = crate::desired::task_content(&spec, s);
+            assert_eq!(crate::observe::content_of(&td), want, "{}", s.key);
+            assert_eq!(
+                crate::desired::content_hash(&crate::observe::content_of(&td)),
+                crate::desired::content_hash(&want)
+            );
+        }
     }
 }

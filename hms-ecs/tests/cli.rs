@@ -492,12 +492,26 @@ fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
     let s = Stack::new("hms-ecs", "down");
     let (doc, _) = pipeline(&s, &[], &["up"], 0);
     let input = doc.to_string();
+    // The production load balancer is deletion-protected: down refuses until told, naming the flag;
+    // then it asks for --yes off a terminal.
     let (_, err) = s.run_of("hms-ecs", &["down"], &input, 1);
+    assert!(err.contains("--disable-deletion-protection"), "{err}");
+    let (_, err) = s.run_of(
+        "hms-ecs",
+        &["down", "--disable-deletion-protection"],
+        &input,
+        1,
+    );
     assert!(err.contains("--yes"), "{err}");
     // hms-db refuses to go first.
     let (_, err) = s.run_of("hms-db", &["down", "--yes", "--skip-final-snapshot"], "", 1);
     assert!(err.contains("hms-ecs"), "{err}");
-    let (doc2, err) = s.run_of("hms-ecs", &["down", "--yes"], &input, 0);
+    let (doc2, err) = s.run_of(
+        "hms-ecs",
+        &["down", "--yes", "--disable-deletion-protection"],
+        &input,
+        0,
+    );
     assert_eq!(run_counts(&doc2).2, 14, "{err}");
     assert!(services(&s).is_empty());
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
@@ -535,7 +549,17 @@ fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
         .len()
     };
     assert_eq!(groups(), 2);
-    let (_, err) = s.run_of("hms-ecs", &["down", "--yes", "--delete-logs"], "", 0);
+    let (_, err) = s.run_of(
+        "hms-ecs",
+        &[
+            "down",
+            "--yes",
+            "--delete-logs",
+            "--disable-deletion-protection",
+        ],
+        "",
+        0,
+    );
     assert_eq!(groups(), 0, "{err}");
 }
 
@@ -1048,4 +1072,72 @@ fn origin_verify_closes_the_back_door_and_rotates_without_a_403_window() {
     // Without ecs.origin_verify there is nothing to rotate: a usage error.
     let (_, err) = s.run_of("hms-ecs", &["rotate-origin-secret"], &input, 64);
     assert!(err.contains("ecs.origin_verify"), "{err}");
+}
+
+/// ACTIVE revisions of a service's family.
+fn active_revisions(s: &Stack, key: &str) -> Vec<String> {
+    let ecs = aws_sdk_ecs::Client::new(&s.sdk);
+    s.block_on(
+        ecs.list_task_definitions()
+            .family_prefix(format!("{}-{key}", s.name))
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send(),
+    )
+    .expect("task definitions")
+    .task_definition_arns()
+    .to_vec()
+}
+
+// Regression (issue 18, defects 2 and 3): with hms-ecs.json lost, up registered new revisions and rolled
+// both services onto them; down left the ACTIVE revisions.
+#[test]
+fn a_lost_state_adopts_the_running_revisions_and_down_without_state_leaves_none() {
+    let s = Stack::new("hms-ecs", "lost");
+    let (doc, _) = pipeline(&s, &[], &["up"], 0);
+    let input = doc.to_string();
+    let before: Vec<Vec<String>> = ["backend", "frontend"]
+        .iter()
+        .map(|k| active_revisions(&s, k))
+        .collect();
+    assert!(before.iter().all(|r| r.len() == 1), "{before:?}");
+    let state = s
+        .state_dir()
+        .join(format!("{}-production", s.name))
+        .join("hms-ecs.json");
+    std::fs::remove_file(&state).expect("state");
+    let (_, err) = s.run_of("hms-ecs", &["plan", "--detailed-exitcode"], &input, 0);
+    assert!(err.contains("No changes"), "{err}");
+    let (doc2, err) = s.run_of("hms-ecs", &["up"], &input, 0);
+    assert_eq!(run_counts(&doc2), (0, 0, 0), "{err}");
+    let after: Vec<Vec<String>> = ["backend", "frontend"]
+        .iter()
+        .map(|k| active_revisions(&s, k))
+        .collect();
+    assert_eq!(after, before, "no new revision");
+    for svc in services(&s) {
+        assert!(
+            before
+                .iter()
+                .flatten()
+                .any(|a| Some(a.as_str()) == svc.task_definition()),
+            "{svc:?}"
+        );
+    }
+    // Lost again: down finds everything up would adopt, the revisions included.
+    std::fs::remove_file(&state).expect("state");
+    let (_, err) = s.run_of(
+        "hms-ecs",
+        &[
+            "down",
+            "--yes",
+            "--delete-logs",
+            "--disable-deletion-protection",
+        ],
+        &input,
+        0,
+    );
+    for k in ["backend", "frontend"] {
+        assert!(active_revisions(&s, k).is_empty(), "{k}: {err}");
+    }
+    assert!(services(&s).is_empty(), "{err}");
 }

@@ -580,3 +580,30 @@ fn stack_tags_converge_through_the_tagging_apis() {
         "the topic, the 7 alarms, the sampling rule and the group"
     );
 }
+
+// Regression (issue 18, defect 3): with its state gone, down left the stack's alarms.
+#[test]
+fn down_without_state_finds_every_alarm_up_made() {
+    let s = Stack::new("hms-observe", "lost");
+    let (out, err) = s.run_of(
+        "hms-observe",
+        &["up"],
+        &doc(&s, &["backend", "frontend", "worker"], true),
+        0,
+    );
+    let made = out["outputs"]["observe"]["alarm_count"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(made >= 9, "{err}");
+    assert_eq!(alarms(&s).len() as u64, made);
+    let state = s
+        .state_dir()
+        .join(format!("{}-production", s.name))
+        .join("hms-observe.json");
+    std::fs::remove_file(&state).expect("state");
+    // No document and no upstream state either: the spec derives no service or database alarm, so only
+    // their tags can find them.
+    let (out, err) = s.run(&["down", "--yes"], 0);
+    assert!(run_counts(&out).2 >= made, "{err}");
+    assert!(alarms(&s).is_empty(), "{err}");
+}

@@ -168,7 +168,7 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
         "hms-observe down --yes",
         "hms-backup down --yes",
         "hms-edge down --yes",
-        "hms-ecs down --yes --delete-logs",
+        "hms-ecs down --yes --delete-logs --disable-deletion-protection",
         "hms-cache down --yes --skip-final-snapshot",
         "hms-db down --yes --disable-deletion-protection --skip-final-snapshot",
         "hms-dns down --yes",

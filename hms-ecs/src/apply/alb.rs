@@ -390,7 +390,7 @@ pub(super) async fn put_rule(op: &Op<'_>) -> Result<Resource> {
 
 pub(super) async fn delete_load_balancer(op: &Op<'_>, res: &Resource) -> Result<()> {
     let elb = &op.c.elb;
-    // `down --yes` is the explicit intent; the production load balancer's deletion protection goes first.
+    // Planned only with `down --disable-deletion-protection` (or when protection is off): it goes first.
     let _ = elb
         .modify_load_balancer_attributes()
         .load_balancer_arn(&res.id)

@@ -14,7 +14,7 @@ mod logs;
 mod scaling;
 mod secret;
 mod service;
-mod task;
+pub(crate) mod task;
 
 pub(crate) use alb::header_rule_conditions;
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{built, need, Op};
 use crate::desired::container_env;
+use crate::observe::family_of;
 use crate::spec::{Service, Spec};
 
 pub(super) async fn put(op: &Op<'_>) -> Result<Resource> {
@@ -33,7 +34,7 @@ pub(super) async fn put(op: &Op<'_>) -> Result<Resource> {
 
 /// The service's container: its image, port, environment, the database secret's reference, logs and
 /// health check.
-fn container(spec: &Spec, s: &Service, a: &str) -> Result<ContainerDefinition> {
+pub(crate) fn container(spec: &Spec, s: &Service, a: &str) -> Result<ContainerDefinition> {
     if s.database && spec.database.is_none() {
         return Err(Error::Internal(format!("{a}: database outputs unknown")));
     }
@@ -115,14 +116,6 @@ async fn register(op: &Op<'_>, s: &Service) -> Result<String> {
         .and_then(|t| t.task_definition_arn())
         .unwrap_or_default()
         .to_owned())
-}
-
-/// The family of a task definition ARN (`…:task-definition/<family>:<revision>`).
-fn family_of(arn: &str) -> Option<&str> {
-    arn.rsplit('/')
-        .next()
-        .and_then(|f| f.rsplit_once(':'))
-        .map(|(f, _)| f)
 }
 
 /// Deregisters and deletes every revision of the family: deploys keep them for rollback; down removes them.

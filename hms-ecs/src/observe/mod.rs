@@ -18,6 +18,10 @@ mod scaling;
 mod secret;
 mod service;
 
+#[cfg(test)]
+pub(crate) use service::content_of;
+pub(crate) use service::family_of;
+
 use std::collections::BTreeMap;
 
 use hms_core::addr::Address;

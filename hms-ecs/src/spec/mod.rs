@@ -124,6 +124,8 @@ pub struct Spec {
     pub certificate_note: Option<String>,
     pub log_retention_days: i32,
     pub delete_logs: bool,
+    /// `down --disable-deletion-protection`: the load balancer's protection may be turned off to delete it.
+    pub disable_deletion_protection: bool,
     pub no_wait: bool,
     pub alb_name: String,
     pub deletion_protection: bool,
@@ -215,6 +217,9 @@ pub struct DownFlags {
     /// Delete the service log groups too (they are kept by default).
     #[arg(long)]
     pub delete_logs: bool,
+    /// Turn off the load balancer's deletion protection (on in production) so that it can be deleted.
+    #[arg(long)]
+    pub disable_deletion_protection: bool,
 }
 
 /// The spec input of hms-ecs.
@@ -255,6 +260,8 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         certificate_note: up.certificate_note,
         log_retention_days: retention,
         delete_logs: input.is_down() && input.flags.down.delete_logs,
+        disable_deletion_protection: input.is_down()
+            && input.flags.down.disable_deletion_protection,
         no_wait: input.flags.up.no_wait,
         alb_name: fit(&tagger.name("alb"), 32),
         deletion_protection: tagger.id.env == "production",

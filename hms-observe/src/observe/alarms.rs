@@ -1,4 +1,7 @@
-//! The alarms, by name (the desired ones and those recorded in state), with their tags.
+//! The alarms, by name (the desired ones and those recorded in state), with their tags. When state
+//! records no alarm (it was lost, or this is the first run), the stack's alarm name prefix is listed too
+//! and what its tags make this stack's is adopted, so that `down` without state finds every alarm `up`
+//! made, also those of services or cache members the spec no longer derives.
 
 use std::collections::BTreeMap;
 
@@ -34,10 +37,29 @@ fn names(spec: &Spec, state: &State) -> BTreeMap<String, Addr> {
 
 /// DescribeAlarms for every name (100 per call, concurrently), then each alarm's tags.
 pub(super) async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Part> {
-    let names = names(spec, state);
+    let mut names = names(spec, state);
     let list: Vec<String> = names.keys().cloned().collect();
-    let pages = try_join_all(list.chunks(100).map(|batch| describe(c, batch))).await?;
-    let alarms: Vec<MetricAlarm> = pages.into_iter().flatten().collect();
+    let recorded_any = state
+        .resources
+        .keys()
+        .any(|a| matches!(Addr::parse(a), Some(Addr::Alarm(_))));
+    let (pages, by_prefix) = tokio::try_join!(
+        try_join_all(list.chunks(100).map(|batch| describe(c, batch))),
+        async {
+            if recorded_any {
+                Ok(Vec::new())
+            } else {
+                by_prefix(c, &spec.tagger.name("")).await
+            }
+        }
+    )?;
+    let mut alarms: Vec<MetricAlarm> = pages.into_iter().flatten().collect();
+    for a in by_prefix {
+        let name = a.alarm_name().unwrap_or_default().to_owned();
+        if !names.contains_key(&name) {
+            alarms.push(a);
+        }
+    }
     let tagged = try_join_all(alarms.iter().map(|a| async move {
         let arn = a.alarm_arn().unwrap_or_default();
         Ok::<_, Error>((a, tags(c, arn).await?))
@@ -47,6 +69,19 @@ pub(super) async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<P
     let mut conflicts = Vec::new();
     for (a, tags) in tagged {
         let name = a.alarm_name().unwrap_or_default();
+        if !names.contains_key(name) {
+            // Found by the prefix: this stack's only when its tags say so.
+            let owned = spec
+                .tagger
+                .owned_address(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .and_then(|x| Addr::parse(&x));
+            match owned {
+                Some(addr @ Addr::Alarm(_)) => {
+                    names.insert(name.to_owned(), addr);
+                }
+                _ => continue,
+            }
+        }
         let Some(address) = names.get(name) else {
             continue;
         };
@@ -58,6 +93,24 @@ pub(super) async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<P
         out.insert(address.to_string(), found(spec, a, tags));
     }
     Ok((out, conflicts))
+}
+
+/// Every metric alarm whose name starts with `prefix` (paginated).
+async fn by_prefix(c: &Clients, prefix: &str) -> Result<Vec<MetricAlarm>> {
+    let pages: Vec<_> = c
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(prefix)
+        .max_records(100)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::aws(format!("alarms {prefix}*"), "cloudwatch:DescribeAlarms", e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.metric_alarms().to_vec())
+        .collect())
 }
 
 async fn describe(c: &Clients, batch: &[String]) -> Result<Vec<MetricAlarm>> {
