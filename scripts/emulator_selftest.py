@@ -1013,6 +1013,7 @@ def test_reset(endpoint: str, account: str) -> None:
 
 def test_call_log(path: str, since: float) -> None:
     ops: dict[str, set] = {}
+    keys: set = set()
     with open(path, encoding="utf-8") as f:
         for line in f:
             try:
@@ -1021,6 +1022,9 @@ def test_call_log(path: str, since: float) -> None:
                 continue
             if rec.get("t", 0) >= since:
                 ops.setdefault(rec.get("service"), set()).add(rec.get("operation"))
+                keys.add(rec.get("akid"))
+    # The self-test signs with boto3's test credentials: the call log names the access key id.
+    check("testing" in keys, f"call log records the signing access key id (got {sorted(map(str, keys))[:3]})")
     wanted = {"CreateSamplingRule", "GetSamplingRules", "UpdateSamplingRule", "DeleteSamplingRule",
               "CreateGroup", "GetGroup", "GetGroups", "UpdateGroup", "DeleteGroup",
               "TagResource", "UntagResource", "ListTagsForResource"}

@@ -40,6 +40,29 @@ pub async fn resolve_region(args: &AwsArgs, configured: Option<&str>) -> String 
     }
 }
 
+/// The profile and endpoint of this run, for the hints of connection and credential errors.
+static CONNECTION: std::sync::OnceLock<(Option<String>, Option<String>)> =
+    std::sync::OnceLock::new();
+
+/// (profile, endpoint) as this run resolved them: `--profile` else `AWS_PROFILE`; `--endpoint-url` else
+/// `AWS_ENDPOINT_URL`.
+pub fn connection() -> (Option<String>, Option<String>) {
+    CONNECTION
+        .get()
+        .cloned()
+        .unwrap_or_else(|| from_env(&AwsArgs::default()))
+}
+
+fn from_env(args: &AwsArgs) -> (Option<String>, Option<String>) {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    (
+        args.profile.clone().or_else(|| var("AWS_PROFILE")),
+        args.endpoint_url
+            .clone()
+            .or_else(|| var("AWS_ENDPOINT_URL")),
+    )
+}
+
 /// Builds the SDK config every client of a run shares. Makes no AWS call; credentials resolve on first use.
 pub async fn sdk_config(args: &AwsArgs, region: &str, max_attempts: Option<u32>) -> SdkConfig {
     let attempts = args
@@ -63,13 +86,83 @@ pub async fn sdk_config(args: &AwsArgs, region: &str, max_attempts: Option<u32>)
                 .operation_attempt_timeout(Duration::from_secs(60))
                 .build(),
         );
+    let _ = CONNECTION.set(from_env(args));
     if let Some(p) = &args.profile {
-        loader = loader.profile_name(p);
+        // As the AWS CLI: a profile named on the command line wins over credentials in the environment
+        // (the default chain would take AWS_ACCESS_KEY_ID first).
+        loader = loader.profile_name(p).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .build(),
+        );
     }
     if let Some(url) = &args.endpoint_url {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// Resolves the credentials once before the first AWS call, so that a missing profile, no credentials at
+/// all or credentials that have expired give one error that says what to do (the SDK would otherwise
+/// fail every concurrent call of a round with its own copy). A missing `--profile` is bad input (exit 64).
+pub async fn check_credentials(sdk: &SdkConfig) -> Result<()> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = sdk.credentials_provider() else {
+        return Ok(());
+    };
+    let (profile, _) = connection();
+    let login = match profile.as_deref() {
+        Some(p) => format!("aws sso login --profile {p} (or aws configure --profile {p})"),
+        None => {
+            String::from("aws configure, or aws sso login --profile NAME and pass --profile NAME")
+        }
+    };
+    let creds = match provider.provide_credentials().await {
+        Ok(c) => c,
+        Err(e) => {
+            let text = crate::error::causes_of(&e);
+            let lower = text.to_ascii_lowercase();
+            if let Some(p) = profile.as_deref() {
+                if lower.contains("profile")
+                    && (lower.contains("not defined")
+                        || lower.contains("could not find")
+                        || lower.contains("no profile"))
+                {
+                    return Err(Error::usage(format!(
+                        "--profile {p}: no such profile in ~/.aws/config or ~/.aws/credentials; create it with aws configure --profile {p} (or aws configure sso), or name another"
+                    )));
+                }
+            }
+            let cause = if matches!(
+                e,
+                aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_)
+            ) {
+                String::from("none in the environment, the profile files, web identity, ECS or instance metadata")
+            } else {
+                text.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(':')
+                    .to_owned()
+            };
+            return Err(Error::Refused(format!(
+                "no usable AWS credentials ({cause}); {login}"
+            )));
+        }
+    };
+    if let Some(expiry) = creds.expiry() {
+        if expiry <= std::time::SystemTime::now() {
+            return Err(Error::Refused(format!(
+                "the AWS credentials{} expired at {}; {login}",
+                profile
+                    .as_deref()
+                    .map(|p| format!(" of profile {p}"))
+                    .unwrap_or_default(),
+                humantime::format_rfc3339_seconds(expiry)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks once per run that the credentials belong to an allowed account; returns the account id.

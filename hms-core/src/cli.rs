@@ -111,14 +111,32 @@ pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
         /// Exit 2 when changes are pending, 0 when none (as Terraform).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Print the plan as JSON (format in hms_core::plan_json) on stdout instead of the stack
+        /// document: for review and CI, not a pipeline stage.
+        #[arg(long)]
+        json: bool,
+        /// Also save the plan as JSON to FILE, for `up --plan FILE` (stdout keeps the document).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         flags: P,
     },
     /// Create or update until AWS matches the config.
+    ///
+    /// Run alone by a person (stdin and stderr both terminals), `up` shows the plan and asks for `yes`
+    /// before changing anything; --yes skips the question. In a pipeline (stdin a pipe), from make or CI
+    /// (no terminal), it proceeds without asking. Changes that delete or replace a resource always need
+    /// --allow-destroy.
     Up {
         /// Allow changes that delete or replace a resource.
         #[arg(long)]
         allow_destroy: bool,
+        /// Do not ask for confirmation at a terminal.
+        #[arg(long)]
+        yes: bool,
+        /// Apply exactly the plan saved by `plan --out FILE`; refused if AWS or the config changed since.
+        #[arg(long = "plan", value_name = "FILE")]
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         plan: P,
         #[command(flatten)]
@@ -126,7 +144,7 @@ pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
     },
     /// Delete everything this tool owns, in reverse dependency order.
     Down {
-        /// Do not ask for confirmation.
+        /// Do not ask for confirmation (needed off a terminal).
         #[arg(long)]
         yes: bool,
         #[command(flatten)]
@@ -151,6 +169,127 @@ pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
         /// One output (`vpc_id`, `services.backend.name`); raw text for a string.
         name: Option<String>,
     },
+    /// Print a shell completion script on stdout (not a pipeline stage).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout; `make man` writes every tool's into man/.
+    Man,
+}
+
+/// Examples ending each command's help (`{t}` is the tool's name): (command path, text).
+const EXAMPLES: &[(&[&str], &str)] = &[
+    (
+        &["plan"],
+        "{t} plan                                  # alone: upstream outputs from the state store
+  {t} plan --detailed-exitcode              # exit 2 when changes are pending (CI)
+  {t} plan --out {t}.plan && {t} up --plan {t}.plan
+  {t} plan --json | jq '.changes[] | {action, address}'",
+    ),
+    (
+        &["up"],
+        "{t} up                                    # at a terminal: shows the plan, asks 'yes'
+  hms-vpc up | … | {t} up                   # in a pipeline: asks nothing
+  {t} up --plan {t}.plan                    # exactly the plan reviewed",
+    ),
+    (
+        &["down"],
+        "{t} down                                  # at a terminal: shows what goes, asks 'yes'
+  {t} down --yes </dev/null                 # from make or CI",
+    ),
+    (
+        &["show"],
+        "{t} show | jq .outputs
+  {t} show --refresh                        # check the recorded resources against AWS",
+    ),
+    (
+        &["output"],
+        "{t} output
+  {t} output NAME                           # one value, raw",
+    ),
+    (
+        &["unlock"],
+        "{t} unlock 7d0e5c1a                       # the id the failed run printed",
+    ),
+    (&["state", "list"], "{t} state list"),
+    (&["state", "show"], "{t} state show ADDRESS"),
+    (
+        &["state", "rm"],
+        "{t} state rm ADDRESS --yes                # forget; the next up adopts it by its tags",
+    ),
+    (&["state", "mv"], "{t} state mv OLD NEW"),
+    (&["state", "pull"], "{t} state pull > {t}.state.json"),
+    (&["state", "push"], "{t} state push {t}.state.json"),
+    (
+        &["state", "bootstrap"],
+        "{t} state bootstrap s3://hospital-hms-state/prod",
+    ),
+    (
+        &["state", "migrate"],
+        "{t} state migrate --to s3://hospital-hms-state/prod",
+    ),
+    (
+        &["completions"],
+        "{t} completions bash > ~/.local/share/bash-completion/completions/{t}
+  {t} completions zsh > ~/.zfunc/_{t}
+  {t} completions fish > ~/.config/fish/completions/{t}.fish",
+    ),
+    (&["man"], "{t} man > {t}.1 && man ./{t}.1"),
+];
+
+/// `cmd` with the examples of its common commands at the end of their help, in the tool's name.
+pub fn with_examples(mut cmd: clap::Command) -> clap::Command {
+    let tool = cmd.get_name().to_owned();
+    for (path, text) in EXAMPLES {
+        let text = format!("Examples:\n  {}", text.replace("{t}", &tool));
+        cmd = match path {
+            [one] if cmd.find_subcommand(one).is_some() => {
+                cmd.mut_subcommand(*one, |c| c.after_help(text))
+            }
+            [one, two] if cmd.find_subcommand(one).is_some() => {
+                cmd.mut_subcommand(*one, |c| c.mut_subcommand(*two, |c| c.after_help(text)))
+            }
+            _ => cmd,
+        };
+    }
+    cmd
+}
+
+/// The tool's whole command line, kept by [`crate::main`] for `completions` and `man`.
+pub(crate) static COMMAND: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+
+/// `completions SHELL` and `man`: the script or the page on stdout; returns the exit code.
+pub(crate) fn print_generated(what: &Generated) -> i32 {
+    let Some(cmd) = COMMAND.get() else {
+        return crate::error::EXIT_FAILURE;
+    };
+    let mut cmd = cmd.clone();
+    let name = cmd.get_name().to_owned();
+    let mut out = std::io::stdout().lock();
+    let written = match what {
+        Generated::Completions(shell) => {
+            clap_complete::generate(*shell, &mut cmd, name.clone(), &mut out);
+            Ok(())
+        }
+        Generated::Man => clap_mangen::Man::new(cmd).render(&mut out),
+    };
+    match written {
+        Ok(()) => crate::error::EXIT_OK,
+        Err(e) => {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("{name}: error: cannot write stdout: {e}\n").as_bytes(),
+            );
+            crate::error::EXIT_FAILURE
+        }
+    }
+}
+
+/// What `completions` and `man` generate.
+pub(crate) enum Generated {
+    Completions(clap_complete::Shell),
+    Man,
 }
 
 /// `state …`: what Terraform users reach for when something goes wrong. Each works on this tool's state
@@ -217,6 +356,8 @@ impl<P: Args, U: Args, D: Args> Command<P, U, D> {
             Command::Unlock { .. } => "unlock",
             Command::State(_) => "state",
             Command::Output { .. } => "output",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 }

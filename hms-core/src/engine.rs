@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::apply::{execute, Outcome, Recorder};
 use crate::cli::{Command, GlobalArgs};
 use crate::config::{AwsConfig, Config, StackConfig, StateConfig};
-use crate::contract::{CommandKind, Ctx, Flags, SpecInput, Tool, VerbCtx};
+use crate::contract::{CommandKind, Ctx, Flags, Observation as _, SpecInput, Tool, VerbCtx};
 use crate::document::{Document, Identity, Run};
 use crate::error::{Error, Result, EXIT_CHANGES, EXIT_FAILURE, EXIT_OK};
 use crate::plan::{Change, Plan, Step};
@@ -37,16 +37,32 @@ pub(crate) struct Session {
     pub doc: Document,
     pub store: StateStore,
     pub tagger: Tagger,
+    /// What stdout gets instead of the document (`plan --json`).
+    pub stdout: Option<String>,
 }
 
 /// What a common command asks beyond its kind and flags.
 #[derive(Debug, Clone)]
 enum Op {
-    Plan { detailed_exitcode: bool },
-    Up { allow_destroy: bool },
-    Down { yes: bool },
-    Show { refresh: bool },
-    Unlock { lock_id: String },
+    Plan {
+        detailed_exitcode: bool,
+        json: bool,
+        out: Option<std::path::PathBuf>,
+    },
+    Up {
+        allow_destroy: bool,
+        yes: bool,
+        plan_file: Option<std::path::PathBuf>,
+    },
+    Down {
+        yes: bool,
+    },
+    Show {
+        refresh: bool,
+    },
+    Unlock {
+        lock_id: String,
+    },
 }
 
 impl Session {
@@ -149,6 +165,7 @@ impl Session {
             doc,
             store,
             tagger,
+            stdout: None,
         })
     }
 
@@ -175,6 +192,7 @@ impl Session {
     async fn connect(&self) -> Result<crate::aws::SdkConfig> {
         let sdk =
             crate::aws::sdk_config(&self.global.aws, &self.id.region, self.aws.max_attempts).await;
+        crate::aws::check_credentials(&sdk).await?;
         crate::aws::check_account(&sdk, &self.stack.allowed_account_ids).await?;
         Ok(sdk)
     }
@@ -431,12 +449,16 @@ pub async fn run<T: Tool>(
     global: &GlobalArgs,
     command: Command<T::PlanFlags, T::UpFlags, T::DownFlags>,
 ) -> i32 {
-    let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let ui = Ui::new(T::NAME, global.verbose, global.quiet).no_color(global.no_color);
     let command = match command {
         Command::State(c) => return crate::state_cmd::state::<T>(&ui, global, c).await,
         Command::Output { name } => {
             return crate::state_cmd::output::<T>(&ui, global, name.as_deref()).await
         }
+        Command::Completions { shell } => {
+            return crate::cli::print_generated(&crate::cli::Generated::Completions(shell))
+        }
+        Command::Man => return crate::cli::print_generated(&crate::cli::Generated::Man),
         other => other,
     };
     let (kind, op, flags) = split::<T>(command);
@@ -445,8 +467,24 @@ pub async fn run<T: Tool>(
         Err(code) => return code,
     };
     match run_session::<T>(&ui, &mut s, kind, &op, &flags).await {
-        Ok((code, run)) => finish(&ui, s.doc, run, code),
+        Ok((code, run)) => match s.stdout.take() {
+            Some(text) => write_stdout(&ui, &text, code),
+            None => finish(&ui, s.doc, run, code),
+        },
         Err(e) => fail(&ui, s.doc, kind.name(), e),
+    }
+}
+
+/// Writes `text` (not a document) to stdout; returns `code`, or 1 when stdout cannot be written.
+fn write_stdout(ui: &Ui, text: &str, code: i32) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            ui.error(format!("cannot write stdout: {e}"));
+            EXIT_FAILURE
+        }
     }
 }
 
@@ -459,19 +497,37 @@ fn split<T: Tool>(
     let (kind, op) = match command {
         Command::Plan {
             detailed_exitcode,
+            json,
+            out,
             flags: p,
         } => {
             flags.plan = p;
-            (CommandKind::Plan, Op::Plan { detailed_exitcode })
+            (
+                CommandKind::Plan,
+                Op::Plan {
+                    detailed_exitcode,
+                    json,
+                    out,
+                },
+            )
         }
         Command::Up {
             allow_destroy,
+            yes,
+            plan_file,
             plan,
             flags: u,
         } => {
             flags.plan = plan;
             flags.up = u;
-            (CommandKind::Up, Op::Up { allow_destroy })
+            (
+                CommandKind::Up,
+                Op::Up {
+                    allow_destroy,
+                    yes,
+                    plan_file,
+                },
+            )
         }
         Command::Down { yes, flags: d } => {
             flags.down = d;
@@ -480,7 +536,7 @@ fn split<T: Tool>(
         Command::Show { refresh } => (CommandKind::Show, Op::Show { refresh }),
         Command::Unlock { lock_id } => (CommandKind::Verb("unlock"), Op::Unlock { lock_id }),
         // Handled before: they are not pipeline stages.
-        Command::State(_) | Command::Output { .. } => {
+        Command::State(_) | Command::Output { .. } | Command::Completions { .. } | Command::Man => {
             (CommandKind::Show, Op::Show { refresh: false })
         }
     };
@@ -517,17 +573,46 @@ async fn run_session<T: Tool>(
         timeout: s.global.timeout,
     };
     let code = match op {
-        Op::Plan { detailed_exitcode } => {
-            let (code, outputs, unknown) =
+        Op::Plan {
+            detailed_exitcode,
+            json,
+            out,
+        } => {
+            let (code, outputs, unknown, file) =
                 plan_command(s, &tool, &ctx, &spec, *detailed_exitcode, &mut run).await?;
+            if let Some(path) = out {
+                write_plan_file(path, &file.to_text())?;
+                ctx.ui.info(format!(
+                    "plan saved to {}; apply exactly it with `{} up --plan {}`",
+                    path.display(),
+                    T::NAME,
+                    path.display()
+                ));
+            }
+            if *json {
+                s.stdout = Some(file.to_text());
+            }
             s.doc.set_outputs(T::SECTION, outputs, &unknown);
             code
         }
-        Op::Up { allow_destroy } => {
+        Op::Up {
+            allow_destroy,
+            yes,
+            plan_file,
+        } => {
             let session = &*s;
+            let saved = match plan_file {
+                Some(p) => Some(crate::plan_json::PlanFile::read(p, T::NAME, &session.id)?),
+                None => None,
+            };
+            let ask = UpAsk {
+                allow_destroy: *allow_destroy,
+                yes: *yes || saved.is_some(),
+                saved: saved.as_ref(),
+            };
             let (code, outputs, unknown) = session
                 .locked::<T, _>("up", async || {
-                    up_command(session, &tool, &ctx, &spec, *allow_destroy, &mut run).await
+                    up_command(session, &tool, &ctx, &spec, &ask, &mut run).await
                 })
                 .await?;
             s.doc.set_outputs(T::SECTION, outputs, &unknown);
@@ -570,7 +655,7 @@ async fn plan_command<T: Tool>(
     spec: &T::Spec,
     detailed_exitcode: bool,
     run: &mut Run,
-) -> Result<(i32, Value, Vec<String>)> {
+) -> Result<(i32, Value, Vec<String>, crate::plan_json::PlanFile)> {
     let state = s.load_or_empty::<T>().await?;
     let observed = tool.observe(ctx, spec, &state).await?;
     let plan = T::plan(spec, &observed);
@@ -589,7 +674,25 @@ async fn plan_command<T: Tool>(
     } else {
         EXIT_OK
     };
-    Ok((code, Value::Object(out.value), out.unknown))
+    let file =
+        crate::plan_json::PlanFile::new(T::NAME, &s.id, &plan, observed.found(), &out.unknown);
+    Ok((code, Value::Object(out.value), out.unknown, file))
+}
+
+/// Saves a JSON plan (atomically: a reader never sees half of one).
+fn write_plan_file(path: &std::path::Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp-plan");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::usage(format!("--out {}: cannot write it: {e}", path.display())))
+}
+
+/// What `up` was told beyond its flags: whether destroying is allowed, whether to skip the question at
+/// a terminal, and the saved plan to hold to.
+struct UpAsk<'a> {
+    allow_destroy: bool,
+    yes: bool,
+    saved: Option<&'a crate::plan_json::PlanFile>,
 }
 
 /// `up`: observe, plan, refuse what is not allowed, apply; returns the exit code and the outputs.
@@ -598,7 +701,7 @@ async fn up_command<T: Tool>(
     tool: &T,
     ctx: &Ctx<'_>,
     spec: &T::Spec,
-    allow_destroy: bool,
+    ask: &UpAsk<'_>,
     run: &mut Run,
 ) -> Result<(i32, Value, Vec<String>)> {
     let state = s.load_or_empty::<T>().await?;
@@ -606,9 +709,19 @@ async fn up_command<T: Tool>(
     let plan = T::plan(spec, &observed);
     show_plan(ctx.ui, &plan);
     check_plan(&plan)?;
+    if let Some(saved) = ask.saved {
+        let stale = saved.stale(observed.found(), &plan);
+        if !stale.is_empty() {
+            return Err(Error::Refused(format!(
+                "{}; nothing was changed. Review a new plan: {} plan --out FILE",
+                stale.join("; "),
+                T::NAME
+            )));
+        }
+    }
     let destructive = plan.destructive();
     if !destructive.is_empty() {
-        if !allow_destroy {
+        if !ask.allow_destroy {
             return Err(Error::Refused(format!(
                 "the plan deletes or replaces {} ({}); nothing was changed. Review the plan, then run again with --allow-destroy",
                 crate::plan::count_of(destructive.len(), "resource"),
@@ -616,6 +729,9 @@ async fn up_command<T: Tool>(
             )));
         }
         refuse_if_used(tool, ctx, spec, &observed, &plan).await?;
+    }
+    if !plan.is_empty() && !ask.yes && std::io::stdin().is_terminal() {
+        confirm_up(ctx.ui, plan.changes.len(), &s.id)?;
     }
     let mut start = state.clone();
     start.resources = T::recorded(&observed);
@@ -797,7 +913,7 @@ where
     T: Tool,
     F: AsyncFnOnce(&VerbCtx<'_, T>) -> Result<Map<String, Value>>,
 {
-    let ui = Ui::new(T::NAME, global.verbose, global.quiet);
+    let ui = Ui::new(T::NAME, global.verbose, global.quiet).no_color(global.no_color);
     let kind = CommandKind::Verb(verb);
     let mut s = match Session::start::<T>(global, kind, &ui).await {
         Ok(s) => s,
@@ -866,7 +982,7 @@ async fn refuse_if_used<T: Tool>(
 }
 
 fn show_plan(ui: &Ui, plan: &Plan) {
-    for line in plan.render() {
+    for line in plan.render_styled(ui.color()) {
         ui.info(line);
     }
 }
@@ -887,6 +1003,24 @@ fn confirm(ui: &Ui, yes: bool, n: usize, id: &Identity) -> Result<()> {
         Some(true) => Ok(()),
         Some(false) => Err(Error::Refused(String::from(
             "not confirmed; nothing was deleted",
+        ))),
+    }
+}
+
+/// `up` run alone by a person: the plan was shown; nothing changes without `yes` (no one to ask: proceed,
+/// as in a pipeline).
+fn confirm_up(ui: &Ui, n: usize, id: &Identity) -> Result<()> {
+    let question = format!(
+        "apply these {} to stack {} ({}, {})?",
+        crate::plan::count_of(n, "change"),
+        id.stack,
+        id.env,
+        id.region
+    );
+    match ask(ui, &question)? {
+        None | Some(true) => Ok(()),
+        Some(false) => Err(Error::Refused(String::from(
+            "not confirmed; nothing was changed",
         ))),
     }
 }

@@ -108,6 +108,10 @@ impl Error {
             // as it displays itself (never a Debug dump of the response).
             (None, _) => (String::from("RequestFailed"), causes(&err)),
         };
+        let message = match connection_hint(&code, &message) {
+            Some(hint) => format!("{message}\n  {hint}"),
+            None => message,
+        };
         Error::Aws {
             resource: resource.into(),
             operation: operation.into(),
@@ -143,9 +147,61 @@ impl Error {
     }
 }
 
+/// What to do about a credential or connection failure, naming the profile and the endpoint this run
+/// uses (see [`crate::aws::connection`]).
+fn connection_hint(code: &str, message: &str) -> Option<String> {
+    let (profile, endpoint) = crate::aws::connection();
+    let m = message.to_ascii_lowercase();
+    let login = match profile.as_deref() {
+        Some(p) => format!("aws sso login --profile {p} (or aws configure --profile {p})"),
+        None => {
+            String::from("aws configure, or aws sso login --profile NAME and pass --profile NAME")
+        }
+    };
+    if m.contains("profile")
+        && (m.contains("not defined") || m.contains("could not find") || m.contains("not found"))
+    {
+        let p = profile.unwrap_or_else(|| String::from("default"));
+        return Some(format!(
+            "hint: profile {p} is not in ~/.aws/config or ~/.aws/credentials: aws configure --profile {p} (or aws configure sso), or pass another --profile"
+        ));
+    }
+    if code.contains("Expired") || m.contains("expired") {
+        return Some(format!("hint: the credentials have expired: {login}"));
+    }
+    if m.contains("credential") && code == "RequestFailed" {
+        return Some(format!("hint: no usable AWS credentials: {login}"));
+    }
+    if matches!(
+        code,
+        "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "SignatureDoesNotMatch"
+            | "AuthFailure"
+    ) {
+        return Some(format!(
+            "hint: AWS does not accept these credentials: {login}"
+        ));
+    }
+    if code == "RequestFailed"
+        && (m.contains("connect") || m.contains("dns error") || m.contains("timed out"))
+    {
+        return Some(match endpoint {
+            Some(e) => format!("hint: cannot reach {e} (--endpoint-url / AWS_ENDPOINT_URL); is it running?"),
+            None => String::from("hint: cannot reach AWS: check the network, a proxy (HTTPS_PROXY) or --endpoint-url"),
+        });
+    }
+    None
+}
+
 /// `dispatch failure: io error: tcp connect error: Connection refused (os error 111)`: every cause of
 /// `err` once, outermost first.
 fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    causes_of(err)
+}
+
+/// [`causes`], for any error.
+pub(crate) fn causes_of(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {

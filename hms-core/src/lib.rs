@@ -16,6 +16,7 @@ pub mod document;
 pub mod engine;
 pub mod error;
 pub mod plan;
+pub mod plan_json;
 pub mod policy;
 pub mod secret;
 pub mod services;
@@ -36,7 +37,12 @@ where
     F: FnOnce(C) -> Fut,
     Fut: Future<Output = i32>,
 {
-    let cli = match C::try_parse() {
+    let cmd = cli::with_examples(C::command());
+    let _ = cli::COMMAND.set(cmd.clone());
+    let parsed = cmd
+        .try_get_matches()
+        .and_then(|m| <C as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             if matches!(

@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What a change does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Delete,
@@ -35,6 +35,17 @@ impl Action {
             Action::Update => "  ~",
             Action::NoOp => "   ",
         }
+    }
+
+    /// The colour of the action in a plan.
+    fn style(self) -> anstyle::Style {
+        let color = match self {
+            Action::Create => anstyle::AnsiColor::Green,
+            Action::Delete | Action::Replace => anstyle::AnsiColor::Red,
+            Action::Update => anstyle::AnsiColor::Yellow,
+            Action::NoOp => return anstyle::Style::new(),
+        };
+        anstyle::Style::new().fg_color(Some(color.into()))
     }
 
     fn word(self) -> &'static str {
@@ -125,7 +136,7 @@ impl Change {
 }
 
 /// Counts of a plan or an apply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -200,31 +211,58 @@ impl Plan {
             .collect()
     }
 
-    /// Renders the plan for stderr, one change per line (without the tool prefix), destructive changes
-    /// first and marked with `!`, then a summary line.
+    /// Renders the plan for stderr (without the tool prefix), destructive changes first and marked with
+    /// `!`, then the notes and a summary line. A change with one short difference keeps it on its line;
+    /// with several, each goes on a line of its own below.
     pub fn render(&self) -> Vec<String> {
+        self.render_styled(false)
+    }
+
+    /// [`Plan::render`], coloured when `color`: creates green, deletes and replaces red, updates yellow,
+    /// the `!` marks bold.
+    pub fn render_styled(&self, color: bool) -> Vec<String> {
         let mut changes: Vec<&Change> = self.changes.iter().collect();
         changes.sort_by(|a, b| (a.action, &a.address).cmp(&(b.action, &b.address)));
         let width = changes.iter().map(|c| c.address.len()).max().unwrap_or(0);
         let mut lines = Vec::new();
         for c in changes {
-            let mark = if c.action.is_destructive() && !c.drift {
-                "!"
+            let style = if color {
+                c.action.style()
             } else {
-                " "
+                anstyle::Style::new()
+            };
+            let bold = if color {
+                anstyle::Style::new().bold()
+            } else {
+                anstyle::Style::new()
+            };
+            let mark = if c.action.is_destructive() && !c.drift {
+                format!("{bold}!{bold:#}")
+            } else {
+                String::from(" ")
             };
             let mut line = format!(
-                "{mark}{} {:<7} {:<width$}  ({})",
+                "{mark}{style}{} {:<7}{style:#} {:<width$}  ({})",
                 c.action.symbol(),
                 c.action.word(),
                 c.address,
                 c.reason
             );
             let diff = diff_values(c.before.as_ref(), c.after.as_ref(), c.action);
-            if !diff.is_empty() {
-                let _ = write!(line, ": {}", diff.join(", "));
+            let joined = diff.join(", ");
+            // A create's short values stay on its line when they fit; an update's only when it is one.
+            let inline = diff.len() == 1 || c.action == Action::Create;
+            match diff.as_slice() {
+                [] => lines.push(line),
+                _ if inline && joined.chars().count() <= 80 => {
+                    let _ = write!(line, ": {joined}");
+                    lines.push(line);
+                }
+                many => {
+                    lines.push(line);
+                    lines.extend(many.iter().map(|d| format!("        {d}")));
+                }
             }
-            lines.push(line);
         }
         lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
         lines.push(self.summary_line());
@@ -253,12 +291,14 @@ pub fn count_of(n: usize, noun: &str) -> String {
     }
 }
 
-/// Differences between two JSON values as `key: old → new`, for objects one level deep (nested objects
-/// flattened with dots). Creates and deletes show nothing: the whole resource is new or gone.
+/// Longest value shown whole in a plan line; longer ones are cut with their length.
+const SHOWN: usize = 100;
+
+/// Differences between two JSON values as `key: old → new`: nested objects flattened with dots, arrays by
+/// index, strings that hold JSON (policy documents, dashboard bodies) parsed and compared the same way,
+/// so that a change shows the keys that changed, never the whole body. Creates show their short values;
+/// deletes nothing (the whole resource goes).
 pub fn diff_values(before: Option<&Value>, after: Option<&Value>, action: Action) -> Vec<String> {
-    if action == Action::Delete {
-        return Vec::new();
-    }
     if action == Action::Create {
         // What will be created, briefly: short values only (no tags, no policy documents).
         let mut flat = Vec::new();
@@ -269,39 +309,79 @@ pub fn diff_values(before: Option<&Value>, after: Option<&Value>, action: Action
             .map(|(k, v)| format!("{k} = {v}"))
             .collect();
     }
-    let mut out = Vec::new();
+    differing(before, after, action)
+        .into_iter()
+        .map(|(name, b, a)| format!("{name}: {} → {}", shown(&b), shown(&a)))
+        .collect()
+}
+
+/// The attributes that differ between `before` and `after` (dotted names, `(none)` as null); empty for
+/// creates and deletes.
+pub fn differing(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    action: Action,
+) -> Vec<(String, Value, Value)> {
+    if matches!(action, Action::Delete | Action::Create) {
+        return Vec::new();
+    }
     let mut flat_before = Vec::new();
     let mut flat_after = Vec::new();
     flatten("", before.unwrap_or(&Value::Null), &mut flat_before);
     flatten("", after.unwrap_or(&Value::Null), &mut flat_after);
-    let keys: BTreeSet<&String> = flat_before
-        .iter()
-        .chain(flat_after.iter())
-        .map(|(k, _)| k)
-        .collect();
-    for k in keys {
-        let b = flat_before.iter().find(|(x, _)| x == k).map(|(_, v)| v);
-        let a = flat_after.iter().find(|(x, _)| x == k).map(|(_, v)| v);
-        if b != a {
-            let show =
-                |v: Option<&Value>| v.map_or_else(|| String::from("(none)"), Value::to_string);
+    let b: std::collections::BTreeMap<String, Value> = flat_before.into_iter().collect();
+    let a: std::collections::BTreeMap<String, Value> = flat_after.into_iter().collect();
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .map(|k| {
             let name = if k.is_empty() { "value" } else { k.as_str() };
-            out.push(format!("{name}: {} → {}", show(b), show(a)));
-        }
+            (
+                name.to_owned(),
+                b.get(k).cloned().unwrap_or(Value::Null),
+                a.get(k).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// A value in a plan line: `(none)` for null, long ones cut.
+fn shown(v: &Value) -> String {
+    if v.is_null() {
+        return String::from("(none)");
     }
-    out
+    let text = v.to_string();
+    let n = text.chars().count();
+    if n <= SHOWN {
+        return text;
+    }
+    let head: String = text.chars().take(SHOWN - 20).collect();
+    format!("{head}… ({n} characters)")
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
+                flatten(&key(k), v, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), v, out);
+            }
+        }
+        Value::String(s) if s.len() > SHOWN && (s.starts_with('{') || s.starts_with('[')) => {
+            match serde_json::from_str::<Value>(s) {
+                Ok(parsed @ (Value::Object(_) | Value::Array(_))) => flatten(prefix, &parsed, out),
+                _ => out.push((prefix.to_owned(), v.clone())),
             }
         }
         Value::Null => {}

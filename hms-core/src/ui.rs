@@ -1,5 +1,6 @@
 //! Everything a person reads: stderr lines prefixed with the tool's name, live progress on a terminal and
-//! one line per event elsewhere (CI logs, pipes).
+//! one line per event elsewhere (CI logs, pipes). Colour only where a person reads it: stderr a terminal,
+//! unless `--no-color` or `NO_COLOR`; `CLICOLOR_FORCE` forces it (anstream's rules, as clap's).
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
@@ -15,6 +16,7 @@ pub struct Ui {
     prefix: String,
     verbose: u8,
     quiet: bool,
+    color: bool,
     multi: Option<MultiProgress>,
 }
 
@@ -26,7 +28,30 @@ impl Ui {
             prefix: tool.to_owned(),
             verbose,
             quiet,
+            color: anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
             multi: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
+    }
+
+    /// Turns colour off (`--no-color`).
+    pub fn no_color(mut self, off: bool) -> Self {
+        if off {
+            self.color = false;
+        }
+        self
+    }
+
+    /// Whether lines may carry colour.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// `text` in `style` when colour is on.
+    fn styled(&self, style: anstyle::Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
         }
     }
 
@@ -69,7 +94,13 @@ impl Ui {
     /// A warning (hidden by `-q`).
     pub fn warn(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            self.emit(&format!("warning: {}", line.as_ref()));
+            let label = self.styled(
+                anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Yellow.into())),
+                "warning:",
+            );
+            self.emit(&format!("{label} {}", line.as_ref()));
         }
     }
 
@@ -77,7 +108,13 @@ impl Ui {
     pub fn error(&self, msg: impl AsRef<str>) {
         let mut lines = msg.as_ref().lines();
         if let Some(first) = lines.next() {
-            self.emit(&format!("error: {first}"));
+            let label = self.styled(
+                anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Red.into())),
+                "error:",
+            );
+            self.emit(&format!("{label} {first}"));
         }
         for l in lines {
             self.emit(l);

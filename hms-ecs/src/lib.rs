@@ -86,6 +86,8 @@ pub async fn run(cli: Cli) -> i32 {
             no_wait,
         } => Command::Up {
             allow_destroy: false,
+            yes: true,
+            plan_file: None,
             plan: NoFlags {},
             flags: UpFlags {
                 no_wait,

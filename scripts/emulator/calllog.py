@@ -2,7 +2,9 @@
 
 The classification is shared by the call log and the patches' route matchers.
 The call log middleware appends one JSON line per AWS request to the call log
-file: ``{"t": <epoch seconds>, "service": "ec2", "operation": "DescribeVpcs"}``
+file: ``{"t": <epoch seconds>, "service": "ec2", "operation": "DescribeVpcs", "akid": "AKIA…"}``
+(``akid``: the SigV4 access key id the request was signed with, so that a test can tell whose
+credentials a tool used)
 (scripts/bench.py and ``emulator.sh calls`` read it).
 """
 
@@ -266,8 +268,8 @@ class CallLog:
         self.enabled = False  # switched on after warm-up
         self._lock = threading.Lock()
 
-    def record(self, service: str, operation: str, t: float) -> None:
-        line = json.dumps({"t": t, "service": service, "operation": operation}) + "\n"
+    def record(self, service: str, operation: str, t: float, akid: Optional[str] = None) -> None:
+        line = json.dumps({"t": t, "service": service, "operation": operation, "akid": akid}) + "\n"
         with self._lock:
             with open(self.path, "a", encoding="utf-8") as f:  # type: ignore[arg-type]
                 f.write(line)
@@ -289,7 +291,9 @@ class CallLogMiddleware:
                 except Exception as exc:  # never let logging break a request
                     service, operation = "unknown", f"error: {exc}"
                 try:
-                    self.log.record(service, operation, t)
+                    m = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION") or "")
+                    akid = m.group(1).split("/", 1)[0] if m else None
+                    self.log.record(service, operation, t, akid)
                 except OSError as exc:
                     print(f"emulator: call log write failed: {exc}", file=sys.stderr)
         return self.app(environ, start_response)
