@@ -12,9 +12,30 @@ ARGS ?=
 TOOLS ?= hms-vpc hms-security hms-dns hms-db hms-cache hms-ecs hms-edge hms-backup hms-observe
 REVERSED = $(shell printf '%s\n' $(TOOLS) | tac)
 
-.PHONY: build up plan down demo test bench
+PREFIX ?= $(HOME)/.local
+ALL_TOOLS := hms-vpc hms-security hms-dns hms-db hms-cache hms-ecs hms-edge hms-backup hms-observe
+
+.PHONY: build release install man up plan down demo test bench
 build:
 	cargo build --workspace --bins --quiet
+
+# Release binaries (thin LTO, one codegen unit, stripped: see [profile.release] in Cargo.toml).
+release:
+	cargo build --workspace --bins --release --quiet
+
+# Every tool into $(PREFIX)/bin (default ~/.local/bin), its man page into $(PREFIX)/share/man/man1 and its
+# bash completion into $(PREFIX)/share/bash-completion/completions.
+install: release
+	@mkdir -p $(PREFIX)/bin $(PREFIX)/share/man/man1 $(PREFIX)/share/bash-completion/completions
+	@for t in $(ALL_TOOLS); do \
+	  install -m 0755 $(CARGO_TARGET_DIR)/release/$$t $(PREFIX)/bin/$$t; \
+	  $(CARGO_TARGET_DIR)/release/$$t man > $(PREFIX)/share/man/man1/$$t.1; \
+	  $(CARGO_TARGET_DIR)/release/$$t completions bash > $(PREFIX)/share/bash-completion/completions/$$t; \
+	done; echo "installed $(words $(ALL_TOOLS)) tools into $(PREFIX)/bin (put it on PATH)"
+
+# Man pages of every tool into man/ (clap_mangen): man ./man/hms-db.1
+man: build
+	@mkdir -p man; for t in $(ALL_TOOLS); do $(BIN)/$$t man > man/$$t.1; done; echo "man pages in man/"
 
 # One pipeline: hms-vpc up | hms-security up | … (pipefail: the first failure fails the target).
 up: build

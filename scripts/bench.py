@@ -116,7 +116,7 @@ def main():
     # --version: process start-up, 20 runs.
     for tool in tools:
         times = [run([os.path.join(args.bin, tool), "--version"], env)[0] for _ in range(20)]
-        results[(tool, "--version")] = {"t": times, "rss": [0], "calls": collections.Counter()}
+        results[(tool, "--version")] = {"t": times, "rss": [0], "calls": collections.Counter(), "bin": args.bin}
 
     if args.title:
         print(f"\n{args.title}\n")
@@ -193,6 +193,9 @@ def table(results):
         med = statistics.median(r["t"])
         total = sum(r["calls"].values())
         ops = ", ".join(f"{k.split(':', 1)[1]}×{v}" if v > 1 else k.split(":", 1)[1] for k, v in sorted(r["calls"].items()))
+        if step == "--version":
+            # The binary's size stands where the calls would be: start-up is what size costs.
+            ops = f"binary {os.path.getsize(os.path.join(r.get('bin', ''), tool)) / 1048576:.1f} MiB" if r.get("bin") else ops
         rss = f"{max(r['rss']) / 1024:.1f} MiB" if max(r["rss"]) else "–"
         print(f"| {tool} | {step} | {med * 1000:.0f} ms | {min(r['t']) * 1000:.0f}–{max(r['t']) * 1000:.0f} ms | {rss} | {total} | {ops or '–'} |")
 

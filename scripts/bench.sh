@@ -5,7 +5,8 @@
 # how hms-ecs grows with the number of services (BENCH_ECS_SCALE, default 2,10,30); then the no-op plan and
 # up of the first tools with the state on S3 (one object per tool, conditional writes, the lock object)
 # instead of local files.
-# BENCH_PROFILE=release benchmarks release builds (slower to build).
+# BENCH_PROFILE=release benchmarks release builds (what `make install` installs; slower to build); the
+# --version rows give each binary's start-up time and size.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/hms-infra/target}

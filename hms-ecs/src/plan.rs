@@ -289,10 +289,28 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             Some(Addr::TaskDefinition(_)) if changed(c, "content") => {
                 c.reason = String::from("a new revision (older ones stay for rollback until down)");
             }
-            Some(Addr::Service(_)) if changed(c, "task_definition") => {
+            Some(Addr::Service(key)) if changed(c, "task_definition") => {
                 c.reason = String::from(
                     "deploys the new task definition (rolling, circuit breaker with rollback)",
                 );
+                // The compared values are content hashes: the plan says what they stand for (what
+                // changes inside is on the task definition's own line).
+                let td = Addr::TaskDefinition(key).to_string();
+                let now = match c.before.as_ref().and_then(|b| b.get("task_definition")) {
+                    Some(serde_json::Value::String(s)) if s.starts_with("other revision") => {
+                        s.clone()
+                    }
+                    _ => format!("the revision of {td} it runs"),
+                };
+                if let Some(serde_json::Value::Object(b)) = c.before.as_mut() {
+                    b.insert("task_definition".into(), now.into());
+                }
+                if let Some(serde_json::Value::Object(a)) = c.after.as_mut() {
+                    a.insert(
+                        "task_definition".into(),
+                        format!("a new revision of {td}").into(),
+                    );
+                }
             }
             Some(Addr::Rule(_)) if changed(c, "header") => {
                 c.reason = header_reason(c);
@@ -302,7 +320,80 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     }
     forward_before_forbidding(spec, &mut plan);
     plan.notes.extend(spec.certificate_note.clone());
+    match &spec.deploying {
+        Some(key) => only_the_deploy(key, observed, &mut plan),
+        None => name_reverted_deploys(observed, &mut plan),
+    }
     plan
+}
+
+/// `deploy SERVICE IMAGE` changes that service's task definition and the service, nothing else: the
+/// other pending changes are named in a note and wait for `up`. A service that does not exist yet is
+/// made by `up`, not by a deploy.
+fn only_the_deploy(key: &str, observed: &Observed, plan: &mut Plan) {
+    let td = Addr::TaskDefinition(key.to_owned()).to_string();
+    let service = Addr::Service(key.to_owned()).to_string();
+    if !observed.found.contains_key(&service) {
+        plan.refused.push(format!(
+            "deploy {key}: {service} does not exist yet; run 'hms-ecs up' first (it deploys the image in config)"
+        ));
+        return;
+    }
+    let (mine, others): (Vec<Change>, Vec<Change>) = std::mem::take(&mut plan.changes)
+        .into_iter()
+        .partition(|c| c.address == td || c.address == service);
+    plan.changes = mine;
+    if !others.is_empty() {
+        plan.notes.push(format!(
+            "deploy changes only {td} and {service}; {} pending for 'hms-ecs up': {}",
+            hms_core::plan::count_of(others.len(), "other change"),
+            others
+                .iter()
+                .map(|c| c.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+}
+
+/// A plain `up` that puts back the config's image over one `deploy` rolled out says so on the change.
+fn name_reverted_deploys(observed: &Observed, plan: &mut Plan) {
+    for c in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Update)
+    {
+        let Some(Addr::TaskDefinition(key)) = Addr::parse(&c.address) else {
+            continue;
+        };
+        let Some(deployed) = observed
+            .found
+            .get(&c.address)
+            .and_then(|f| f.info.get("deployed"))
+        else {
+            continue;
+        };
+        let image = |v: &Option<serde_json::Value>| {
+            v.as_ref()
+                .and_then(|v| v.pointer("/content/container/image"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let (running, wanted) = (image(&c.before), image(&c.after));
+        let by_deploy = deployed.get("image").and_then(serde_json::Value::as_str);
+        if running.is_some() && running.as_deref() == by_deploy && running != wanted {
+            c.reason = format!(
+                "reverts the image {} deployed by `hms-ecs deploy` on {} to the config's {} (put the deployed image in config to keep it)",
+                by_deploy.unwrap_or_default(),
+                deployed.get("at").and_then(serde_json::Value::as_str).unwrap_or("?"),
+                wanted.unwrap_or_default()
+            );
+            plan.notes.push(format!(
+                "{} rolls back what `hms-ecs deploy {key}` rolled out",
+                Addr::Service(key.clone())
+            ));
+        }
+    }
 }
 
 /// When `ecs.origin_verify` comes to a listener that exists, the default service's new rule is made

@@ -323,9 +323,16 @@ fn autoscaling_owns_the_count_and_a_new_image_is_one_revision() {
         .task_definition()
         .expect("td")
         .to_owned();
+    // A tag change is pending on every resource; the deploy touches only the backend's.
     let (doc3, err) = s.run_of(
         "hms-ecs",
-        &["deploy", "backend", "hms/backend:v1.3.0"],
+        &[
+            "deploy",
+            "backend",
+            "hms/backend:v1.3.0",
+            "--set",
+            "stack.tags={owner=\"apps\"}",
+        ],
         &input,
         0,
     );
@@ -333,6 +340,13 @@ fn autoscaling_owns_the_count_and_a_new_image_is_one_revision() {
         run_counts(&doc3),
         (0, 2, 0),
         "one new revision, one service update: {err}"
+    );
+    assert!(err.contains("pending for 'hms-ecs up'"), "{err}");
+    // The next plain up would put the config's image back: its plan says so.
+    let (_, err) = s.run_of("hms-ecs", &["plan"], &input, 0);
+    assert!(
+        err.contains("reverts the image hms/backend:v1.3.0 deployed by `hms-ecs deploy`"),
+        "{err}"
     );
     let after = backend(services(&s))
         .task_definition()

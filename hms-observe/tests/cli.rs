@@ -607,3 +607,25 @@ fn down_without_state_finds_every_alarm_up_made() {
     assert!(run_counts(&out).2 >= made, "{err}");
     assert!(alarms(&s).is_empty(), "{err}");
 }
+
+#[test]
+fn with_nothing_upstream_there_is_nothing_to_watch_and_nothing_is_made() {
+    let s = Stack::new("hms-observe", "none");
+    let empty = format!(
+        r#"{{"hms":1,"stack":"{}","env":"production","region":"us-east-1","outputs":{{}},"runs":[]}}"#,
+        s.name
+    );
+    for cmd in ["plan", "up"] {
+        let (_, err) = s.run_of("hms-observe", &[cmd], &empty, 64);
+        assert!(err.contains("nothing to watch"), "{cmd}: {err}");
+    }
+    assert!(alarms(&s).is_empty());
+    assert!(s
+        .block_on(
+            cw(&s)
+                .get_dashboard()
+                .dashboard_name(format!("{}-production", s.name))
+                .send()
+        )
+        .is_err());
+}

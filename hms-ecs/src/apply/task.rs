@@ -22,14 +22,37 @@ pub(super) async fn put(op: &Op<'_>) -> Result<Resource> {
     if !op.create && !op.changed("content") {
         op.sync_tags(&EcsTags(&op.c.ecs)).await?;
         let arn = op.arn()?;
-        return Ok(Resource::new(&arn)
+        let mut r = Resource::new(&arn)
             .with("arn", arn.clone())
-            .with("content", content));
+            .with("content", content);
+        // A tag change keeps the record of the deploy that made this revision.
+        if let Some(d) = op
+            .rec
+            .snapshot()
+            .resources
+            .get(op.a)
+            .and_then(|x| x.attrs.get("deployed"))
+        {
+            r = r.with("deployed", d.clone());
+        }
+        return Ok(r);
     }
-    let arn = register(op, op.service()?).await?;
-    Ok(Resource::new(&arn)
+    let s = op.service()?;
+    let arn = register(op, s).await?;
+    let mut r = Resource::new(&arn)
         .with("arn", arn.clone())
-        .with("content", content))
+        .with("content", content);
+    if op.spec.deploying.as_deref() == Some(s.key.as_str()) {
+        // What the next plain `up` names when it would put the config's image back.
+        r = r.with(
+            "deployed",
+            serde_json::json!({
+                "image": s.image,
+                "at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            }),
+        );
+    }
+    Ok(r)
 }
 
 /// The service's container: its image, port, environment, the database secret's reference, logs and

@@ -257,9 +257,9 @@ pub(super) fn build(
     for (arn, (tags, content)) in &read.unrecorded {
         if let Some(Addr::TaskDefinition(key)) = address_of(&spec.tagger, tags) {
             let address = Addr::TaskDefinition(key.clone()).to_string();
-            if !found.contains_key(&address) {
-                found.insert(address, adopted(arn, &key, tags, content));
-            }
+            found
+                .entry(address)
+                .or_insert_with(|| adopted(arn, &key, tags, content));
         }
     }
     counts
@@ -300,14 +300,16 @@ fn task_definition(
         };
     };
     let content = r.attrs.get("content").cloned().unwrap_or(Value::Null);
-    found.insert(
-        address.to_string(),
-        Found::new(&r.id)
-            .attr("content", content.clone())
-            .info("arn", r.id.clone())
-            .tags(tags.clone())
-            .uses([Addr::LogGroup(key.to_owned())]),
-    );
+    let mut f = Found::new(&r.id)
+        .attr("content", content.clone())
+        .info("arn", r.id.clone())
+        .tags(tags.clone())
+        .uses([Addr::LogGroup(key.to_owned())]);
+    if let Some(d) = r.attrs.get("deployed") {
+        // Which image `hms-ecs deploy` rolled out, and when (the next plain `up` names it).
+        f = f.info("deployed", d.clone());
+    }
+    found.insert(address.to_string(), f);
     content_hash(&content)
 }
 

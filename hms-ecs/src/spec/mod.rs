@@ -127,6 +127,9 @@ pub struct Spec {
     /// `down --disable-deletion-protection`: the load balancer's protection may be turned off to delete it.
     pub disable_deletion_protection: bool,
     pub no_wait: bool,
+    /// `hms-ecs deploy SERVICE IMAGE`: the service key; the plan keeps only its task definition and
+    /// service.
+    pub deploying: Option<String>,
     pub alb_name: String,
     pub deletion_protection: bool,
     pub services: Vec<Service>,
@@ -263,6 +266,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         disable_deletion_protection: input.is_down()
             && input.flags.down.disable_deletion_protection,
         no_wait: input.flags.up.no_wait,
+        deploying: input.flags.up.deploy.as_ref().map(|d| d.service.clone()),
         alb_name: fit(&tagger.name("alb"), 32),
         deletion_protection: tagger.id.env == "production",
         services,

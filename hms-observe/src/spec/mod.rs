@@ -14,9 +14,9 @@ pub mod xray;
 
 use std::collections::BTreeMap;
 
-use hms_core::contract::SpecInput;
+use hms_core::contract::{CommandKind, SpecInput};
 use hms_core::tags::Tagger;
-use hms_core::Result;
+use hms_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -139,6 +139,16 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let limits = alarms::Limits::from_config(config, &cfg)?;
     let sampling = xray::sampling(config, cfg.sampling.as_ref(), tagger)?;
     let watched = upstream::watched(input)?;
+    let nothing = watched.cluster.is_none()
+        && watched.db.is_none()
+        && watched.cache.is_none()
+        && watched.certificates.is_empty();
+    if nothing && matches!(input.command, CommandKind::Plan | CommandKind::Up) {
+        // No alarm, an empty dashboard and a topic nobody publishes to would only look like monitoring.
+        return Err(Error::usage(
+            "nothing to watch: neither the document nor the state store holds outputs of hms-ecs, hms-db, hms-cache or hms-dns; run them first (… | hms-ecs up | hms-observe up)",
+        ));
+    }
     let (alarms, notes) = alarms::alarms(tagger, &limits, &watched);
     let group_filter = xray::group_filter(
         config,
