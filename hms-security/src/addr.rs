@@ -18,6 +18,8 @@ const TASK_ROLE: &str = "security.iam.task_role";
 const GROUP: &str = "security.sg.";
 const RULE: &str = "security.rule.";
 const KEY: &str = "security.kms.";
+/// Separates a key's name from a duplicate's key id: `security.kms.rds#1234abcd-…`.
+pub const DUPLICATE: &str = "#";
 const POLICY: &str = ".policy";
 const ALIAS: &str = ".alias";
 

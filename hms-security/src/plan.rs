@@ -181,6 +181,19 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     }
     let mut plan = diff::diff(&desired(spec, observed), &found);
     for c in &mut plan.changes {
+        if let Some(Addr::Key(name)) = Addr::parse(&c.address) {
+            if let Some((of, _)) = name.split_once(crate::addr::DUPLICATE) {
+                // A key a killed run made beside the one in use: nothing encrypts with it.
+                c.drift = true;
+                c.reason = format!(
+                    "a duplicate of security.kms.{of}, tagged as it (made by an interrupted run): its deletion is scheduled"
+                );
+                plan.notes.push(format!(
+                    "{} duplicates security.kms.{of}; up schedules its deletion (a KMS key can be recovered during its pending window)",
+                    c.address
+                ));
+            }
+        }
         if c.action == Action::Delete && is_rule(&c.address) {
             // Removing a rule loses no data: drift removal, without --allow-destroy.
             c.drift = true;

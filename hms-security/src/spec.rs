@@ -140,6 +140,8 @@ pub struct Spec {
     pub groups: Vec<(String, String)>,
     pub rules: Vec<Rule>,
     pub keep_unmanaged_rules: bool,
+    /// `down`: every key tagged as this stack's is looked up (one tagging call), duplicates included.
+    pub all_tagged_keys: bool,
     pub execution_role: String,
     pub task_roles: Vec<TaskRole>,
     pub services: BTreeMap<String, ServiceBasics>,
@@ -217,6 +219,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             .collect(),
         rules,
         keep_unmanaged_rules: cfg.keep_unmanaged_rules.unwrap_or(false),
+        all_tagged_keys: input.is_down(),
         execution_role: tagger.name("ecs-execution-role"),
         task_roles,
         services,

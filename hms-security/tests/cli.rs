@@ -784,3 +784,92 @@ fn stack_tags_converge_on_every_group_role_and_key() {
         );
     }
 }
+
+/// Enabled KMS keys tagged with this stack.
+fn enabled_keys(s: &Stack) -> usize {
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    let keys = s
+        .block_on(kms.list_keys().limit(1000).send())
+        .expect("keys");
+    let mut ours = 0;
+    for k in keys.keys() {
+        let id = k.key_id().unwrap_or_default();
+        let tags = s
+            .block_on(kms.list_resource_tags().key_id(id).send())
+            .expect("tags");
+        let mine = tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "hms:stack" && t.tag_value() == s.name);
+        let enabled = s
+            .block_on(kms.describe_key().key_id(id).send())
+            .expect("key")
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|x| x.as_str())
+            == Some("Enabled");
+        if mine && enabled {
+            ours += 1;
+        }
+    }
+    ours
+}
+
+/// A second key tagged exactly as the key at `arn` (what two killed runs leave).
+fn duplicate_of(s: &Stack, arn: &str) {
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    let tags = s
+        .block_on(kms.list_resource_tags().key_id(arn).send())
+        .expect("tags")
+        .tags()
+        .to_vec();
+    s.block_on(kms.create_key().set_tags(Some(tags)).send())
+        .expect("duplicate key");
+}
+
+// Issue 18, defect 1: a duplicate key is scheduled for deletion with a warning, and down finds every
+// tagged key.
+#[test]
+fn duplicate_keys_are_scheduled_for_deletion_by_up_and_by_down() {
+    let s = Stack::new("hms-security", "dupkey");
+    let (doc, _) = after_vpc(&s, &["up"], 0);
+    let arn = doc["outputs"]["security"]["kms_key_arns"]["rds"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    assert_eq!(enabled_keys(&s), 3);
+    // Two killed runs: the first key lost its alias and record, a second one was made beside it.
+    duplicate_of(&s, &arn);
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    s.block_on(
+        kms.delete_alias()
+            .alias_name(format!("alias/{}-production-rds", s.name))
+            .send(),
+    )
+    .expect("delete alias");
+    std::fs::remove_dir_all(s.state_dir()).expect("state gone");
+    let (_, err) = after_vpc(&s, &["plan"], 0);
+    assert!(
+        err.contains("duplicates security.kms.rds") && err.contains("deletion is scheduled"),
+        "{err}"
+    );
+    // No --allow-destroy needed: nothing encrypts with the duplicate.
+    let (doc, err) = after_vpc(&s, &["up"], 0);
+    assert_eq!(
+        run_counts(&doc),
+        (1, 0, 1),
+        "the alias made, the duplicate scheduled: {err}"
+    );
+    assert_eq!(
+        doc["outputs"]["security"]["kms_key_arns"]["rds"],
+        arn.as_str(),
+        "the oldest is kept"
+    );
+    assert_eq!(enabled_keys(&s), 3);
+    after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
+    // Another duplicate appears while state records the key: down finds it by its tags too.
+    duplicate_of(&s, &arn);
+    assert_eq!(enabled_keys(&s), 4);
+    let (_, err) = s.run(&["down", "--yes"], 0);
+    assert_eq!(enabled_keys(&s), 0, "{err}");
+}

@@ -159,8 +159,10 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
 }
 
 /// The keys neither state nor an alias names, found by their `hms:*` tags (a run killed between CreateKey
-/// and its record): one Resource Groups Tagging call, made only when a key is missing. Of several keys
-/// tagged for one address, the oldest enabled one is adopted (the others are left as they are).
+/// and its record): one Resource Groups Tagging call, made only when a key is missing, and always at
+/// `down`. Of several enabled keys tagged for one address, the oldest is adopted; the others are
+/// duplicates, found at `security.kms.<name>#<key id>` so that `up` schedules their deletion (with a
+/// warning in the plan) and `down` deletes them with the rest.
 async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<OurKey>> {
     let missing: Vec<String> = spec
         .keys
@@ -168,7 +170,7 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
         .map(|(name, _)| name.clone())
         .filter(|n| !ours.iter().any(|k| &k.name == n))
         .collect();
-    if missing.is_empty() {
+    if missing.is_empty() && !spec.all_tagged_keys {
         return Ok(Vec::new());
     }
     let filter = |k: &str, v: &str| {
@@ -192,6 +194,7 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
         .await
         .map_err(|e| Error::aws("KMS keys by tag", "tag:GetResources", e))?;
     let mut out: Vec<OurKey> = Vec::new();
+    let mut duplicates: Vec<OurKey> = Vec::new();
     for m in pages {
         let Some(arn) = m.resource_arn() else {
             continue;
@@ -200,7 +203,8 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
         let Some(Addr::Key(name)) = t.owned_address(tags).as_deref().and_then(Addr::parse) else {
             continue;
         };
-        if !missing.contains(&name) {
+        let adopted = ours.iter().find(|k| k.name == name);
+        if adopted.is_some_and(|k| arn.ends_with(k.facts.meta.key_id())) {
             continue;
         }
         let Some(facts) = key_facts(c, arn).await? else {
@@ -209,10 +213,18 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
         if facts.meta.key_state().map(|s| s.as_str()) != Some("Enabled") {
             continue;
         }
+        if adopted.is_some() || !missing.contains(&name) {
+            // State or the alias names another key for this address.
+            duplicates.push(duplicate(&name, facts));
+            continue;
+        }
         let older = |a: &KeyFacts, b: &KeyFacts| a.meta.creation_date() < b.meta.creation_date();
         match out.iter_mut().find(|k| k.name == name) {
-            Some(k) if older(&facts, &k.facts) => k.facts = facts,
-            Some(_) => {}
+            Some(k) if older(&facts, &k.facts) => {
+                let newer = std::mem::replace(&mut k.facts, facts);
+                duplicates.push(duplicate(&name, newer));
+            }
+            Some(_) => duplicates.push(duplicate(&name, facts)),
             None => out.push(OurKey {
                 name,
                 alias: None,
@@ -220,7 +232,17 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
             }),
         }
     }
+    out.extend(duplicates);
     Ok(out)
+}
+
+/// A second enabled key tagged for `name`: its own address, `<name>#<key id>`.
+fn duplicate(name: &str, facts: KeyFacts) -> OurKey {
+    OurKey {
+        name: format!("{name}{}{}", crate::addr::DUPLICATE, facts.meta.key_id()),
+        alias: None,
+        facts,
+    }
 }
 
 /// Adds the keys and their aliases to `out`.
