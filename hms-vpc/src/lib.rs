@@ -59,6 +59,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 /// The hms-vpc tool.
@@ -87,6 +88,7 @@ impl Tool for Vpc {
                 ec2: aws_sdk_ec2::Client::new(sdk),
                 iam: aws_sdk_iam::Client::new(sdk),
                 logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+                sts: aws_sdk_sts::Client::new(sdk),
             },
         }
     }

@@ -14,13 +14,15 @@ use crate::observe::Observed;
 use crate::spec::{role_policy, trust_policy, FlowLogs, Spec};
 
 /// Every resource the spec wants, with the attributes the plan compares.
-pub fn desired(spec: &Spec) -> Vec<Desired> {
+/// `account`: the account the delivery role's trust names (observed; "(known after the first call)"
+/// when it could not be).
+pub fn desired(spec: &Spec, account: Option<&str>) -> Vec<Desired> {
     let mut out = network(spec);
     out.extend(gateways(spec));
     out.extend(routes(spec));
     out.push(endpoint(spec));
     if let Some(fl) = &spec.flow_logs {
-        out.extend(flow_logs(spec, fl));
+        out.extend(flow_logs(spec, fl, account.unwrap_or("(the account)")));
     }
     out
 }
@@ -147,7 +149,7 @@ fn endpoint(spec: &Spec) -> Desired {
 }
 
 /// The flow logs' log group, delivery role and its policy, and the flow log.
-fn flow_logs(spec: &Spec, fl: &FlowLogs) -> Vec<Desired> {
+fn flow_logs(spec: &Spec, fl: &FlowLogs, account: &str) -> Vec<Desired> {
     vec![
         Desired::new(Addr::LogGroup)
             .attr("name", fl.log_group.clone())
@@ -156,7 +158,10 @@ fn flow_logs(spec: &Spec, fl: &FlowLogs) -> Vec<Desired> {
             .replace_on(&["name"]),
         Desired::new(Addr::Role)
             .attr("name", fl.role_name.clone())
-            .attr("assume_role_policy", normalize(&trust_policy()))
+            .attr(
+                "assume_role_policy",
+                normalize(&trust_policy(account, &spec.region)),
+            )
             .tags(spec.tags(&Addr::Role, &fl.role_name))
             .replace_on(&["name"]),
         Desired::new(Addr::RolePolicy)
@@ -175,7 +180,7 @@ fn flow_logs(spec: &Spec, fl: &FlowLogs) -> Vec<Desired> {
 
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
-    diff::diff(&desired(spec), &observed.found)
+    diff::diff(&desired(spec, observed.account.as_deref()), &observed.found)
 }
 
 #[cfg(test)]
@@ -206,7 +211,7 @@ mod tests {
 
     /// What AWS would hold after applying `spec` exactly.
     fn converged(spec: &Spec) -> FoundSet {
-        desired(spec)
+        desired(spec, Some("123456789012"))
             .into_iter()
             .map(|d| {
                 let mut f = Found::new(format!("id-{}", d.address)).uses(d.depends_on.clone());

@@ -136,14 +136,19 @@ pub fn flow_log_names(tagger: &Tagger) -> (String, String) {
 /// Name of the delivery role's inline policy.
 pub const ROLE_POLICY_NAME: &str = "flow-logs-delivery";
 
-/// The trust policy of the flow logs' delivery role.
-pub fn trust_policy() -> Value {
+/// The trust policy of the flow logs' delivery role: the flow-logs service, only on behalf of this
+/// account's flow logs in this region (`aws:SourceAccount`, `aws:SourceArn`: no confused deputy).
+pub fn trust_policy(account: &str, region: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": format!("arn:aws:ec2:{region}:{account}:vpc-flow-log/*")}
+            }
         }]
     })
 }

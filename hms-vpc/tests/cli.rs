@@ -1052,3 +1052,62 @@ fn stack_tags_converge_on_every_taggable_resource() {
     assert_eq!(doc["outputs"]["vpc"], out);
     assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
 }
+
+/// `%7B%22…` → `{"…`: IAM answers policy documents URL-encoded.
+fn url_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// Issue 17: the delivery role could be assumed for any account's flow logs (confused deputy).
+#[test]
+fn the_flow_log_role_trusts_only_this_accounts_flow_logs() {
+    let s = Stack::new("hms-vpc", "trust");
+    s.run(&["up"], 0);
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let role = s
+        .block_on(
+            iam.get_role()
+                .role_name(format!("{}-vpc-flow-logs", s.name))
+                .send(),
+        )
+        .expect("role");
+    let text = role
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .map(url_decoded)
+        .expect("trust policy");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let st = &doc["Statement"][0];
+    // One value, as a string or a list of one (the normalized form).
+    let one = |v: &Value| match v {
+        Value::Array(a) if a.len() == 1 => a[0].as_str().map(str::to_owned),
+        other => other.as_str().map(str::to_owned),
+    };
+    assert_eq!(
+        one(&st["Condition"]["StringEquals"]["aws:SourceAccount"]).as_deref(),
+        Some("123456789012"),
+        "{doc}"
+    );
+    assert_eq!(
+        one(&st["Condition"]["ArnLike"]["aws:SourceArn"]).as_deref(),
+        Some("arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"),
+        "{doc}"
+    );
+    // Converged: the observed account makes the same document.
+    let (_, err) = s.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(err.contains("No changes"), "{err}");
+}

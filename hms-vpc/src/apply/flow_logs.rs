@@ -9,7 +9,8 @@ use hms_core::{Error, Result};
 
 use super::Job;
 use crate::addr::Addr;
-use crate::spec::{role_policy, trust_policy, ROLE_POLICY_NAME};
+use crate::spec::{role_policy, ROLE_POLICY_NAME};
+use serde_json::Value;
 
 pub(super) async fn create_group(job: &Job<'_>) -> Result<Resource> {
     let (a, fl) = (job.a(), job.flow_logs()?);
@@ -96,7 +97,7 @@ pub(super) async fn create_role(job: &Job<'_>) -> Result<Resource> {
     let r = iam
         .create_role()
         .role_name(&fl.role_name)
-        .assume_role_policy_document(trust_policy().to_string())
+        .assume_role_policy_document(trust(job)?)
         .description("Delivers this stack's VPC flow logs to CloudWatch Logs (hms-vpc)")
         .set_tags(Some(tags))
         .send()
@@ -117,13 +118,20 @@ pub(super) async fn create_role(job: &Job<'_>) -> Result<Resource> {
     Ok(Resource::new(&fl.role_name).with("arn", arn))
 }
 
+/// The trust policy as planned (it names the observed account).
+fn trust(job: &Job<'_>) -> Result<String> {
+    job.after("assume_role_policy")
+        .map(Value::to_string)
+        .ok_or_else(|| Error::Internal(format!("{}: no trust policy planned", job.a())))
+}
+
 pub(super) async fn update_role(job: &Job<'_>, resource: Resource) -> Result<Resource> {
     if job.differs("assume_role_policy") {
         job.c
             .iam
             .update_assume_role_policy()
             .role_name(&resource.id)
-            .policy_document(trust_policy().to_string())
+            .policy_document(trust(job)?)
             .send()
             .await
             .map_err(|e| Error::aws(job.a(), "iam:UpdateAssumeRolePolicy", e))?;

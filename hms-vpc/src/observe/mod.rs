@@ -43,6 +43,9 @@ pub struct Observed {
     pub warnings: Vec<String>,
     /// This stack's NAT gateways still being deleted (they hold their EIP and subnet until gone).
     pub deleting_nats: Vec<String>,
+    /// The account (the delivery role's trust names it): from the role's ARN or the VPC's owner, else
+    /// one STS call (a new stack with flow logs).
+    pub account: Option<String>,
 }
 
 impl hms_core::contract::Observation for Observed {
@@ -68,6 +71,11 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         },
     )?;
     by_state_ids(&c.ec2, state, &mut raw).await?;
+    let owner = raw
+        .vpcs
+        .iter()
+        .find_map(|v| v.owner_id())
+        .map(str::to_owned);
 
     let mut b = Builder::new(tagger, state);
     network::vpc(&mut b, &c.ec2, raw.vpcs, details).await?;
@@ -78,7 +86,30 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     routes::tables(&mut b, raw.rts);
     endpoint::s3(&mut b, raw.endpoints);
     flow_logs::build(&mut b, logging, raw.flow_logs)?;
-    Ok(b.finish())
+    let mut observed = b.finish();
+    let from_role = observed
+        .found
+        .get(&Addr::Role.to_string())
+        .and_then(|f| f.info.get("arn"))
+        .and_then(|a| a.as_str())
+        .and_then(|arn| arn.split(':').nth(4))
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned);
+    observed.account = match from_role.or(owner) {
+        Some(a) => Some(a),
+        None if spec.flow_logs.is_some() => Some(
+            c.sts
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| Error::aws("caller identity", "sts:GetCallerIdentity", e))?
+                .account()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    Ok(observed)
 }
 
 /// The raw EC2 describe results of one round.
@@ -454,6 +485,7 @@ impl<'a> Builder<'a> {
             vpc_id: self.vpc_id,
             warnings: self.warnings,
             deleting_nats: self.deleting_nats,
+            account: None,
         }
     }
 }
