@@ -18,6 +18,7 @@ const IN_PLACE: &[&str] = &[
     "allocated_storage",
     "deletion_protection",
     "performance_insights",
+    "iam_authentication",
     "auto_minor_version_upgrade",
     "copy_tags_to_snapshot",
     "log_exports",
@@ -89,6 +90,7 @@ fn instance(spec: &Spec) -> Desired {
         .attr("multi_az", spec.multi_az)
         .attr("deletion_protection", spec.deletion_protection)
         .attr("performance_insights", spec.performance_insights)
+        .attr("iam_authentication", spec.iam_authentication)
         .attr(
             "auto_minor_version_upgrade",
             spec.auto_minor_version_upgrade,
@@ -132,7 +134,7 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let replaced = plan.get(&instance).map(|c| c.action) == Some(Action::Replace);
     if replaced && observed.deletion_protection && !spec.disable_deletion_protection {
         plan.refused.push(format!(
-            "{instance} {} would be replaced (a new, empty database) and has deletion protection on; nothing was changed. If that is really meant: --set db.disable_deletion_protection=true (a final snapshot is kept)",
+            "{instance} {} would be replaced (a new, empty database) and has deletion protection on; nothing was changed. If the database must really be replaced: take it down first with hms-db down --disable-deletion-protection (a final snapshot is kept), then run up",
             spec.identifier
         ));
     }

@@ -44,6 +44,9 @@ pub struct DbConfig {
     pub multi_az: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub performance_insights: Option<bool>,
+    /// IAM database authentication (default true): sign-in with short-lived IAM tokens next to the
+    /// master password.
+    pub iam_authentication: Option<bool>,
     pub auto_minor_version_upgrade: Option<bool>,
     /// Statements slower than this are logged (default 1000 ms; -1 turns it off).
     pub log_min_duration_ms: Option<i64>,
@@ -130,6 +133,7 @@ pub struct Spec {
     pub multi_az: bool,
     pub deletion_protection: bool,
     pub performance_insights: bool,
+    pub iam_authentication: bool,
     pub auto_minor_version_upgrade: bool,
     pub apply_immediately: bool,
     pub skip_final_snapshot: bool,
@@ -261,6 +265,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         multi_az: cfg.multi_az.unwrap_or(production),
         deletion_protection: cfg.deletion_protection.unwrap_or(production),
         performance_insights: cfg.performance_insights.unwrap_or(true),
+        iam_authentication: cfg.iam_authentication.unwrap_or(true),
         auto_minor_version_upgrade: cfg.auto_minor_version_upgrade.unwrap_or(true),
         apply_immediately: input.flags.plan.apply_immediately,
         skip_final_snapshot: input.is_down() && input.flags.down.skip_final_snapshot,

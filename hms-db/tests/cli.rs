@@ -77,6 +77,8 @@ fn pipeline_builds_the_reference_database_and_converges() {
     assert_eq!(i.copy_tags_to_snapshot(), Some(true));
     assert_eq!(i.auto_minor_version_upgrade(), Some(true));
     assert_eq!(i.performance_insights_enabled(), Some(true));
+    // IAM database authentication is on by default.
+    assert_eq!(i.iam_database_authentication_enabled(), Some(true));
     assert_eq!(i.enabled_cloudwatch_logs_exports(), ["postgresql"]);
     let sgs: Vec<&str> = i
         .vpc_security_groups()

@@ -76,10 +76,24 @@ pub fn task_content(spec: &Spec, s: &Service) -> Value {
             "secrets": secrets,
             "log_group": s.log_group,
             "region": spec.region,
+            "log_mode": LOG_MODE,
+            "log_buffer": LOG_BUFFER,
             "health_check": s.container_health_check,
+            "read_only_root": s.read_only_root,
+            "scratch": s.read_only_root.then_some(SCRATCH_PATH),
         }
     })
 }
+
+/// The awslogs driver does not block the application when CloudWatch Logs is slow: lines wait in a
+/// bounded buffer (and the oldest are dropped past it) instead.
+pub const LOG_MODE: &str = "non-blocking";
+/// The awslogs buffer in non-blocking mode.
+pub const LOG_BUFFER: &str = "25m";
+/// Where a read-only container gets its writable scratch volume.
+pub const SCRATCH_PATH: &str = "/tmp";
+/// The task's scratch volume (Fargate ephemeral storage).
+pub const SCRATCH_VOLUME: &str = "scratch";
 
 /// A short, stable hash of a task definition's content (what a service runs).
 pub fn content_hash(v: &Value) -> String {

@@ -1171,6 +1171,11 @@ path = "/worker/*"
         for s in &spec.services {
             let container = crate::apply::task::container(&spec, s, "test").expect("container");
             let td = TaskDefinition::builder()
+                .set_volumes(s.read_only_root.then(|| {
+                    vec![aws_sdk_ecs::types::Volume::builder()
+                        .name(crate::desired::SCRATCH_VOLUME)
+                        .build()]
+                }))
                 .family(&s.name)
                 .cpu(s.cpu.to_string())
                 .memory(s.memory.to_string())

@@ -154,6 +154,27 @@ fn pipeline_builds_cluster_services_alb_and_scaling_and_converges() {
                 .map(String::as_str),
             Some(format!("/ecs/{}/{key}", s.name).as_str())
         );
+        // Logging never blocks the application: non-blocking, a bounded buffer.
+        let opt = |k: &str| log.options().and_then(|o| o.get(k)).map(String::as_str);
+        assert_eq!(
+            (opt("mode"), opt("max-buffer-size")),
+            (Some("non-blocking"), Some("25m")),
+            "{key}"
+        );
+        // A read-only root filesystem; /tmp is the task's scratch volume, writable.
+        assert_eq!(c.readonly_root_filesystem(), Some(true), "{key}");
+        let tmp = c
+            .mount_points()
+            .iter()
+            .find(|m| m.container_path() == Some("/tmp"))
+            .expect("/tmp mounted");
+        assert_eq!(tmp.read_only(), Some(false));
+        assert!(
+            td.volumes()
+                .iter()
+                .any(|v| v.name() == tmp.source_volume() && v.host().is_none()),
+            "{key}: the scratch volume is the task's own"
+        );
         let env: Vec<(&str, &str)> = c
             .environment()
             .iter()

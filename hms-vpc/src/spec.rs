@@ -35,7 +35,7 @@ pub struct VpcConfig {
     pub one_nat_gateway_per_az: Option<bool>,
     /// VPC flow logs to CloudWatch Logs (default true).
     pub flow_logs: Option<bool>,
-    /// Flow log retention in days (default 90).
+    /// Flow log retention in days (default 365 in production, an audit trail; 90 elsewhere).
     pub flow_log_retention_days: Option<i32>,
     /// Extra tags on every VPC resource.
     #[serde(default)]
@@ -396,7 +396,13 @@ fn flow_logs(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Option
         }
         return Ok(None);
     }
-    let days = cfg.flow_log_retention_days.unwrap_or(90);
+    let days = cfg
+        .flow_log_retention_days
+        .unwrap_or(if tagger.id.env == "production" {
+            365
+        } else {
+            90
+        });
     if !RETENTION_DAYS.contains(&days) {
         return Err(config.invalid(
             "vpc.flow_log_retention_days",
@@ -450,7 +456,7 @@ mod tests {
         assert_eq!(s.nat, NatMode::Single);
         assert_eq!(s.nat_for("us-east-1c"), Some("us-east-1a"));
         let fl = s.flow_logs.expect("flow logs");
-        assert_eq!(fl.retention_days, 90);
+        assert_eq!(fl.retention_days, 365, "production keeps a year");
         assert_eq!(fl.role_name, "hms-vpc-flow-logs");
     }
 

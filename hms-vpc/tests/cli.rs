@@ -380,7 +380,11 @@ fn up_builds_the_reference_vpc_and_converges() {
     assert_eq!(out["flow_log_id"], fls[0].flow_log_id().expect("fl"));
     let group = s.log_group().expect("log group");
     assert_eq!(fls[0].log_group_name(), group.log_group_name());
-    assert_eq!(group.retention_in_days(), Some(90));
+    assert_eq!(
+        group.retention_in_days(),
+        Some(365),
+        "production keeps a year"
+    );
     assert!(s.role_exists());
 
     // A second up creates nothing; plan --detailed-exitcode says no changes.

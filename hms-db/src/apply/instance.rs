@@ -71,6 +71,7 @@ pub(super) async fn create(
         .deletion_protection(spec.deletion_protection)
         .enable_performance_insights(spec.performance_insights)
         .set_performance_insights_kms_key_id(spec.performance_insights.then(|| kms.clone()))
+        .enable_iam_database_authentication(spec.iam_authentication)
         .auto_minor_version_upgrade(spec.auto_minor_version_upgrade)
         .publicly_accessible(false)
         .copy_tags_to_snapshot(true)
@@ -188,6 +189,9 @@ fn modification(
                     .then(|| spec.kms_key_arn.clone())
                     .flatten(),
             );
+    }
+    if ch("iam_authentication") {
+        m = m.enable_iam_database_authentication(spec.iam_authentication);
     }
     if ch("auto_minor_version_upgrade") {
         m = m.auto_minor_version_upgrade(spec.auto_minor_version_upgrade);

@@ -171,6 +171,10 @@ fn operation_attrs(f: Found, i: &DbInstance, e: &Effective<'_>) -> Found {
             i.performance_insights_enabled().unwrap_or(false),
         )
         .attr(
+            "iam_authentication",
+            i.iam_database_authentication_enabled().unwrap_or(false),
+        )
+        .attr(
             "auto_minor_version_upgrade",
             i.auto_minor_version_upgrade().unwrap_or(false),
         )

@@ -4,7 +4,7 @@
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, Tag, TransportProtocol,
+    MountPoint, NetworkMode, PortMapping, Secret, Tag, TransportProtocol, Volume,
 };
 use hms_core::aws_tags::EcsTags;
 use hms_core::error::deleted;
@@ -13,7 +13,7 @@ use hms_core::{Error, Result};
 use serde_json::Value;
 
 use super::{built, need, Op};
-use crate::desired::container_env;
+use crate::desired::{container_env, LOG_BUFFER, LOG_MODE, SCRATCH_PATH, SCRATCH_VOLUME};
 use crate::observe::family_of;
 use crate::spec::{Service, Spec};
 
@@ -81,6 +81,8 @@ pub(crate) fn container(spec: &Spec, s: &Service, a: &str) -> Result<ContainerDe
             .options("awslogs-group", &s.log_group)
             .options("awslogs-region", &spec.region)
             .options("awslogs-stream-prefix", &s.key)
+            .options("mode", LOG_MODE)
+            .options("max-buffer-size", LOG_BUFFER)
             .build(),
     )?;
     let mut container = ContainerDefinition::builder()
@@ -95,7 +97,17 @@ pub(crate) fn container(spec: &Spec, s: &Service, a: &str) -> Result<ContainerDe
         )
         .set_environment(Some(env))
         .set_secrets((!secrets.is_empty()).then_some(secrets))
-        .log_configuration(log);
+        .log_configuration(log)
+        .readonly_root_filesystem(s.read_only_root);
+    if s.read_only_root {
+        container = container.mount_points(
+            MountPoint::builder()
+                .source_volume(SCRATCH_VOLUME)
+                .container_path(SCRATCH_PATH)
+                .read_only(false)
+                .build(),
+        );
+    }
     if let Some(cmd) = &s.container_health_check {
         container = container.health_check(built(
             HealthCheck::builder()
@@ -125,6 +137,10 @@ async fn register(op: &Op<'_>, s: &Service) -> Result<String> {
             .execution_role_arn(need(&spec.execution_role_arn, "execution role", a)?)
             .task_role_arn(need(&s.task_role_arn, "task role", a)?)
             .container_definitions(container(spec, s, a)?)
+            .set_volumes(
+                s.read_only_root
+                    .then(|| vec![Volume::builder().name(SCRATCH_VOLUME).build()]),
+            )
             .set_tags(Some(
                 op.tags()
                     .iter()

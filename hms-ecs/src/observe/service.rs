@@ -209,6 +209,13 @@ pub(crate) fn content_of(t: &TaskDefinition) -> Value {
             [kind, cmd] if kind == "CMD-SHELL" => Some(cmd.clone()),
             _ => None,
         });
+    let scratch = c.and_then(|c| {
+        c.mount_points()
+            .iter()
+            .find(|m| m.read_only() != Some(true))
+            .and_then(|m| m.container_path())
+            .map(str::to_owned)
+    });
     json!({
         "family": t.family().unwrap_or_default(),
         "cpu": t.cpu().unwrap_or_default(),
@@ -225,7 +232,11 @@ pub(crate) fn content_of(t: &TaskDefinition) -> Value {
             "secrets": secrets,
             "log_group": log_opt("awslogs-group"),
             "region": log_opt("awslogs-region"),
+            "log_mode": log_opt("mode"),
+            "log_buffer": log_opt("max-buffer-size"),
             "health_check": health,
+            "read_only_root": c.and_then(|c| c.readonly_root_filesystem()).unwrap_or(false),
+            "scratch": scratch,
         }
     })
 }

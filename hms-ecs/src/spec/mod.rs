@@ -32,7 +32,7 @@ pub struct EcsConfig {
     /// An ACM certificate: adds an HTTPS listener and redirects HTTP to it. Without it, the stack's
     /// hms-dns certificate (`outputs.dns.certificate_arn`) is used when the stack has hms-dns.
     pub certificate_arn: Option<String>,
-    /// Log retention in days (default 30).
+    /// Log retention in days (default 365 in production, an audit trail; 30 elsewhere).
     pub log_retention_days: Option<i64>,
     /// Close the back door (default false): a secret `<stack>/<env>/edge/origin-verify` that hms-edge
     /// sends as the `X-Origin-Verify` header; the listener rules forward only requests that carry it, and
@@ -59,6 +59,9 @@ pub struct ServiceConfig {
     pub health_check_path: Option<String>,
     /// Container health check command (CMD-SHELL form), e.g. "curl -f http://localhost:8000/health".
     pub container_health_check: Option<String>,
+    /// The container's root filesystem read-only, with a writable scratch volume at /tmp (default true;
+    /// false for an image that must write elsewhere).
+    pub read_only_root_filesystem: Option<bool>,
     pub min_count: Option<i64>,
     pub max_count: Option<i64>,
     pub cpu_target: Option<f64>,
@@ -84,6 +87,8 @@ pub struct Service {
     pub priority: i32,
     pub health_check_path: String,
     pub container_health_check: Option<String>,
+    /// Root filesystem read-only, `/tmp` a scratch volume.
+    pub read_only_root: bool,
     pub min_count: u32,
     pub max_count: u32,
     pub cpu_target: f64,
@@ -249,7 +254,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     check_routes(config, &services)?;
     assign_priorities(&mut services);
     check_cluster_name(config, &cfg)?;
-    let retention = log_retention(config, &cfg)?;
+    let retention = log_retention(config, &cfg, &input.tagger.id.env)?;
     check_certificate(config, &cfg)?;
     let up = upstream::Upstream::read(input, &cfg, &mut services)?;
     Ok(Spec {
@@ -414,8 +419,9 @@ fn check_cluster_name(config: &Config, cfg: &EcsConfig) -> Result<()> {
     }
 }
 
-fn log_retention(config: &Config, cfg: &EcsConfig) -> Result<i32> {
-    let retention = cfg.log_retention_days.unwrap_or(30);
+fn log_retention(config: &Config, cfg: &EcsConfig, env: &str) -> Result<i32> {
+    let default = if env == "production" { 365 } else { 30 };
+    let retention = cfg.log_retention_days.unwrap_or(default);
     match i32::try_from(retention) {
         Ok(days) if hms_core::config::LOG_RETENTION_DAYS.contains(&days) => Ok(days),
         _ => Err(config.invalid(

@@ -115,6 +115,9 @@ fn merge(base: ServiceConfig, over: ServiceConfig) -> ServiceConfig {
         path: over.path.or(base.path),
         health_check_path: over.health_check_path.or(base.health_check_path),
         container_health_check: over.container_health_check.or(base.container_health_check),
+        read_only_root_filesystem: over
+            .read_only_root_filesystem
+            .or(base.read_only_root_filesystem),
         min_count: over.min_count.or(base.min_count),
         max_count: over.max_count.or(base.max_count),
         cpu_target: over.cpu_target.or(base.cpu_target),
@@ -206,6 +209,7 @@ pub(super) fn service(
         priority: 0,
         health_check_path: hc,
         container_health_check: c.container_health_check.clone(),
+        read_only_root: c.read_only_root_filesystem.unwrap_or(true),
         min_count: min,
         max_count: max,
         cpu_target,
