@@ -11,7 +11,7 @@ use hms_core::policy::normalize;
 
 use crate::addr::{Addr, Tier};
 use crate::observe::Observed;
-use crate::spec::{role_policy, trust_policy, FlowLogs, Spec};
+use crate::spec::{endpoint_policy, role_policy, trust_policy, FlowLogs, Spec};
 
 /// Every resource the spec wants, with the attributes the plan compares.
 /// `account`: the account the delivery role's trust names (observed; "(known after the first call)"
@@ -143,6 +143,7 @@ fn endpoint(spec: &Spec) -> Desired {
     Desired::new(Addr::Endpoint)
         .attr("service_name", spec.s3_service())
         .attr("route_tables", tables)
+        .attr("policy", normalize(&endpoint_policy(spec)))
         .tags(spec.tags(&Addr::Endpoint, &spec.name("s3-endpoint")))
         .replace_on(&["service_name"])
         .uses(deps)

@@ -37,6 +37,9 @@ pub struct VpcConfig {
     pub flow_logs: Option<bool>,
     /// Flow log retention in days (default 365 in production, an audit trail; 90 elsewhere).
     pub flow_log_retention_days: Option<i32>,
+    /// Buckets the S3 gateway endpoint lets the VPC reach besides the stack's own (backups, static,
+    /// logs, the `[state] url` bucket) and ECR's image layers: e.g. a state bucket given by --state.
+    pub s3_endpoint_buckets: Option<Vec<String>>,
     /// Extra tags on every VPC resource.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -74,6 +77,8 @@ pub struct Spec {
     pub azs: Vec<Az>,
     pub nat: NatMode,
     pub flow_logs: Option<FlowLogs>,
+    /// The buckets the S3 endpoint's policy allows (sorted): the stack's, the state bucket, the extra ones.
+    pub endpoint_buckets: Vec<String>,
     pub tagger: Tagger,
     /// `[vpc] tags`, added to every resource's tags.
     pub extra_tags: BTreeMap<String, String>,
@@ -229,6 +234,7 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
     check_layout(config, cidr, &private, &public)?;
     let nat = nat_mode(config, cfg)?;
     let flow_logs = flow_logs(config, cfg, tagger)?;
+    let endpoint_buckets = endpoint_buckets(config, cfg, tagger)?;
     for key in cfg.tags.keys() {
         if key.starts_with("aws:") || key.starts_with("hms:") || key == "Name" {
             return Err(config.invalid(
@@ -251,6 +257,7 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
             .collect(),
         nat,
         flow_logs,
+        endpoint_buckets,
         tagger: tagger.clone(),
         extra_tags: cfg.tags.clone(),
     })
@@ -383,6 +390,72 @@ fn nat_mode(config: &Config, cfg: &VpcConfig) -> Result<NatMode> {
             (true, _, _) => NatMode::Single,
         },
     )
+}
+
+/// The buckets the S3 gateway endpoint allows: the stack's (by the naming rules of hms-backup, hms-edge and
+/// the log bucket), the state bucket of `[state] url`, and `vpc.s3_endpoint_buckets`.
+fn endpoint_buckets(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Vec<String>> {
+    let id = &tagger.id;
+    let mut out: Vec<String> = ["backups", "static", "logs"]
+        .iter()
+        .map(|k| format!("{}-{k}-{}", id.stack, id.env))
+        .collect();
+    let state: hms_core::config::StateConfig = config.section("state")?;
+    if let Some(bucket) = state
+        .url
+        .as_deref()
+        .and_then(|u| u.strip_prefix("s3://"))
+        .and_then(|r| r.split('/').next())
+        .filter(|b| !b.is_empty())
+    {
+        out.push(bucket.to_owned());
+    }
+    for b in cfg.s3_endpoint_buckets.iter().flatten() {
+        let ok = (3..=63).contains(&b.len())
+            && b.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !ok {
+            return Err(config.invalid(
+                "vpc.s3_endpoint_buckets",
+                format!(
+                    "{b:?} is not an S3 bucket name (3-63 lowercase letters, digits, '-' and '.')"
+                ),
+            ));
+        }
+        out.push(b.clone());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The S3 gateway endpoint's policy: the VPC reaches the stack's buckets and ECR's image layers only
+/// (not every bucket of every account: no quiet way out for data).
+pub fn endpoint_policy(spec: &Spec) -> Value {
+    let resources: Vec<String> = spec
+        .endpoint_buckets
+        .iter()
+        .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
+        .collect();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StackBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": resources
+            },
+            {
+                "Sid": "EcrImageLayers",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": format!("arn:aws:s3:::prod-{}-starport-layer-bucket/*", spec.region)
+            }
+        ]
+    })
 }
 
 /// Flow logs (on by default) with their retention.

@@ -1115,3 +1115,66 @@ fn the_flow_log_role_trusts_only_this_accounts_flow_logs() {
     let (_, err) = s.run(&["plan", "--detailed-exitcode"], 0);
     assert!(err.contains("No changes"), "{err}");
 }
+
+// Issue 17: the S3 gateway endpoint kept the default `Principal: *, Action: *` policy.
+#[test]
+fn the_s3_endpoint_reaches_only_the_stacks_buckets_and_ecr_layers() {
+    let s = Stack::new("hms-vpc", "s3ep");
+    s.run(
+        &[
+            "up",
+            "--set",
+            "vpc.s3_endpoint_buckets=[\"hospital-hms-state\"]",
+        ],
+        0,
+    );
+    let ep = s.endpoints().into_iter().next().expect("endpoint");
+    let text = ep.policy_document().map(url_decoded).expect("policy");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let statements = doc["Statement"].as_array().expect("statements");
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Value::String(x) => vec![x.clone()],
+            _ => vec![],
+        }
+    };
+    let mut resources: Vec<String> = statements
+        .iter()
+        .flat_map(|st| list(&st["Resource"]))
+        .collect();
+    resources.sort();
+    let mut want: Vec<String> = ["backups", "static", "logs"]
+        .iter()
+        .map(|k| format!("{}-{k}-production", s.name))
+        .chain(["hospital-hms-state".to_owned()])
+        .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
+        .chain(["arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*".to_owned()])
+        .collect();
+    want.sort();
+    assert_eq!(resources, want, "{doc}");
+    assert!(
+        statements
+            .iter()
+            .all(|st| !list(&st["Resource"]).contains(&"*".to_owned())),
+        "{doc}"
+    );
+    let (_, err) = s.run(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--set",
+            "vpc.s3_endpoint_buckets=[\"hospital-hms-state\"]",
+        ],
+        0,
+    );
+    assert!(err.contains("No changes"), "{err}");
+    // Dropping the extra bucket is an update of the policy, in place.
+    let (doc, err) = s.run(&["up"], 0);
+    assert_eq!(run_counts(&doc), (0, 1, 0), "{err}");
+    let (_, err) = s.run(&["down", "--yes"], 0);
+    assert!(!err.contains("error"), "{err}");
+}

@@ -25,6 +25,7 @@ pub(super) async fn create(job: &Job<'_>) -> Result<Resource> {
         .service_name(job.spec.s3_service())
         .vpc_endpoint_type(VpcEndpointType::Gateway)
         .set_route_table_ids(Some(tables))
+        .set_policy_document(job.after("policy").map(Value::to_string))
         .tag_specifications(job.tag_spec(ResourceType::VpcEndpoint))
         .send()
         .await
@@ -36,8 +37,18 @@ pub(super) async fn create(job: &Job<'_>) -> Result<Resource> {
     ))
 }
 
-/// Moves the endpoint onto exactly the planned route tables.
+/// Moves the endpoint onto exactly the planned route tables, with the planned policy.
 pub(super) async fn update(job: &Job<'_>, resource: Resource) -> Result<Resource> {
+    if job.differs("policy") {
+        job.c
+            .ec2
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&resource.id)
+            .set_policy_document(job.after("policy").map(Value::to_string))
+            .send()
+            .await
+            .map_err(|e| Error::aws(job.a(), "ec2:ModifyVpcEndpoint", e))?;
+    }
     if !job.differs("route_tables") {
         return Ok(resource);
     }

@@ -7,6 +7,15 @@ use hms_core::diff::Found;
 use super::{pairs, Builder};
 use crate::addr::Addr;
 
+/// An endpoint's policy document in the compared form.
+fn policy(doc: Option<&str>) -> serde_json::Value {
+    let Some(text) = doc else {
+        return serde_json::Value::Null;
+    };
+    // A policy document as a string (URL-encoded or not) normalizes to its parsed form.
+    hms_core::policy::normalize(&serde_json::Value::from(text))
+}
+
 /// The S3 endpoint of our VPC; its route tables as addresses when they are ours.
 pub(super) fn s3(b: &mut Builder<'_>, endpoints: Vec<VpcEndpoint>) {
     // Deleted endpoints stay listed for a while.
@@ -36,6 +45,7 @@ pub(super) fn s3(b: &mut Builder<'_>, endpoints: Vec<VpcEndpoint>) {
             Found::new(e.vpc_endpoint_id().unwrap_or_default())
                 .attr("service_name", e.service_name().unwrap_or_default())
                 .attr("route_tables", tables)
+                .attr("policy", policy(e.policy_document()))
                 .tags(pairs(e.tags()))
                 .uses(deps),
         );
