@@ -13,6 +13,7 @@ const PARAMETER_GROUP: &str = "db.parameter_group";
 const INSTANCE: &str = "db.instance";
 const SNAPSHOT: &str = "db.snapshot";
 const RESERVATION: &str = "db.reservation";
+const SECRET_POLICY: &str = "db.master_secret.policy";
 
 /// A resource of hms-db.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,6 +29,8 @@ pub enum Addr {
     Snapshot,
     /// A reserved DB instance (`hms-db reserve`): only the `hms:address` of its tags; never planned.
     Reservation,
+    /// The RDS-managed master secret's resource policy.
+    SecretPolicy,
 }
 
 impl Addr {
@@ -45,6 +48,7 @@ impl fmt::Display for Addr {
             Addr::Instance => f.write_str(INSTANCE),
             Addr::Snapshot => f.write_str(SNAPSHOT),
             Addr::Reservation => f.write_str(RESERVATION),
+            Addr::SecretPolicy => f.write_str(SECRET_POLICY),
         }
     }
 }
@@ -56,6 +60,7 @@ impl Address for Addr {
             INSTANCE => Some(Addr::Instance),
             SNAPSHOT => Some(Addr::Snapshot),
             RESERVATION => Some(Addr::Reservation),
+            SECRET_POLICY => Some(Addr::SecretPolicy),
             other => keyed(other, PARAMETER_GROUP).map(Addr::parameter_group),
         }
     }

@@ -116,6 +116,7 @@ pub async fn run(cli: Cli) -> i32 {
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub rds: aws_sdk_rds::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// The hms-db tool.
@@ -142,6 +143,7 @@ impl Tool for Db {
         Db {
             clients: Clients {
                 rds: aws_sdk_rds::Client::new(sdk),
+                secrets: aws_sdk_secretsmanager::Client::new(sdk),
             },
         }
     }

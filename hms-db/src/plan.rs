@@ -30,7 +30,26 @@ const IN_PLACE: &[&str] = &[
 
 /// Every resource the spec wants.
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    vec![subnet_group(spec), parameter_group(spec), instance(spec)]
+    vec![
+        subnet_group(spec),
+        parameter_group(spec),
+        instance(spec),
+        secret_policy(spec),
+    ]
+}
+
+/// The master secret's resource policy (the secret is RDS's, made with the instance).
+fn secret_policy(spec: &Spec) -> Desired {
+    let readers = spec
+        .secret_readers
+        .clone()
+        .unwrap_or_else(|| vec!["(known after hms-security up)".into()]);
+    Desired::new(Addr::SecretPolicy.to_string())
+        .attr(
+            "policy",
+            hms_core::policy::normalize(&crate::spec::secret_policy(&readers)),
+        )
+        .uses([Addr::Instance.to_string()])
 }
 
 /// A value known only after an upstream `up`.
@@ -321,7 +340,7 @@ mod tests {
         );
         doc.set_outputs(
             "security",
-            json!({"database_sg_id": "sg-db", "kms_key_arns": {"rds": KMS}}),
+            json!({"database_sg_id": "sg-db", "kms_key_arns": {"rds": KMS}, "ecs_execution_role_arn": "arn:aws:iam::123456789012:role/hms-ecs-execution"}),
             &[],
         );
         let config = Config::from_toml(config, "hms.toml").expect("config");
@@ -393,6 +412,7 @@ mod tests {
                     (SUBNETS, Action::Create, "new"),
                     (PARAMS, Action::Create, "new"),
                     (INSTANCE, Action::Create, "new"),
+                    ("db.master_secret.policy", Action::Create, "new"),
                 ],
             },
             Case {
@@ -451,7 +471,11 @@ mod tests {
                 config: "[db]\ndatabase_name = \"other\"",
                 tags: &[],
                 found: |_| {},
-                want: &[(INSTANCE, Action::Replace, "database_name cannot change")],
+                // The new instance's new master secret gets the policy again.
+                want: &[
+                    (INSTANCE, Action::Replace, "database_name cannot change"),
+                    ("db.master_secret.policy", Action::Replace, ""),
+                ],
             },
         ];
         for case in cases {

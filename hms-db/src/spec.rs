@@ -44,6 +44,9 @@ pub struct DbConfig {
     pub multi_az: Option<bool>,
     pub deletion_protection: Option<bool>,
     pub performance_insights: Option<bool>,
+    /// IAM roles (ARNs) that may read the master secret besides the ECS execution role: an operator's
+    /// break-glass role, a migration job's.
+    pub secret_readers: Option<Vec<String>>,
     /// IAM database authentication (default true): sign-in with short-lived IAM tokens next to the
     /// master password.
     pub iam_authentication: Option<bool>,
@@ -147,6 +150,9 @@ pub struct Spec {
     pub subnet_ids: Option<Vec<String>>,
     pub security_group_id: Option<String>,
     pub kms_key_arn: Option<String>,
+    /// Who may read the RDS-managed master secret: the ECS execution role (it hands DB_PASSWORD to the
+    /// backend) and `db.secret_readers`; `None` while the role is only planned upstream.
+    pub secret_readers: Option<Vec<String>>,
     pub reservation_offering_type: String,
     pub reservation_years: u32,
     pub tagger: Tagger,
@@ -278,6 +284,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         subnet_ids: upstream.subnet_ids,
         security_group_id: upstream.security_group_id,
         kms_key_arn: upstream.kms_key_arn,
+        secret_readers: secret_readers(config, &cfg, upstream.execution_role_arn)?,
         reservation_offering_type,
         reservation_years,
         tagger: tagger.clone(),
@@ -529,11 +536,65 @@ fn reservation(cfg: &DbConfig, config: &Config) -> Result<(String, u32)> {
     }
 }
 
+/// The roles the master secret's policy lets read it: the execution role, then `db.secret_readers`.
+fn secret_readers(
+    config: &Config,
+    cfg: &DbConfig,
+    execution_role: Option<String>,
+) -> Result<Option<Vec<String>>> {
+    let mut out = Vec::new();
+    for arn in cfg.secret_readers.iter().flatten() {
+        if !(arn.starts_with("arn:aws:iam::") && arn.contains(":role/")) {
+            return Err(config.invalid(
+                "db.secret_readers",
+                format!("{arn:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            ));
+        }
+        out.push(arn.clone());
+    }
+    let Some(role) = execution_role else {
+        return Ok(None);
+    };
+    out.insert(0, role);
+    out.dedup();
+    Ok(Some(out))
+}
+
+/// The master secret's resource policy: nobody but `readers` reads the password (AWS services such as
+/// RDS, which rotates it, excepted), and nothing at all without TLS.
+pub fn secret_policy(readers: &[String]) -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyTheReaders",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+                "Condition": {
+                    "StringNotEquals": {"aws:PrincipalArn": readers},
+                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}
+                }
+            },
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }
+        ]
+    })
+}
+
 /// What hms-db reads from upstream; `None` while only planned.
 struct Upstream {
     subnet_ids: Option<Vec<String>>,
     security_group_id: Option<String>,
     kms_key_arn: Option<String>,
+    execution_role_arn: Option<String>,
 }
 
 /// The upstream values: required by `plan` and `up`; taken when present (never required) to delete, to
@@ -572,6 +633,7 @@ fn upstream(input: &Input<'_>) -> Result<Upstream> {
         subnet_ids,
         security_group_id: text("security.database_sg_id", "hms-security")?,
         kms_key_arn: text("security.kms_key_arns.rds", "hms-security")?,
+        execution_role_arn: text("security.ecs_execution_role_arn", "hms-security")?,
     })
 }
 

@@ -49,7 +49,42 @@ fn pipeline_builds_the_reference_database_and_converges() {
     let out = &doc["outputs"]["db"];
     let sec = &doc["outputs"]["security"];
     let vpc = &doc["outputs"]["vpc"];
-    assert_eq!(run_counts(&doc), (3, 0, 0), "{err}");
+    // Subnet group, parameter group, instance, the master secret's policy.
+    assert_eq!(run_counts(&doc), (4, 0, 0), "{err}");
+    // The master secret: only the ECS execution role reads it (AWS services aside), and only over TLS.
+    let secret_arn = out["master_user_secret_arn"].as_str().expect("secret arn");
+    let sm = aws_sdk_secretsmanager::Client::new(&s.sdk);
+    let policy = s
+        .block_on(sm.get_resource_policy().secret_id(secret_arn).send())
+        .expect("policy")
+        .resource_policy()
+        .map(str::to_owned)
+        .expect("a resource policy");
+    let policy: Value = serde_json::from_str(&policy).expect("json");
+    let statements = policy["Statement"].as_array().expect("statements");
+    let readers = statements
+        .iter()
+        .find(|st| st["Sid"] == "OnlyTheReaders")
+        .expect("readers statement");
+    assert_eq!(readers["Effect"], "Deny");
+    let principals = &readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"];
+    let role = sec["ecs_execution_role_arn"].as_str().expect("role");
+    assert!(
+        principals == role
+            || principals
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == role)),
+        "{policy}"
+    );
+    let tls = statements
+        .iter()
+        .find(|st| st["Sid"] == "TlsOnly")
+        .expect("TLS statement");
+    let secure = &tls["Condition"]["Bool"]["aws:SecureTransport"];
+    assert!(
+        secure == "false" || secure == &serde_json::json!(["false"]),
+        "{policy}"
+    );
 
     let i = instance(&s).expect("instance");
     assert_eq!(i.engine(), Some("postgres"));
@@ -599,7 +634,8 @@ fn stack_tags_converge_on_every_resource_through_the_tagging_api() {
     let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
     let sec = sec.to_string();
     let (doc, err) = s.run_of("hms-db", &["up"], &sec, 0);
-    assert_eq!(run_counts(&doc), (3, 0, 0), "{err}");
+    // Subnet group, parameter group, instance, the master secret's policy.
+    assert_eq!(run_counts(&doc), (4, 0, 0), "{err}");
     let rds = aws_sdk_rds::Client::new(&s.sdk);
     let subnet_group_arn = s
         .block_on(

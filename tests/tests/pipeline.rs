@@ -152,7 +152,7 @@ fn the_plan_pipeline_on_an_empty_account_creates_nothing() {
     ] {
         assert!(unknown.contains(&u), "{u} in {unknown:?}");
     }
-    assert!(err.contains("hms-db: Plan: 3 to create"), "{err}");
+    assert!(err.contains("hms-db: Plan: 4 to create"), "{err}");
     // Nothing was created: a fresh plan still plans everything.
     let (code, _, err) = pipeline(
         &format!("hms-vpc plan --stack {s} --detailed-exitcode"),

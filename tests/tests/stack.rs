@@ -506,7 +506,7 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         ("hms-vpc", 30),
         ("hms-security", 29),
         ("hms-dns", 3),
-        ("hms-db", 3),
+        ("hms-db", 4),
         ("hms-cache", 6),
         // 17, the origin secret and the default service's own rule behind the 403.
         ("hms-ecs", 19),

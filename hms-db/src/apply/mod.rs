@@ -39,12 +39,15 @@ pub async fn apply(
 ) -> Result<Option<Resource>> {
     let a = change.address.as_str();
     let addr = Addr::parse(a).ok_or_else(|| Error::Internal(format!("{a}: unknown address")))?;
+    if addr == Addr::SecretPolicy {
+        return secret_policy(c, rec, change, step).await;
+    }
     match step {
         Step::Create => match addr {
             Addr::SubnetGroup => subnet_group::create(c, spec, change).await,
             Addr::ParameterGroup(_) => parameter_group::create(c, rec, spec, change).await,
             Addr::Instance => instance::create(c, ctx, rec, spec, change, task).await,
-            Addr::Snapshot | Addr::Reservation => Err(not_planned(a)),
+            Addr::Snapshot | Addr::Reservation | Addr::SecretPolicy => Err(not_planned(a)),
         }
         .map(Some),
         Step::Update => {
@@ -54,7 +57,7 @@ pub async fn apply(
                 Addr::SubnetGroup => subnet_group::update(c, spec, change, resource).await,
                 Addr::ParameterGroup(_) => parameter_group::update(c, spec, change, resource).await,
                 Addr::Instance => instance::update(c, ctx, spec, change, resource, task).await,
-                Addr::Snapshot | Addr::Reservation => Err(not_planned(a)),
+                Addr::Snapshot | Addr::Reservation | Addr::SecretPolicy => Err(not_planned(a)),
             }
             .map(Some)
         }
@@ -68,7 +71,7 @@ pub async fn apply(
                 Addr::Instance => {
                     instance::delete(c, ctx, rec, spec, change, &resource.id, task).await
                 }
-                Addr::Snapshot | Addr::Reservation => Err(not_planned(a)),
+                Addr::Snapshot | Addr::Reservation | Addr::SecretPolicy => Err(not_planned(a)),
             }
             .map(|()| None)
         }
@@ -134,4 +137,54 @@ pub fn stamp() -> String {
     hms_core::state::rfc3339(SystemTime::now())
         .replace(['-', ':'], "")
         .to_ascii_lowercase()
+}
+
+/// Puts (create, update) or removes (delete) the master secret's resource policy. The secret is the
+/// instance's: its ARN is recorded with the instance.
+async fn secret_policy(
+    c: &Clients,
+    rec: &Recorder<'_>,
+    change: &Change,
+    step: Step,
+) -> Result<Option<Resource>> {
+    let a = change.address.as_str();
+    let secret = rec
+        .resource(&Addr::Instance.to_string())
+        .and_then(|r| r.attr("master_user_secret_arn").map(str::to_owned))
+        .filter(|s| !s.is_empty());
+    if step == Step::Delete {
+        let Some(arn) = rec.resource(a).map(|r| r.id).or(secret) else {
+            return Ok(None);
+        };
+        hms_core::error::deleted(
+            c.secrets
+                .delete_resource_policy()
+                .secret_id(&arn)
+                .send()
+                .await,
+            a,
+            "secretsmanager:DeleteResourcePolicy",
+        )?;
+        return Ok(None);
+    }
+    let arn = secret.ok_or_else(|| {
+        Error::Internal(format!(
+            "{a}: the instance records no managed master secret"
+        ))
+    })?;
+    let policy = change
+        .after
+        .as_ref()
+        .and_then(|v| v.get("policy"))
+        .map(serde_json::Value::to_string)
+        .ok_or_else(|| Error::Internal(format!("{a}: no policy planned")))?;
+    c.secrets
+        .put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy(policy)
+        .block_public_policy(true)
+        .send()
+        .await
+        .map_err(|e| Error::aws(a, "secretsmanager:PutResourcePolicy", e))?;
+    Ok(Some(Resource::new(&arn)))
 }

@@ -134,9 +134,30 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             Addr::Instance.to_string(),
             instance::found(spec, i, tags, &parameter_groups),
         );
+        if let Some(arn) = i.master_user_secret().and_then(|s| s.secret_arn()) {
+            if let Some(policy) = secret_policy(c, arn).await? {
+                found.insert(
+                    Addr::SecretPolicy.to_string(),
+                    hms_core::diff::Found::new(arn)
+                        .attr("policy", policy)
+                        .uses([Addr::Instance.to_string()]),
+                );
+            }
+        }
     }
     observed.found = found;
     Ok(observed)
+}
+
+/// The master secret's resource policy, normalized; `None` when it has none (or is gone).
+async fn secret_policy(c: &Clients, arn: &str) -> Result<Option<serde_json::Value>> {
+    match c.secrets.get_resource_policy().secret_id(arn).send().await {
+        Ok(o) => Ok(o
+            .resource_policy()
+            .map(|p| hms_core::policy::normalize(&serde_json::Value::from(p)))),
+        Err(e) if hms_core::error::is_gone(hms_core::error::code_of(&e)) => Ok(None),
+        Err(e) => Err(Error::aws(arn, "secretsmanager:GetResourcePolicy", e)),
+    }
 }
 
 /// The groups' tags by the ARNs state knows, in the concurrent round.
