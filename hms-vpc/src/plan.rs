@@ -247,6 +247,7 @@ mod tests {
         let found = converged(&base);
         let observed = Observed {
             found: found.clone(),
+            account: Some("123456789012".into()),
             ..Default::default()
         };
         assert!(plan(&base, &observed).is_empty());
@@ -312,6 +313,7 @@ mod tests {
         let base = spec(&[]);
         let observed = Observed {
             found: converged(&base),
+            account: Some("123456789012".into()),
             ..Default::default()
         };
         let moved = spec(&[r#"vpc.private_subnets=["10.0.11.0/24","10.0.2.0/24","10.0.3.0/24"]"#]);
