@@ -2,6 +2,8 @@
 //! test, running the real binaries against the emulator that `scripts/test.sh` starts, and an SDK config
 //! for asserting on what the emulator holds.
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
