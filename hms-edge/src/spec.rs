@@ -357,11 +357,20 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     let tagger = input.tagger;
     let id = &tagger.id;
     let c = checked(config, &cfg, id)?;
-    // Down deletes what state and tags say is ours: it needs no upstream value.
+    // Down deletes what state and tags say is ours: it needs no upstream value. The alias records carry
+    // no tags: without state they are found by the names hms-dns's outputs give, when the document (or the
+    // state store) has them.
     if input.is_down() {
+        let known = |path: &str| {
+            input
+                .doc
+                .output(path)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
         return Ok(Spec {
-            domain_name: String::new(),
-            zone_id: None,
+            domain_name: known("dns.domain_name").unwrap_or_default(),
+            zone_id: known("dns.zone_id"),
             certificate_arn: None,
             alb: Alb {
                 arn: None,
