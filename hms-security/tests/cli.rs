@@ -629,33 +629,8 @@ fn a_key_made_by_a_killed_run_is_adopted_by_its_tags() {
         doc["outputs"]["security"]["kms_key_arns"]["rds"],
         arn.as_str()
     );
-    // No second enabled key: every enabled key tagged for this stack is one of its four.
-    let keys = s
-        .block_on(kms.list_keys().limit(1000).send())
-        .expect("keys");
-    let mut ours = 0;
-    for k in keys.keys() {
-        let id = k.key_id().unwrap_or_default();
-        let tags = s
-            .block_on(kms.list_resource_tags().key_id(id).send())
-            .expect("tags");
-        let mine = tags
-            .tags()
-            .iter()
-            .any(|t| t.tag_key() == "hms:stack" && t.tag_value() == s.name);
-        let meta = s
-            .block_on(kms.describe_key().key_id(id).send())
-            .expect("key");
-        let enabled = meta
-            .key_metadata()
-            .and_then(|m| m.key_state())
-            .map(|x| x.as_str())
-            == Some("Enabled");
-        if mine && enabled {
-            ours += 1;
-        }
-    }
-    assert_eq!(ours, 3, "rds, backups and logs, none twice");
+    // No second enabled key: every enabled key tagged for this stack is one of its three.
+    assert_eq!(enabled_keys(&s), 3, "rds, backups and logs, none twice");
     after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
 }
 
