@@ -11,6 +11,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use assert_cmd::Command;
 use serde_json::Value;
 
+/// The nine tools in pipeline order (`down` runs them in reverse).
+pub const TOOLS: [&str; 9] = [
+    "hms-vpc",
+    "hms-security",
+    "hms-dns",
+    "hms-db",
+    "hms-cache",
+    "hms-ecs",
+    "hms-edge",
+    "hms-backup",
+    "hms-observe",
+];
+
 /// The emulator's URL (HMS_TEST_ENDPOINT, else AWS_ENDPOINT_URL).
 pub fn endpoint() -> String {
     std::env::var("HMS_TEST_ENDPOINT")

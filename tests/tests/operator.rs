@@ -4,7 +4,7 @@
 
 use std::process::{Command as StdCommand, Stdio};
 
-use hms_tests::{bin, bin_dir, endpoint, run_counts, Stack};
+use hms_tests::{bin, bin_dir, endpoint, run_counts, Stack, TOOLS};
 use serde_json::Value;
 
 fn ec2(s: &Stack) -> aws_sdk_ec2::Client {
@@ -276,17 +276,7 @@ fn the_json_plan_has_the_documented_shape_and_up_applies_exactly_a_saved_plan() 
 
 #[test]
 fn completions_are_accepted_by_the_shell_and_every_tool_has_a_man_page() {
-    for tool in [
-        "hms-vpc",
-        "hms-security",
-        "hms-dns",
-        "hms-db",
-        "hms-cache",
-        "hms-ecs",
-        "hms-edge",
-        "hms-backup",
-        "hms-observe",
-    ] {
+    for tool in TOOLS {
         let out = StdCommand::new(bin(tool))
             .args(["completions", "bash"])
             .stdin(Stdio::null())

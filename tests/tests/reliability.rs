@@ -14,20 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hms_tests::proxy::Proxy;
-use hms_tests::{bin_dir, endpoint};
-
-/// The nine tools in pipeline order.
-const TOOLS: [&str; 9] = [
-    "hms-vpc",
-    "hms-security",
-    "hms-dns",
-    "hms-db",
-    "hms-cache",
-    "hms-ecs",
-    "hms-edge",
-    "hms-backup",
-    "hms-observe",
-];
+use hms_tests::{bin_dir, endpoint, TOOLS};
 
 /// `down`'s flags: the Makefile's DESTROY_DATA ones, and with `clean` also the ones that leave nothing
 /// behind (no final snapshots, no kept log groups), so that the trials do not fill the emulator.

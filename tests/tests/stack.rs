@@ -4,20 +4,8 @@
 
 use std::path::Path;
 
-use hms_tests::{bin_dir, endpoint, shell};
+use hms_tests::{bin_dir, endpoint, shell, TOOLS};
 use serde_json::Value;
-
-const TOOLS: [&str; 9] = [
-    "hms-vpc",
-    "hms-security",
-    "hms-dns",
-    "hms-db",
-    "hms-cache",
-    "hms-ecs",
-    "hms-edge",
-    "hms-backup",
-    "hms-observe",
-];
 
 /// The nine-tool stack's config: a zone of its own, the cache, and the CDN as the only way in.
 fn nine_tool_config(dir: &Path, s: &str) -> String {
