@@ -1057,25 +1057,6 @@ fn stack_tags_converge_on_every_taggable_resource() {
     assert_eq!(s.counts(), [1, 6, 1, 1, 1, 4, 1]);
 }
 
-/// `%7B%22…` → `{"…`: IAM answers policy documents URL-encoded.
-fn url_decoded(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 // Issue 17: the delivery role could be assumed for any account's flow logs (confused deputy).
 #[test]
 fn the_flow_log_role_trusts_only_this_accounts_flow_logs() {
@@ -1092,7 +1073,7 @@ fn the_flow_log_role_trusts_only_this_accounts_flow_logs() {
     let text = role
         .role()
         .and_then(|r| r.assume_role_policy_document())
-        .map(url_decoded)
+        .map(hms_core::policy::url_decode)
         .expect("trust policy");
     let doc: Value = serde_json::from_str(&text).expect("json");
     let st = &doc["Statement"][0];
@@ -1129,7 +1110,10 @@ fn the_s3_endpoint_reaches_only_the_stacks_buckets_and_ecr_layers() {
         0,
     );
     let ep = s.endpoints().into_iter().next().expect("endpoint");
-    let text = ep.policy_document().map(url_decoded).expect("policy");
+    let text = ep
+        .policy_document()
+        .map(hms_core::policy::url_decode)
+        .expect("policy");
     let doc: Value = serde_json::from_str(&text).expect("json");
     let statements = doc["Statement"].as_array().expect("statements");
     let list = |v: &Value| -> Vec<String> {
