@@ -167,27 +167,31 @@ async fn settle(
 ) -> Result<Cert> {
     let cert = read(address, acm, arn).await?;
     rec.record(address, Some(resource(&cert))).await?;
-    if cert.status == "ISSUED" {
-        return Ok(cert);
-    }
-    if !cert.usable() {
-        return Err(failed(address, &cert));
-    }
-    // ACM hands out the records a few seconds after the request.
-    let expected = cert.names.len();
-    let cert = wait_until(
-        task,
-        &format!("{address} {arn}"),
-        "ACM gives its validation records",
-        ctx.timeout.min(RECORDS_WAIT),
-        || async {
-            let now = read(address, acm, arn).await?;
-            let named: std::collections::BTreeSet<&str> =
-                now.validation.iter().map(|v| v.domain.as_str()).collect();
-            Ok((named.len() >= expected || now.status == "ISSUED").then_some(now))
-        },
-    )
-    .await?;
+    // An ISSUED certificate still gets its records: ACM revalidates through them when it renews, and the
+    // next plan wants them (a certificate can be issued before the first look, e.g. when an earlier
+    // certificate's records already answer for the same names).
+    let cert = if cert.status == "ISSUED" {
+        cert
+    } else {
+        if !cert.usable() {
+            return Err(failed(address, &cert));
+        }
+        // ACM hands out the records a few seconds after the request.
+        let expected = cert.names.len();
+        wait_until(
+            task,
+            &format!("{address} {arn}"),
+            "ACM gives its validation records",
+            ctx.timeout.min(RECORDS_WAIT),
+            || async {
+                let now = read(address, acm, arn).await?;
+                let named: std::collections::BTreeSet<&str> =
+                    now.validation.iter().map(|v| v.domain.as_str()).collect();
+                Ok((named.len() >= expected || now.status == "ISSUED").then_some(now))
+            },
+        )
+        .await?
+    };
     let zone = super::zone_id(rec)?;
     let mut distinct: BTreeMap<&str, &ValidationRecord> = BTreeMap::new();
     for v in &cert.validation {
@@ -208,6 +212,10 @@ async fn settle(
         task.status(&format!("writing {} CNAME", v.name), false);
         create_record(c, &zone, &r, &record_address).await?;
         rec.record(&record_address, Some(r.resource())).await?;
+    }
+    if cert.status == "ISSUED" {
+        rec.record(address, Some(resource(&cert))).await?;
+        return Ok(cert);
     }
     let checks: Vec<String> = distinct
         .values()
