@@ -336,6 +336,7 @@ impl Sdk {
                 .get_resources()
                 .tag_filters(filter.clone())
                 .resources_per_page(100)
+                .tags_per_page(500)
                 .set_pagination_token(token.clone())
                 .send()
                 .await
@@ -831,9 +832,9 @@ struct Point {
 }
 
 /// The kill points, spread over the whole run (hms-observe's first call is near its end): after each tool's
-/// first mutating call (its first resource exists, its state does not say so yet), and after the creates
-/// that no name makes idempotent (a KMS key before its alias, the NAT gateway, a task-definition revision,
-/// the distribution).
+/// first mutating call (its first resource exists, its state does not say so yet), and after the two
+/// creates that no name makes idempotent (a KMS key before its alias, a task-definition revision). (The NAT
+/// gateway, adopted by tag, and the distribution, by CallerReference, are left out to bound the time.)
 fn kill_points() -> Vec<Point> {
     let mut points: Vec<Point> = TOOLS
         .iter()
@@ -850,18 +851,8 @@ fn kill_points() -> Vec<Point> {
             nth: 1,
         },
         Point {
-            tool: "hms-vpc",
-            op: "CreateNatGateway",
-            nth: 1,
-        },
-        Point {
             tool: "hms-ecs",
             op: "RegisterTaskDefinition",
-            nth: 1,
-        },
-        Point {
-            tool: "hms-edge",
-            op: "POST /2020-05-31/distribution",
             nth: 1,
         },
     ]);
@@ -1145,12 +1136,14 @@ fn a_lost_state_is_adopted_by_up_and_found_by_down() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The rerun without faults of a failed faulted run.
+/// The rerun without faults of a faulted run that failed or did not converge.
 struct Rerun {
     code: Option<i32>,
     secs: f64,
     /// The tools whose `plan --detailed-exitcode` did not exit 0 after it, with its code.
     not_converged: Vec<(String, Option<i32>)>,
+    /// The kinds whose counts differ from the unfaulted run's after it.
+    diff: Vec<(String, usize, usize)>,
 }
 
 /// One fault seed's run, from its own thread.
@@ -1158,19 +1151,27 @@ struct SeedRun {
     seed: u64,
     code: Option<i32>,
     secs: f64,
+    /// The kinds whose counts differ from the unfaulted run's after the faulted run.
+    diff: Vec<(String, usize, usize)>,
     requests: usize,
     faults: Vec<(hms_tests::proxy::Fault, u64)>,
     forwarded: u64,
-    /// The tools whose calls met a fault, with how many.
+    /// Faults met, by tool.
     faulted_tools: Vec<(String, usize)>,
-    /// For a failed run: the rerun without faults.
+    /// For a run that failed or did not leave the counts of the unfaulted run: the rerun without faults.
     rerun: Option<Rerun>,
-    inventory: Inventory,
     down: Option<i32>,
     tail: String,
 }
 
-fn fault_seed(seed: u64) -> SeedRun {
+impl SeedRun {
+    /// Converged in one run: exit 0 with exactly the unfaulted run's counts.
+    fn converged(&self) -> bool {
+        self.code == Some(0) && self.diff.is_empty()
+    }
+}
+
+fn fault_seed(seed: u64, want: &Inventory) -> SeedRun {
     let proxy = Proxy::start(&endpoint());
     proxy.set_faults(0.20, seed);
     let t = Trial::new(&format!("f{seed:02}"));
@@ -1188,11 +1189,13 @@ fn fault_seed(seed: u64) -> SeedRun {
             ((*tool).to_owned(), n)
         })
         .collect();
+    let sdk = Sdk::new();
+    let diff = sdk.inventory(&t).diff(want);
     let mut tail = String::new();
-    let rerun = (o.code != Some(0)).then(|| {
+    let rerun = (o.code != Some(0) || !diff.is_empty()).then(|| {
         tail = o.tail();
         let r = t.run(&t.up(None), &endpoint());
-        let plans = if r.code == Some(0) {
+        let not_converged = if r.code == Some(0) {
             t.not_converged()
         } else {
             tail.push_str("\n-- the rerun without faults:\n");
@@ -1202,10 +1205,10 @@ fn fault_seed(seed: u64) -> SeedRun {
         Rerun {
             code: r.code,
             secs: r.secs,
-            not_converged: plans,
+            not_converged,
+            diff: sdk.inventory(&t).diff(want),
         }
     });
-    let inventory = Sdk::new().inventory(&t);
     let down = t.down_all(true);
     if down.code != Some(0) {
         tail.push_str("\n-- down:\n");
@@ -1215,40 +1218,43 @@ fn fault_seed(seed: u64) -> SeedRun {
         seed,
         code: o.code,
         secs: o.secs,
+        diff,
         requests: st.calls.len(),
         faults: st.faults.clone(),
         forwarded: st.forwarded,
         faulted_tools,
         rerun,
-        inventory,
         down: down.code,
         tail,
     }
 }
 
-/// The seeds run at the same time, each through a proxy of its own (its own xorshift, so a seed's faults
-/// do not depend on the others): the SDK's backoff after a throttling answer makes a faulted run mostly
-/// wait, not work.
+/// After an unfaulted run for the counts, the ten seeds run at the same time, each through a proxy of its
+/// own (its own xorshift, so a seed's faults do not depend on the others): the SDK's backoff after a
+/// throttling answer makes a faulted run mostly wait, not work.
 #[test]
 fn at_20_percent_faults_the_pipeline_succeeds_in_one_run_or_converges_on_the_next() {
     let started = Instant::now();
+    let reference = Trial::new("fref");
+    let out = reference.run(&reference.up(None), &endpoint());
+    assert_eq!(out.code, Some(0), "the unfaulted run:\n{}", out.tail());
+    let want = Arc::new(Sdk::new().inventory(&reference));
+    let reaper = Reaper::new(true);
+    reaper.down("the fault trials' reference", reference);
     let seeds: Vec<u64> = (1..=10).collect();
     let runs: Vec<SeedRun> = seeds
         .iter()
         .map(|&seed| {
             // Staggered, so that ten first tools do not start in the same instant.
             std::thread::sleep(Duration::from_millis(300));
-            std::thread::spawn(move || fault_seed(seed))
+            let want = Arc::clone(&want);
+            std::thread::spawn(move || fault_seed(seed, &want))
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|h| h.join().expect("a seed's thread"))
         .collect();
-    let mut failures = Vec::new();
-    let want = runs
-        .iter()
-        .find(|r| r.code == Some(0))
-        .map(|r| &r.inventory);
+    let mut failures = reaper.finish();
     for r in &runs {
         let faults: Vec<String> = r.faults.iter().map(|(f, n)| format!("{f:?} {n}")).collect();
         let tools: Vec<String> = r
@@ -1257,10 +1263,15 @@ fn at_20_percent_faults_the_pipeline_succeeds_in_one_run_or_converges_on_the_nex
             .map(|(t, n)| format!("{} {n}", t.trim_start_matches("hms-")))
             .collect();
         eprintln!(
-            "fault seed {}: exit {:?} in {:.1}s; {} requests, {} faults ({}; by tool: {}), {} forwarded{}",
+            "fault seed {}: exit {:?} in {:.1}s, {}; {} requests, {} faults ({}; by tool: {}), {} forwarded{}",
             r.seed,
             r.code,
             r.secs,
+            if r.diff.is_empty() {
+                String::from("exact counts")
+            } else {
+                format!("counts differ: {}", fmt_diff(&r.diff))
+            },
             r.requests,
             r.faults.iter().map(|(_, n)| n).sum::<u64>(),
             faults.join(", "),
@@ -1269,29 +1280,27 @@ fn at_20_percent_faults_the_pipeline_succeeds_in_one_run_or_converges_on_the_nex
             match &r.rerun {
                 None => String::new(),
                 Some(x) => format!(
-                    "; rerun without faults exit {:?} in {:.1}s, plans not empty: {:?}",
-                    x.code, x.secs, x.not_converged
+                    "; rerun without faults exit {:?} in {:.1}s, plans not empty: {:?}, {}",
+                    x.code,
+                    x.secs,
+                    x.not_converged,
+                    if x.diff.is_empty() {
+                        String::from("exact counts")
+                    } else {
+                        format!("counts differ: {}", fmt_diff(&x.diff))
+                    }
                 ),
             }
         );
         if let Some(x) = &r.rerun {
-            if x.code != Some(0) || !x.not_converged.is_empty() {
+            if x.code != Some(0) || !x.not_converged.is_empty() || !x.diff.is_empty() {
                 failures.push(format!(
-                    "seed {}: the rerun without faults exit {:?}, plans not empty {:?}",
-                    r.seed, x.code, x.not_converged
-                ));
-            }
-        }
-        if let Some(want) = want {
-            let d = r.inventory.diff(want);
-            if !d.is_empty() {
-                // Reported, not failed: seen once (seed 9, route53 CNAME 0 of 2 after a successful run
-                // whose plans were all empty) and not yet explained; see the issue 18 closing note.
-                eprintln!(
-                    "fault seed {}: OPEN FINDING: counts differ after a successful run: {}",
+                    "seed {}: the rerun without faults exit {:?}, plans not empty {:?}, {}",
                     r.seed,
-                    fmt_diff(&d)
-                );
+                    x.code,
+                    x.not_converged,
+                    fmt_diff(&x.diff)
+                ));
             }
         }
         if r.down != Some(0) {
@@ -1301,13 +1310,23 @@ fn at_20_percent_faults_the_pipeline_succeeds_in_one_run_or_converges_on_the_nex
             eprintln!("fault seed {}:\n{}", r.seed, r.tail);
         }
     }
-    let one_run = runs.iter().filter(|r| r.code == Some(0)).count();
+    let exit0 = runs.iter().filter(|r| r.code == Some(0)).count();
+    let one_run = runs.iter().filter(|r| r.converged()).count();
+    let reruns: Vec<&Rerun> = runs.iter().filter_map(|r| r.rerun.as_ref()).collect();
+    let rerun_ok = reruns
+        .iter()
+        .filter(|x| x.code == Some(0) && x.not_converged.is_empty() && x.diff.is_empty())
+        .count();
     eprintln!(
-        "fault seeds converged in one run: {one_run}/{} (all {} at once, {:.0}s)",
+        "fault seeds converged in one run: {one_run}/{} (exit 0: {exit0}; the others converged on a rerun without faults: {rerun_ok}/{}; all {} at once, {:.0}s)",
         runs.len(),
+        reruns.len(),
         runs.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(one_run >= 9, "{one_run}/10 seeds succeeded in one run");
+    assert!(
+        one_run >= 9,
+        "{one_run}/10 seeds converged in one run (exit 0 with exact counts)"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
