@@ -1310,6 +1310,28 @@ def test_cloudfront(endpoint: str, account: str) -> None:
     cf.delete_origin_access_control(Id=oac["Id"], IfMatch=got["ETag"])
 
 
+
+def test_logs_kms_key(endpoint: str, account: str) -> None:
+    """AssociateKmsKey and DisassociateKmsKey set and clear the key DescribeLogGroups returns."""
+    logs = aws_client("logs", endpoint, account)
+    key = aws_client("kms", endpoint, account).create_key()["KeyMetadata"]["Arn"]
+    name = "/hms-selftest/kms"
+    logs.create_log_group(logGroupName=name)
+
+    def kms() -> str | None:
+        return [g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+                if g["logGroupName"] == name][0].get("kmsKeyId")
+
+    check(kms() is None, "Logs: a group made without a key has none")
+    logs.associate_kms_key(logGroupName=name, kmsKeyId=key)
+    check(kms() == key, "Logs: AssociateKmsKey sets the key DescribeLogGroups returns")
+    logs.disassociate_kms_key(logGroupName=name)
+    check(kms() is None, "Logs: DisassociateKmsKey clears it")
+    expect_error(lambda: logs.associate_kms_key(logGroupName="/hms-selftest/none", kmsKeyId=key),
+                 "ResourceNotFoundException", 400, "AssociateKmsKey of an unknown group")
+    logs.delete_log_group(logGroupName=name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1337,6 +1359,7 @@ def main() -> int:
     test_elasticache_replica_count(args.endpoint, account)
     test_elasticache_deletion(args.endpoint, account)
     test_secretsmanager_version_stage(args.endpoint, account)
+    test_logs_kms_key(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)

@@ -130,7 +130,7 @@ impl Tool for Backup {
             }
             return Ok(vec![]);
         }
-        if observe::has_versions(&self.clients, &name).await? {
+        if hms_core::s3::has_versions(&self.clients.s3, &format!("{bucket} {name}"), &name).await? {
             return Err(Error::Refused(format!(
                 "{bucket} {name} holds backups (object versions or delete markers); nothing was deleted. Copy what you need, then run 'hms-backup down --force-empty{}' to delete them with the bucket",
                 if spec.production { " --yes" } else { "" }

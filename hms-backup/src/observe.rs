@@ -24,6 +24,8 @@ pub struct Observed {
     pub found: FoundSet,
     /// Reasons the bucket cannot be managed (owned by another account or another stack, other region).
     pub conflicts: Vec<String>,
+    /// Shown under the plan (a leftover bucket adopted).
+    pub notes: Vec<String>,
 }
 
 impl Observation for Observed {
@@ -299,16 +301,17 @@ async fn bucket(
     spec: &Spec,
     name: &str,
     recorded: bool,
-) -> Result<(Option<Found>, Vec<String>)> {
+) -> Result<(Option<Found>, Vec<String>, Option<String>)> {
     let (head, settings) = tokio::join!(head(c, spec, name), settings(c, name));
     let region = match head? {
-        Head::Missing => return Ok((None, vec![])),
+        Head::Missing => return Ok((None, vec![], None)),
         Head::Inaccessible => {
             return Ok((
                 None,
                 vec![format!(
                     "{BUCKET} {name} exists but is not accessible (s3:HeadBucket: 403): another AWS account owns the name (bucket names are global; set backup.append_account_id = true or choose another backup.bucket), or the caller lacks s3:ListBucket on it"
                 )],
+                None,
             ))
         }
         Head::OtherRegion(r) => {
@@ -318,13 +321,19 @@ async fn bucket(
                     "{BUCKET} {name} exists in {r}, not {}: S3 cannot move a bucket, and the name may be another account's; set backup.append_account_id = true or choose another backup.bucket",
                     spec.region
                 )],
+                None,
             ))
         }
         Head::Here(r) => r,
     };
     let st = settings?;
+    let mut note = None;
     if let Some(conflict) = not_ours(spec, name, &st.tags, recorded) {
-        return Ok((None, vec![conflict]));
+        let resource = format!("{BUCKET} {name}");
+        if !hms_core::s3::is_leftover(&c.s3, &resource, name, &st.tags, !st.policy.is_null()).await? {
+            return Ok((None, vec![conflict], None));
+        }
+        note = Some(hms_core::s3::leftover_note(&BUCKET.to_string(), name, "hms-backup"));
     }
     let mut conflicts = Vec::new();
     if !region.is_empty() && region != spec.region {
@@ -345,7 +354,7 @@ async fn bucket(
         .tags(st.tags)
         .info("arn", format!("arn:aws:s3:::{name}"))
         .info("region", region);
-    Ok((Some(found), conflicts))
+    Ok((Some(found), conflicts, note))
 }
 
 /// Reads everything hms-backup owns.
@@ -369,10 +378,11 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     // State first: the recorded bucket is the managed one; a name changed in config makes the plan replace
     // it (never orphan it). The configured name is checked too, so a bucket with that name is not taken over.
     let recorded = state.id(&BUCKET.to_string()).map(str::to_owned);
-    let (found, mut conflicts) =
+    let (found, mut conflicts, note) =
         bucket(c, spec, &name, recorded.as_deref() == Some(name.as_str())).await?;
+    observed.notes.extend(note);
     if let Some(old) = recorded.filter(|id| *id != name) {
-        let (old_found, old_conflicts) = bucket(c, spec, &old, true).await?;
+        let (old_found, old_conflicts, _) = bucket(c, spec, &old, true).await?;
         conflicts.extend(old_conflicts);
         if let Some(f) = old_found {
             if found.is_some() {
@@ -388,24 +398,4 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     }
     observed.conflicts = conflicts;
     Ok(observed)
-}
-
-/// Whether the bucket holds any object version or delete marker (one ListObjectVersions call).
-pub async fn has_versions(c: &Clients, name: &str) -> Result<bool> {
-    match c
-        .s3
-        .list_object_versions()
-        .bucket(name)
-        .max_keys(1)
-        .send()
-        .await
-    {
-        Ok(o) => Ok(!o.versions().is_empty() || !o.delete_markers().is_empty()),
-        Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(false),
-        Err(e) => Err(Error::aws(
-            format!("{BUCKET} {name}"),
-            "s3:ListObjectVersions",
-            e,
-        )),
-    }
 }

@@ -70,6 +70,7 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec, &observed.name), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
+    plan.notes.extend(observed.notes.iter().cloned());
     plan
 }
 
@@ -115,7 +116,7 @@ mod tests {
         Observed {
             name: "hms-backups-production".into(),
             found: [(Addr::Bucket.to_string(), f)].into_iter().collect(),
-            conflicts: vec![],
+            ..Observed::default()
         }
     }
 

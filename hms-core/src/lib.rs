@@ -18,6 +18,7 @@ pub mod error;
 pub mod plan;
 pub mod plan_json;
 pub mod policy;
+pub mod s3;
 pub mod secret;
 pub mod services;
 pub mod state;

@@ -87,6 +87,12 @@ pub struct Change {
 }
 
 impl Change {
+    /// Whether attribute `key` differs between before and after (absent on one side counts).
+    pub fn changed(&self, key: &str) -> bool {
+        let before = self.before.as_ref().and_then(|v| v.get(key));
+        before != self.after.as_ref().and_then(|v| v.get(key))
+    }
+
     /// A change with no dependencies.
     pub fn new(action: Action, address: impl Into<String>, reason: impl Into<String>) -> Self {
         Change {

@@ -270,11 +270,6 @@ fn service(spec: &Spec, s: &Service, td_hash: &str, routed: Vec<Addr>) -> Desire
         .after(routed)
 }
 
-/// Whether a change's `key` differs between before and after.
-pub fn changed(c: &Change, key: &str) -> bool {
-    let get = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.get(key)).cloned();
-    get(&c.before) != get(&c.after)
-}
 
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
@@ -286,10 +281,10 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     {
         match Addr::parse(&c.address) {
             // A tag change alone keeps its reason ("tags differ"): it registers nothing.
-            Some(Addr::TaskDefinition(_)) if changed(c, "content") => {
+            Some(Addr::TaskDefinition(_)) if c.changed("content") => {
                 c.reason = String::from("a new revision (older ones stay for rollback until down)");
             }
-            Some(Addr::Service(key)) if changed(c, "task_definition") => {
+            Some(Addr::Service(key)) if c.changed("task_definition") => {
                 c.reason = String::from(
                     "deploys the new task definition (rolling, circuit breaker with rollback)",
                 );
@@ -312,7 +307,7 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                     );
                 }
             }
-            Some(Addr::Rule(_)) if changed(c, "header") => {
+            Some(Addr::Rule(_)) if c.changed("header") => {
                 c.reason = header_reason(c);
             }
             _ => {}
@@ -411,7 +406,7 @@ fn forward_before_forbidding(spec: &Spec, plan: &mut Plan) {
     let updated = plan
         .changes
         .iter()
-        .any(|c| c.address == listener && c.action == Action::Update && changed(c, "default"));
+        .any(|c| c.address == listener && c.action == Action::Update && c.changed("default"));
     let made = plan
         .changes
         .iter()

@@ -856,6 +856,11 @@ fn kill_points() -> Vec<Point> {
             nth: 1,
         },
     ]);
+    // `HMS_KILL_POINTS=hms-edge,hms-backup` runs only those tools' points (to chase one finding).
+    if let Ok(only) = std::env::var("HMS_KILL_POINTS") {
+        let only: Vec<&str> = only.split(',').map(str::trim).collect();
+        points.retain(|p| only.contains(&p.tool));
+    }
     points
 }
 
@@ -867,7 +872,6 @@ fn fmt_diff(d: &[(String, usize, usize)]) -> String {
 }
 
 #[test]
-#[ignore = "known defects it found (issue 18 stays open): a kill right after S3 CreateBucket leaves an untagged bucket that the rerun of hms-backup refuses as not its own, and a kill in hms-edge after CreateResponseHeadersPolicy fails the rerun; run with --run-ignored all"]
 fn killed_anywhere_the_rerun_converges_with_exact_counts() {
     let sdk = Sdk::new();
     let proxy = Proxy::start(&endpoint());
@@ -1004,7 +1008,11 @@ fn killed_anywhere_the_rerun_converges_with_exact_counts() {
         })
         .collect();
     bad.extend(reaper.finish());
-    assert!(results.len() >= 10, "{} kill points", results.len());
+    assert!(
+        std::env::var_os("HMS_KILL_POINTS").is_some() || results.len() >= 10,
+        "{} kill points",
+        results.len()
+    );
     assert!(
         bad.is_empty(),
         "kill trials that failed:\n{}",

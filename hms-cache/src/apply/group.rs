@@ -20,7 +20,7 @@ use hms_core::{Error, Result};
 use serde_json::Value;
 
 use super::secret::current_token;
-use super::{changed, description, ec_tags, need, stamp, Recorded};
+use super::{description, ec_tags, need, stamp, Recorded};
 use crate::addr::{Addr, LogKind};
 use crate::spec::Spec;
 use crate::Clients;
@@ -144,7 +144,7 @@ pub(super) async fn update(
 ) -> Result<Resource> {
     let a = change.address.as_str();
     hms_core::tags::sync(&ElastiCacheTags(&c.elasticache), &r.arn(change)?, change).await?;
-    let ch = |k: &str| changed(change, k);
+    let ch = |k: &str| change.changed(k);
     let before = |k: &str| change.before.as_ref().and_then(|b| b.get(k)).cloned();
     let modified = change
         .after
@@ -252,7 +252,7 @@ async fn modification(
     change: &Change,
     r: &Recorded,
 ) -> Result<Option<ModifyReplicationGroupFluentBuilder>> {
-    let ch = |k: &str| changed(change, k);
+    let ch = |k: &str| change.changed(k);
     let mut any = false;
     let mut m = c
         .elasticache

@@ -8,7 +8,7 @@ use hms_core::plan::Change;
 use hms_core::state::Resource;
 use hms_core::{Error, Result};
 
-use super::{changed, need, Recorded};
+use super::{need, Recorded};
 use crate::addr::LogKind;
 use crate::spec::Spec;
 use crate::Clients;
@@ -62,7 +62,7 @@ pub(super) async fn update(
     let a = change.address.as_str();
     let name = spec.log_group(kind);
     hms_core::tags::sync(&LogsTags(&c.logs), &r.arn(change)?, change).await?;
-    if changed(change, "kms_key") {
+    if change.changed("kms_key") {
         c.logs
             .associate_kms_key()
             .log_group_name(name)
@@ -71,7 +71,7 @@ pub(super) async fn update(
             .await
             .map_err(|e| Error::aws(a, "logs:AssociateKmsKey", e))?;
     }
-    if changed(change, "retention_in_days") {
+    if change.changed("retention_in_days") {
         retention(c, a, name, spec).await?;
     }
     Ok(r.resource)

@@ -108,11 +108,6 @@ impl Recorded {
     }
 }
 
-/// Whether `key` differs between the change's before and after.
-fn changed(change: &Change, key: &str) -> bool {
-    change.before.as_ref().and_then(|v| v.get(key))
-        != change.after.as_ref().and_then(|v| v.get(key))
-}
 
 /// An upstream value the plan needed, or an internal error (the spec lets no `up` run without it).
 fn need(v: &Option<String>, what: &str, a: &str) -> Result<String> {

@@ -11,7 +11,7 @@ use hms_core::state::Resource;
 use hms_core::{Error, Result};
 use serde_json::Value;
 
-use super::{changed, description, ec_tags, Recorded};
+use super::{description, ec_tags, Recorded};
 use crate::spec::Spec;
 use crate::Clients;
 
@@ -86,7 +86,7 @@ pub(super) async fn update(
 ) -> Result<Resource> {
     let a = change.address.as_str();
     hms_core::tags::sync(&ElastiCacheTags(&c.elasticache), &r.arn(change)?, change).await?;
-    if !changed(change, "parameters") {
+    if !change.changed("parameters") {
         return Ok(r.resource);
     }
     let found = change

@@ -9,7 +9,7 @@ use hms_core::plan::Change;
 use hms_core::state::Resource;
 use hms_core::{Error, Result};
 
-use super::{changed, description, need, Recorded};
+use super::{description, need, Recorded};
 use crate::spec::Spec;
 use crate::token::Token;
 use crate::Clients;
@@ -79,11 +79,11 @@ async fn restore(c: &Clients, a: &str, id: &str) -> Result<()> {
 
 pub(super) async fn update(c: &Clients, change: &Change, r: Recorded) -> Result<Resource> {
     let a = change.address.as_str();
-    if changed(change, "scheduled_for_deletion") {
+    if change.changed("scheduled_for_deletion") {
         restore(c, a, &r.id).await?;
     }
     hms_core::tags::sync(&SecretsTags(&c.secrets), &r.id, change).await?;
-    if changed(change, "kms_key") {
+    if change.changed("kms_key") {
         let key = change
             .after
             .as_ref()

@@ -7,7 +7,7 @@ use hms_core::plan::Change;
 use hms_core::state::Resource;
 use hms_core::{Error, Result};
 
-use super::{changed, description, ec_tags, Recorded};
+use super::{description, ec_tags, Recorded};
 use crate::spec::Spec;
 use crate::Clients;
 
@@ -47,7 +47,7 @@ pub(super) async fn update(
 ) -> Result<Resource> {
     let a = change.address.as_str();
     hms_core::tags::sync(&ElastiCacheTags(&c.elasticache), &r.arn(change)?, change).await?;
-    if changed(change, "subnets") {
+    if change.changed("subnets") {
         c.elasticache
             .modify_cache_subnet_group()
             .cache_subnet_group_name(&r.id)

@@ -13,7 +13,7 @@ use hms_core::ui::{wait_until, Task};
 use hms_core::{Error, Result};
 use serde_json::Value;
 
-use super::{changed, stamp, tags_after, Recorded};
+use super::{stamp, tags_after, Recorded};
 use crate::addr::Addr;
 use crate::spec::{major_of, Spec};
 use crate::Clients;
@@ -109,10 +109,10 @@ pub(super) async fn update(
         .and_then(Value::as_object)
         .is_some_and(|m| {
             m.keys()
-                .any(|k| k != "created" && k != "tags" && changed(change, k))
+                .any(|k| k != "created" && k != "tags" && change.changed(k))
         });
     if !modified {
-        if changed(change, "created") {
+        if change.changed("created") {
             return wait_available(c, ctx, task, spec, "available").await;
         }
         return Ok(r.resource);
@@ -139,7 +139,7 @@ fn modification(
     change: &Change,
     r: &Recorded,
 ) -> ModifyDBInstanceFluentBuilder {
-    let ch = |k: &str| changed(change, k);
+    let ch = |k: &str| change.changed(k);
     let mut m = c
         .rds
         .modify_db_instance()

@@ -126,11 +126,6 @@ fn tags_after(change: &Change) -> Vec<Tag> {
     rds_tags(&change_tags(change.after.as_ref()))
 }
 
-/// Whether `key` differs between the change's before and after.
-fn changed(change: &Change, key: &str) -> bool {
-    change.before.as_ref().and_then(|v| v.get(key))
-        != change.after.as_ref().and_then(|v| v.get(key))
-}
 
 /// `20261128t030405z` for snapshot names.
 pub fn stamp() -> String {

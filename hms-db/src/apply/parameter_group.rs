@@ -8,7 +8,7 @@ use hms_core::plan::Change;
 use hms_core::state::Resource;
 use hms_core::{Error, Result};
 
-use super::{changed, tags_after, Recorded};
+use super::{tags_after, Recorded};
 use crate::spec::Spec;
 use crate::Clients;
 
@@ -119,7 +119,7 @@ pub(super) async fn update(
     change: &Change,
     r: Recorded,
 ) -> Result<Resource> {
-    if changed(change, "parameters") {
+    if change.changed("parameters") {
         write_parameters(c, &change.address, &r.id, spec).await?;
     }
     Ok(r.resource)

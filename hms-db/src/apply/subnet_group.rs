@@ -5,7 +5,7 @@ use hms_core::plan::Change;
 use hms_core::state::Resource;
 use hms_core::{Error, Result};
 
-use super::{changed, tags_after, Recorded};
+use super::{tags_after, Recorded};
 use crate::spec::Spec;
 use crate::Clients;
 
@@ -41,7 +41,7 @@ pub(super) async fn update(
     change: &Change,
     r: Recorded,
 ) -> Result<Resource> {
-    if changed(change, "subnets") {
+    if change.changed("subnets") {
         c.rds
             .modify_db_subnet_group()
             .db_subnet_group_name(&r.id)

@@ -51,8 +51,12 @@ pub async fn log_group(
             Ok(Some(Resource::new(name)))
         }
         Step::Update => {
-            if super::attrs_changed(change) {
+            // Only what differs: a run stopped between CreateLogGroup and PutRetentionPolicy leaves the
+            // retention to set and the key already associated.
+            if change.changed("retention_days") {
                 retention(c, spec, &name).await?;
+            }
+            if change.changed("kms_key") {
                 if let Some(key) = spec.logging.as_ref().and_then(|l| l.kms_key.clone()) {
                     c.logs
                         .associate_kms_key()

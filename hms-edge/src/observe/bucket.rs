@@ -150,12 +150,18 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Part> {
         .owned_address(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .as_deref()
         == Some(BUCKET.to_string().as_str());
+    let policy = policy?.and_then(|p| p.policy().map(str::to_owned));
     if !recorded && !owned {
-        part.conflicts.push(format!(
-            "{BUCKET} {name} already exists and hms-edge did not make it; choose another edge.bucket, or tag it hms:stack={}, hms:env={}, hms:tool=hms-edge, hms:address={BUCKET} to adopt it",
-            spec.tagger.id.stack, spec.tagger.id.env
-        ));
-        return Ok(part);
+        let resource = format!("{BUCKET} {name}");
+        if !hms_core::s3::is_leftover(&c.s3, &resource, &name, &tags, policy.is_some()).await? {
+            part.conflicts.push(format!(
+                "{BUCKET} {name} already exists and hms-edge did not make it; choose another edge.bucket, or tag it hms:stack={}, hms:env={}, hms:tool=hms-edge, hms:address={BUCKET} to adopt it",
+                spec.tagger.id.stack, spec.tagger.id.env
+            ));
+            return Ok(part);
+        }
+        part.notes
+            .push(hms_core::s3::leftover_note(&BUCKET.to_string(), &name, "hms-edge"));
     }
     let found = Found::new(&name)
         .attr("name", name.clone())
@@ -199,7 +205,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Part> {
         .tags(tags)
         .info("arn", format!("arn:aws:s3:::{name}"));
     part.found.insert(BUCKET.to_string(), found);
-    if let Some(p) = policy?.and_then(|p| p.policy().map(str::to_owned)) {
+    if let Some(p) = policy {
         part.found.insert(
             Addr::BucketPolicy.to_string(),
             Found::new(&name)
@@ -209,24 +215,4 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Part> {
         );
     }
     Ok(part)
-}
-
-/// Whether the bucket holds any object version or delete marker (one ListObjectVersions call).
-pub async fn has_versions(c: &Clients, name: &str) -> Result<bool> {
-    match c
-        .s3
-        .list_object_versions()
-        .bucket(name)
-        .max_keys(1)
-        .send()
-        .await
-    {
-        Ok(o) => Ok(!o.versions().is_empty() || !o.delete_markers().is_empty()),
-        Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(false),
-        Err(e) => Err(Error::aws(
-            format!("{BUCKET} {name}"),
-            "s3:ListObjectVersions",
-            e,
-        )),
-    }
 }

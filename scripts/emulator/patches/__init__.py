@@ -53,3 +53,4 @@ from . import secretsmanager_version_stage  # noqa: E402,F401
 from . import cloudfront_config  # noqa: E402,F401
 from . import cloudfront_etag  # noqa: E402,F401
 from . import cloudfront_policies  # noqa: E402,F401
+from . import logs_kms_key  # noqa: E402,F401
