@@ -13,7 +13,7 @@ use crate::cli::AwsArgs;
 use crate::error::{Error, Result};
 
 /// Attempts per call when neither `--max-attempts` nor `[aws] max_attempts` says otherwise: with the
-/// adaptive mode's backoff (jittered, capped at 20 s) that rides out a few minutes of throttling and
+/// standard mode's backoff (jittered, capped at 20 s) that rides out a minute or two of throttling and
 /// 5xx answers. Creates are retried too: every tool adopts what an earlier attempt made.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
@@ -73,9 +73,13 @@ pub async fn sdk_config(args: &AwsArgs, region: &str, max_attempts: Option<u32>)
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .retry_config(
-            // Adaptive: exponential backoff with jitter, and a client-side rate limit once AWS throttles,
-            // so that the concurrent describes of one round back off together.
-            RetryConfig::adaptive()
+            // Standard mode: exponential backoff with full jitter (200 ms doubling, capped at 20 s) and the
+            // SDK's retry quota (a retry storm against a failing service drains it and stops retrying).
+            // Not adaptive: its client-side rate limiter starts from the rate a CLI has measured so far
+            // (near zero in its first seconds), so one throttling answer held every later call of the run
+            // at 0.5 requests a second and a retry at 5 tokens (about 10 s each); the fault trials of
+            // tests/tests/reliability.rs measure the difference.
+            RetryConfig::standard()
                 .with_max_attempts(attempts)
                 .with_initial_backoff(Duration::from_millis(200))
                 .with_max_backoff(Duration::from_secs(20)),

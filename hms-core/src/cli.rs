@@ -67,7 +67,7 @@ pub struct AwsArgs {
     #[arg(long, value_name = "URL", global = true)]
     pub endpoint_url: Option<String>,
 
-    /// Attempts per AWS call, with the adaptive retry mode's backoff (default: [aws] max_attempts, else 8).
+    /// Attempts per AWS call, with the standard retry mode's jittered backoff (default: [aws] max_attempts, else 8).
     #[arg(long, value_name = "N", global = true)]
     pub max_attempts: Option<u32>,
 }
