@@ -330,10 +330,16 @@ async fn bucket(
     let mut note = None;
     if let Some(conflict) = not_ours(spec, name, &st.tags, recorded) {
         let resource = format!("{BUCKET} {name}");
-        if !hms_core::s3::is_leftover(&c.s3, &resource, name, &st.tags, !st.policy.is_null()).await? {
+        if !hms_core::s3::is_leftover(&c.s3, &resource, name, &st.tags, !st.policy.is_null())
+            .await?
+        {
             return Ok((None, vec![conflict], None));
         }
-        note = Some(hms_core::s3::leftover_note(&BUCKET.to_string(), name, "hms-backup"));
+        note = Some(hms_core::s3::leftover_note(
+            &BUCKET.to_string(),
+            name,
+            "hms-backup",
+        ));
     }
     let mut conflicts = Vec::new();
     if !region.is_empty() && region != spec.region {

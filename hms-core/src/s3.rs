@@ -6,7 +6,13 @@ use crate::{Error, Result};
 /// Whether the bucket holds any object version or delete marker (one ListObjectVersions call);
 /// `false` when the bucket is gone. `resource` names the bucket in an error (`backup.bucket NAME`).
 pub async fn has_versions(s3: &aws_sdk_s3::Client, resource: &str, name: &str) -> Result<bool> {
-    match s3.list_object_versions().bucket(name).max_keys(1).send().await {
+    match s3
+        .list_object_versions()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+    {
         Ok(o) => Ok(!o.versions().is_empty() || !o.delete_markers().is_empty()),
         Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(false),
         Err(e) => Err(Error::aws(resource, "s3:ListObjectVersions", e)),

@@ -270,7 +270,6 @@ fn service(spec: &Spec, s: &Service, td_hash: &str, routed: Vec<Addr>) -> Desire
         .after(routed)
 }
 
-
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec, &observed.origin), &observed.found);

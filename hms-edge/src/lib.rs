@@ -167,7 +167,9 @@ impl Tool for Edge {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        if hms_core::s3::has_versions(&self.clients.s3, &format!("{} {name}", Addr::Bucket), &name).await? {
+        if hms_core::s3::has_versions(&self.clients.s3, &format!("{} {name}", Addr::Bucket), &name)
+            .await?
+        {
             return Err(Error::Refused(format!(
                 "{} {name} holds objects; nothing was deleted. Copy what you need, then run 'hms-edge down --force-empty' to delete them with the bucket",
                 Addr::Bucket

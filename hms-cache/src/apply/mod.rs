@@ -108,7 +108,6 @@ impl Recorded {
     }
 }
 
-
 /// An upstream value the plan needed, or an internal error (the spec lets no `up` run without it).
 fn need(v: &Option<String>, what: &str, a: &str) -> Result<String> {
     v.clone()

@@ -126,7 +126,6 @@ fn tags_after(change: &Change) -> Vec<Tag> {
     rds_tags(&change_tags(change.after.as_ref()))
 }
 
-
 /// `20261128t030405z` for snapshot names.
 pub fn stamp() -> String {
     hms_core::state::rfc3339(SystemTime::now())

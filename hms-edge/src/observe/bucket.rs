@@ -160,8 +160,11 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Part> {
             ));
             return Ok(part);
         }
-        part.notes
-            .push(hms_core::s3::leftover_note(&BUCKET.to_string(), &name, "hms-edge"));
+        part.notes.push(hms_core::s3::leftover_note(
+            &BUCKET.to_string(),
+            &name,
+            "hms-edge",
+        ));
     }
     let found = Found::new(&name)
         .attr("name", name.clone())
