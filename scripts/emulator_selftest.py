@@ -1332,6 +1332,31 @@ def test_logs_kms_key(endpoint: str, account: str) -> None:
     logs.delete_log_group(logGroupName=name)
 
 
+def test_ec2_network_acls(endpoint: str, account: str) -> None:
+    """A new ACL has AWS's final deny rules; a deleted subnet leaves no association behind."""
+    ec2 = aws_client("ec2", endpoint, account)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+
+    def described() -> dict:
+        return ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]
+
+    finals = sorted((e["RuleNumber"], e["Egress"], e["RuleAction"]) for e in described()["Entries"])
+    check(finals == [(32767, False, "deny"), (32767, True, "deny")],
+          f"CreateNetworkAcl: the final deny rules in and out ({finals})")
+    current = [a for n in ec2.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"]
+        for a in n["Associations"] if a["SubnetId"] == subnet][0]["NetworkAclAssociationId"]
+    ec2.replace_network_acl_association(AssociationId=current, NetworkAclId=acl)
+    check([a["SubnetId"] for a in described()["Associations"]] == [subnet],
+          "ReplaceNetworkAclAssociation: the subnet is the new ACL's")
+    ec2.delete_subnet(SubnetId=subnet)
+    check(described()["Associations"] == [], "DeleteSubnet: its ACL association is gone")
+    ec2.delete_network_acl(NetworkAclId=acl)
+    ec2.delete_vpc(VpcId=vpc)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1360,6 +1385,7 @@ def main() -> int:
     test_elasticache_deletion(args.endpoint, account)
     test_secretsmanager_version_stage(args.endpoint, account)
     test_logs_kms_key(args.endpoint, account)
+    test_ec2_network_acls(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)

@@ -59,6 +59,10 @@ pub enum Addr {
     RolePolicy,
     /// The flow log: `vpc.flow_log`.
     FlowLog,
+    /// The network ACL of the public or the private subnets: `vpc.nacl.public`.
+    Nacl(Tier),
+    /// A subnet's network ACL association: `vpc.nacl_assoc.private[us-east-1a]`.
+    NaclAssoc(Tier, String),
 }
 
 /// The address kinds keyed by an AZ, as written before the `[az]`.
@@ -70,12 +74,14 @@ const EIP: &str = "vpc.eip.nat";
 const NAT: &str = "vpc.nat";
 const RT_PRIVATE: &str = "vpc.route_table.private";
 const ROUTE_PRIVATE: &str = "vpc.route.private_default";
+const NACL_ASSOC_PUBLIC: &str = "vpc.nacl_assoc.public";
+const NACL_ASSOC_PRIVATE: &str = "vpc.nacl_assoc.private";
 
 /// Makes a keyed address from its key.
 type Keyed = fn(String) -> Addr;
 
 /// The kinds without a key.
-const PLAIN: [Addr; 10] = [
+const PLAIN: [Addr; 12] = [
     Addr::Vpc,
     Addr::Igw,
     Addr::RouteTablePublic,
@@ -86,6 +92,8 @@ const PLAIN: [Addr; 10] = [
     Addr::Role,
     Addr::RolePolicy,
     Addr::FlowLog,
+    Addr::Nacl(Tier::Public),
+    Addr::Nacl(Tier::Private),
 ];
 
 impl Addr {
@@ -127,6 +135,16 @@ impl Addr {
         }
     }
 
+    /// A subnet's network ACL association.
+    pub fn nacl_assoc(tier: Tier, az: &str) -> Self {
+        Addr::NaclAssoc(tier, az.to_owned())
+    }
+
+    /// Whether this is a network ACL (public or private).
+    pub fn is_nacl(&self) -> bool {
+        matches!(self, Addr::Nacl(_))
+    }
+
     /// Whether this is a subnet.
     pub fn is_subnet(&self) -> bool {
         matches!(self, Addr::Subnet(..))
@@ -152,6 +170,10 @@ impl Addr {
             Addr::Role => ("vpc.flow_logs.role", None),
             Addr::RolePolicy => ("vpc.flow_logs.role_policy", None),
             Addr::FlowLog => ("vpc.flow_log", None),
+            Addr::Nacl(Tier::Public) => ("vpc.nacl.public", None),
+            Addr::Nacl(Tier::Private) => ("vpc.nacl.private", None),
+            Addr::NaclAssoc(Tier::Public, az) => (NACL_ASSOC_PUBLIC, Some(az)),
+            Addr::NaclAssoc(Tier::Private, az) => (NACL_ASSOC_PRIVATE, Some(az)),
             Addr::Subnet(Tier::Public, az) => (SUBNET_PUBLIC, Some(az)),
             Addr::Subnet(Tier::Private, az) => (SUBNET_PRIVATE, Some(az)),
             Addr::Rta(Tier::Public, az) => (RTA_PUBLIC, Some(az)),
@@ -178,7 +200,7 @@ impl Address for Addr {
         if let Some(a) = PLAIN.iter().find(|a| a.parts().0 == address) {
             return Some(a.clone());
         }
-        let kinds: [(&str, Keyed); 8] = [
+        let kinds: [(&str, Keyed); 10] = [
             (SUBNET_PUBLIC, |az| Addr::Subnet(Tier::Public, az)),
             (SUBNET_PRIVATE, |az| Addr::Subnet(Tier::Private, az)),
             (RTA_PUBLIC, |az| Addr::Rta(Tier::Public, az)),
@@ -187,6 +209,8 @@ impl Address for Addr {
             (NAT, Addr::Nat),
             (RT_PRIVATE, Addr::RouteTablePrivate),
             (ROUTE_PRIVATE, Addr::RoutePrivate),
+            (NACL_ASSOC_PUBLIC, |az| Addr::NaclAssoc(Tier::Public, az)),
+            (NACL_ASSOC_PRIVATE, |az| Addr::NaclAssoc(Tier::Private, az)),
         ];
         kinds
             .iter()
@@ -254,6 +278,12 @@ mod tests {
             (Addr::Role, "vpc.flow_logs.role"),
             (Addr::RolePolicy, "vpc.flow_logs.role_policy"),
             (Addr::FlowLog, "vpc.flow_log"),
+            (Addr::Nacl(Tier::Public), "vpc.nacl.public"),
+            (Addr::Nacl(Tier::Private), "vpc.nacl.private"),
+            (
+                Addr::nacl_assoc(Tier::Private, az),
+                "vpc.nacl_assoc.private[us-east-1a]",
+            ),
         ] {
             assert_eq!(a.to_string(), text);
             assert_eq!(Addr::parse(text), Some(a), "{text}");

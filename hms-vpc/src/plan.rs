@@ -21,6 +21,7 @@ pub fn desired(spec: &Spec, account: Option<&str>) -> Vec<Desired> {
     out.extend(gateways(spec));
     out.extend(routes(spec));
     out.push(endpoint(spec));
+    out.extend(network_acls(spec));
     if let Some(fl) = &spec.flow_logs {
         out.extend(flow_logs(spec, fl, account.unwrap_or("(the account)")));
     }
@@ -124,6 +125,39 @@ fn routes(spec: &Spec) -> Vec<Desired> {
                     .attr("subnet", &subnet)
                     .replace_on(&["subnet"])
                     .uses([table, subnet]),
+            );
+        }
+    }
+    out
+}
+
+/// The network ACLs of the public and the private subnets, and each subnet's association with its
+/// tier's ACL (so the VPC's default ACL, which allows everything, holds no subnet). The rules are compared
+/// as written (`100 allow tcp 443 0.0.0.0/0`), a rule added by hand is drift; the implicit final deny
+/// (rule 32767) is AWS's and not listed.
+fn network_acls(spec: &Spec) -> Vec<Desired> {
+    let mut out = Vec::new();
+    for tier in [Tier::Public, Tier::Private] {
+        let acl = Addr::Nacl(tier);
+        let rules = spec.acl_rules(tier);
+        let written = |r: &[crate::spec::AclRule]| -> Vec<String> {
+            r.iter().map(ToString::to_string).collect()
+        };
+        out.push(
+            Desired::new(&acl)
+                .attr("ingress", written(&rules.ingress))
+                .attr("egress", written(&rules.egress))
+                .tags(spec.tags(&acl, &spec.name(&format!("{}-acl", tier.as_str()))))
+                .uses([Addr::Vpc]),
+        );
+        for az in &spec.azs {
+            let subnet = Addr::subnet(tier, &az.name);
+            out.push(
+                Desired::new(Addr::nacl_assoc(tier, &az.name))
+                    .attr("network_acl", &acl)
+                    .attr("subnet", &subnet)
+                    .replace_on(&["subnet"])
+                    .uses([acl.clone(), subnet]),
             );
         }
     }
@@ -236,8 +270,8 @@ mod tests {
         let p = plan(&s, &Observed::default());
         let s_ = p.summary();
         // vpc, default sg, 6 subnets, igw, eip, nat, 4 route tables, 4 routes, 6 associations, endpoint,
-        // log group, role, role policy, flow log.
-        assert_eq!(s_.create, 1 + 1 + 6 + 1 + 1 + 1 + 4 + 4 + 6 + 1 + 4);
+        // 2 network ACLs and 6 associations, log group, role, role policy, flow log.
+        assert_eq!(s_.create, 1 + 1 + 6 + 1 + 1 + 1 + 4 + 4 + 6 + 1 + 2 + 6 + 4);
         assert_eq!(s_.update + s_.replace + s_.delete, 0);
     }
 
@@ -276,6 +310,8 @@ mod tests {
             ),
             ("vpc.rta.public[us-east-1d]".into(), Action::Create),
             ("vpc.rta.private[us-east-1d]".into(), Action::Create),
+            ("vpc.nacl_assoc.public[us-east-1d]".into(), Action::Create),
+            ("vpc.nacl_assoc.private[us-east-1d]".into(), Action::Create),
             ("vpc.endpoint.s3".into(), Action::Update),
         ];
         let mut got = actions(&p);
@@ -323,6 +359,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
+                ("vpc.nacl_assoc.private[us-east-1a]".into(), Action::Replace),
                 ("vpc.rta.private[us-east-1a]".into(), Action::Replace),
                 ("vpc.subnet.private[us-east-1a]".into(), Action::Replace),
             ]
@@ -340,6 +377,6 @@ mod tests {
             .iter()
             .filter(|c| c.action == Action::Delete)
             .all(|c| c.address.contains("us-east-1c")));
-        assert_eq!(p.summary().delete, 6, "{:?}", actions(&p));
+        assert_eq!(p.summary().delete, 8, "{:?}", actions(&p));
     }
 }

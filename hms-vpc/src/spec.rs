@@ -11,7 +11,7 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::addr::Addr;
+use crate::addr::{Addr, Tier};
 
 use hms_core::config::LOG_RETENTION_DAYS as RETENTION_DAYS;
 
@@ -40,6 +40,11 @@ pub struct VpcConfig {
     /// Buckets the S3 gateway endpoint lets the VPC reach besides the stack's own (backups, static,
     /// logs, the `[state] url` bucket) and ECR's image layers: e.g. a state bucket given by --state.
     pub s3_endpoint_buckets: Option<Vec<String>>,
+    /// TCP ports the public subnets' network ACL lets in from anywhere (default 80 and 443: the ALB).
+    pub public_ingress_ports: Option<Vec<u16>>,
+    /// TCP ports the private subnets may reach outside the VPC through the NAT gateway (default 443:
+    /// ECR, AWS APIs, HTTPS services); the public ACL lets them out too, for the NAT.
+    pub private_egress_ports: Option<Vec<u16>>,
     /// Extra tags on every VPC resource.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -79,6 +84,10 @@ pub struct Spec {
     pub flow_logs: Option<FlowLogs>,
     /// The buckets the S3 endpoint's policy allows (sorted): the stack's, the state bucket, the extra ones.
     pub endpoint_buckets: Vec<String>,
+    /// TCP ports open from anywhere into the public subnets (sorted, distinct).
+    pub public_ingress_ports: Vec<u16>,
+    /// TCP ports the private subnets reach outside the VPC (sorted, distinct).
+    pub private_egress_ports: Vec<u16>,
     pub tagger: Tagger,
     /// `[vpc] tags`, added to every resource's tags.
     pub extra_tags: BTreeMap<String, String>,
@@ -235,6 +244,18 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
     let nat = nat_mode(config, cfg)?;
     let flow_logs = flow_logs(config, cfg, tagger)?;
     let endpoint_buckets = endpoint_buckets(config, cfg, tagger)?;
+    let public_ingress_ports = ports(
+        config,
+        "vpc.public_ingress_ports",
+        cfg.public_ingress_ports.as_deref(),
+        &[80, 443],
+    )?;
+    let private_egress_ports = ports(
+        config,
+        "vpc.private_egress_ports",
+        cfg.private_egress_ports.as_deref(),
+        &[443],
+    )?;
     for key in cfg.tags.keys() {
         if key.starts_with("aws:") || key.starts_with("hms:") || key == "Name" {
             return Err(config.invalid(
@@ -258,6 +279,8 @@ pub fn decide(config: &Config, cfg: &VpcConfig, tagger: &Tagger) -> Result<Spec>
         nat,
         flow_logs,
         endpoint_buckets,
+        public_ingress_ports,
+        private_egress_ports,
         tagger: tagger.clone(),
         extra_tags: cfg.tags.clone(),
     })
@@ -339,6 +362,143 @@ fn subnets(
 }
 
 /// Every subnet inside the VPC, none overlapping another.
+
+/// A port list of the network ACLs: TCP ports 1-1023 (the ephemeral range 1024-65535 is open for return
+/// traffic already; 22 and 3389 are denied from anywhere before any allow, so they cannot be opened).
+fn ports(config: &Config, key: &str, given: Option<&[u16]>, default: &[u16]) -> Result<Vec<u16>> {
+    let mut out: Vec<u16> = given.unwrap_or(default).to_vec();
+    for (i, p) in out.iter().enumerate() {
+        if *p == 22 || *p == 3389 {
+            return Err(config.invalid(
+                &format!("{key}[{i}]"),
+                format!("{p}: SSH and RDP are denied from anywhere by the network ACLs; reach instances through SSM Session Manager instead"),
+            ));
+        }
+        if *p == 0 || *p >= 1024 {
+            return Err(config.invalid(
+                &format!("{key}[{i}]"),
+                format!("{p}: a TCP port from 1 to 1023 (1024-65535 are open for return traffic already)"),
+            ));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// One network ACL rule, written as the plan shows it and state keeps it: `100 allow tcp 443 0.0.0.0/0`
+/// (`all` for every protocol, then no port; `1024-65535` for a range).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclRule {
+    pub number: i32,
+    pub allow: bool,
+    /// `None`: every protocol (-1); `Some(6)`: TCP.
+    pub tcp: bool,
+    pub ports: Option<(i32, i32)>,
+    pub cidr: String,
+}
+
+impl AclRule {
+    fn tcp(number: i32, allow: bool, ports: (i32, i32), cidr: &str) -> Self {
+        AclRule {
+            number,
+            allow,
+            tcp: true,
+            ports: Some(ports),
+            cidr: cidr.to_owned(),
+        }
+    }
+
+    fn all(number: i32, cidr: &str) -> Self {
+        AclRule {
+            number,
+            allow: true,
+            tcp: false,
+            ports: None,
+            cidr: cidr.to_owned(),
+        }
+    }
+
+    /// The protocol as EC2 takes it: `6` (TCP) or `-1` (all).
+    pub fn protocol(&self) -> &'static str {
+        if self.tcp {
+            "6"
+        } else {
+            "-1"
+        }
+    }
+}
+
+impl std::fmt::Display for AclRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = if self.allow { "allow" } else { "deny" };
+        let proto = if self.tcp { "tcp" } else { "all" };
+        write!(f, "{} {action} {proto}", self.number)?;
+        match self.ports {
+            Some((a, b)) if a == b => write!(f, " {a}")?,
+            Some((a, b)) => write!(f, " {a}-{b}")?,
+            None => {}
+        }
+        write!(f, " {}", self.cidr)
+    }
+}
+
+/// The rule number in a rule's written form (its first word).
+pub fn rule_number(written: &str) -> Option<i32> {
+    written.split_whitespace().next()?.parse().ok()
+}
+
+/// The ephemeral ports return traffic comes back on (Linux, NAT gateways and ELB use parts of it).
+pub const EPHEMERAL: (i32, i32) = (1024, 65535);
+
+/// A network ACL's inbound and outbound rules, in rule-number order.
+pub struct AclRules {
+    pub ingress: Vec<AclRule>,
+    pub egress: Vec<AclRule>,
+}
+
+impl Spec {
+    /// The rules of the public or the private subnets' network ACL. SSH and RDP are denied from anywhere
+    /// first (rules 10 and 20, before every allow: the ephemeral allow below covers 3389 too).
+    /// Public in: the ALB's ports from anywhere, return traffic on the ephemeral ports, everything from
+    /// the VPC (the NAT gateway forwards the private subnets' traffic, targets answer the ALB). Public
+    /// out: everything into the VPC, the answers to clients (ephemeral), what the NAT forwards for the
+    /// private subnets. Private in: the VPC, and return traffic through the NAT. Private out: the VPC,
+    /// and the ports the private subnets reach outside.
+    pub fn acl_rules(&self, tier: Tier) -> AclRules {
+        let any = "0.0.0.0/0";
+        let vpc = self.cidr.to_string();
+        let tcp_from = |first: i32, ports: &[u16]| -> Vec<AclRule> {
+            ports
+                .iter()
+                .zip((first..).step_by(10))
+                .map(|(p, n)| AclRule::tcp(n, true, (i32::from(*p), i32::from(*p)), any))
+                .collect()
+        };
+        let mut ingress = vec![
+            AclRule::tcp(10, false, (22, 22), any),
+            AclRule::tcp(20, false, (3389, 3389), any),
+            AclRule::all(100, &vpc),
+        ];
+        let mut egress = vec![AclRule::all(100, &vpc)];
+        match tier {
+            Tier::Public => {
+                let open = tcp_from(110, &self.public_ingress_ports);
+                let after = 110 + 10 * i32::try_from(open.len()).unwrap_or(0);
+                ingress.extend(open);
+                ingress.push(AclRule::tcp(after, true, EPHEMERAL, any));
+                egress.push(AclRule::tcp(110, true, EPHEMERAL, any));
+                egress.extend(tcp_from(120, &self.private_egress_ports));
+            }
+            Tier::Private => {
+                ingress.push(AclRule::tcp(110, true, EPHEMERAL, any));
+                egress.extend(tcp_from(110, &self.private_egress_ports));
+            }
+        }
+        AclRules { ingress, egress }
+    }
+}
+
 fn check_layout(
     config: &Config,
     cidr: Ipv4Net,
@@ -556,12 +716,62 @@ mod tests {
     }
 
     #[test]
+    fn network_acl_rules_deny_admin_ports_before_any_allow() {
+        let s = spec(&["vpc.private_egress_ports=[443, 80, 443]"]).expect("spec");
+        let written = |r: &[AclRule]| r.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let public = s.acl_rules(Tier::Public);
+        assert_eq!(
+            written(&public.ingress),
+            [
+                "10 deny tcp 22 0.0.0.0/0",
+                "20 deny tcp 3389 0.0.0.0/0",
+                "100 allow all 10.0.0.0/16",
+                "110 allow tcp 80 0.0.0.0/0",
+                "120 allow tcp 443 0.0.0.0/0",
+                "130 allow tcp 1024-65535 0.0.0.0/0",
+            ]
+        );
+        // The NAT forwards what the private subnets may reach: 80 and 443, once each.
+        assert_eq!(
+            written(&public.egress),
+            [
+                "100 allow all 10.0.0.0/16",
+                "110 allow tcp 1024-65535 0.0.0.0/0",
+                "120 allow tcp 80 0.0.0.0/0",
+                "130 allow tcp 443 0.0.0.0/0",
+            ]
+        );
+        let private = s.acl_rules(Tier::Private);
+        assert_eq!(
+            written(&private.egress),
+            [
+                "100 allow all 10.0.0.0/16",
+                "110 allow tcp 80 0.0.0.0/0",
+                "120 allow tcp 443 0.0.0.0/0",
+            ]
+        );
+        for rules in [&public.ingress, &private.ingress] {
+            let first_allow = rules.iter().position(|r| r.allow).unwrap_or(rules.len());
+            assert!(
+                rules[..first_allow].len() == 2 && rules.iter().filter(|r| !r.allow).count() == 2
+            );
+        }
+        assert_eq!(rule_number("130 allow tcp 443 0.0.0.0/0"), Some(130));
+    }
+
+    #[test]
     fn bad_inputs_name_the_key() {
         let cases: &[(&[&str], &str)] = &[
             (&["vpc.cidr=10.0.0.0/33"], "vpc.cidr"),
             (&["vpc.cidr=banana"], "vpc.cidr"),
             (&["vpc.cidr=10.0.0.0/8"], "/16 to /28"),
             (&["vpc.cidr=10.0.0.1/16"], "host bits"),
+            (
+                &["vpc.public_ingress_ports=[443, 22]"],
+                "vpc.public_ingress_ports[1]",
+            ),
+            (&["vpc.private_egress_ports=[3389]"], "SSM Session Manager"),
+            (&["vpc.private_egress_ports=[8443]"], "from 1 to 1023"),
             (
                 &[r#"vpc.private_subnets=["10.1.1.0/24","10.0.2.0/24","10.0.3.0/24"]"#],
                 "outside vpc.cidr",

@@ -194,7 +194,7 @@ fn up_builds_the_reference_vpc_and_converges() {
     let (doc, _) = s.run(&["up"], 0);
     let out = &doc["outputs"]["vpc"];
     assert_eq!(doc["stack"], s.name.as_str());
-    assert_eq!(run_counts(&doc), (30, 0, 0));
+    assert_eq!(run_counts(&doc), (38, 0, 0));
 
     let vpcs = s.vpcs();
     assert_eq!(vpcs.len(), 1);
@@ -434,7 +434,8 @@ fn config_changes_plan_and_apply_exactly_those_changes() {
         0,
     );
 
-    // A fourth AZ: exactly two subnets, a route table, its route, two associations, and the endpoint update.
+    // A fourth AZ: exactly two subnets, a route table, its route, two route table and two network ACL
+    // associations, and the endpoint update.
     let four = [
         "--set",
         r#"vpc.azs=["us-east-1a","us-east-1b","us-east-1c","us-east-1d"]"#,
@@ -446,11 +447,11 @@ fn config_changes_plan_and_apply_exactly_those_changes() {
         2,
     );
     assert!(
-        err.contains("Plan: 6 to create, 1 to update, 0 to replace, 0 to delete."),
+        err.contains("Plan: 8 to create, 1 to update, 0 to replace, 0 to delete."),
         "{err}"
     );
     let (doc, _) = s.run(&[&["up"][..], &four[..]].concat(), 0);
-    assert_eq!(run_counts(&doc), (6, 1, 0));
+    assert_eq!(run_counts(&doc), (8, 1, 0));
     assert_eq!(s.subnets().len(), 8);
     assert_eq!(s.route_tables().len(), 5);
     assert_eq!(s.endpoints()[0].route_table_ids().len(), 4);
@@ -507,8 +508,8 @@ fn config_changes_plan_and_apply_exactly_those_changes() {
     let (doc, _) = s.run(&[&["up", "--allow-destroy"][..], &three[..]].concat(), 0);
     assert_eq!(
         run_counts(&doc).2,
-        8,
-        "subnets, route table, route, associations, EIP and NAT of us-east-1d"
+        10,
+        "subnets, route table, route, route table and network ACL associations, EIP and NAT of us-east-1d"
     );
     assert_eq!(s.subnets().len(), 6);
     assert_eq!(s.nats().len(), 3);
@@ -534,7 +535,7 @@ fn lost_state_is_adopted_by_tags() {
         .expect("state"),
     )
     .expect("json");
-    assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(30));
+    assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(38));
 }
 
 #[test]
@@ -629,7 +630,7 @@ fn down_removes_everything_and_is_idempotent() {
         "refused down deleted nothing"
     );
     let (doc, _) = s.run(&["down", "--yes"], 0);
-    assert_eq!(run_counts(&doc).2, 30);
+    assert_eq!(run_counts(&doc).2, 38);
     assert!(doc["outputs"].get("vpc").is_none());
     assert_eq!(s.counts(), [0; 7]);
     assert!(s.flow_logs().is_empty());
@@ -679,7 +680,7 @@ fn down_refuses_while_another_tool_uses_the_vpc() {
 fn plan_on_an_empty_account_lists_unknowns_and_creates_nothing() {
     let s = Stack::new("hms-vpc", "plan");
     let (doc, err) = s.run(&["plan", "--detailed-exitcode"], 2);
-    assert!(err.contains("Plan: 30 to create"), "{err}");
+    assert!(err.contains("Plan: 38 to create"), "{err}");
     let unknown: Vec<&str> = doc["unknown"]
         .as_array()
         .expect("unknown")
@@ -991,6 +992,12 @@ fn stack_tags_converge_on_every_taggable_resource() {
         for r in s.route_tables() {
             ec2(format!("route table {:?}", r.route_table_id()), r.tags());
         }
+        let acls = s
+            .block_on(s.ec2().describe_network_acls().filters(s.mine()).send())
+            .expect("network ACLs");
+        for a in acls.network_acls() {
+            ec2(format!("network ACL {:?}", a.network_acl_id()), a.tags());
+        }
         let sgs = s
             .block_on(
                 s.ec2()
@@ -1040,15 +1047,15 @@ fn stack_tags_converge_on_every_taggable_resource() {
             role_tag("hms:address").is_some(),
         ));
 
-        assert_eq!(seen.len(), 19, "{seen:?}");
+        assert_eq!(seen.len(), 21, "{seen:?}");
         for (what, got, hms) in &seen {
             assert_eq!(got.as_deref(), owner, "{what}");
             assert!(hms, "{what} keeps its hms:* tags");
         }
     });
     assert_eq!(
-        updated, 19,
-        "VPC, 6 subnets, IGW, EIP, NAT, 4 route tables, default SG, endpoint, flow log, log group, role"
+        updated, 21,
+        "VPC, 6 subnets, IGW, EIP, NAT, 4 route tables, 2 network ACLs, default SG, endpoint, flow log, log group, role"
     );
     // Only retagged: the same resources, the same outputs.
     let (doc, _) = s.run(&["up"], 0);
@@ -1161,4 +1168,187 @@ fn the_s3_endpoint_reaches_only_the_stacks_buckets_and_ecr_layers() {
     assert_eq!(run_counts(&doc), (0, 1, 0), "{err}");
     let (_, err) = s.run(&["down", "--yes"], 0);
     assert!(!err.contains("error"), "{err}");
+}
+
+// Issue 17: the default network ACL allowed everything from the internet, 22 and 3389 included.
+#[test]
+fn network_acls_deny_admin_ports_hold_every_subnet_and_a_hand_added_rule_is_drift() {
+    use std::collections::BTreeSet;
+    let s = Stack::new("hms-vpc", "nacl");
+    s.run(&["up"], 0);
+    let vpc = s.vpcs()[0].vpc_id().expect("vpc id").to_owned();
+    let acls = || {
+        s.rt.block_on(
+            s.ec2()
+                .describe_network_acls()
+                .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+                .send(),
+        )
+        .expect("acls")
+        .network_acls()
+        .to_vec()
+    };
+    // (egress, number, action, protocol, ports, cidr) of each rule but AWS's final deny.
+    type Rule = (bool, i32, String, String, Option<(i32, i32)>, String);
+    let rules = |a: &aws_sdk_ec2::types::NetworkAcl| -> BTreeSet<Rule> {
+        a.entries()
+            .iter()
+            .filter(|e| e.rule_number() != Some(32767))
+            .map(|e| {
+                (
+                    e.egress().unwrap_or_default(),
+                    e.rule_number().unwrap_or_default(),
+                    e.rule_action()
+                        .map(|r| r.as_str().to_owned())
+                        .unwrap_or_default(),
+                    e.protocol().unwrap_or_default().to_owned(),
+                    e.port_range()
+                        .map(|p| (p.from().unwrap_or_default(), p.to().unwrap_or_default())),
+                    e.cidr_block().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let r =
+        |egress: bool, n: i32, action: &str, proto: &str, ports: Option<(i32, i32)>, cidr: &str| {
+            (
+                egress,
+                n,
+                action.to_owned(),
+                proto.to_owned(),
+                ports,
+                cidr.to_owned(),
+            )
+        };
+    let any = "0.0.0.0/0";
+    let vpc_cidr = "10.0.0.0/16";
+    let eph = Some((1024, 65535));
+    let admin = [
+        r(false, 10, "deny", "6", Some((22, 22)), any),
+        r(false, 20, "deny", "6", Some((3389, 3389)), any),
+    ];
+    let mut public: BTreeSet<Rule> = admin.iter().cloned().collect();
+    public.extend([
+        r(false, 100, "allow", "-1", None, vpc_cidr),
+        r(false, 110, "allow", "6", Some((80, 80)), any),
+        r(false, 120, "allow", "6", Some((443, 443)), any),
+        r(false, 130, "allow", "6", eph, any),
+        r(true, 100, "allow", "-1", None, vpc_cidr),
+        r(true, 110, "allow", "6", eph, any),
+        r(true, 120, "allow", "6", Some((443, 443)), any),
+    ]);
+    let mut private: BTreeSet<Rule> = admin.iter().cloned().collect();
+    private.extend([
+        r(false, 100, "allow", "-1", None, vpc_cidr),
+        r(false, 110, "allow", "6", eph, any),
+        r(true, 100, "allow", "-1", None, vpc_cidr),
+        r(true, 110, "allow", "6", Some((443, 443)), any),
+    ]);
+    let subnets_of = |tier: &str| -> BTreeSet<String> {
+        s.subnets()
+            .iter()
+            .filter(|x| tag(x.tags(), "Name").is_some_and(|n| n.contains(&format!("-{tier}-"))))
+            .filter_map(|x| x.subnet_id().map(str::to_owned))
+            .collect()
+    };
+    let named = |all: &[aws_sdk_ec2::types::NetworkAcl], tier: &str| {
+        all.iter()
+            .find(|a| tag(a.tags(), "hms:address") == Some(&format!("vpc.nacl.{tier}")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {tier} ACL"))
+    };
+    let all = acls();
+    assert_eq!(all.len(), 3, "the default ACL and ours");
+    for (tier, want) in [("public", &public), ("private", &private)] {
+        let acl = named(&all, tier);
+        assert_eq!(&rules(&acl), want, "{tier} ACL rules");
+        let held: BTreeSet<String> = acl
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            held,
+            subnets_of(tier),
+            "{tier} ACL holds the {tier} subnets"
+        );
+        assert_eq!(held.len(), 3);
+        assert_eq!(tag(acl.tags(), "hms:stack"), Some(s.name.as_str()));
+    }
+    let default = all
+        .iter()
+        .find(|a| a.is_default() == Some(true))
+        .expect("default ACL");
+    assert!(
+        default.associations().is_empty(),
+        "the default ACL holds no subnet"
+    );
+    let (_, err) = s.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(err.contains("No changes"), "{err}");
+
+    // Drift: a rule added by hand (SSH from an office), a subnet moved back to the default ACL.
+    let public_acl = named(&all, "public");
+    let public_id = public_acl.network_acl_id().expect("id").to_owned();
+    s.rt.block_on(
+        s.ec2()
+            .create_network_acl_entry()
+            .network_acl_id(&public_id)
+            .rule_number(5)
+            .protocol("6")
+            .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+            .egress(false)
+            .cidr_block("203.0.113.0/24")
+            .port_range(
+                aws_sdk_ec2::types::PortRange::builder()
+                    .from(22)
+                    .to(22)
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("hand-added rule");
+    let moved = public_acl.associations()[0].clone();
+    s.rt.block_on(
+        s.ec2()
+            .replace_network_acl_association()
+            .association_id(moved.network_acl_association_id().expect("assoc"))
+            .network_acl_id(default.network_acl_id().expect("default id"))
+            .send(),
+    )
+    .expect("moved back by hand");
+    let (_, err) = s.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        err.contains("vpc.nacl.public") && err.contains("5 allow tcp 22 203.0.113.0/24"),
+        "the hand-added rule is shown: {err}"
+    );
+    assert!(err.contains("+ create  vpc.nacl_assoc.public["), "{err}");
+    s.run(&["up"], 0);
+    let all = acls();
+    assert_eq!(
+        rules(&named(&all, "public")),
+        public,
+        "the hand-added rule is gone"
+    );
+    assert_eq!(
+        named(&all, "public").associations().len(),
+        3,
+        "the subnet is back"
+    );
+    s.run(&["plan", "--detailed-exitcode"], 0);
+    let ids: Vec<String> = all
+        .iter()
+        .filter(|a| a.is_default() != Some(true))
+        .filter_map(|a| a.network_acl_id().map(str::to_owned))
+        .collect();
+    s.run(&["down", "--yes"], 0);
+    let left: Vec<String> =
+        s.rt.block_on(s.ec2().describe_network_acls().send())
+            .expect("acls after down")
+            .network_acls()
+            .iter()
+            .filter_map(|a| a.network_acl_id().map(str::to_owned))
+            .filter(|id| ids.contains(id))
+            .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(left.is_empty(), "down deletes both ACLs: {left:?}");
 }

@@ -210,7 +210,7 @@ fn the_json_plan_has_the_documented_shape_and_up_applies_exactly_a_saved_plan() 
     let plan: Value = serde_json::from_slice(&out.stdout).expect("a JSON plan on stdout");
     let mut json = checked_changes(&plan);
     json.sort();
-    assert_eq!(json.len(), 30, "{plan}");
+    assert_eq!(json.len(), 38, "{plan}");
     assert_eq!(plan["tool"], "hms-vpc");
     assert_eq!(text_changes(&String::from_utf8_lossy(&out.stderr)), json);
 
@@ -220,7 +220,7 @@ fn the_json_plan_has_the_documented_shape_and_up_applies_exactly_a_saved_plan() 
     let (doc, _) = s.run(&["plan", "--out", file_s], 0);
     assert_eq!(doc["hms"], 1);
     let (doc, err) = s.run(&["up", "--plan", file_s], 0);
-    assert_eq!(run_counts(&doc).0, 30, "{err}");
+    assert_eq!(run_counts(&doc).0, 38, "{err}");
 
     // After a change in config: updates, with their attributes.
     let set = ["--set", "stack.tags={owner=\"platform\"}"];

@@ -491,7 +491,7 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         assert!(unknown.contains(&u), "{u} in {unknown:?}");
     }
     for (tool, n) in [
-        ("hms-vpc", 30),
+        ("hms-vpc", 38),
         ("hms-security", 29),
         ("hms-dns", 3),
         ("hms-db", 4),

@@ -390,7 +390,7 @@ fn state_verbs_on_a_converged_stack() {
     s.run(&["up"], 0);
     let (list, _) = verb(&s, &["state", "list"], 0);
     let lines: Vec<&str> = list.lines().collect();
-    assert_eq!(lines.len(), 30, "{list}");
+    assert_eq!(lines.len(), 38, "{list}");
     let (addr, id) = lines
         .iter()
         .find(|l| l.starts_with("vpc.subnet.private[us-east-1a]"))

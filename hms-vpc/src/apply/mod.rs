@@ -4,10 +4,12 @@
 //!
 //! This module matches the change's address and step to the room of its kind: [`network`] (VPC, default
 //! security group, subnets), [`gateways`] (internet gateway, EIPs, NAT gateways), [`routes`] (route
-//! tables, default routes, associations), [`endpoint`] and [`flow_logs`]. An update first makes the tags
+//! tables, default routes, associations), [`acls`] (network ACLs, their rules, the subnets'
+//! associations), [`endpoint`] and [`flow_logs`]. An update first makes the tags
 //! match through the resource's tagging API ([`hms_core::tags::sync`]); a change of tags alone calls
 //! nothing else.
 
+mod acls;
 mod endpoint;
 mod flow_logs;
 mod gateways;
@@ -138,6 +140,8 @@ async fn create(job: &Job<'_>, addr: &Addr) -> Result<Resource> {
         Addr::Role => flow_logs::create_role(job).await,
         Addr::RolePolicy => flow_logs::put_policy(job).await,
         Addr::FlowLog => flow_logs::create_flow_log(job).await,
+        Addr::Nacl(tier) => acls::create_acl(job, *tier).await,
+        Addr::NaclAssoc(tier, az) => acls::associate(job, *tier, az).await,
     }
 }
 
@@ -162,6 +166,8 @@ async fn update(job: &Job<'_>, addr: &Addr) -> Result<Resource> {
         Addr::LogGroup => flow_logs::update_group(job, resource).await,
         Addr::Role => flow_logs::update_role(job, resource).await,
         Addr::RolePolicy => flow_logs::put_policy(job).await,
+        Addr::Nacl(tier) => acls::update_acl(job, *tier, resource).await,
+        Addr::NaclAssoc(tier, az) => acls::associate(job, *tier, az).await,
         // Only their tags change in place.
         Addr::Eip(_) | Addr::RouteTablePublic | Addr::RouteTablePrivate(_) | Addr::FlowLog => {
             Ok(resource)
@@ -184,7 +190,11 @@ async fn sync_tags(job: &Job<'_>, addr: &Addr, resource: &Resource) -> Result<()
             sync(&IamRoleTags(&c.iam), &resource.id, job.change).await?;
         }
         // Not taggable.
-        Addr::RoutePublic | Addr::RoutePrivate(_) | Addr::Rta(..) | Addr::RolePolicy => {}
+        Addr::RoutePublic
+        | Addr::RoutePrivate(_)
+        | Addr::Rta(..)
+        | Addr::NaclAssoc(..)
+        | Addr::RolePolicy => {}
         _ => {
             sync(&Ec2Tags(&c.ec2), &resource.id, job.change).await?;
         }
@@ -214,5 +224,7 @@ async fn delete(job: &Job<'_>, addr: &Addr) -> Result<()> {
         Addr::Role => flow_logs::delete_role(job, &res).await,
         Addr::RolePolicy => flow_logs::delete_policy(job, &res).await,
         Addr::FlowLog => flow_logs::delete_flow_log(job, &res).await,
+        Addr::Nacl(_) => acls::delete_acl(job, &res).await,
+        Addr::NaclAssoc(..) => acls::disassociate(job, &res).await,
     }
 }

@@ -8,6 +8,7 @@
 //! associations), [`endpoint`] (the S3 endpoint) and [`flow_logs`]. The builders share a [`Builder`]:
 //! which items are ours (by tags, else by state), one per address, and ids turned into addresses.
 
+mod acls;
 mod endpoint;
 mod flow_logs;
 mod gateways;
@@ -17,8 +18,8 @@ mod routes;
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    Address as ElasticIp, Filter, FlowLog, InternetGateway, NatGateway, RouteTable, Subnet, Tag,
-    Vpc, VpcEndpoint,
+    Address as ElasticIp, Filter, FlowLog, InternetGateway, NatGateway, NetworkAcl, RouteTable,
+    Subnet, Tag, Vpc, VpcEndpoint,
 };
 use aws_sdk_ec2::Client as Ec2;
 use hms_core::addr::Address;
@@ -84,6 +85,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     gateways::eips(&mut b, raw.eips);
     gateways::nats(&mut b, raw.nats);
     routes::tables(&mut b, raw.rts);
+    acls::build(&mut b, raw.nacls);
     endpoint::s3(&mut b, raw.endpoints);
     flow_logs::build(&mut b, logging, raw.flow_logs)?;
     let mut observed = b.finish();
@@ -123,6 +125,7 @@ struct Raw {
     rts: Vec<RouteTable>,
     endpoints: Vec<VpcEndpoint>,
     flow_logs: Vec<FlowLog>,
+    nacls: Vec<NetworkAcl>,
 }
 
 impl Raw {
@@ -135,6 +138,7 @@ impl Raw {
         self.rts.extend(more.rts);
         self.endpoints.extend(more.endpoints);
         self.flow_logs.extend(more.flow_logs);
+        self.nacls.extend(more.nacls);
     }
 }
 
@@ -149,6 +153,7 @@ struct Filters {
     rts: Option<Vec<Filter>>,
     endpoints: Option<Vec<Filter>>,
     flow_logs: Option<Vec<Filter>>,
+    nacls: Option<Vec<Filter>>,
 }
 
 impl Filters {
@@ -162,7 +167,8 @@ impl Filters {
             nats: Some(f.clone()),
             rts: Some(f.clone()),
             endpoints: Some(f.clone()),
-            flow_logs: Some(f),
+            flow_logs: Some(f.clone()),
+            nacls: Some(f),
         }
     }
 
@@ -176,6 +182,7 @@ impl Filters {
             &self.rts,
             &self.endpoints,
             &self.flow_logs,
+            &self.nacls,
         ]
         .iter()
         .all(|f| f.is_none())
@@ -210,7 +217,7 @@ macro_rules! paged {
 
 /// One round of EC2 describes, all at once.
 async fn describe(ec2: &Ec2, f: Filters) -> Result<Raw> {
-    let (vpcs, subnets, igws, eips, nats, rts, endpoints, flow_logs) = tokio::try_join!(
+    let (vpcs, subnets, igws, eips, nats, rts, endpoints, flow_logs, nacls) = tokio::try_join!(
         paged!(
             f.vpcs,
             |f| ec2.describe_vpcs().set_filters(Some(f)),
@@ -264,6 +271,12 @@ async fn describe(ec2: &Ec2, f: Filters) -> Result<Raw> {
             "flow logs",
             "DescribeFlowLogs"
         ),
+        paged!(
+            f.nacls,
+            |f| ec2.describe_network_acls().set_filters(Some(f)),
+            "network ACLs",
+            "DescribeNetworkAcls"
+        ),
     )?;
     Ok(Raw {
         vpcs,
@@ -274,6 +287,7 @@ async fn describe(ec2: &Ec2, f: Filters) -> Result<Raw> {
         rts,
         endpoints,
         flow_logs,
+        nacls,
     })
 }
 
@@ -320,6 +334,7 @@ async fn by_state_ids(ec2: &Ec2, state: &State, raw: &mut Raw) -> Result<()> {
             "flow-log-id",
             missing(state, |a| *a == Addr::FlowLog, &raw.flow_logs),
         ),
+        nacls: by_id("network-acl-id", missing(state, Addr::is_nacl, &raw.nacls)),
     };
     let endpoints = missing(state, |a| *a == Addr::Endpoint, &raw.endpoints);
     if f.is_empty() && endpoints.is_empty() {
@@ -372,6 +387,7 @@ item!(NatGateway, nat_gateway_id);
 item!(RouteTable, route_table_id);
 item!(VpcEndpoint, vpc_endpoint_id);
 item!(FlowLog, flow_log_id);
+item!(NetworkAcl, network_acl_id);
 
 /// EC2 tags as key/value pairs.
 fn pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {

@@ -54,3 +54,4 @@ from . import cloudfront_config  # noqa: E402,F401
 from . import cloudfront_etag  # noqa: E402,F401
 from . import cloudfront_policies  # noqa: E402,F401
 from . import logs_kms_key  # noqa: E402,F401
+from . import ec2_network_acls  # noqa: E402,F401
