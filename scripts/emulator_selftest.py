@@ -1357,6 +1357,42 @@ def test_ec2_network_acls(endpoint: str, account: str) -> None:
     ec2.delete_vpc(VpcId=vpc)
 
 
+def test_s3_object_lock(endpoint: str, account: str) -> None:
+    """Object Lock turns on for a versioned bucket that already holds objects; a locked version needs the bypass."""
+    s3 = aws_client("s3", endpoint, account)
+    name = f"hms-selftest-lock-{account}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=name, Key="before", Body=b"x")
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}})
+    got = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    check(got.get("ObjectLockEnabled") == "Enabled"
+          and {k: v for k, v in got.get("Rule", {}).get("DefaultRetention", {}).items() if v}
+          == {"Mode": "GOVERNANCE", "Days": 30},
+          f"PutObjectLockConfiguration on a bucket holding objects ({got})")
+    version = s3.put_object(Bucket=name, Key="after", Body=b"y")["VersionId"]
+    expect_error(lambda: s3.delete_object(Bucket=name, Key="after", VersionId=version),
+                 "AccessDenied", 403, "deleting a version under governance retention without the bypass")
+    s3.delete_object(Bucket=name, Key="after", VersionId=version, BypassGovernanceRetention=True)
+    for v in s3.list_object_versions(Bucket=name).get("Versions", []):
+        s3.delete_object(Bucket=name, Key=v["Key"], VersionId=v["VersionId"], BypassGovernanceRetention=True)
+    s3.delete_bucket(Bucket=name)
+
+
+def test_s3_create_bucket_tags(endpoint: str, account: str) -> None:
+    """CreateBucket's CreateBucketConfiguration Tags are the bucket's tags at once."""
+    s3 = aws_client("s3", endpoint, account)
+    name = f"hms-selftest-tagged-{account}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={
+        "LocationConstraint": REGION,
+        "Tags": [{"Key": "hms:stack", "Value": "selftest"}, {"Key": "team", "Value": "hms"}]})
+    got = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+    check(got == {"hms:stack": "selftest", "team": "hms"}, f"CreateBucket with Tags: tagged at once ({got})")
+    s3.delete_bucket(Bucket=name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1386,6 +1422,8 @@ def main() -> int:
     test_secretsmanager_version_stage(args.endpoint, account)
     test_logs_kms_key(args.endpoint, account)
     test_ec2_network_acls(args.endpoint, account)
+    test_s3_object_lock(args.endpoint, account)
+    test_s3_create_bucket_tags(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)

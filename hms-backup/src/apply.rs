@@ -3,18 +3,18 @@
 //! its settings are written loses nothing: the next `up` finds it and writes them.
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
-    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Transition,
-    TransitionStorageClass, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
+    DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectLockConfiguration,
+    ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use hms_core::apply::Recorder;
 use hms_core::aws_tags::S3BucketTags;
 use hms_core::contract::Ctx;
-use hms_core::diff::{change_tags, Tags};
+use hms_core::diff::change_tags;
 use hms_core::error::code_of;
 use hms_core::plan::{Change, Step};
 use hms_core::state::Resource;
@@ -33,6 +33,7 @@ const SETTINGS: &[&str] = &[
     "ownership",
     "public_access_block",
     "versioning",
+    "object_lock",
     "encryption",
     "policy",
     "lifecycle",
@@ -43,18 +44,6 @@ where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     Error::aws(format!("{BUCKET} {name}"), op, e)
-}
-
-fn s3_tags(tags: &Tags) -> Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| Error::Internal(format!("tag {k}: {e}")))
-        })
-        .collect()
 }
 
 /// The bucket a step works on: the new one for create/update, the old one for a delete (a replace deletes
@@ -122,44 +111,19 @@ async fn create(
 ) -> Result<Resource> {
     let name = bucket_name(change, Step::Create)?;
     let tags = change_tags(change.after.as_ref());
-    // Tags at creation make the bucket recognisable even if the run dies right after (needs s3:TagResource;
-    // a role without it gets the bucket untagged here and tagged by PutBucketTagging below).
-    let create = |with_tags: bool| {
-        let mut cfg = CreateBucketConfiguration::builder();
-        if with_tags {
-            cfg = cfg.set_tags(s3_tags(&tags).ok());
-        }
-        // us-east-1 is S3's default and must not be named.
-        if spec.region != "us-east-1" {
-            cfg = cfg.location_constraint(BucketLocationConstraint::from(spec.region.as_str()));
-        }
-        c.s3.create_bucket()
-            .bucket(&name)
-            .create_bucket_configuration(cfg.build())
-            // No ACLs at all: the bucket owner owns every object.
-            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-            .send()
-    };
-    let mut result = create(true).await;
-    if matches!(&result, Err(e) if code_of(e) == Some("AccessDenied")) {
-        task.status(
-            "no s3:TagResource for tags at creation; tagging after",
-            false,
-        );
-        result = create(false).await;
-    }
-    match result {
-        Ok(_) => {}
-        // Made by a run that died before recording it: adopt it (observe already checked it is ours).
-        Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => {
-            task.status("already exists in this account; adopting it", false);
-        }
-        Err(e) if code_of(&e) == Some("BucketAlreadyExists") => {
-            return Err(Error::Refused(format!(
-                "{BUCKET} {name}: the name is taken by another AWS account (bucket names are global); set backup.append_account_id = true or choose another backup.bucket"
-            )))
-        }
-        Err(e) => return Err(err(&name, "s3:CreateBucket", e)),
+    let created = hms_core::s3::create_bucket(
+        &c.s3,
+        &format!("{BUCKET} {name}"),
+        &name,
+        &spec.region,
+        &tags,
+        task,
+    )
+    .await?;
+    if created == hms_core::s3::Created::Taken {
+        return Err(Error::Refused(format!(
+            "{BUCKET} {name}: the name is taken by another AWS account (bucket names are global); set backup.append_account_id = true or choose another backup.bucket"
+        )));
     }
     rec.record(&BUCKET.to_string(), Some(record(&name, spec)))
         .await?;
@@ -227,6 +191,7 @@ async fn write_settings(
                     .await
                     .map_err(|e| err(name, "s3:PutBucketVersioning", e))?;
             }
+            "object_lock" => put_object_lock(s3, spec, name, change).await?,
             "encryption" => put_encryption(s3, spec, name).await?,
             "policy" => {
                 s3.put_bucket_policy()
@@ -247,6 +212,46 @@ async fn write_settings(
             }
         }
     }
+    Ok(())
+}
+
+/// Object Lock with the default retention (after versioning, which it needs). With no retention wanted:
+/// nothing on a bucket without Object Lock, else the default retention removed (S3 keeps Object Lock on).
+async fn put_object_lock(
+    s3: &aws_sdk_s3::Client,
+    spec: &Spec,
+    name: &str,
+    change: &Change,
+) -> Result<()> {
+    let rule = spec.object_lock.as_ref().map(|l| {
+        let mode = if l.mode == "COMPLIANCE" {
+            ObjectLockRetentionMode::Compliance
+        } else {
+            ObjectLockRetentionMode::Governance
+        };
+        ObjectLockRule::builder()
+            .default_retention(DefaultRetention::builder().mode(mode).days(l.days).build())
+            .build()
+    });
+    let had = change
+        .before
+        .as_ref()
+        .and_then(|b| b.get("object_lock"))
+        .is_some_and(|v| !v.is_null());
+    if rule.is_none() && !had {
+        return Ok(());
+    }
+    s3.put_object_lock_configuration()
+        .bucket(name)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .set_rule(rule)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutObjectLockConfiguration", e))?;
     Ok(())
 }
 
@@ -378,6 +383,9 @@ async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result
                 let out = s3
                     .delete_objects()
                     .bucket(name)
+                    // Versions under Object Lock's governance retention (the caller needs
+                    // s3:BypassGovernanceRetention; `down` said so before it started).
+                    .bypass_governance_retention(true)
                     .delete(
                         Delete::builder()
                             .set_objects(Some(ids))

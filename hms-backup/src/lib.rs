@@ -103,7 +103,7 @@ impl Tool for Backup {
     /// `--force-empty` (and, in production, `--yes`).
     async fn blockers(
         &self,
-        _ctx: &Ctx<'_>,
+        ctx: &Ctx<'_>,
         spec: &Spec,
         _observed: &Observed,
         plan: &Plan,
@@ -127,6 +127,23 @@ impl Tool for Backup {
                 return Err(Error::Refused(format!(
                     "{bucket} {name} holds production's backups: --force-empty deletes every version of every object and needs --yes as well; nothing was deleted"
                 )));
+            }
+            match change
+                .before
+                .as_ref()
+                .and_then(|v| v.get("object_lock"))
+                .and_then(|l| l.get("mode"))
+                .and_then(Value::as_str)
+            {
+                Some("COMPLIANCE") => {
+                    return Err(Error::Refused(format!(
+                        "{bucket} {name} keeps its versions under Object Lock's COMPLIANCE retention: nobody can delete them before it ends, --force-empty included; nothing was deleted"
+                    )))
+                }
+                Some(_) => ctx.ui.warn(format!(
+                    "{bucket} {name}: versions under Object Lock's governance retention are deleted with s3:BypassGovernanceRetention, which the caller needs besides s3:DeleteObjectVersion"
+                )),
+                None => {}
             }
             return Ok(vec![]);
         }

@@ -24,8 +24,6 @@ pub struct Observed {
     pub found: FoundSet,
     /// Reasons the bucket cannot be managed (owned by another account or another stack, other region).
     pub conflicts: Vec<String>,
-    /// Shown under the plan (a leftover bucket adopted).
-    pub notes: Vec<String>,
 }
 
 impl Observation for Observed {
@@ -47,6 +45,7 @@ const NOT_CONFIGURED: &[&str] = &[
     "ServerSideEncryptionConfigurationNotFoundError",
     "NoSuchBucketPolicy",
     "NoSuchLifecycleConfiguration",
+    "ObjectLockConfigurationNotFoundError",
 ];
 
 /// `Ok(None)` when the setting is absent (or the bucket vanished meanwhile).
@@ -162,12 +161,13 @@ struct Settings {
     encryption: Value,
     policy: Value,
     lifecycle: Value,
+    object_lock: Value,
 }
 
 /// Reads every setting the tool manages, concurrently (one call each).
 async fn settings(c: &Clients, name: &str) -> Result<Settings> {
     let s3 = &c.s3;
-    let (tags, ownership, pab, versioning, enc, policy, lifecycle) = tokio::join!(
+    let (tags, ownership, pab, versioning, enc, policy, lifecycle, lock) = tokio::join!(
         async {
             optional(
                 s3.get_bucket_tagging().bucket(name).send().await,
@@ -220,6 +220,13 @@ async fn settings(c: &Clients, name: &str) -> Result<Settings> {
                 "s3:GetBucketLifecycleConfiguration",
             )
         },
+        async {
+            optional(
+                s3.get_object_lock_configuration().bucket(name).send().await,
+                name,
+                "s3:GetObjectLockConfiguration",
+            )
+        },
     );
     Ok(Settings {
         tags: tags?
@@ -264,6 +271,16 @@ async fn settings(c: &Clients, name: &str) -> Result<Settings> {
             .filter(|l| !l.rules().is_empty())
             .map(|l| Value::Array(l.rules().iter().map(rule).collect()))
             .unwrap_or(Value::Null),
+        // Object Lock enabled without a default retention keeps nothing: the same as none.
+        object_lock: lock?
+            .and_then(|l| {
+                let retention = l.object_lock_configuration()?.rule()?.default_retention()?;
+                Some(json!({
+                    "mode": retention.mode()?.as_str(),
+                    "days": retention.days()?,
+                }))
+            })
+            .unwrap_or(Value::Null),
     })
 }
 
@@ -301,17 +318,16 @@ async fn bucket(
     spec: &Spec,
     name: &str,
     recorded: bool,
-) -> Result<(Option<Found>, Vec<String>, Option<String>)> {
+) -> Result<(Option<Found>, Vec<String>)> {
     let (head, settings) = tokio::join!(head(c, spec, name), settings(c, name));
     let region = match head? {
-        Head::Missing => return Ok((None, vec![], None)),
+        Head::Missing => return Ok((None, vec![])),
         Head::Inaccessible => {
             return Ok((
                 None,
                 vec![format!(
                     "{BUCKET} {name} exists but is not accessible (s3:HeadBucket: 403): another AWS account owns the name (bucket names are global; set backup.append_account_id = true or choose another backup.bucket), or the caller lacks s3:ListBucket on it"
                 )],
-                None,
             ))
         }
         Head::OtherRegion(r) => {
@@ -321,25 +337,13 @@ async fn bucket(
                     "{BUCKET} {name} exists in {r}, not {}: S3 cannot move a bucket, and the name may be another account's; set backup.append_account_id = true or choose another backup.bucket",
                     spec.region
                 )],
-                None,
             ))
         }
         Head::Here(r) => r,
     };
     let st = settings?;
-    let mut note = None;
     if let Some(conflict) = not_ours(spec, name, &st.tags, recorded) {
-        let resource = format!("{BUCKET} {name}");
-        if !hms_core::s3::is_leftover(&c.s3, &resource, name, &st.tags, !st.policy.is_null())
-            .await?
-        {
-            return Ok((None, vec![conflict], None));
-        }
-        note = Some(hms_core::s3::leftover_note(
-            &BUCKET.to_string(),
-            name,
-            "hms-backup",
-        ));
+        return Ok((None, vec![conflict]));
     }
     let mut conflicts = Vec::new();
     if !region.is_empty() && region != spec.region {
@@ -354,13 +358,14 @@ async fn bucket(
         .attr("ownership", st.ownership)
         .attr("public_access_block", st.public_access_block)
         .attr("versioning", st.versioning)
+        .attr("object_lock", st.object_lock)
         .attr("encryption", st.encryption)
         .attr("policy", st.policy)
         .attr("lifecycle", st.lifecycle)
         .tags(st.tags)
         .info("arn", format!("arn:aws:s3:::{name}"))
         .info("region", region);
-    Ok((Some(found), conflicts, note))
+    Ok((Some(found), conflicts))
 }
 
 /// Reads everything hms-backup owns.
@@ -384,11 +389,10 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     // State first: the recorded bucket is the managed one; a name changed in config makes the plan replace
     // it (never orphan it). The configured name is checked too, so a bucket with that name is not taken over.
     let recorded = state.id(&BUCKET.to_string()).map(str::to_owned);
-    let (found, mut conflicts, note) =
+    let (found, mut conflicts) =
         bucket(c, spec, &name, recorded.as_deref() == Some(name.as_str())).await?;
-    observed.notes.extend(note);
     if let Some(old) = recorded.filter(|id| *id != name) {
-        let (old_found, old_conflicts, _) = bucket(c, spec, &old, true).await?;
+        let (old_found, old_conflicts) = bucket(c, spec, &old, true).await?;
         conflicts.extend(old_conflicts);
         if let Some(f) = old_found {
             if found.is_some() {

@@ -1,7 +1,7 @@
 //! The desired bucket and the plan against what exists. Pure.
 //!
 //! The bucket is one resource whose compared attributes are its settings (ownership, public-access block,
-//! versioning, encryption, policy, lifecycle, tags): an update rewrites only the settings that differ.
+//! versioning, Object Lock, encryption, policy, lifecycle, tags): an update rewrites only the settings that differ.
 
 use hms_core::diff::{self, Desired};
 use hms_core::plan::Plan;
@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::addr::Addr;
 use crate::observe::Observed;
-use crate::spec::{Encryption, Lifecycle, Spec, RULE_ID};
+use crate::spec::{Encryption, Lifecycle, ObjectLock, Spec, RULE_ID};
 
 /// The lifecycle rule in the compared form (the same shape observe reads back).
 pub fn lifecycle(l: &Lifecycle) -> Value {
@@ -22,6 +22,12 @@ pub fn lifecycle(l: &Lifecycle) -> Value {
         "noncurrent_expiration_days": l.noncurrent_expiration_days,
         "abort_incomplete_multipart_days": l.abort_incomplete_multipart_days,
     }])
+}
+
+/// The Object Lock default retention in the compared form (`null`: none).
+pub fn object_lock(l: Option<&ObjectLock>) -> Value {
+    l.map(|l| json!({"mode": l.mode, "days": l.days}))
+        .unwrap_or(Value::Null)
 }
 
 /// Default encryption in the compared form.
@@ -53,6 +59,7 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
             }),
         )
         .attr("versioning", "Enabled")
+        .attr("object_lock", object_lock(spec.object_lock.as_ref()))
         .attr("encryption", encryption(&spec.encryption))
         .attr("policy", hms_core::policy::normalize(&spec.policy(name)))
         .attr(
@@ -70,7 +77,6 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec, &observed.name), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
-    plan.notes.extend(observed.notes.iter().cloned());
     plan
 }
 
@@ -93,6 +99,10 @@ mod tests {
             region: "us-east-1".into(),
             encryption: Encryption::Kms(Some("arn:aws:kms:us-east-1:123456789012:key/k1".into())),
             lifecycle: crate::spec::lifecycle(&config, cfg.lifecycle.as_ref()).expect("lifecycle"),
+            object_lock: Some(crate::spec::ObjectLock {
+                mode: "GOVERNANCE",
+                days: 30,
+            }),
             force_empty: false,
             force_empty_confirmed: false,
             production: true,
@@ -116,7 +126,7 @@ mod tests {
         Observed {
             name: "hms-backups-production".into(),
             found: [(Addr::Bucket.to_string(), f)].into_iter().collect(),
-            ..Observed::default()
+            conflicts: vec![],
         }
     }
 

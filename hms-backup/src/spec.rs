@@ -34,6 +34,12 @@ pub struct BackupConfig {
     pub kms_key_arn: Option<String>,
     /// The lifecycle rule set.
     pub lifecycle: Option<LifecycleConfig>,
+    /// S3 Object Lock's default retention of every new object version, in days (default 30; 0 = no
+    /// default retention). Object Lock itself, once on, stays on: S3 cannot turn it off.
+    pub object_lock_days: Option<i64>,
+    /// `governance` (default: `s3:BypassGovernanceRetention` may still delete, e.g. `down --force-empty`)
+    /// or `compliance` (nobody can delete a version before its retention ends, not even the root user).
+    pub object_lock_mode: Option<String>,
 }
 
 /// `[backup.lifecycle]`.
@@ -106,6 +112,14 @@ pub struct Lifecycle {
     pub abort_incomplete_multipart_days: Option<i32>,
 }
 
+/// S3 Object Lock's default retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectLock {
+    /// `GOVERNANCE` or `COMPLIANCE`, as S3 writes it.
+    pub mode: &'static str,
+    pub days: i32,
+}
+
 /// The desired backup bucket.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -116,6 +130,8 @@ pub struct Spec {
     pub encryption: Encryption,
     /// `None`: no lifecycle configuration.
     pub lifecycle: Option<Lifecycle>,
+    /// The Object Lock default retention; `None`: none.
+    pub object_lock: Option<ObjectLock>,
     /// `down --force-empty`.
     pub force_empty: bool,
     /// `--yes` was given with `--force-empty`.
@@ -416,18 +432,54 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         }
     };
     let lifecycle = lifecycle(config, cfg.lifecycle.as_ref())?;
+    let object_lock = object_lock(config, &cfg)?;
     Ok(Spec {
         bucket_base,
         append_account_id,
         region: id.region.clone(),
         encryption,
         lifecycle,
+        object_lock,
         // Only `down` ever empties the bucket; the flag exists on no other command.
         force_empty: input.is_down() && input.flags.down.force_empty,
         force_empty_confirmed: input.yes,
         production: id.env == "production",
         tagger: tagger.clone(),
     })
+}
+
+/// The Object Lock default retention from `backup.object_lock_days` / `backup.object_lock_mode`.
+fn object_lock(config: &Config, cfg: &BackupConfig) -> Result<Option<ObjectLock>> {
+    let days = cfg.object_lock_days.unwrap_or(30);
+    if !(0..=36500).contains(&days) {
+        return Err(config.invalid(
+            "backup.object_lock_days",
+            format!("{days}: days from 1 to 36500, or 0 for no default retention"),
+        ));
+    }
+    let mode = match cfg.object_lock_mode.as_deref().unwrap_or("governance") {
+        "governance" | "GOVERNANCE" => "GOVERNANCE",
+        "compliance" | "COMPLIANCE" => "COMPLIANCE",
+        other => {
+            return Err(config.invalid(
+                "backup.object_lock_mode",
+                format!("{other:?}: use \"governance\" (a role with s3:BypassGovernanceRetention may still delete) or \"compliance\" (nobody can, until the retention ends)"),
+            ))
+        }
+    };
+    if days == 0 {
+        if cfg.object_lock_mode.is_some() {
+            return Err(config.invalid(
+                "backup.object_lock_mode",
+                "set with object_lock_days = 0 (no retention); remove it, or give object_lock_days",
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(ObjectLock {
+        mode,
+        days: i32::try_from(days).unwrap_or(30),
+    }))
 }
 
 #[cfg(test)]

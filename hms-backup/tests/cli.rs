@@ -336,6 +336,35 @@ fn bad_input_exits_64_and_creates_nothing() {
                 "--set",
                 "backup.encryption=aes256",
                 "--set",
+                "backup.object_lock_mode=legal-hold",
+            ],
+            "backup.object_lock_mode",
+        ),
+        (
+            &[
+                "--set",
+                "backup.encryption=aes256",
+                "--set",
+                "backup.object_lock_days=-1",
+            ],
+            "backup.object_lock_days",
+        ),
+        (
+            &[
+                "--set",
+                "backup.encryption=aes256",
+                "--set",
+                "backup.object_lock_days=0",
+                "--set",
+                "backup.object_lock_mode=governance",
+            ],
+            "object_lock_days = 0",
+        ),
+        (
+            &[
+                "--set",
+                "backup.encryption=aes256",
+                "--set",
                 r#"backup.lifecycle.transitions=[{days=90,storage_class="GLACIER"},{days=60,storage_class="DEEP_ARCHIVE"}]"#,
             ],
             "not later",
@@ -525,4 +554,99 @@ fn a_bucket_it_did_not_make_is_never_taken_over() {
         64,
     );
     assert!(err.contains("backup.force_empty"), "{err}");
+}
+
+// Issue 17: a backup that ransomware can delete is not a backup.
+#[test]
+fn object_lock_keeps_versions_under_governance_and_force_empty_bypasses_it() {
+    let s = Stack::new("hms-backup", "lock");
+    let aes = ["--set", "backup.encryption=aes256"];
+    let with = |args: &[&str], more: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(aes.iter())
+            .chain(more.iter())
+            .map(|x| (*x).to_owned())
+            .collect()
+    };
+    let run = |args: &[&str], more: &[&str], code: i32| {
+        let v = with(args, more);
+        let v: Vec<&str> = v.iter().map(String::as_str).collect();
+        s.run(&v, code)
+    };
+    let (doc, _) = run(&["up"], &[], 0);
+    let name = doc["outputs"]["backup"]["bucket"]
+        .as_str()
+        .expect("bucket")
+        .to_owned();
+    let c = s3(&s);
+    let lock = || {
+        let got = s
+            .block_on(c.get_object_lock_configuration().bucket(&name).send())
+            .expect("object lock configuration");
+        let cfg = got.object_lock_configuration().cloned().expect("configuration");
+        let r = cfg.rule().and_then(|r| r.default_retention()).cloned();
+        (
+            cfg.object_lock_enabled().map(|e| e.as_str().to_owned()),
+            r.as_ref().and_then(|r| r.mode()).map(|m| m.as_str().to_owned()),
+            r.as_ref().and_then(|r| r.days()),
+        )
+    };
+    assert_eq!(
+        lock(),
+        (Some("Enabled".into()), Some("GOVERNANCE".into()), Some(30))
+    );
+    run(&["plan", "--detailed-exitcode"], &[], 0);
+
+    // A new version is retained: deleting it without the bypass fails. (The deny-non-TLS policy is
+    // removed first: moto answers every object call with 403 under it on plain HTTP; see
+    // down_keeps_backups_unless_forced.)
+    s.block_on(c.delete_bucket_policy().bucket(&name).send())
+        .expect("delete policy");
+    let put = s
+        .block_on(
+            c.put_object()
+                .bucket(&name)
+                .key("db/nightly.dump")
+                .body(ByteStream::from_static(b"backup"))
+                .send(),
+        )
+        .expect("put");
+    let version = put.version_id().expect("a version").to_owned();
+    let head = s
+        .block_on(
+            c.head_object()
+                .bucket(&name)
+                .key("db/nightly.dump")
+                .version_id(&version)
+                .send(),
+        )
+        .expect("head");
+    assert_eq!(
+        head.object_lock_mode().map(|m| m.as_str()),
+        Some("GOVERNANCE"),
+        "the default retention applies to a new version"
+    );
+    let denied = s.block_on(
+        c.delete_object()
+            .bucket(&name)
+            .key("db/nightly.dump")
+            .version_id(&version)
+            .send(),
+    );
+    assert!(denied.is_err(), "a locked version is not deleted without the bypass");
+
+    // Compliance: an update in place; then even --force-empty refuses before deleting anything.
+    let (doc, _) = run(&["up"], &["--set", "backup.object_lock_mode=compliance"], 0);
+    assert_eq!(run_counts(&doc), (0, 1, 0));
+    assert_eq!(lock().1.as_deref(), Some("COMPLIANCE"));
+    let (_, err) = run(&["down", "--force-empty", "--yes"], &[], 1);
+    assert!(err.contains("COMPLIANCE"), "{err}");
+    assert!(exists(&s, &name));
+
+    // Back to governance: down --force-empty says it needs the bypass permission, and deletes everything.
+    run(&["up"], &[], 0);
+    let (doc, err) = run(&["down", "--force-empty", "--yes"], &[], 0);
+    assert!(err.contains("s3:BypassGovernanceRetention"), "{err}");
+    assert_eq!(run_counts(&doc), (0, 0, 1), "{err}");
+    assert!(!exists(&s, &name));
 }

@@ -316,7 +316,6 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec, observed), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
-    plan.notes.extend(observed.notes.iter().cloned());
     plan
 }
 

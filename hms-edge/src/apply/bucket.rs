@@ -45,28 +45,19 @@ pub async fn apply(
     match step {
         Step::Create => {
             let name = spec.bucket.clone();
-            let mut req =
-                c.s3.create_bucket()
-                    .bucket(&name)
-                    .object_ownership(ObjectOwnership::BucketOwnerEnforced);
-            if spec.region != "us-east-1" {
-                req = req.create_bucket_configuration(
-                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                        .location_constraint(spec.region.as_str().into())
-                        .build(),
-                );
-            }
-            match req.send().await {
-                Ok(_) => {}
-                Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => {
-                    task.status("already exists in this account; adopting it", false);
-                }
-                Err(e) if code_of(&e) == Some("BucketAlreadyExists") => {
-                    return Err(Error::Refused(format!(
-                        "{BUCKET} {name}: the name is taken by another AWS account; choose another edge.bucket"
-                    )))
-                }
-                Err(e) => return Err(err(&name, "s3:CreateBucket", e)),
+            let created = hms_core::s3::create_bucket(
+                &c.s3,
+                &format!("{BUCKET} {name}"),
+                &name,
+                &spec.region,
+                &hms_core::diff::change_tags(change.after.as_ref()),
+                task,
+            )
+            .await?;
+            if created == hms_core::s3::Created::Taken {
+                return Err(Error::Refused(format!(
+                    "{BUCKET} {name}: the name is taken by another AWS account; choose another edge.bucket"
+                )));
             }
             rec.record(&BUCKET.to_string(), Some(record(&name))).await?;
             settings(c, spec, &name, change, task).await?;

@@ -152,19 +152,11 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Part> {
         == Some(BUCKET.to_string().as_str());
     let policy = policy?.and_then(|p| p.policy().map(str::to_owned));
     if !recorded && !owned {
-        let resource = format!("{BUCKET} {name}");
-        if !hms_core::s3::is_leftover(&c.s3, &resource, &name, &tags, policy.is_some()).await? {
-            part.conflicts.push(format!(
-                "{BUCKET} {name} already exists and hms-edge did not make it; choose another edge.bucket, or tag it hms:stack={}, hms:env={}, hms:tool=hms-edge, hms:address={BUCKET} to adopt it",
-                spec.tagger.id.stack, spec.tagger.id.env
-            ));
-            return Ok(part);
-        }
-        part.notes.push(hms_core::s3::leftover_note(
-            &BUCKET.to_string(),
-            &name,
-            "hms-edge",
+        part.conflicts.push(format!(
+            "{BUCKET} {name} already exists and hms-edge did not make it; choose another edge.bucket, or tag it hms:stack={}, hms:env={}, hms:tool=hms-edge, hms:address={BUCKET} to adopt it",
+            spec.tagger.id.stack, spec.tagger.id.env
         ));
+        return Ok(part);
     }
     let found = Found::new(&name)
         .attr("name", name.clone())

@@ -29,8 +29,6 @@ pub struct Observed {
     pub found: FoundSet,
     /// Reasons the run cannot go on.
     pub conflicts: Vec<String>,
-    /// Shown under the plan (a leftover bucket adopted).
-    pub notes: Vec<String>,
     /// A short sha256 of the origin secret's current value.
     pub secret_hash: Option<String>,
 }
@@ -108,7 +106,6 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     ] {
         o.found.extend(part.found);
         o.conflicts.extend(part.conflicts);
-        o.notes.extend(part.notes);
     }
     // Ids of our own resources, as the addresses plan writes.
     let mut ids: Vec<(String, String)> = Vec::new();
@@ -157,5 +154,4 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
 pub struct Part {
     pub found: FoundSet,
     pub conflicts: Vec<String>,
-    pub notes: Vec<String>,
 }
