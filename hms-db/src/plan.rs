@@ -20,6 +20,8 @@ const IN_PLACE: &[&str] = &[
     "performance_insights",
     "iam_authentication",
     "auto_minor_version_upgrade",
+    "monitoring_interval",
+    "monitoring_role",
     "copy_tags_to_snapshot",
     "log_exports",
     "security_groups",
@@ -113,6 +115,15 @@ fn instance(spec: &Spec) -> Desired {
         .attr(
             "auto_minor_version_upgrade",
             spec.auto_minor_version_upgrade,
+        )
+        .attr("monitoring_interval", spec.monitoring_interval)
+        .attr(
+            "monitoring_role",
+            // Off, the role is not RDS's to assume: nothing to compare.
+            match spec.monitoring_interval {
+                0 => Value::Null,
+                _ => Value::from(unknown(&spec.monitoring_role_arn, "hms-security up")),
+            },
         )
         .attr("publicly_accessible", false)
         .attr("copy_tags_to_snapshot", true)
@@ -340,7 +351,7 @@ mod tests {
         );
         doc.set_outputs(
             "security",
-            json!({"database_sg_id": "sg-db", "kms_key_arns": {"rds": KMS}, "ecs_execution_role_arn": "arn:aws:iam::123456789012:role/hms-ecs-execution"}),
+            json!({"database_sg_id": "sg-db", "kms_key_arns": {"rds": KMS}, "ecs_execution_role_arn": "arn:aws:iam::123456789012:role/hms-ecs-execution", "monitoring_role_arn": "arn:aws:iam::123456789012:role/hms-rds-monitoring-role"}),
             &[],
         );
         let config = Config::from_toml(config, "hms.toml").expect("config");
@@ -449,6 +460,31 @@ mod tests {
                 )],
             },
             Case {
+                name: "another monitoring interval is in place",
+                config: "[db]\nmonitoring_interval = 15",
+                tags: &[],
+                found: |_| {},
+                want: &[(
+                    INSTANCE,
+                    Action::Update,
+                    "in place, no downtime: monitoring_interval",
+                )],
+            },
+            Case {
+                name: "monitoring turned off by hand is turned on again",
+                config: "",
+                tags: &[],
+                found: |f| {
+                    set(f, &Addr::Instance, "monitoring_interval", Value::from(0));
+                    set(f, &Addr::Instance, "monitoring_role", Value::Null);
+                },
+                want: &[(
+                    INSTANCE,
+                    Action::Update,
+                    "in place, no downtime: monitoring_interval, monitoring_role",
+                )],
+            },
+            Case {
                 name: "still being created waits",
                 config: "",
                 tags: &[],
@@ -511,6 +547,39 @@ mod tests {
                 case.name
             );
         }
+    }
+
+    #[test]
+    fn the_monitoring_interval_is_one_rds_takes() {
+        for (text, ok) in [
+            ("0", true),
+            ("1", true),
+            ("60", true),
+            ("45", false),
+            ("-1", false),
+        ] {
+            let config = format!("[db]\nmonitoring_interval = {text}");
+            let config = Config::from_toml(&config, "hms.toml").expect("config");
+            let cfg: crate::spec::DbConfig = config.section("db").expect("db");
+            let got = crate::spec::monitoring_interval(&cfg, &config);
+            assert_eq!(got.is_ok(), ok, "{text}");
+            if let Err(e) = got {
+                let e = e.to_string();
+                assert!(
+                    e.contains("db.monitoring_interval") && e.contains("0, 1, 5, 10, 15, 30, 60"),
+                    "{e}"
+                );
+            }
+        }
+        // Off needs no role and compares none.
+        let off = spec("[db]\nmonitoring_interval = 0", &[]);
+        assert_eq!(off.monitoring_role_arn, None);
+        let d = desired(&off);
+        let instance = d
+            .iter()
+            .find(|x| x.address == Addr::Instance.to_string())
+            .expect("instance");
+        assert_eq!(instance.attrs["monitoring_role"], Value::Null);
     }
 
     #[test]

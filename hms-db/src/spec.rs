@@ -51,6 +51,9 @@ pub struct DbConfig {
     /// master password.
     pub iam_authentication: Option<bool>,
     pub auto_minor_version_upgrade: Option<bool>,
+    /// Enhanced monitoring: seconds between OS metric samples, one of 0 (off), 1, 5, 10, 15, 30, 60
+    /// (default 60); RDS assumes hms-security's monitoring role to write them.
+    pub monitoring_interval: Option<i64>,
     /// Statements slower than this are logged (default 1000 ms; -1 turns it off).
     pub log_min_duration_ms: Option<i64>,
     /// Reserved instances: `Partial Upfront` (default), `All Upfront` or `No Upfront`.
@@ -138,6 +141,11 @@ pub struct Spec {
     pub performance_insights: bool,
     pub iam_authentication: bool,
     pub auto_minor_version_upgrade: bool,
+    /// Enhanced monitoring's interval, seconds (0: off).
+    pub monitoring_interval: i32,
+    /// `outputs.security.monitoring_role_arn` when the interval is not 0; `None` while only planned (or
+    /// not needed).
+    pub monitoring_role_arn: Option<String>,
     pub apply_immediately: bool,
     pub skip_final_snapshot: bool,
     pub disable_deletion_protection: bool,
@@ -253,7 +261,8 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     let (backup_retention_days, backup_window, maintenance_window) = backups(&cfg, config)?;
     let parameters = parameters(&cfg, config)?;
     let (reservation_offering_type, reservation_years) = reservation(&cfg, config)?;
-    let upstream = upstream(input)?;
+    let monitoring_interval = monitoring_interval(&cfg, config)?;
+    let upstream = upstream(input, monitoring_interval != 0)?;
 
     let major = version.major();
     Ok(Spec {
@@ -273,6 +282,8 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         performance_insights: cfg.performance_insights.unwrap_or(true),
         iam_authentication: cfg.iam_authentication.unwrap_or(true),
         auto_minor_version_upgrade: cfg.auto_minor_version_upgrade.unwrap_or(true),
+        monitoring_interval,
+        monitoring_role_arn: upstream.monitoring_role_arn,
         apply_immediately: input.flags.plan.apply_immediately,
         skip_final_snapshot: input.is_down() && input.flags.down.skip_final_snapshot,
         disable_deletion_protection: input.is_down()
@@ -595,11 +606,34 @@ struct Upstream {
     security_group_id: Option<String>,
     kms_key_arn: Option<String>,
     execution_role_arn: Option<String>,
+    monitoring_role_arn: Option<String>,
+}
+
+/// The intervals RDS enhanced monitoring takes, seconds (0: off).
+pub const MONITORING_INTERVALS: &[i64] = &[0, 1, 5, 10, 15, 30, 60];
+
+/// `db.monitoring_interval`, default 60.
+pub(crate) fn monitoring_interval(cfg: &DbConfig, config: &Config) -> Result<i32> {
+    let v = cfg.monitoring_interval.unwrap_or(60);
+    if !MONITORING_INTERVALS.contains(&v) {
+        return Err(config.invalid(
+            "db.monitoring_interval",
+            format!(
+                "{v} is not an enhanced-monitoring interval; use one of {} (seconds; 0 turns it off)",
+                MONITORING_INTERVALS
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    i32::try_from(v).map_err(|_| Error::Internal(format!("monitoring interval {v}")))
 }
 
 /// The upstream values: required by `plan` and `up`; taken when present (never required) to delete, to
 /// snapshot or to look at reservations.
-fn upstream(input: &Input<'_>) -> Result<Upstream> {
+fn upstream(input: &Input<'_>, monitoring: bool) -> Result<Upstream> {
     let needed = matches!(input.command, CommandKind::Plan | CommandKind::Up);
     let text = |path: &str, producer: &str| -> Result<Option<String>> {
         if !needed {
@@ -634,6 +668,11 @@ fn upstream(input: &Input<'_>) -> Result<Upstream> {
         security_group_id: text("security.database_sg_id", "hms-security")?,
         kms_key_arn: text("security.kms_key_arns.rds", "hms-security")?,
         execution_role_arn: text("security.ecs_execution_role_arn", "hms-security")?,
+        // Enhanced monitoring off needs no role.
+        monitoring_role_arn: match monitoring {
+            true => text("security.monitoring_role_arn", "hms-security")?,
+            false => None,
+        },
     })
 }
 

@@ -115,6 +115,13 @@ fn pipeline_builds_the_reference_database_and_converges() {
     // IAM database authentication is on by default.
     assert_eq!(i.iam_database_authentication_enabled(), Some(true));
     assert_eq!(i.enabled_cloudwatch_logs_exports(), ["postgresql"]);
+    // Enhanced monitoring every 60 s through hms-security's monitoring role.
+    assert_eq!(i.monitoring_interval(), Some(60));
+    assert_eq!(
+        i.monitoring_role_arn(),
+        sec["monitoring_role_arn"].as_str(),
+        "{sec}"
+    );
     let sgs: Vec<&str> = i
         .vpc_security_groups()
         .iter()
@@ -305,6 +312,52 @@ fn changes_are_classified_and_impossible_ones_refused() {
         err.contains("--allow-destroy") && err.contains("db.instance"),
         "{err}"
     );
+    s.run(&["down", "--yes", "--skip-final-snapshot"], 0);
+}
+
+#[test]
+fn the_monitoring_interval_changes_in_place_and_zero_turns_it_off() {
+    let s = Stack::new("hms-db", "mon");
+    let base = ["--set", "db.deletion_protection=false"];
+    pipeline(&s, &[&["up"][..], &base[..]].concat(), 0);
+    // A changed interval is an update of the instance, never a replacement.
+    let args = [
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--set",
+            "db.monitoring_interval=15",
+        ][..],
+        &base[..],
+    ]
+    .concat();
+    let (_, err) = s.run(&args, 2);
+    assert!(
+        err.contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{err}"
+    );
+    assert!(
+        err.contains("in place, no downtime: monitoring_interval"),
+        "{err}"
+    );
+    let up = |interval: &str| {
+        let set = format!("db.monitoring_interval={interval}");
+        s.run(
+            &[&["up", "--apply-immediately", "--set", &set][..], &base[..]].concat(),
+            0,
+        )
+    };
+    let (doc, _) = up("15");
+    assert_eq!(run_counts(&doc), (0, 1, 0));
+    assert_eq!(instance(&s).and_then(|i| i.monitoring_interval()), Some(15));
+    let (doc, _) = up("15");
+    assert_eq!(run_counts(&doc), (0, 0, 0));
+    // 0 turns it off, and then the role is not compared.
+    let (doc, _) = up("0");
+    assert_eq!(run_counts(&doc), (0, 1, 0));
+    assert_eq!(instance(&s).and_then(|i| i.monitoring_interval()), Some(0));
+    let (doc, _) = up("0");
+    assert_eq!(run_counts(&doc), (0, 0, 0));
     s.run(&["down", "--yes", "--skip-final-snapshot"], 0);
 }
 
@@ -520,6 +573,10 @@ fn bad_inputs_exit_64_and_create_nothing() {
         (&["--set", "db.port=80"], "db.port"),
         (&["--set", "db.reservation_years=2"], "db.reservation_years"),
         (&["--set", "db.storage=100"], "unknown field `storage`"),
+        (
+            &["--set", "db.monitoring_interval=45"],
+            "db.monitoring_interval: 45 is not an enhanced-monitoring interval; use one of 0, 1, 5, 10, 15, 30, 60",
+        ),
     ];
     for (args, want) in cases {
         let out = s

@@ -9,6 +9,7 @@ const TOPIC: &str = "observe.topic";
 const SUBSCRIPTION: &str = "observe.subscription";
 const ALARM: &str = "observe.alarm";
 const DASHBOARD: &str = "observe.dashboard";
+const RDS_EVENTS: &str = "observe.rds_events";
 const SAMPLING_RULE: &str = "observe.xray.sampling_rule";
 const GROUP: &str = "observe.xray.group";
 
@@ -21,6 +22,9 @@ pub enum Addr {
     Subscription(String),
     /// An alarm, by key: `observe.alarm[backend.cpu]`.
     Alarm(String),
+    /// An RDS event subscription to the topic, by source: `observe.rds_events[instance]`,
+    /// `observe.rds_events[parameter_group]`.
+    RdsEvents(String),
     /// The CloudWatch dashboard: `observe.dashboard`.
     Dashboard,
     /// The X-Ray sampling rule: `observe.xray.sampling_rule`.
@@ -35,6 +39,11 @@ impl Addr {
         Addr::Subscription(email.to_owned())
     }
 
+    /// The RDS event subscription with key `key` (`instance`, `parameter_group`).
+    pub fn rds_events(key: &str) -> Self {
+        Addr::RdsEvents(key.to_owned())
+    }
+
     /// The alarm with key `key` (`backend.cpu`, `alb.5xx`, `db.free_storage`).
     pub fn alarm(key: &str) -> Self {
         Addr::Alarm(key.to_owned())
@@ -47,6 +56,7 @@ impl fmt::Display for Addr {
             Addr::Topic => f.write_str(TOPIC),
             Addr::Subscription(email) => write!(f, "{SUBSCRIPTION}[{email}]"),
             Addr::Alarm(key) => write!(f, "{ALARM}[{key}]"),
+            Addr::RdsEvents(key) => write!(f, "{RDS_EVENTS}[{key}]"),
             Addr::Dashboard => f.write_str(DASHBOARD),
             Addr::SamplingRule => f.write_str(SAMPLING_RULE),
             Addr::Group => f.write_str(GROUP),
@@ -69,7 +79,8 @@ impl Address for Addr {
             GROUP => Some(Addr::Group),
             _ => keyed(address, SUBSCRIPTION)
                 .map(Addr::subscription)
-                .or_else(|| keyed(address, ALARM).map(Addr::alarm)),
+                .or_else(|| keyed(address, ALARM).map(Addr::alarm))
+                .or_else(|| keyed(address, RDS_EVENTS).map(Addr::rds_events)),
         }
     }
 }
@@ -92,6 +103,7 @@ mod tests {
                 "observe.subscription[oncall@hospital.example]",
             ),
             (Addr::alarm("backend.cpu"), "observe.alarm[backend.cpu]"),
+            (Addr::rds_events("instance"), "observe.rds_events[instance]"),
             (Addr::Dashboard, "observe.dashboard"),
             (Addr::SamplingRule, "observe.xray.sampling_rule"),
             (Addr::Group, "observe.xray.group"),

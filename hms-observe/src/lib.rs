@@ -1,10 +1,12 @@
 //! hms-observe: CloudWatch alarms with real dimensions (each ECS service's CPU — `hms-cpu-utilization` for
 //! the backend — and memory, the load balancer's target 5xx count and response time, the database's CPU,
 //! free storage and connections), all notifying the SNS topic `<stack>-<env>-alarms` and its email
-//! subscriptions; the dashboard `<stack>-<env>`; the X-Ray sampling rule `hms-sampling` and a group.
-//! Reads `outputs.ecs` and `outputs.db` (each optional: what is not in the stack is not watched); writes
-//! `outputs.observe`: `topic_arn`, `alarms` (name by key), `alarm_count`, `dashboard`, `dashboard_url`,
-//! `sampling_rule`, `xray_group`.
+//! subscriptions (the topic encrypted with hms-security's `alarms` key); the RDS event subscriptions
+//! `<stack>-<env>-db-events` (the instance) and `<stack>-<env>-db-parameter-events` (its parameter group) to
+//! the topic; the dashboard `<stack>-<env>`; the X-Ray sampling rule `hms-sampling` and a group.
+//! Reads `outputs.ecs`, `outputs.db` and `outputs.security` (each optional: what is not in the stack is not
+//! watched, or not encrypted); writes `outputs.observe`: `topic_arn`, `rds_event_subscriptions` (name by
+//! key), `alarms` (name by key), `alarm_count`, `dashboard`, `dashboard_url`, `sampling_rule`, `xray_group`.
 //!
 //! The flow, as in every tool: [`spec`] decides (one room per kind under `spec/`), [`observe`] reads in one
 //! concurrent round, [`plan`] diffs, [`apply`] carries out each change (one room per kind under `apply/`);
@@ -54,6 +56,8 @@ pub async fn run(cli: Cli) -> i32 {
 pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
+    /// The RDS event subscriptions.
+    pub rds: aws_sdk_rds::Client,
     pub xray: aws_sdk_xray::Client,
     pub sts: aws_sdk_sts::Client,
 }
@@ -67,7 +71,7 @@ pub struct Observe {
 impl Tool for Observe {
     const NAME: &'static str = "hms-observe";
     const SECTION: &'static str = "observe";
-    const USES: &'static [&'static str] = &["dns", "db", "cache", "ecs"];
+    const USES: &'static [&'static str] = &["security", "dns", "db", "cache", "ecs"];
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;
@@ -83,6 +87,7 @@ impl Tool for Observe {
             clients: Clients {
                 cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
                 sns: aws_sdk_sns::Client::new(sdk),
+                rds: aws_sdk_rds::Client::new(sdk),
                 xray: aws_sdk_xray::Client::new(sdk),
                 sts: aws_sdk_sts::Client::new(sdk),
             },
@@ -119,6 +124,12 @@ impl Tool for Observe {
                 .map(Value::from)
         };
         o.maybe("topic_arn", arn(Addr::Topic));
+        let events: Map<String, Value> = spec
+            .events
+            .iter()
+            .map(|e| (e.key.to_owned(), Value::from(e.name.clone())))
+            .collect();
+        o.set("rds_event_subscriptions", Value::Object(events));
         let alarms: Map<String, Value> = spec
             .alarms
             .iter()

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::addr::Addr;
 use crate::observe::Observed;
-use crate::spec::{Alarm, Spec};
+use crate::spec::{Alarm, Dim, EventSubscription, Spec};
 
 /// An alarm's dimensions in the compared form; values not yet known name their producer.
 pub fn dimensions(a: &Alarm) -> Value {
@@ -29,9 +29,19 @@ pub fn dimensions(a: &Alarm) -> Value {
     )
 }
 
+/// The topic's `KmsMasterKeyId` as compared: the key's ARN, what stands for it while only planned, or
+/// null (not encrypted: no hms-security in the stack).
+pub fn topic_key(spec: &Spec) -> Value {
+    match &spec.topic_key {
+        None => Value::Null,
+        Some(k) => Value::from(k.shown("hms-security")),
+    }
+}
+
 fn topic(spec: &Spec) -> Desired {
     Desired::new(Addr::Topic)
         .attr("name", spec.topic_name.clone())
+        .attr("kms_key", topic_key(spec))
         .tags(spec.tags(&Addr::Topic, &spec.topic_name))
         .replace_on(&["name"])
 }
@@ -65,6 +75,33 @@ fn alarm(spec: &Spec, a: &Alarm) -> Desired {
         .attr("ok_actions", vec![topic])
         .tags(spec.tags(&address, &a.name))
         .replace_on(&["name"])
+        .uses([Addr::Topic])
+}
+
+/// An RDS event subscription. RDS can change each attribute in place, but the emulator cannot
+/// (no ModifyEventSubscription); a subscription holds no data, so a changed one is made anew.
+fn rds_events(spec: &Spec, e: &EventSubscription) -> Desired {
+    let address = Addr::rds_events(e.key);
+    let id = match &e.source_id {
+        Dim::Known(v) => v.clone(),
+        Dim::Planned => "(known after hms-db up)".into(),
+    };
+    Desired::new(address.clone())
+        .attr("name", e.name.clone())
+        .attr("topic", Addr::Topic.to_string())
+        .attr("source_type", e.source_type)
+        .attr("source_ids", vec![id])
+        .attr("categories", e.categories.clone())
+        .attr("enabled", true)
+        .tags(spec.tags(&address, &e.name))
+        .replace_on(&[
+            "name",
+            "topic",
+            "source_type",
+            "source_ids",
+            "categories",
+            "enabled",
+        ])
         .uses([Addr::Topic])
 }
 
@@ -111,6 +148,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     let mut out = vec![topic(spec)];
     out.extend(spec.emails.iter().map(|e| subscription(e)));
     out.extend(spec.alarms.iter().map(|a| alarm(spec, a)));
+    out.extend(spec.events.iter().map(|e| rds_events(spec, e)));
     out.extend(dashboard(spec));
     out.push(sampling_rule(spec));
     out.push(group(spec));
@@ -122,6 +160,11 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
     plan.notes.extend(spec.notes.iter().cloned());
+    if spec.topic_key.is_none() {
+        plan.notes.push(String::from(
+            "the alarm topic is not encrypted: the stack has no outputs.security (hms-security makes its key, kms_key_arns.alarms)",
+        ));
+    }
     plan
 }
 
@@ -396,6 +439,97 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_topic_key_and_the_rds_events_follow_the_document() {
+        const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/alarms";
+        let db = (
+            "db",
+            json!({"instance_id": "hms-db", "allocated_storage": 100, "parameter_group": "hms-db-params-postgres16"}),
+            &[][..],
+        );
+        let sec = (
+            "security",
+            json!({"kms_key_arns": {"alarms": KEY}}),
+            &[][..],
+        );
+        let s = spec_with("", &[], &["backend"], &[db.clone(), sec], &id()).expect("spec");
+        let d = desired(&s);
+        let of = |a: Addr| {
+            d.iter()
+                .find(|x| x.address == a.to_string())
+                .unwrap_or_else(|| panic!("{a}"))
+        };
+        assert_eq!(of(Addr::Topic).attrs["kms_key"], KEY);
+        let instance = of(Addr::rds_events("instance"));
+        assert_eq!(instance.attrs["name"], "hms-production-db-events");
+        assert_eq!(instance.attrs["source_type"], "db-instance");
+        assert_eq!(instance.attrs["source_ids"], json!(["hms-db"]));
+        assert_eq!(
+            instance.attrs["categories"],
+            json!(["failover", "failure", "low storage", "maintenance"])
+        );
+        let params = of(Addr::rds_events("parameter_group"));
+        assert_eq!(params.attrs["source_type"], "db-parameter-group");
+        assert_eq!(
+            params.attrs["source_ids"],
+            json!(["hms-db-params-postgres16"])
+        );
+        assert_eq!(params.attrs["categories"], json!(["configuration change"]));
+
+        // Converged is empty; the key taken off the topic is an update of the topic alone.
+        let conv = converged(&s);
+        let observed = |found: FoundSet| Observed {
+            found,
+            conflicts: vec![],
+        };
+        assert!(plan(&s, &observed(conv.clone())).is_empty());
+        let mut off = conv.clone();
+        attr(&mut off, Addr::Topic, "kms_key", Value::Null);
+        let p = plan(&s, &observed(off));
+        let got: Vec<(&str, Action)> = p
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.action))
+            .collect();
+        assert_eq!(got, vec![("observe.topic", Action::Update)]);
+        // A subscription with other categories is made anew (it holds no data).
+        let mut other = conv;
+        attr(
+            &mut other,
+            Addr::rds_events("instance"),
+            "categories",
+            json!(["failure"]),
+        );
+        let p = plan(&s, &observed(other));
+        assert_eq!(p.changes.len(), 1);
+        assert_eq!(p.changes[0].action, Action::Replace);
+
+        // hms-security only planned: the plan says what the key waits for.
+        let planned = (
+            "security",
+            json!({"alb_sg_id": null}),
+            &["kms_key_arns"][..],
+        );
+        let s = spec_with("", &[], &["backend"], &[db.clone(), planned], &id()).expect("spec");
+        assert_eq!(
+            desired(&s)[0].attrs["kms_key"],
+            "(known after hms-security up)"
+        );
+        // No hms-security in the stack: not encrypted, and a note says so.
+        let s = spec_with("", &[], &["backend"], &[db], &id()).expect("spec");
+        assert_eq!(desired(&s)[0].attrs["kms_key"], Value::Null);
+        let p = plan(&s, &observed(FoundSet::new()));
+        assert!(
+            p.notes.iter().any(|n| n.contains("not encrypted")),
+            "{:?}",
+            p.notes
+        );
+        // Without hms-db, no subscriptions.
+        let s = spec("", &[], &["backend"]);
+        assert!(s.events.is_empty());
+        assert_eq!(s.event_names.len(), 2);
     }
 
     #[test]

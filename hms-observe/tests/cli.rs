@@ -54,7 +54,7 @@ fn doc(s: &Stack, services: &[&str], db: bool) -> String {
         }
     });
     if db {
-        outputs["db"] = json!({"instance_id": format!("{}-db", s.name), "allocated_storage": 200});
+        outputs["db"] = json!({"instance_id": format!("{}-db", s.name), "allocated_storage": 200, "parameter_group": format!("{}-db-params-postgres16", s.name)});
     }
     json!({"hms": 1, "stack": s.name, "env": "production", "region": "us-east-1", "outputs": outputs, "runs": []})
         .to_string()
@@ -73,8 +73,8 @@ fn the_pipeline_gets_alarms_on_its_real_resources() {
         r#"observe.alarm_emails=["oncall@hospital.example","dba@hospital.example"]"#,
     ];
     let (out, err) = s.run_of("hms-observe", &args, &ecs.to_string(), 0);
-    // topic + 2 subscriptions + 9 alarms + dashboard + sampling rule + group
-    assert_eq!(run_counts(&out), (15, 0, 0), "{err}");
+    // topic + 2 subscriptions + 9 alarms + 2 RDS event subscriptions + dashboard + sampling rule + group
+    assert_eq!(run_counts(&out), (17, 0, 0), "{err}");
     let o = &out["outputs"]["observe"];
     assert_eq!(o["alarm_count"], 9);
     let topic = o["topic_arn"].as_str().expect("topic").to_owned();
@@ -295,6 +295,147 @@ fn the_pipeline_gets_alarms_on_its_real_resources() {
     assert_eq!(alarm(&s, "cpu-utilization").threshold(), Some(75.0));
 }
 
+fn rds(s: &Stack) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&s.sdk)
+}
+
+/// The stack's RDS event subscription `name`, if any.
+fn event_subscription(s: &Stack, name: &str) -> Option<aws_sdk_rds::types::EventSubscription> {
+    s.block_on(
+        rds(s)
+            .describe_event_subscriptions()
+            .subscription_name(name)
+            .send(),
+    )
+    .ok()
+    .and_then(|o| o.event_subscriptions_list().first().cloned())
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_topic_is_encrypted_and_rds_events_reach_it() {
+    let s = Stack::new("hms-observe", "events");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    let (db, _) = s.run_of(
+        "hms-db",
+        &["up", "--set", "db.deletion_protection=false"],
+        &sec.to_string(),
+        0,
+    );
+    let up = |code: i32| s.run_of("hms-observe", &["up"], &db.to_string(), code);
+    let (out, err) = up(0);
+    let key = sec["outputs"]["security"]["kms_key_arns"]["alarms"]
+        .as_str()
+        .expect("alarms key");
+    let topic = out["outputs"]["observe"]["topic_arn"]
+        .as_str()
+        .expect("topic")
+        .to_owned();
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    let topic_key = || {
+        s.block_on(sns.get_topic_attributes().topic_arn(&topic).send())
+            .expect("attributes")
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId").cloned())
+    };
+    assert_eq!(topic_key().as_deref(), Some(key), "{err}");
+
+    // One subscription for the instance, one for its parameter group, both to the topic, enabled,
+    // tagged as this tool's.
+    let d = &db["outputs"]["db"];
+    for (name, source_type, id, categories) in [
+        (
+            format!("{}-production-db-events", s.name),
+            "db-instance",
+            d["instance_id"].as_str().expect("instance"),
+            vec!["failover", "failure", "low storage", "maintenance"],
+        ),
+        (
+            format!("{}-production-db-parameter-events", s.name),
+            "db-parameter-group",
+            d["parameter_group"].as_str().expect("parameter group"),
+            vec!["configuration change"],
+        ),
+    ] {
+        let e = event_subscription(&s, &name).unwrap_or_else(|| panic!("{name}: {err}"));
+        assert_eq!(e.sns_topic_arn(), Some(topic.as_str()), "{name}");
+        assert_eq!(e.source_type(), Some(source_type), "{name}");
+        assert_eq!(e.source_ids_list(), [id.to_owned()], "{name}");
+        assert_eq!(
+            sorted(e.event_categories_list()),
+            categories
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert_eq!(e.enabled(), Some(true), "{name}");
+        let tags = s
+            .block_on(
+                rds(&s)
+                    .list_tags_for_resource()
+                    .resource_name(e.event_subscription_arn().expect("arn"))
+                    .send(),
+            )
+            .expect("tags");
+        assert!(
+            tags.tag_list()
+                .iter()
+                .any(|t| t.key() == Some("hms:tool") && t.value() == Some("hms-observe")),
+            "{name}: {:?}",
+            tags.tag_list()
+        );
+    }
+    assert_eq!(
+        out["outputs"]["observe"]["rds_event_subscriptions"]["instance"],
+        format!("{}-production-db-events", s.name)
+    );
+
+    // Converged.
+    let (again, _) = up(0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+
+    // The key taken off by hand is drift: plan shows it, up puts it back.
+    s.block_on(
+        sns.set_topic_attributes()
+            .topic_arn(&topic)
+            .attribute_name("KmsMasterKeyId")
+            .attribute_value("")
+            .send(),
+    )
+    .expect("take the key off");
+    assert_eq!(topic_key().filter(|k| !k.is_empty()), None);
+    let out = s
+        .cmd_in(&["plan", "--detailed-exitcode"])
+        .write_stdin(db.to_string())
+        .output()
+        .expect("plan");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("kms_key"), "{err}");
+    let (fixed, _) = up(0);
+    assert_eq!(run_counts(&fixed), (0, 1, 0));
+    assert_eq!(topic_key().as_deref(), Some(key));
+
+    // Down removes both subscriptions, also without state.
+    let state = s
+        .state_dir()
+        .join(format!("{}-production", s.name))
+        .join("hms-observe.json");
+    std::fs::remove_file(&state).expect("state");
+    let (_, err) = s.run_of("hms-observe", &["down", "--yes"], &db.to_string(), 0);
+    for suffix in ["db-events", "db-parameter-events"] {
+        let name = format!("{}-production-{suffix}", s.name);
+        assert!(event_subscription(&s, &name).is_none(), "{name}: {err}");
+    }
+}
+
 #[test]
 fn only_what_the_document_holds_is_watched_and_leavers_lose_their_alarms() {
     let s = Stack::new("hms-observe", "svc");
@@ -325,8 +466,9 @@ fn only_what_the_document_holds_is_watched_and_leavers_lose_their_alarms() {
     assert!(err.contains("--allow-destroy"), "{err}");
     assert_eq!(alarms(&s).len(), 8);
     let (out, err) = s.run_of("hms-observe", &["up", "--allow-destroy"], &two, 0);
-    // 3 database alarms in, 2 worker alarms out; the dashboard and the X-Ray group's filter follow.
-    assert_eq!(run_counts(&out), (3, 2, 2), "{err}");
+    // 3 database alarms and its 2 RDS event subscriptions in, 2 worker alarms out; the dashboard and
+    // the X-Ray group's filter follow.
+    assert_eq!(run_counts(&out), (5, 2, 2), "{err}");
     assert_eq!(alarms(&s).len(), 9);
     assert!(alarms(&s)
         .iter()
@@ -337,9 +479,9 @@ fn only_what_the_document_holds_is_watched_and_leavers_lose_their_alarms() {
         Some(21_474_836_480.0)
     );
 
-    // down removes everything.
+    // down removes everything (the RDS event subscriptions too).
     let (out, err) = s.run(&["down", "--yes"], 0);
-    assert_eq!(run_counts(&out).2, 13, "{err}");
+    assert_eq!(run_counts(&out).2, 15, "{err}");
     assert!(alarms(&s).is_empty());
     assert!(s
         .block_on(
@@ -492,8 +634,8 @@ fn stack_tags_converge_through_the_tagging_apis() {
     .expect("hms.toml");
     let d = doc(&s, &["backend"], true);
     let (out, err) = s.run_of("hms-observe", &["up"], &d, 0);
-    // topic + subscription + 7 alarms + dashboard + sampling rule + group
-    assert_eq!(run_counts(&out), (12, 0, 0), "{err}");
+    // topic + subscription + 7 alarms + 2 RDS event subscriptions + dashboard + sampling rule + group
+    assert_eq!(run_counts(&out), (14, 0, 0), "{err}");
     let topic = out["outputs"]["observe"]["topic_arn"]
         .as_str()
         .expect("topic")
@@ -576,8 +718,8 @@ fn stack_tags_converge_through_the_tagging_apis() {
         }
     });
     assert_eq!(
-        updated, 10,
-        "the topic, the 7 alarms, the sampling rule and the group"
+        updated, 12,
+        "the topic, the 7 alarms, the 2 RDS event subscriptions, the sampling rule and the group"
     );
 }
 

@@ -13,6 +13,10 @@ use hms_core::addr::{keyed, Address};
 const EXECUTION_MANAGED: &str =
     "security.iam.execution_role.managed[AmazonECSTaskExecutionRolePolicy]";
 const EXECUTION_ROLE: &str = "security.iam.execution_role";
+const MONITORING_ROLE: &str = "security.iam.monitoring_role";
+/// The monitoring role's attachment of the AWS-managed enhanced-monitoring policy.
+const MONITORING_MANAGED: &str =
+    "security.iam.monitoring_role.managed[AmazonRDSEnhancedMonitoringRole]";
 const EXECUTION_POLICY: &str = "security.iam.execution_role.policy";
 const TASK_ROLE: &str = "security.iam.task_role";
 const GROUP: &str = "security.sg.";
@@ -43,6 +47,10 @@ pub enum Addr {
     ExecutionManaged,
     /// Its inline policy.
     ExecutionPolicy,
+    /// The role RDS enhanced monitoring assumes to write OS metrics to CloudWatch Logs.
+    MonitoringRole,
+    /// Its attachment of the AWS-managed enhanced-monitoring policy.
+    MonitoringManaged,
     /// A service's task role: `security.iam.task_role[backend]`.
     TaskRole(String),
     /// A task role's inline policy: `security.iam.task_role[backend].policy`.
@@ -93,6 +101,35 @@ impl Addr {
         match self {
             Addr::ExecutionRole => Some(Addr::ExecutionPolicy),
             Addr::TaskRole(s) => Some(Addr::TaskPolicy(s.clone())),
+            _ => None,
+        }
+    }
+
+    /// A role's attachment of an AWS-managed policy and that policy's ARN; `None` for a role without
+    /// one, or anything else.
+    pub fn managed(&self) -> Option<(Addr, &'static str)> {
+        match self {
+            Addr::ExecutionRole => Some((
+                Addr::ExecutionManaged,
+                crate::spec::EXECUTION_MANAGED_POLICY,
+            )),
+            Addr::MonitoringRole => Some((
+                Addr::MonitoringManaged,
+                crate::spec::MONITORING_MANAGED_POLICY,
+            )),
+            _ => None,
+        }
+    }
+
+    /// The role a managed-policy attachment belongs to, and the policy's ARN.
+    pub fn attached_to(&self) -> Option<(Addr, &'static str)> {
+        match self {
+            Addr::ExecutionManaged => {
+                Some((Addr::ExecutionRole, crate::spec::EXECUTION_MANAGED_POLICY))
+            }
+            Addr::MonitoringManaged => {
+                Some((Addr::MonitoringRole, crate::spec::MONITORING_MANAGED_POLICY))
+            }
             _ => None,
         }
     }
@@ -159,6 +196,8 @@ impl fmt::Display for Addr {
             Addr::ExecutionRole => f.write_str(EXECUTION_ROLE),
             Addr::ExecutionManaged => f.write_str(EXECUTION_MANAGED),
             Addr::ExecutionPolicy => f.write_str(EXECUTION_POLICY),
+            Addr::MonitoringRole => f.write_str(MONITORING_ROLE),
+            Addr::MonitoringManaged => f.write_str(MONITORING_MANAGED),
             Addr::TaskRole(s) => write!(f, "{TASK_ROLE}[{s}]"),
             Addr::TaskPolicy(s) => write!(f, "{TASK_ROLE}[{s}]{POLICY}"),
             Addr::Key(k) => write!(f, "{KEY}{k}"),
@@ -173,6 +212,8 @@ impl Address for Addr {
             EXECUTION_ROLE => return Some(Addr::ExecutionRole),
             EXECUTION_MANAGED => return Some(Addr::ExecutionManaged),
             EXECUTION_POLICY => return Some(Addr::ExecutionPolicy),
+            MONITORING_ROLE => return Some(Addr::MonitoringRole),
+            MONITORING_MANAGED => return Some(Addr::MonitoringManaged),
             _ => {}
         }
         if let Some(g) = a.strip_prefix(GROUP) {
@@ -235,6 +276,11 @@ mod tests {
                 Addr::ExecutionManaged,
             ),
             ("security.iam.execution_role.policy", Addr::ExecutionPolicy),
+            ("security.iam.monitoring_role", Addr::MonitoringRole),
+            (
+                "security.iam.monitoring_role.managed[AmazonRDSEnhancedMonitoringRole]",
+                Addr::MonitoringManaged,
+            ),
             (
                 "security.iam.task_role[backend]",
                 Addr::task_role("backend"),

@@ -36,6 +36,19 @@ pub fn ecs_trust(account: &str) -> Value {
     })
 }
 
+/// Trust policy for RDS enhanced monitoring, limited to this account (confused-deputy protection).
+pub fn monitoring_trust(account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}}
+        }]
+    })
+}
+
 /// The execution role's inline policy: this stack's RDS-managed master secret, decrypt with its keys.
 pub fn execution_policy(spec: &Spec, account: &str) -> Value {
     let db_arn = format!(
@@ -96,7 +109,8 @@ pub fn task_policy(spec: &Spec, backup_write: bool) -> Value {
 
 /// A key policy: the account administers the key; the `logs` key also lets CloudWatch Logs use it for
 /// this account's log groups; the `cache` key lets this account's principals use it through ElastiCache
-/// (at-rest encryption of the replication group) and Secrets Manager (the AUTH secret) only.
+/// (at-rest encryption of the replication group) and Secrets Manager (the AUTH secret) only; the `alarms`
+/// key lets CloudWatch alarms and RDS events publish to the encrypted alarm topic, for this account only.
 pub fn key_policy(spec: &Spec, name: &str, account: &str) -> Value {
     let mut statements = vec![json!({
         "Sid": "AccountAdministers",
@@ -131,6 +145,16 @@ pub fn key_policy(spec: &Spec, name: &str, account: &str) -> Value {
                     ]
                 }
             }
+        }));
+    }
+    if name == crate::spec::ALARMS_KEY {
+        statements.push(json!({
+            "Sid": "AlarmAndRdsEventPublishers",
+            "Effect": "Allow",
+            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}}
         }));
     }
     json!({"Version": "2012-10-17", "Id": format!("{}-{name}", spec.tagger.name("key")), "Statement": statements})

@@ -1,9 +1,11 @@
 //! hms-security: least-privilege security groups (alb, ecs, database, cache) with every rule managed on its
-//! own, the ECS task execution role and one task role per service, and the KMS keys rds, backups and logs.
-//! Reads `outputs.vpc`; writes `outputs.security`:
+//! own, the ECS task execution role, one task role per service and the RDS enhanced-monitoring role, and
+//! the KMS keys rds, backups, logs and alarms (the alarm topic's). Reads `outputs.vpc`; writes
+//! `outputs.security`:
 //!
-//! `alb_sg_id`, `ecs_sg_id`, `database_sg_id`, `cache_sg_id`, `ecs_execution_role_arn`, `task_role_arns`
-//! (service → ARN), `kms_key_arns` (`rds`, `backups`, `logs`, and `cache` when the stack has hms-cache → ARN).
+//! `alb_sg_id`, `ecs_sg_id`, `database_sg_id`, `cache_sg_id`, `ecs_execution_role_arn`,
+//! `monitoring_role_arn`, `task_role_arns` (service → ARN), `kms_key_arns` (`rds`, `backups`, `logs`,
+//! `alarms`, and `cache` when the stack has hms-cache → ARN).
 //!
 //! Modules: [`spec`] decides, [`observe`] reads (one concurrent round; a room per kind: groups, roles,
 //! keys), [`plan`] diffs, [`apply`] carries out one change (the same rooms). [`addr`] names every resource;
@@ -194,6 +196,7 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
             .map(Value::from)
     };
     o.maybe("ecs_execution_role_arn", arn(&Addr::ExecutionRole));
+    o.maybe("monitoring_role_arn", arn(&Addr::MonitoringRole));
     let mut unknown = false;
     let roles: Map<String, Value> = spec
         .task_roles

@@ -8,9 +8,11 @@ use hms_core::policy::normalize;
 use serde_json::Value;
 
 use crate::addr::Addr;
-use crate::documents::{ecs_trust, execution_policy, key_policy, render, task_policy};
+use crate::documents::{
+    ecs_trust, execution_policy, key_policy, monitoring_trust, render, task_policy,
+};
 use crate::observe::Observed;
-use crate::spec::{Peer, Spec, CACHE_KEY, EXECUTION_MANAGED_POLICY};
+use crate::spec::{Peer, Spec, CACHE_KEY, EXECUTION_MANAGED_POLICY, MONITORING_MANAGED_POLICY};
 
 /// Every resource the spec wants. `observed` supplies the account and the ARNs that already exist.
 pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
@@ -83,12 +85,14 @@ fn rules(spec: &Spec) -> Vec<Desired> {
         .collect()
 }
 
-/// The execution role (with the managed policy and its inline policy) and one task role per service.
+/// The execution role (with the managed policy and its inline policy), one task role per service, and the
+/// enhanced-monitoring role (with its managed policy).
 fn roles(spec: &Spec, account: &str, arn: &dyn Fn(&str) -> Option<String>) -> Vec<Desired> {
+    let ecs = normalize(&ecs_trust(account));
     let role = |address: &Addr, name: &str| {
         Desired::new(address.to_string())
             .attr("name", name.to_owned())
-            .attr("assume_role_policy", normalize(&ecs_trust(account)))
+            .attr("assume_role_policy", ecs.clone())
             .tags(spec.tags(address, name))
             .replace_on(&["name"])
     };
@@ -131,6 +135,20 @@ fn roles(spec: &Spec, account: &str, arn: &dyn Fn(&str) -> Option<String>) -> Ve
                 .uses(deps),
         );
     }
+    let monitoring = Addr::MonitoringRole;
+    out.push(
+        Desired::new(monitoring.to_string())
+            .attr("name", spec.monitoring_role.clone())
+            .attr("assume_role_policy", normalize(&monitoring_trust(account)))
+            .tags(spec.tags(&monitoring, &spec.monitoring_role))
+            .replace_on(&["name"]),
+    );
+    out.push(
+        Desired::new(Addr::MonitoringManaged.to_string())
+            .attr("policy_arn", MONITORING_MANAGED_POLICY)
+            .replace_on(&["policy_arn"])
+            .uses([monitoring.to_string()]),
+    );
     out
 }
 
@@ -223,7 +241,7 @@ mod tests {
 
     const ACCOUNT: &str = "123456789012";
 
-    /// The reference stack's 30 resources, in the plan's order.
+    /// The reference stack's 34 resources, in the plan's order.
     const REFERENCE: &[&str] = &[
         "security.sg.alb",
         "security.sg.ecs",
@@ -249,12 +267,16 @@ mod tests {
         "security.iam.task_role[backend].policy",
         "security.iam.task_role[frontend]",
         "security.iam.task_role[frontend].policy",
+        "security.iam.monitoring_role",
+        "security.iam.monitoring_role.managed[AmazonRDSEnhancedMonitoringRole]",
         "security.kms.rds",
         "security.kms.rds.alias",
         "security.kms.backups",
         "security.kms.backups.alias",
         "security.kms.logs",
         "security.kms.logs.alias",
+        "security.kms.alarms",
+        "security.kms.alarms.alias",
     ];
 
     /// Every taggable resource of the reference stack: groups, roles, keys.
@@ -266,9 +288,11 @@ mod tests {
         "security.iam.execution_role",
         "security.iam.task_role[backend]",
         "security.iam.task_role[frontend]",
+        "security.iam.monitoring_role",
         "security.kms.rds",
         "security.kms.backups",
         "security.kms.logs",
+        "security.kms.alarms",
     ];
 
     /// The spec of `config` (an hms.toml) with the stack's own `tags`, behind a VPC that exists.

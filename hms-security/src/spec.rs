@@ -17,7 +17,9 @@ use crate::addr::Addr;
 /// The four security groups, in dependency-free order.
 pub const GROUPS: &[&str] = &["alb", "ecs", "database", "cache"];
 /// The customer-managed keys of every stack.
-pub const KEYS: &[&str] = &["rds", "backups", "logs"];
+pub const KEYS: &[&str] = &["rds", "backups", "logs", "alarms"];
+/// The key of the alarm topic (CloudWatch alarms and RDS events publish to it).
+pub const ALARMS_KEY: &str = "alarms";
 /// The key of the cache (ElastiCache at rest and its AUTH secret), made when the stack has hms-cache.
 pub const CACHE_KEY: &str = "cache";
 /// The AWS-managed prefix list of CloudFront's origin-facing addresses (`security.alb_ingress =
@@ -30,6 +32,9 @@ pub const CACHE_PORT: u16 = 6379;
 /// The AWS-managed policy every ECS task execution role needs.
 pub const EXECUTION_MANAGED_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+/// The AWS-managed policy RDS enhanced monitoring's role needs (CloudWatch Logs `RDSOSMetrics`).
+pub const MONITORING_MANAGED_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole";
 /// Name of the inline policies the tool writes.
 pub const INLINE_POLICY: &str = "hms-permissions";
 
@@ -143,6 +148,8 @@ pub struct Spec {
     /// `down`: every key tagged as this stack's is looked up (one tagging call), duplicates included.
     pub all_tagged_keys: bool,
     pub execution_role: String,
+    /// The role RDS enhanced monitoring assumes (hms-db's `db.monitoring_interval`).
+    pub monitoring_role: String,
     pub task_roles: Vec<TaskRole>,
     pub services: BTreeMap<String, ServiceBasics>,
     pub backup_bucket: String,
@@ -221,6 +228,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         keep_unmanaged_rules: cfg.keep_unmanaged_rules.unwrap_or(false),
         all_tagged_keys: input.is_down(),
         execution_role: tagger.name("ecs-execution-role"),
+        monitoring_role: tagger.name("rds-monitoring-role"),
         task_roles,
         services,
         backup_bucket,

@@ -221,9 +221,9 @@ fn pipeline_builds_groups_roles_and_keys_and_converges() {
         );
     }
 
-    // Three keys, rotation on, aliases alias/<stack>-<env>-<name>; the logs key lets CloudWatch Logs in.
+    // Four keys, rotation on, aliases alias/<stack>-<env>-<name>; the logs key lets CloudWatch Logs in.
     let kms = aws_sdk_kms::Client::new(&s.sdk);
-    for k in ["rds", "backups", "logs"] {
+    for k in ["rds", "backups", "logs", "alarms"] {
         let arn = out["kms_key_arns"][k].as_str().expect("key arn");
         let key_id = arn.rsplit('/').next().expect("id");
         let rot = s
@@ -257,6 +257,169 @@ fn pipeline_builds_groups_roles_and_keys_and_converges() {
     let (doc2, _) = after_vpc(&s, &["up"], 0);
     assert_eq!(run_counts(&doc2), (0, 0, 0));
     after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
+}
+
+/// A policy value that IAM and KMS may hold as a string or a one-element list, as the string.
+fn one(v: &Value) -> Value {
+    match v.as_array().map(Vec::as_slice) {
+        Some([x]) => x.clone(),
+        _ => v.clone(),
+    }
+}
+
+/// The statements of a key's policy, parsed, by Sid.
+fn key_statements(s: &Stack, arn: &str) -> std::collections::BTreeMap<String, Value> {
+    let kms = aws_sdk_kms::Client::new(&s.sdk);
+    let policy = s
+        .block_on(
+            kms.get_key_policy()
+                .key_id(arn)
+                .policy_name("default")
+                .send(),
+        )
+        .expect("policy");
+    let doc: Value = serde_json::from_str(policy.policy().expect("policy")).expect("policy JSON");
+    doc["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|st| {
+            (
+                st["Sid"].as_str().unwrap_or_default().to_owned(),
+                st.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_alarm_topic_key_and_the_monitoring_role_are_this_accounts_only() {
+    let s = Stack::new("hms-security", "alarmkey");
+    let (doc, err) = after_vpc(&s, &["up"], 0);
+    let out = &doc["outputs"]["security"];
+
+    // The alarms key: the account administers it; CloudWatch alarms and RDS events may use it, from
+    // this account only, and nobody else is named.
+    let arn = out["kms_key_arns"]["alarms"].as_str().expect("alarms key");
+    let st = key_statements(&s, arn);
+    assert_eq!(
+        st.keys().cloned().collect::<Vec<_>>(),
+        vec!["AccountAdministers", "AlarmAndRdsEventPublishers"],
+        "{err}"
+    );
+    assert_eq!(
+        one(&st["AccountAdministers"]["Principal"]["AWS"]),
+        "arn:aws:iam::123456789012:root"
+    );
+    let publish = &st["AlarmAndRdsEventPublishers"];
+    assert_eq!(publish["Effect"], "Allow");
+    let mut services: Vec<&str> = publish["Principal"]["Service"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]
+    );
+    let mut actions: Vec<&str> = publish["Action"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(actions, ["kms:Decrypt", "kms:GenerateDataKey*"]);
+    assert_eq!(
+        publish["Condition"].as_object().map(|c| c.len()),
+        Some(1),
+        "{publish}"
+    );
+    assert_eq!(
+        publish["Condition"]["StringEquals"]
+            .as_object()
+            .map(|c| c.len()),
+        Some(1),
+        "{publish}"
+    );
+    assert_eq!(
+        one(&publish["Condition"]["StringEquals"]["aws:SourceAccount"]),
+        "123456789012"
+    );
+    // The other keys do not let them in.
+    let rds = key_statements(&s, out["kms_key_arns"]["rds"].as_str().expect("rds"));
+    assert!(!rds.contains_key("AlarmAndRdsEventPublishers"));
+
+    // The monitoring role: trusted by RDS enhanced monitoring of this account, the managed policy.
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let name = role_name(&s, "rds-monitoring-role");
+    let role = s
+        .block_on(iam.get_role().role_name(&name).send())
+        .expect("monitoring role");
+    let role = role.role().expect("role");
+    assert_eq!(out["monitoring_role_arn"], role.arn());
+    let trust: Value = serde_json::from_str(
+        &role
+            .assume_role_policy_document()
+            .map(|d| {
+                // IAM returns the document URL-encoded.
+                let d = d
+                    .replace("%22", "\"")
+                    .replace("%3A", ":")
+                    .replace("%2F", "/");
+                d.replace("%7B", "{")
+                    .replace("%7D", "}")
+                    .replace("%5B", "[")
+                    .replace("%5D", "]")
+                    .replace("%2C", ",")
+                    .replace("%20", " ")
+            })
+            .expect("trust"),
+    )
+    .expect("trust JSON");
+    let t = &trust["Statement"][0];
+    assert_eq!(trust["Statement"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        one(&t["Principal"]["Service"]),
+        "monitoring.rds.amazonaws.com"
+    );
+    assert_eq!(one(&t["Action"]), "sts:AssumeRole");
+    assert_eq!(
+        t["Condition"]["StringEquals"].as_object().map(|c| c.len()),
+        Some(1),
+        "{trust}"
+    );
+    assert_eq!(
+        one(&t["Condition"]["StringEquals"]["aws:SourceAccount"]),
+        "123456789012"
+    );
+    let attached = s
+        .block_on(iam.list_attached_role_policies().role_name(&name).send())
+        .expect("attached");
+    let arns: Vec<&str> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .collect();
+    assert_eq!(
+        arns,
+        ["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
+    );
+
+    // Converged; detaching the managed policy by hand is drift that up restores.
+    let (again, _) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    s.block_on(
+        iam.detach_role_policy()
+            .role_name(&name)
+            .policy_arn("arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+            .send(),
+    )
+    .expect("detach");
+    let (fixed, _) = after_vpc(&s, &["up"], 0);
+    assert_eq!(run_counts(&fixed), (1, 0, 0));
 }
 
 #[test]
@@ -557,7 +720,7 @@ fn plan_after_a_vpc_plan_on_an_empty_account_creates_nothing() {
         &vpc.to_string(),
         2,
     );
-    assert!(err.contains("Plan: 30 to create"), "{err}");
+    assert!(err.contains("Plan: 34 to create"), "{err}");
     let unknown: Vec<&str> = doc["unknown"]
         .as_array()
         .expect("unknown")
@@ -630,7 +793,11 @@ fn a_key_made_by_a_killed_run_is_adopted_by_its_tags() {
         arn.as_str()
     );
     // No second enabled key: every enabled key tagged for this stack is one of its three.
-    assert_eq!(enabled_keys(&s), 3, "rds, backups and logs, none twice");
+    assert_eq!(
+        enabled_keys(&s),
+        4,
+        "rds, backups, logs and alarms, none twice"
+    );
     after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
 }
 
@@ -696,9 +863,10 @@ fn stack_tags_converge_on_every_group_role_and_key() {
         "ecs-execution-role",
         "backend-task-role",
         "frontend-task-role",
+        "rds-monitoring-role",
     ]
     .map(|r| role_name(&s, r));
-    let keys = ["rds", "backups", "logs"]
+    let keys = ["rds", "backups", "logs", "alarms"]
         .map(|k| out["kms_key_arns"][k].as_str().expect("key arn").to_owned());
     let updated = tag_cycle(&s, "hms-security", &vpc.to_string(), |owner| {
         let owner = owner.map(str::to_owned);
@@ -742,13 +910,13 @@ fn stack_tags_converge_on_every_group_role_and_key() {
             };
             seen.push((k.clone(), tag("owner"), tag("hms:address").is_some()));
         }
-        assert_eq!(seen.len(), 10, "{seen:?}");
+        assert_eq!(seen.len(), 12, "{seen:?}");
         for (what, got, hms) in &seen {
             assert_eq!(got, &owner, "{what}");
             assert!(hms, "{what} keeps its hms:* tags");
         }
     });
-    assert_eq!(updated, 10, "four groups, three roles, three keys");
+    assert_eq!(updated, 12, "four groups, four roles, four keys");
     // The groups themselves were only retagged: same ids.
     let (doc, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
     assert_eq!(run_counts(&doc), (0, 0, 0));
@@ -812,7 +980,7 @@ fn duplicate_keys_are_scheduled_for_deletion_by_up_and_by_down() {
         .as_str()
         .expect("arn")
         .to_owned();
-    assert_eq!(enabled_keys(&s), 3);
+    assert_eq!(enabled_keys(&s), 4);
     // Two killed runs: the first key lost its alias and record, a second one was made beside it.
     duplicate_of(&s, &arn);
     let kms = aws_sdk_kms::Client::new(&s.sdk);
@@ -840,11 +1008,11 @@ fn duplicate_keys_are_scheduled_for_deletion_by_up_and_by_down() {
         arn.as_str(),
         "the oldest is kept"
     );
-    assert_eq!(enabled_keys(&s), 3);
+    assert_eq!(enabled_keys(&s), 4);
     after_vpc(&s, &["plan", "--detailed-exitcode"], 0);
     // Another duplicate appears while state records the key: down finds it by its tags too.
     duplicate_of(&s, &arn);
-    assert_eq!(enabled_keys(&s), 4);
+    assert_eq!(enabled_keys(&s), 5);
     let (_, err) = s.run(&["down", "--yes"], 0);
     assert_eq!(enabled_keys(&s), 0, "{err}");
 }

@@ -350,6 +350,58 @@ fn joined_up(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Va
         "pinned to the current version"
     );
 
+    // Issue 17: the alarm topic is encrypted with the stack's alarms key, the database is watched by
+    // enhanced monitoring through hms-security's role, and its events reach the topic.
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let topic = o["observe"]["topic_arn"].as_str().expect("topic");
+    let attrs = rt
+        .block_on(sns.get_topic_attributes().topic_arn(topic).send())
+        .expect("topic attributes");
+    assert_eq!(
+        attrs
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId"))
+            .map(String::as_str),
+        o["security"]["kms_key_arns"]["alarms"].as_str()
+    );
+    let rds = aws_sdk_rds::Client::new(sdk);
+    let db = rt
+        .block_on(
+            rds.describe_db_instances()
+                .db_instance_identifier(o["db"]["instance_id"].as_str().expect("db"))
+                .send(),
+        )
+        .expect("db");
+    let db = db.db_instances().first().expect("instance");
+    assert_eq!(db.monitoring_interval(), Some(60));
+    assert_eq!(
+        db.monitoring_role_arn(),
+        o["security"]["monitoring_role_arn"].as_str()
+    );
+    for (key, id) in [
+        ("instance", &o["db"]["instance_id"]),
+        ("parameter_group", &o["db"]["parameter_group"]),
+    ] {
+        let name = o["observe"]["rds_event_subscriptions"][key]
+            .as_str()
+            .expect("subscription");
+        let subs = rt
+            .block_on(
+                rds.describe_event_subscriptions()
+                    .subscription_name(name)
+                    .send(),
+            )
+            .expect("event subscription");
+        let e = subs.event_subscriptions_list().first().expect(name);
+        assert_eq!(e.sns_topic_arn(), Some(topic), "{name}");
+        assert_eq!(
+            e.source_ids_list().first().map(String::as_str),
+            id.as_str(),
+            "{name}"
+        );
+        assert_eq!(e.enabled(), Some(true), "{name}");
+    }
+
     // The cache's alarms watch its real members.
     let cw = aws_sdk_cloudwatch::Client::new(sdk);
     let members: Vec<&str> = cache["member_clusters"]
@@ -492,7 +544,8 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
     }
     for (tool, n) in [
         ("hms-vpc", 38),
-        ("hms-security", 29),
+        // 29, the monitoring role and its policy, the alarms key and its alias.
+        ("hms-security", 33),
         ("hms-dns", 3),
         ("hms-db", 4),
         ("hms-cache", 6),
@@ -500,8 +553,9 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         ("hms-ecs", 19),
         ("hms-edge", 13),
         ("hms-backup", 1),
-        // 9 as in the six-tool stack, the certificate's expiry; the cache's once it exists.
-        ("hms-observe", 14),
+        // 9 as in the six-tool stack, the certificate's expiry, the two RDS event subscriptions; the
+        // cache's once it exists.
+        ("hms-observe", 16),
     ] {
         assert!(
             err.contains(&format!("{tool}: Plan: {n} to create")),

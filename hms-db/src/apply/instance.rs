@@ -73,6 +73,8 @@ pub(super) async fn create(
         .set_performance_insights_kms_key_id(spec.performance_insights.then(|| kms.clone()))
         .enable_iam_database_authentication(spec.iam_authentication)
         .auto_minor_version_upgrade(spec.auto_minor_version_upgrade)
+        .monitoring_interval(spec.monitoring_interval)
+        .set_monitoring_role_arn(monitoring_role(spec))
         .publicly_accessible(false)
         .copy_tags_to_snapshot(true)
         .enable_cloudwatch_logs_exports("postgresql")
@@ -196,6 +198,11 @@ fn modification(
     if ch("auto_minor_version_upgrade") {
         m = m.auto_minor_version_upgrade(spec.auto_minor_version_upgrade);
     }
+    if ch("monitoring_interval") || ch("monitoring_role") {
+        m = m
+            .monitoring_interval(spec.monitoring_interval)
+            .set_monitoring_role_arn(monitoring_role(spec));
+    }
     if ch("copy_tags_to_snapshot") {
         m = m.copy_tags_to_snapshot(true);
     }
@@ -224,6 +231,13 @@ fn modification(
             .set_master_user_secret_kms_key_id(spec.kms_key_arn.clone());
     }
     m
+}
+
+/// The role enhanced monitoring assumes; none when it is off.
+fn monitoring_role(spec: &Spec) -> Option<String> {
+    (spec.monitoring_interval != 0)
+        .then(|| spec.monitoring_role_arn.clone())
+        .flatten()
 }
 
 /// The instance's state record, read back.

@@ -178,6 +178,14 @@ fn operation_attrs(f: Found, i: &DbInstance, e: &Effective<'_>) -> Found {
             "auto_minor_version_upgrade",
             i.auto_minor_version_upgrade().unwrap_or(false),
         )
+        .attr("monitoring_interval", i.monitoring_interval().unwrap_or(0))
+        .attr(
+            "monitoring_role",
+            match i.monitoring_interval().unwrap_or(0) {
+                0 => serde_json::Value::Null,
+                _ => serde_json::Value::from(i.monitoring_role_arn().unwrap_or_default()),
+            },
+        )
         .attr(
             "publicly_accessible",
             i.publicly_accessible().unwrap_or(false),

@@ -1,11 +1,12 @@
-//! Carries out one step of one change, by kind: [`topic`] (the topic and its email subscriptions),
-//! [`alarms`], [`dashboard`], [`xray`] (the sampling rule and the group). Every call is idempotent: an
+//! Carries out one step of one change, by kind: [`topic`] (the topic, its key and its email
+//! subscriptions), [`alarms`], [`events`] (the RDS event subscriptions), [`dashboard`], [`xray`] (the sampling rule and the group). Every call is idempotent: an
 //! alarm or dashboard put twice is the same alarm, a topic created twice is the same topic, a sampling rule
 //! that already exists is updated. An update whose only difference is tags calls only the tagging API
 //! (through [`hms_core::tags::sync`]).
 
 mod alarms;
 mod dashboard;
+mod events;
 mod topic;
 mod xray;
 
@@ -72,6 +73,8 @@ pub async fn apply(
                 .ok_or_else(|| internal(format!("{a}: not in the spec")))?;
             alarms::put(c, rec, spec, alarm, change, create).await?
         }
+        Addr::RdsEvents(_) if create => events::create(c, rec, change).await?,
+        Addr::RdsEvents(_) => events::update(c, rec, change).await?,
         Addr::Dashboard => dashboard::put(c, spec, task).await?,
         Addr::SamplingRule => xray::sampling_rule(c, rec, spec, change, create).await?,
         Addr::Group => xray::group(c, rec, spec, change, create).await?,
@@ -94,6 +97,7 @@ async fn delete(
         Addr::Topic => topic::delete(c, a, &id).await,
         Addr::Subscription(_) => topic::unsubscribe(c, a, &id, task).await,
         Addr::Alarm(_) => alarms::delete(c, a, &id).await,
+        Addr::RdsEvents(_) => events::delete(c, a, &id).await,
         Addr::Dashboard => dashboard::delete(c, a, &id).await,
         Addr::SamplingRule => xray::delete_rule(c, a, &id).await,
         Addr::Group => xray::delete_group(c, a, &id).await,

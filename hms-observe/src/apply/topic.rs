@@ -15,7 +15,9 @@ use crate::addr::Addr;
 use crate::spec::Spec;
 use crate::Clients;
 
-/// Creates the topic with its tags; an update changes only tags (its name cannot change in place).
+/// Creates the topic with its tags, then sets its key; an update sets the key and the tags (its name cannot
+/// change in place). The key is set apart from CreateTopic so that a topic a dead run left is adopted
+/// (CreateTopic refuses an existing topic with other attributes).
 pub(super) async fn put(
     c: &Clients,
     rec: &Recorder<'_>,
@@ -56,6 +58,26 @@ pub(super) async fn put(
         sync(&SnsTags(&c.sns), &arn, change).await?;
         arn
     };
+    let key = |v: Option<&serde_json::Value>| v.and_then(|v| v.get("kms_key")).cloned();
+    let want = key(change.after.as_ref());
+    if create || key(change.before.as_ref()) != want {
+        // Null: not encrypted (no hms-security in the stack); "" takes a key off.
+        let value = want
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        if create && value.is_empty() {
+            return Ok(Resource::new(&arn).with("arn", arn.clone()));
+        }
+        c.sns
+            .set_topic_attributes()
+            .topic_arn(&arn)
+            .attribute_name("KmsMasterKeyId")
+            .attribute_value(value)
+            .send()
+            .await
+            .map_err(|e| Error::aws(&change.address, "sns:SetTopicAttributes", e))?;
+    }
     Ok(Resource::new(&arn).with("arn", arn.clone()))
 }
 

@@ -1,10 +1,11 @@
-//! What exists: the topic with its subscriptions, the alarms (by name: the desired ones and those recorded in
-//! state), the dashboard, the sampling rule and the group, with their tags — in one round of concurrent
+//! What exists: the topic with its key and subscriptions, the alarms (by name: the desired ones and those
+//! recorded in state), the RDS event subscriptions (by the stack's names), the dashboard, the sampling rule and the group, with their tags — in one round of concurrent
 //! calls once state knows the topic's ARN (the first run asks STS for the account first). One room per
-//! kind reads and builds what it found: [`topic`], [`alarms`], [`dashboard`], [`xray`].
+//! kind reads and builds what it found: [`topic`], [`alarms`], [`events`], [`dashboard`], [`xray`].
 
 mod alarms;
 mod dashboard;
+mod events;
 mod topic;
 mod xray;
 
@@ -113,14 +114,15 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         &Addr::Dashboard,
         spec.dashboard.as_ref().map(|d| d.name.as_str()),
     );
-    let parts: [Part; 5] = tokio::try_join!(
+    let parts: [Part; 6] = tokio::try_join!(
         topic::observe(c, spec, state, &arn, recorded_topic.as_deref()),
         alarms::observe(c, spec, state),
+        events::observe(c, spec, state),
         dashboard::observe(c, &dashboard_names),
         xray::sampling_rule(c, spec, state, &rule_names),
         xray::group(c, spec, state, &group_names),
     )
-    .map(|(a, b, c, d, e)| [a, b, c, d, e])?;
+    .map(|(a, b, c, d, e, f)| [a, b, c, d, e, f])?;
     let mut observed = Observed::default();
     for (found, conflicts) in parts {
         observed.found.extend(found);

@@ -1,9 +1,10 @@
-//! The alarm topic, its tags and its email subscriptions.
+//! The alarm topic, its key, its tags and its email subscriptions.
 
 use hms_core::diff::{Found, FoundSet};
 use hms_core::error::{code_of, is_gone};
 use hms_core::state::State;
 use hms_core::{Error, Result};
+use serde_json::Value;
 
 use super::{not_ours, Part};
 use crate::addr::Addr;
@@ -32,8 +33,8 @@ type Subscription = aws_sdk_sns::types::Subscription;
 
 /// `None` when there is no topic at `arn`.
 async fn topic(c: &Clients, spec: &Spec, state: &State, arn: &str) -> Result<Option<Part>> {
-    let (tags, subs) = tokio::try_join!(tags(c, arn), subscriptions(c, arn))?;
-    let (Some(tags), Some(subs)) = (tags, subs) else {
+    let (tags, subs, key) = tokio::try_join!(tags(c, arn), subscriptions(c, arn), key(c, arn))?;
+    let (Some(tags), Some(subs), Some(key)) = (tags, subs, key) else {
         return Ok(None);
     };
     let what = format!("{} {arn}", Addr::Topic);
@@ -46,6 +47,7 @@ async fn topic(c: &Clients, spec: &Spec, state: &State, arn: &str) -> Result<Opt
         Addr::Topic.to_string(),
         Found::new(arn)
             .attr("name", name)
+            .attr("kms_key", key.map(Value::from).unwrap_or(Value::Null))
             .tags(tags)
             .info("arn", arn),
     )]);
@@ -80,6 +82,24 @@ fn subscription(spec: &Spec, state: &State, s: &Subscription) -> Option<(String,
             .info("pending", !listed.starts_with("arn:"))
             .uses([Addr::Topic]),
     ))
+}
+
+/// The topic's `KmsMasterKeyId` (`Some(None)`: not encrypted); `None` when the topic does not exist.
+async fn key(c: &Clients, arn: &str) -> Result<Option<Option<String>>> {
+    match c.sns.get_topic_attributes().topic_arn(arn).send().await {
+        Ok(o) => Ok(Some(
+            o.attributes()
+                .and_then(|a| a.get("KmsMasterKeyId"))
+                .filter(|k| !k.is_empty())
+                .cloned(),
+        )),
+        Err(e) if is_gone(code_of(&e)) => Ok(None),
+        Err(e) => Err(Error::aws(
+            format!("{} {arn}", Addr::Topic),
+            "sns:GetTopicAttributes",
+            e,
+        )),
+    }
 }
 
 /// `None` when the topic does not exist.

@@ -3,11 +3,13 @@
 //!
 //! Only what the stack document holds is watched ([`upstream`]): without `outputs.ecs` there are no service
 //! or load balancer alarms, without `outputs.db` no database alarms. One room per kind decides the rest:
-//! [`topic`] (the alarm topic's email subscriptions), [`alarms`] (thresholds and the alarms on what is
+//! [`topic`] (the alarm topic's key and email subscriptions), [`events`] (the RDS event subscriptions),
+//! [`alarms`] (thresholds and the alarms on what is
 //! watched), [`dashboard`] (its body) and [`xray`] (the sampling rule and the group).
 
 pub mod alarms;
 pub mod dashboard;
+pub mod events;
 pub mod topic;
 pub mod upstream;
 pub mod xray;
@@ -23,6 +25,7 @@ use serde_json::Value;
 use crate::addr::Addr;
 
 pub use alarms::{Alarm, Comparison};
+pub use events::EventSubscription;
 pub use upstream::{Cache, Certificate, Db, Dim, Service, Watched};
 pub use xray::{xray_name, Sampling};
 
@@ -91,8 +94,15 @@ pub struct Dashboard {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub topic_name: String,
+    /// The topic's KMS key (`outputs.security.kms_key_arns.alarms`); `None`: the stack has no
+    /// hms-security, the topic is not encrypted.
+    pub topic_key: Option<Dim>,
     pub emails: Vec<String>,
     pub alarms: Vec<Alarm>,
+    /// The RDS event subscriptions to the topic (none without hms-db).
+    pub events: Vec<EventSubscription>,
+    /// Every event subscription's (key, name), looked up whatever the stack holds.
+    pub event_names: Vec<(&'static str, String)>,
     /// `None`: no dashboard.
     pub dashboard: Option<Dashboard>,
     /// What the stack document holds to watch.
@@ -150,6 +160,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         ));
     }
     let (alarms, notes) = alarms::alarms(tagger, &limits, &watched);
+    let topic_key = topic::key(input)?;
     let group_filter = xray::group_filter(
         config,
         cfg.xray_group_filter.as_deref(),
@@ -163,8 +174,11 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     });
     Ok(Spec {
         topic_name: format!("{stack_env}-alarms"),
+        topic_key,
         emails,
         alarms,
+        events: events::subscriptions(input),
+        event_names: events::names(tagger),
         dashboard,
         watched,
         notes,

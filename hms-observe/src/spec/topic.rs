@@ -1,9 +1,34 @@
-//! The alarm topic's email subscriptions.
+//! The alarm topic's KMS key and its email subscriptions.
 
 use hms_core::config::Config;
-use hms_core::Result;
+use hms_core::contract::{SpecInput, Upstream};
+use hms_core::{Error, Result};
 
+use super::Dim;
 use crate::addr;
+
+/// The topic's key, `outputs.security.kms_key_arns.alarms`: `None` in a stack without hms-security,
+/// planned while hms-security is; required once hms-security is in the stack (`down` needs none).
+pub fn key(input: &SpecInput<'_>) -> Result<Option<Dim>> {
+    if input.is_down() || input.optional("security") == Upstream::Absent {
+        return Ok(None);
+    }
+    let path = "security.kms_key_arns.alarms";
+    Ok(Some(match input.upstream(path, "hms-security")? {
+        None => Dim::Planned,
+        Some(v) => Dim::Known(
+            v.as_str()
+                .filter(|s| s.starts_with("arn:"))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "stdin: outputs.{path} = {v}: not a KMS key ARN; run 'hms-security up | hms-observe {}'",
+                        input.command
+                    ))
+                })?
+                .to_owned(),
+        ),
+    }))
+}
 
 /// The configured `observe.alarm_emails`, checked, sorted and without repeats.
 pub fn emails(config: &Config, list: Option<&[String]>) -> Result<Vec<String>> {

@@ -57,8 +57,12 @@ async fn create(
     match addr {
         Addr::Group(_) => groups::create_group(c, rec, spec, change).await,
         Addr::Rule { .. } => groups::create_rule(c, rec, spec, change).await,
-        Addr::ExecutionRole | Addr::TaskRole(_) => roles::create_role(c, rec, spec, change).await,
-        Addr::ExecutionManaged => roles::attach_managed(c, rec, change).await,
+        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole => {
+            roles::create_role(c, rec, spec, change).await
+        }
+        Addr::ExecutionManaged | Addr::MonitoringManaged => {
+            roles::attach_managed(c, rec, addr, change).await
+        }
         Addr::ExecutionPolicy | Addr::TaskPolicy(_) => {
             roles::put_inline(c, rec, addr, change).await
         }
@@ -76,10 +80,12 @@ async fn update(c: &Clients, rec: &Recorder<'_>, addr: &Addr, change: &Change) -
         Addr::ExecutionPolicy | Addr::TaskPolicy(_) => {
             return roles::put_inline(c, rec, addr, change).await
         }
-        Addr::ExecutionRole | Addr::TaskRole(_) => roles::update_role(c, rec, &id, change).await?,
+        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole => {
+            roles::update_role(c, rec, &id, change).await?
+        }
         Addr::Key(_) => keys::update_key(c, rec, &id, change).await?,
         Addr::Alias(name) => keys::update_alias(c, rec, &id, name, change).await?,
-        Addr::Rule { .. } | Addr::ExecutionManaged => {
+        Addr::Rule { .. } | Addr::ExecutionManaged | Addr::MonitoringManaged => {
             return Err(Error::Internal(format!("{a}: no in-place update")))
         }
     }
@@ -97,11 +103,15 @@ async fn delete(
     match addr {
         Addr::Group(_) => groups::delete_group(c, change, &res.id).await,
         Addr::Rule { .. } => groups::delete_rule(c, rec, change, res).await,
-        Addr::ExecutionManaged => roles::detach_managed(c, rec, change).await,
+        Addr::ExecutionManaged | Addr::MonitoringManaged => {
+            roles::detach_managed(c, rec, addr, change).await
+        }
         Addr::ExecutionPolicy | Addr::TaskPolicy(_) => {
             roles::delete_inline(c, change, &res.id).await
         }
-        Addr::ExecutionRole | Addr::TaskRole(_) => roles::delete_role(c, change, &res.id).await,
+        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole => {
+            roles::delete_role(c, change, &res.id).await
+        }
         Addr::Alias(_) => keys::delete_alias(c, change, &res.id).await,
         Addr::Key(_) => keys::delete_key(c, ctx, change, &res.id).await,
     }

@@ -13,7 +13,7 @@ use hms_core::{Error, Result};
 
 use super::{after_str, differs, document};
 use crate::addr::Addr;
-use crate::spec::{Spec, EXECUTION_MANAGED_POLICY, INLINE_POLICY};
+use crate::spec::{Spec, INLINE_POLICY};
 use crate::Clients;
 
 /// IAM is eventually consistent: a role created a moment ago can be reported missing by the next call.
@@ -178,32 +178,46 @@ pub(super) async fn delete_role(c: &Clients, change: &Change, id: &str) -> Resul
     )
 }
 
-/// Attaches the AWS-managed execution policy to the execution role.
+/// The role a managed-policy attachment belongs to and the policy's ARN.
+fn attachment(addr: &Addr) -> Result<(Addr, &'static str)> {
+    addr.attached_to()
+        .ok_or_else(|| Error::Internal(format!("{addr}: not a managed-policy attachment")))
+}
+
+/// Attaches an AWS-managed policy to its role (the execution role's, the monitoring role's).
 pub(super) async fn attach_managed(
     c: &Clients,
     rec: &Recorder<'_>,
+    addr: &Addr,
     change: &Change,
 ) -> Result<Resource> {
-    let role = rec.id(&Addr::ExecutionRole.to_string())?;
+    let (role_addr, policy) = attachment(addr)?;
+    let role = rec.id(&role_addr.to_string())?;
     iam_retry(|| {
         c.iam
             .attach_role_policy()
             .role_name(&role)
-            .policy_arn(EXECUTION_MANAGED_POLICY)
+            .policy_arn(policy)
             .send()
     })
     .await
     .map_err(|e| Error::aws(&change.address, "iam:AttachRolePolicy", e))?;
-    Ok(Resource::new(EXECUTION_MANAGED_POLICY))
+    Ok(Resource::new(policy))
 }
 
-pub(super) async fn detach_managed(c: &Clients, rec: &Recorder<'_>, change: &Change) -> Result<()> {
-    let role = rec.id(&Addr::ExecutionRole.to_string()).unwrap_or_default();
+pub(super) async fn detach_managed(
+    c: &Clients,
+    rec: &Recorder<'_>,
+    addr: &Addr,
+    change: &Change,
+) -> Result<()> {
+    let (role_addr, policy) = attachment(addr)?;
+    let role = rec.id(&role_addr.to_string()).unwrap_or_default();
     deleted(
         c.iam
             .detach_role_policy()
             .role_name(role)
-            .policy_arn(EXECUTION_MANAGED_POLICY)
+            .policy_arn(policy)
             .send()
             .await,
         &change.address,

@@ -1,5 +1,6 @@
-//! The execution role and the task roles (by name, and those of services no longer configured through
-//! state), each with its inline policy and, for the execution role, its attached policies.
+//! The execution role, the task roles (by name, and those of services no longer configured through
+//! state) and the enhanced-monitoring role, each with its inline policy and, for the execution and
+//! monitoring roles, its attached policies.
 
 use aws_sdk_iam::types::Role;
 use futures::future::try_join_all;
@@ -12,7 +13,7 @@ use hms_core::{Error, Result};
 use serde_json::Value;
 
 use crate::addr::Addr;
-use crate::spec::{Spec, EXECUTION_MANAGED_POLICY, INLINE_POLICY};
+use crate::spec::{Spec, INLINE_POLICY};
 use crate::Clients;
 
 /// One role looked up: where it belongs and what was read.
@@ -26,7 +27,10 @@ pub(super) struct RoleFacts {
 
 /// Reads every role this tool wants or recorded, concurrently.
 pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<Vec<RoleFacts>> {
-    let mut names: Vec<(Addr, String)> = vec![(Addr::ExecutionRole, spec.execution_role.clone())];
+    let mut names: Vec<(Addr, String)> = vec![
+        (Addr::ExecutionRole, spec.execution_role.clone()),
+        (Addr::MonitoringRole, spec.monitoring_role.clone()),
+    ];
     names.extend(
         spec.task_roles
             .iter()
@@ -40,12 +44,7 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
             }
         }
     }
-    let facts = try_join_all(
-        names
-            .iter()
-            .map(|(a, n)| role(c, n, *a == Addr::ExecutionRole)),
-    )
-    .await?;
+    let facts = try_join_all(names.iter().map(|(a, n)| role(c, n, a.managed().is_some()))).await?;
     Ok(names
         .into_iter()
         .zip(facts)
@@ -141,13 +140,15 @@ pub(super) fn found(roles: Vec<RoleFacts>, out: &mut FoundSet) {
                     .uses([address.clone()]),
             );
         }
-        if r.attached.iter().any(|a| a == EXECUTION_MANAGED_POLICY) {
-            out.insert(
-                Addr::ExecutionManaged.to_string(),
-                Found::new(EXECUTION_MANAGED_POLICY)
-                    .attr("policy_arn", EXECUTION_MANAGED_POLICY)
-                    .uses([address]),
-            );
+        if let Some((managed, policy)) = r.address.managed() {
+            if r.attached.iter().any(|a| a == policy) {
+                out.insert(
+                    managed.to_string(),
+                    Found::new(policy)
+                        .attr("policy_arn", policy)
+                        .uses([address]),
+                );
+            }
         }
     }
 }
