@@ -258,7 +258,10 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
             panic!("left behind: {arn}");
         }
     }
-    assert_eq!(keys, 4, "the 4 keys (rds, backups, logs, cache): {left:?}");
+    assert_eq!(
+        keys, 5,
+        "the 5 keys (rds, backups, logs, cache, alarms): {left:?}"
+    );
     gone_outside_the_tagging_api(&rt, &sdk, &domain);
     // X-Ray (not in the tagging API) is gone too.
     let xray = aws_sdk_xray::Client::new(&sdk);
