@@ -361,8 +361,6 @@ fn subnets(
         .collect()
 }
 
-/// Every subnet inside the VPC, none overlapping another.
-
 /// A port list of the network ACLs: TCP ports 1-1023 (the ephemeral range 1024-65535 is open for return
 /// traffic already; 22 and 3389 are denied from anywhere before any allow, so they cannot be opened).
 fn ports(config: &Config, key: &str, given: Option<&[u16]>, default: &[u16]) -> Result<Vec<u16>> {
@@ -499,6 +497,7 @@ impl Spec {
     }
 }
 
+/// Every subnet inside the VPC, none overlapping another.
 fn check_layout(
     config: &Config,
     cidr: Ipv4Net,
