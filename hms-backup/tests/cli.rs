@@ -583,11 +583,16 @@ fn object_lock_keeps_versions_under_governance_and_force_empty_bypasses_it() {
         let got = s
             .block_on(c.get_object_lock_configuration().bucket(&name).send())
             .expect("object lock configuration");
-        let cfg = got.object_lock_configuration().cloned().expect("configuration");
+        let cfg = got
+            .object_lock_configuration()
+            .cloned()
+            .expect("configuration");
         let r = cfg.rule().and_then(|r| r.default_retention()).cloned();
         (
             cfg.object_lock_enabled().map(|e| e.as_str().to_owned()),
-            r.as_ref().and_then(|r| r.mode()).map(|m| m.as_str().to_owned()),
+            r.as_ref()
+                .and_then(|r| r.mode())
+                .map(|m| m.as_str().to_owned()),
             r.as_ref().and_then(|r| r.days()),
         )
     };
@@ -633,7 +638,10 @@ fn object_lock_keeps_versions_under_governance_and_force_empty_bypasses_it() {
             .version_id(&version)
             .send(),
     );
-    assert!(denied.is_err(), "a locked version is not deleted without the bypass");
+    assert!(
+        denied.is_err(),
+        "a locked version is not deleted without the bypass"
+    );
 
     // Compliance: an update in place; then even --force-empty refuses before deleting anything.
     let (doc, _) = run(&["up"], &["--set", "backup.object_lock_mode=compliance"], 0);
