@@ -15,7 +15,17 @@ was_running=false
 if bash "$SCRIPT_DIR/emulator.sh" url >/dev/null 2>&1; then
   was_running=true
 fi
+# One more emulator per integration-test binary (see below), under this root.
+TEST_EMULATORS=$REPO/.emulator/tests
+stop_test_emulators() {
+  local dir
+  for dir in "$TEST_EMULATORS"/*/; do
+    [[ -d $dir ]] || continue
+    HMS_EMULATOR_DIR=${dir%/} bash "$SCRIPT_DIR/emulator.sh" stop 2>/dev/null || true
+  done
+}
 stop_emulator() {
+  stop_test_emulators
   if [[ $was_running == false ]]; then
     bash "$SCRIPT_DIR/emulator.sh" stop || true
   fi
@@ -49,6 +59,39 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)
+  # One fresh emulator per integration-test binary: moto answers a describe by scanning everything it
+  # holds, so a single emulator shared by the whole suite slows down with every test (the hms-vpc suite
+  # took 43 s on a fresh emulator, 1,600 s at the end of a shared run), and separate servers also spread
+  # moto's work over the cores. The harness finds a binary's own through HMS_TEST_EMULATORS and
+  # NEXTEST_BINARY_ID (hms_tests::endpoint); a binary without one uses the emulator above.
+  phase "emulators: one per integration-test binary (under ${TEST_EMULATORS#"$REPO"/})"
+  suites=$(cargo nextest list --workspace --message-format json | python3 -c '
+import json, sys
+for bid, suite in json.load(sys.stdin)["rust-suites"].items():
+    if suite["kind"] == "test" and suite["testcases"]:
+        print(bid)')
+  stop_test_emulators
+  rm -rf "$TEST_EMULATORS"
+  start_one() { # BINARY_ID: start its emulator, retrying once (two starts may race for a free port)
+    local name=${1//::/--}
+    local dir=$TEST_EMULATORS/${name//\//-}
+    HMS_EMULATOR_DIR=$dir bash "$SCRIPT_DIR/emulator.sh" start >/dev/null 2>"$dir.log" ||
+      HMS_EMULATOR_DIR=$dir bash "$SCRIPT_DIR/emulator.sh" start >/dev/null 2>>"$dir.log" || {
+      cat "$dir.log" >&2
+      return 1
+    }
+  }
+  mkdir -p "$TEST_EMULATORS"
+  pids=()
+  for bid in $suites; do
+    start_one "$bid" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || { echo "an emulator for the tests did not start" >&2; exit 1; }
+  done
+  printf '%s emulators started: %s\n' "$(wc -w <<<"$suites")" "$(tr '\n' ' ' <<<"$suites")" >&2
+  export HMS_TEST_EMULATORS=$TEST_EMULATORS
 else
   runner=(cargo test --workspace --no-fail-fast)
 fi

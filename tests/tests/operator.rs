@@ -4,7 +4,7 @@
 
 use std::process::{Command as StdCommand, Stdio};
 
-use hms_tests::{bin, bin_dir, endpoint, run_counts, Stack, TOOLS};
+use hms_tests::{bin, bin_dir, call_log, endpoint, run_counts, Stack, TOOLS};
 use serde_json::Value;
 
 fn ec2(s: &Stack) -> aws_sdk_ec2::Client {
@@ -388,14 +388,6 @@ fn connection_and_credential_errors_fit_in_two_lines_and_say_what_to_do() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     short("no credentials", &err);
     assert!(err.contains("aws configure"), "{err}");
-}
-
-/// The emulator's call log (HMS_CALL_LOG, else the default emulator directory's).
-fn call_log() -> std::path::PathBuf {
-    std::env::var("HMS_CALL_LOG").map_or_else(
-        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.emulator/calls.jsonl"),
-        std::path::PathBuf::from,
-    )
 }
 
 #[test]
