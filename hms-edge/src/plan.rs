@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::addr::{Addr, Door, Record};
 use crate::observe::Observed;
 use crate::spec::{
-    Encryption, Spec, Waf, ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED,
+    Spec, Waf, ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED,
     CLOUDFRONT_ZONE_ID, HSTS_MAX_AGE,
 };
 
@@ -46,18 +46,6 @@ pub fn bucket_policy(bucket: &str, source_arn: &str) -> Value {
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}
         }]
     })
-}
-
-/// Default encryption in the compared form.
-pub fn encryption(e: &Encryption) -> Value {
-    match e {
-        Encryption::Aes256 => json!({"algorithm": "AES256"}),
-        Encryption::Kms(key) => json!({
-            "algorithm": "aws:kms",
-            "kms_key": key.clone().unwrap_or_else(|| "(known after hms-security up)".into()),
-            "bucket_key": true,
-        }),
-    }
 }
 
 /// The web ACL rules in the compared form (the same shape observe reads back).
@@ -162,22 +150,12 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
     let bucket = Addr::Bucket.to_string();
     let dist = Addr::Distribution.to_string();
     out.push(
-        Desired::new(&bucket)
-            .attr("name", spec.bucket.clone())
-            .attr("ownership", "BucketOwnerEnforced")
-            .attr(
-                "public_access_block",
-                json!({
-                    "block_public_acls": true,
-                    "ignore_public_acls": true,
-                    "block_public_policy": true,
-                    "restrict_public_buckets": true,
-                }),
-            )
-            .attr("versioning", "Enabled")
-            .attr("encryption", encryption(&spec.encryption))
-            .tags(spec.tagger.tags(&bucket, Some(&spec.bucket)))
-            .replace_on(&["name"]),
+        hms_core::s3::Baseline::desired(
+            Desired::new(&bucket).attr("name", spec.bucket.clone()),
+            &spec.encryption,
+        )
+        .tags(spec.tagger.tags(&bucket, Some(&spec.bucket)))
+        .replace_on(&["name"]),
     );
     out.push(
         Desired::new(Addr::BucketPolicy.to_string())

@@ -142,13 +142,8 @@ pub struct Logging {
     pub kms_key: Option<String>,
 }
 
-/// Static bucket encryption.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Encryption {
-    Aes256,
-    /// SSE-KMS with the backups key (`None` while only planned).
-    Kms(Option<String>),
-}
+/// Static bucket encryption: SSE-S3, or SSE-KMS with the backups key (`None` while only planned).
+pub use hms_core::s3::Sse as Encryption;
 
 /// The desired edge.
 #[derive(Debug, Clone)]

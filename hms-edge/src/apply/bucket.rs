@@ -1,12 +1,6 @@
 //! The static bucket: created with ACLs off, then its settings; its policy (once the distribution exists);
 //! deleted (emptied first with `--force-empty`).
 
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, Delete, ObjectIdentifier, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    VersioningConfiguration,
-};
 use hms_core::apply::Recorder;
 use hms_core::aws_tags::S3BucketTags;
 use hms_core::error::code_of;
@@ -15,9 +9,9 @@ use hms_core::state::Resource;
 use hms_core::ui::Task;
 use hms_core::{Error, Result};
 
-use super::{before_str, built};
+use super::before_str;
 use crate::addr::Addr;
-use crate::spec::{Encryption, Spec};
+use crate::spec::Spec;
 use crate::Clients;
 
 const BUCKET: Addr = Addr::Bucket;
@@ -82,75 +76,13 @@ async fn settings(
     change: &Change,
     task: &Task<'_>,
 ) -> Result<()> {
-    let s3 = &c.s3;
     task.status(
         "writing ownership, public-access block, versioning, encryption",
         false,
     );
-    s3.put_bucket_ownership_controls()
-        .bucket(name)
-        .ownership_controls(built(
-            OwnershipControls::builder()
-                .rules(built(
-                    OwnershipControlsRule::builder()
-                        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-                        .build(),
-                )?)
-                .build(),
-        )?)
-        .send()
-        .await
-        .map_err(|e| err(name, "s3:PutBucketOwnershipControls", e))?;
-    s3.put_public_access_block()
-        .bucket(name)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| err(name, "s3:PutPublicAccessBlock", e))?;
-    s3.put_bucket_versioning()
-        .bucket(name)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| err(name, "s3:PutBucketVersioning", e))?;
-    let default = built(
-        match &spec.encryption {
-            Encryption::Aes256 => {
-                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
-            }
-            Encryption::Kms(key) => ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::AwsKms)
-                .set_kms_master_key_id(key.clone()),
-        }
-        .build(),
-    )?;
-    s3.put_bucket_encryption()
-        .bucket(name)
-        .server_side_encryption_configuration(built(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(default)
-                        .bucket_key_enabled(matches!(spec.encryption, Encryption::Kms(_)))
-                        .build(),
-                )
-                .build(),
-        )?)
-        .send()
-        .await
-        .map_err(|e| err(name, "s3:PutBucketEncryption", e))?;
-    hms_core::tags::sync(&S3BucketTags(s3), name, change).await?;
+    hms_core::s3::write_baseline(&c.s3, &format!("{BUCKET} {name}"), name, &spec.encryption)
+        .await?;
+    hms_core::tags::sync(&S3BucketTags(&c.s3), name, change).await?;
     Ok(())
 }
 
@@ -192,42 +124,7 @@ pub async fn policy(
 async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result<()> {
     let s3 = &c.s3;
     if spec.force_empty {
-        loop {
-            let page = match s3.list_object_versions().bucket(name).send().await {
-                Ok(p) => p,
-                Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(()),
-                Err(e) => return Err(err(name, "s3:ListObjectVersions", e)),
-            };
-            let mut ids: Vec<ObjectIdentifier> = Vec::new();
-            for v in page.versions() {
-                ids.push(built(
-                    ObjectIdentifier::builder()
-                        .key(v.key().unwrap_or_default())
-                        .set_version_id(v.version_id().map(str::to_owned))
-                        .build(),
-                )?);
-            }
-            for m in page.delete_markers() {
-                ids.push(built(
-                    ObjectIdentifier::builder()
-                        .key(m.key().unwrap_or_default())
-                        .set_version_id(m.version_id().map(str::to_owned))
-                        .build(),
-                )?);
-            }
-            if ids.is_empty() {
-                break;
-            }
-            task.status(&format!("emptying: {} versions", ids.len()), false);
-            s3.delete_objects()
-                .bucket(name)
-                .delete(built(
-                    Delete::builder().set_objects(Some(ids)).quiet(true).build(),
-                )?)
-                .send()
-                .await
-                .map_err(|e| err(name, "s3:DeleteObjects", e))?;
-        }
+        hms_core::s3::empty(s3, &format!("{BUCKET} {name}"), name, false, task).await?;
     }
     match s3.delete_bucket().bucket(name).send().await {
         Ok(_) => Ok(()),
