@@ -1,5 +1,5 @@
-//! Logical addresses of what hms-ecs owns: the cluster, the load balancer and its listeners, the CDN's
-//! origin-verify secret, and per service
+//! Logical addresses of what hms-ecs owns: the cluster, the load balancer and its listeners, the stack's
+//! log bucket, the CDN's origin-verify secret, and per service
 //! (by its config key) a log group, a task definition, a target group, a listener rule, the service, its
 //! scalable target and scaling policies.
 //!
@@ -21,6 +21,9 @@ pub enum Addr {
     HttpListener,
     /// `ecs.listener.https` (with a certificate).
     HttpsListener,
+    /// `ecs.log_bucket`: the stack's log bucket `<stack>-logs-<env>` (the load balancer's access logs, and
+    /// the S3 server access logs of the backup bucket).
+    LogBucket,
     /// `ecs.origin_secret`: the Secrets Manager secret whose value the CDN sends in the origin-verify
     /// header (with `ecs.origin_verify`).
     OriginSecret,
@@ -65,6 +68,7 @@ impl Addr {
             | Addr::Alb
             | Addr::HttpListener
             | Addr::HttpsListener
+            | Addr::LogBucket
             | Addr::OriginSecret => None,
             Addr::LogGroup(k)
             | Addr::TaskDefinition(k)
@@ -92,6 +96,7 @@ impl Addr {
             Addr::Alb => "ecs.alb",
             Addr::HttpListener => "ecs.listener.http",
             Addr::HttpsListener => "ecs.listener.https",
+            Addr::LogBucket => "ecs.log_bucket",
             Addr::OriginSecret => "ecs.origin_secret",
             Addr::LogGroup(_) => "ecs.log_group",
             Addr::TaskDefinition(_) => "ecs.task_definition",
@@ -121,6 +126,7 @@ impl Address for Addr {
             Addr::Alb,
             Addr::HttpListener,
             Addr::HttpsListener,
+            Addr::LogBucket,
             Addr::OriginSecret,
         ] {
             if address == fixed.prefix() {
@@ -169,6 +175,7 @@ mod tests {
             (Addr::Alb, "ecs.alb"),
             (Addr::HttpListener, "ecs.listener.http"),
             (Addr::HttpsListener, "ecs.listener.https"),
+            (Addr::LogBucket, "ecs.log_bucket"),
             (Addr::OriginSecret, "ecs.origin_secret"),
             (Addr::LogGroup(k()), "ecs.log_group[backend]"),
             (Addr::TaskDefinition(k()), "ecs.task_definition[backend]"),

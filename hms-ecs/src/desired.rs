@@ -160,3 +160,103 @@ pub fn rule_route(spec: &Spec, s: &Service) -> Option<(i32, String)> {
         None => None,
     }
 }
+
+/// The prefix of the load balancer's access logs in the log bucket.
+pub const ALB_LOG_PREFIX: &str = "alb";
+
+/// The prefix under which S3 server access logs of the stack's buckets go (hms-backup writes
+/// `s3/<bucket>/`).
+pub const S3_LOG_PREFIX: &str = "s3";
+
+/// The Elastic Load Balancing account that delivers access logs in `region`, for the regions that have
+/// one (those opened before August 2022); the newer regions deliver as the service principal
+/// `logdelivery.elasticloadbalancing.amazonaws.com`.
+pub fn elb_log_account(region: &str) -> Option<&'static str> {
+    Some(match region {
+        "us-east-1" => "127311923021",
+        "us-east-2" => "033677994240",
+        "us-west-1" => "027434742980",
+        "us-west-2" => "797873946194",
+        "af-south-1" => "098369216593",
+        "ap-east-1" => "754344448648",
+        "ap-southeast-3" => "589379963580",
+        "ap-south-1" => "718504428378",
+        "ap-northeast-3" => "383597477331",
+        "ap-northeast-2" => "600734575887",
+        "ap-southeast-1" => "114774131450",
+        "ap-southeast-2" => "783225319266",
+        "ap-northeast-1" => "582318560864",
+        "ca-central-1" => "985666609251",
+        "eu-central-1" => "054676820928",
+        "eu-west-1" => "156460612806",
+        "eu-west-2" => "652711504416",
+        "eu-south-1" => "635631232127",
+        "eu-west-3" => "009996457667",
+        "eu-north-1" => "897822967062",
+        "me-south-1" => "076674570225",
+        "sa-east-1" => "507241528517",
+        "us-gov-west-1" => "048591011584",
+        "us-gov-east-1" => "190560391635",
+        _ => return None,
+    })
+}
+
+/// The log bucket's policy: the load balancer's log delivery may write under `alb/AWSLogs/<account>/`,
+/// S3's server access logging of this account's buckets under `s3/`, and nothing reaches it without TLS.
+pub fn log_bucket_policy(spec: &Spec) -> Value {
+    let b = &spec.log_bucket;
+    let account = unknown(&spec.account, "hms-security");
+    let elb = match elb_log_account(&spec.region) {
+        Some(id) => json!({"AWS": format!("arn:aws:iam::{id}:root")}),
+        None => json!({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+    };
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LoadBalancerAccessLogs",
+                "Effect": "Allow",
+                "Principal": elb,
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{b}/{ALB_LOG_PREFIX}/AWSLogs/{account}/*"),
+            },
+            {
+                "Sid": "S3ServerAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{b}/{S3_LOG_PREFIX}/*"),
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    })
+}
+
+/// The log bucket's lifecycle in the compared form (observe reads it back the same way): log objects
+/// and their earlier versions expire after `ecs.log_bucket_days`, unfinished uploads after 7 days.
+pub fn log_bucket_lifecycle(days: i32) -> Value {
+    json!([{
+        "id": "expire-logs",
+        "enabled": true,
+        "expiration_days": days,
+        "noncurrent_days": days,
+        "abort_multipart_days": 7,
+    }])
+}
+
+/// The load balancer's access-log attributes in the compared form.
+pub fn access_logs(spec: &Spec) -> Value {
+    if spec.access_logs {
+        json!({"enabled": true, "bucket": spec.log_bucket, "prefix": ALB_LOG_PREFIX})
+    } else {
+        json!({"enabled": false})
+    }
+}

@@ -2,7 +2,7 @@
 //! `outputs.vpc`, `outputs.security`, `outputs.db`; writes `outputs.ecs`:
 //!
 //! `cluster_name`, `cluster_arn`, `services` (key → `name`, `service_arn`, `task_definition_arn`,
-//! `target_group_arn`, `log_group`), `alb_arn`, `alb_dns_name`, `alb_zone_id`, `listener_arns`; with
+//! `target_group_arn`, `log_group`), `log_bucket` (the stack's log bucket's name), `alb_arn`, `alb_dns_name`, `alb_zone_id`, `listener_arns`; with
 //! `ecs.origin_verify`, `origin_verify_secret_arn` (its `AWSCURRENT` string is the bare header value) and
 //! `origin_verify_header` (`X-Origin-Verify`); after `rotate-origin-secret`, `origin_verify_rotation`
 //! (`rotating`, then `set`).
@@ -115,6 +115,7 @@ pub struct Clients {
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// The hms-ecs tool.
@@ -145,6 +146,7 @@ impl Tool for Ecs {
                 scaling: aws_sdk_applicationautoscaling::Client::new(sdk),
                 logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
                 secrets: aws_sdk_secretsmanager::Client::new(sdk),
+                s3: aws_sdk_s3::Client::new(sdk),
             },
         }
     }
@@ -204,6 +206,10 @@ impl Tool for Ecs {
         if unknown {
             o.unknown.push("services".into());
         }
+        o.maybe(
+            "log_bucket",
+            get(&Addr::LogBucket).map(|x| Value::from(x.id.clone())),
+        );
         o.maybe("alb_arn", arn(&Addr::Alb));
         let alb = |k: &str| get(&Addr::Alb).and_then(|x| x.attr(k)).map(Value::from);
         o.maybe("alb_dns_name", alb("dns_name"));

@@ -12,8 +12,9 @@ use hms_core::plan::{Action, Change, Plan};
 
 use crate::addr::Addr;
 use crate::desired::{
-    content_hash, header_condition, policy_config, rule_route, scaling_resource, task_content,
-    unknown, OriginHashes, CPU_METRIC, MEMORY_METRIC,
+    access_logs, content_hash, header_condition, log_bucket_lifecycle, log_bucket_policy,
+    policy_config, rule_route, scaling_resource, task_content, unknown, OriginHashes, CPU_METRIC,
+    MEMORY_METRIC,
 };
 use crate::observe::Observed;
 use crate::spec::{Service, Spec, TLS_POLICY};
@@ -25,7 +26,7 @@ fn tags(spec: &Spec, a: &Addr, name: Option<&str>) -> Tags {
 /// Every resource the spec wants; `origin` is the origin-verify secret's values as read (hashed), which
 /// the header conditions of the rules accept.
 pub fn desired(spec: &Spec, origin: &OriginHashes) -> Vec<Desired> {
-    let mut out = vec![cluster(spec), alb(spec)];
+    let mut out = vec![cluster(spec), log_bucket(spec), alb(spec)];
     out.extend(origin_secret(spec));
     out.extend(listeners(spec));
     for s in &spec.services {
@@ -63,13 +64,30 @@ fn cluster(spec: &Spec) -> Desired {
         .replace_on(&["name"])
 }
 
+/// The stack's log bucket: the baseline every bucket of the stack has (SSE-S3: load balancers deliver
+/// access logs only to SSE-S3 buckets), a lifecycle and the delivery policy.
+fn log_bucket(spec: &Spec) -> Desired {
+    let a = Addr::LogBucket;
+    hms_core::s3::Baseline::desired(
+        Desired::new(&a).attr("name", spec.log_bucket.clone()),
+        &hms_core::s3::Sse::Aes256,
+    )
+    .attr("lifecycle", log_bucket_lifecycle(spec.log_bucket_days))
+    .attr(
+        "policy",
+        hms_core::policy::normalize(&log_bucket_policy(spec)),
+    )
+    .tags(tags(spec, &a, Some(&spec.log_bucket)))
+    .replace_on(&["name"])
+}
+
 fn alb(spec: &Spec) -> Desired {
     let mut public = spec
         .public_subnets
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     public.sort();
-    Desired::new(Addr::Alb)
+    let alb = Desired::new(Addr::Alb)
         .attr("name", spec.alb_name.clone())
         .attr("scheme", "internet-facing")
         .attr("subnets", public)
@@ -79,8 +97,15 @@ fn alb(spec: &Spec) -> Desired {
         )
         .attr("drop_invalid_headers", true)
         .attr("deletion_protection", spec.deletion_protection)
+        .attr("access_logs", access_logs(spec))
         .tags(tags(spec, &Addr::Alb, Some(&spec.alb_name)))
-        .replace_on(&["name", "scheme"])
+        .replace_on(&["name", "scheme"]);
+    if spec.access_logs {
+        // The bucket and its policy first: AWS checks that it may write there.
+        alb.uses([Addr::LogBucket])
+    } else {
+        alb
+    }
 }
 
 /// The listener the path rules are on: HTTPS with a certificate, else HTTP.
@@ -442,11 +467,12 @@ fn header_reason(c: &Change) -> String {
     }
 }
 
-/// The plan that deletes everything hms-ecs owns (log groups only with delete_logs).
+/// The plan that deletes everything hms-ecs owns (the log groups and the log bucket only with
+/// delete_logs).
 pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
     let mut found = observed.found.clone();
     if !spec.delete_logs {
-        found.retain(|a, _| !matches!(Addr::parse(a), Some(Addr::LogGroup(_))));
+        found.retain(|a, _| !matches!(Addr::parse(a), Some(Addr::LogGroup(_) | Addr::LogBucket)));
     }
     let mut plan = diff::delete_all(&found, "down");
     for c in &mut plan.changes {
@@ -456,6 +482,9 @@ pub fn plan_down(spec: &Spec, observed: &Observed) -> Plan {
             }
             Some(Addr::Service(_)) => {
                 c.reason = String::from("down: scaled to 0 and drained first");
+            }
+            Some(Addr::LogBucket) => {
+                c.reason = String::from("down --delete-logs: emptied first");
             }
             Some(Addr::Alb) if spec.disable_deletion_protection => {
                 c.reason = String::from("down: deletion protection turned off first");
@@ -811,6 +840,7 @@ path = "/worker/*"
         }
         let every_taggable = vec![
             ("ecs.cluster", Update),
+            ("ecs.log_bucket", Update),
             ("ecs.alb", Update),
             ("ecs.listener.http", Update),
             ("ecs.log_group[backend]", Update),
@@ -833,6 +863,7 @@ path = "/worker/*"
                 found: FoundSet::new(),
                 want: vec![
                     ("ecs.cluster", Create),
+                    ("ecs.log_bucket", Create),
                     ("ecs.alb", Create),
                     ("ecs.listener.http", Create),
                     ("ecs.log_group[backend]", Create),
@@ -993,13 +1024,16 @@ path = "/worker/*"
     }
 
     #[test]
-    fn down_keeps_the_log_groups_unless_asked() {
+    fn down_keeps_the_log_groups_and_the_log_bucket_unless_asked() {
         let spec = spec_of("", &[]);
         let found = observed(converged(&spec));
         let kept = plan_down(&spec, &found);
         assert_eq!(kept.changes.len(), 14);
         assert!(kept.changes.iter().all(|c| c.action == Action::Delete
-            && !matches!(Addr::parse(&c.address), Some(Addr::LogGroup(_)))));
+            && !matches!(
+                Addr::parse(&c.address),
+                Some(Addr::LogGroup(_) | Addr::LogBucket)
+            )));
         // In production the load balancer is protected: down refuses without the flag.
         assert!(
             kept.refused.len() == 1 && kept.refused[0].contains("--disable-deletion-protection"),
@@ -1014,8 +1048,12 @@ path = "/worker/*"
             },
             &found,
         );
-        assert_eq!(all.changes.len(), 16);
+        assert_eq!(all.changes.len(), 17);
         assert!(all.refused.is_empty(), "{:?}", all.refused);
+        assert!(all
+            .changes
+            .iter()
+            .any(|c| c.address == "ecs.log_bucket" && c.reason.contains("emptied first")));
     }
 
     #[test]

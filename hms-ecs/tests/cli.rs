@@ -67,7 +67,7 @@ fn task_definition(s: &Stack, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {
 fn pipeline_builds_cluster_services_alb_and_scaling_and_converges() {
     let s = Stack::new("hms-ecs", "ref");
     let (doc, err) = pipeline(&s, &[], &["up"], 0);
-    assert_eq!(run_counts(&doc), (16, 0, 0), "{err}");
+    assert_eq!(run_counts(&doc), (17, 0, 0), "{err}");
     let out = &doc["outputs"]["ecs"];
     // Without ecs.origin_verify: no origin secret (the listener forwards, below).
     assert!(out.get("origin_verify_secret_arn").is_none());
@@ -305,6 +305,8 @@ fn pipeline_builds_cluster_services_alb_and_scaling_and_converges() {
         );
     }
 
+    log_bucket_and_access_logs(&s, &doc);
+
     // A second up changes nothing; plan --detailed-exitcode exits 0.
     let (doc2, _) = s.run_of("hms-ecs", &["up"], &doc.to_string(), 0);
     assert_eq!(run_counts(&doc2), (0, 0, 0));
@@ -314,6 +316,146 @@ fn pipeline_builds_cluster_services_alb_and_scaling_and_converges() {
         &doc.to_string(),
         0,
     );
+}
+
+/// The stack's log bucket as the emulator holds it (ACLs off, public access blocked, versioned, SSE-S3,
+/// the lifecycle, the delivery policy parsed), the load balancer's access logs pointed at it, and a
+/// policy removed by hand put back by the next `up`.
+fn log_bucket_and_access_logs(s: &Stack, doc: &Value) {
+    let out = &doc["outputs"]["ecs"];
+    let bucket = format!("{}-logs-production", s.name);
+    assert_eq!(out["log_bucket"], bucket.as_str());
+    let s3 = aws_sdk_s3::Client::new(&s.sdk);
+    let own = s
+        .block_on(s3.get_bucket_ownership_controls().bucket(&bucket).send())
+        .expect("ownership");
+    assert_eq!(
+        own.ownership_controls().expect("controls").rules()[0]
+            .object_ownership()
+            .as_str(),
+        "BucketOwnerEnforced"
+    );
+    let pab = s
+        .block_on(s3.get_public_access_block().bucket(&bucket).send())
+        .expect("public access block");
+    let pab = pab.public_access_block_configuration().expect("pab");
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let versioning = s
+        .block_on(s3.get_bucket_versioning().bucket(&bucket).send())
+        .expect("versioning");
+    assert_eq!(versioning.status().map(|v| v.as_str()), Some("Enabled"));
+    let enc = s
+        .block_on(s3.get_bucket_encryption().bucket(&bucket).send())
+        .expect("encryption");
+    let rule = &enc
+        .server_side_encryption_configuration()
+        .expect("sse")
+        .rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .map(|d| d.sse_algorithm().as_str()),
+        Some("AES256"),
+        "load balancers deliver access logs only to SSE-S3 buckets"
+    );
+    let lifecycle = s
+        .block_on(
+            s3.get_bucket_lifecycle_configuration()
+                .bucket(&bucket)
+                .send(),
+        )
+        .expect("lifecycle");
+    let r = &lifecycle.rules()[0];
+    assert_eq!(r.expiration().and_then(|e| e.days()), Some(365));
+    assert_eq!(
+        r.noncurrent_version_expiration()
+            .and_then(|e| e.noncurrent_days()),
+        Some(365)
+    );
+    let policy = |s: &Stack| -> Option<Value> {
+        s.block_on(s3.get_bucket_policy().bucket(&bucket).send())
+            .ok()
+            .and_then(|p| {
+                p.policy()
+                    .map(|p| serde_json::from_str(p).expect("policy JSON"))
+            })
+    };
+    let doc_policy = policy(s).expect("bucket policy");
+    let account = doc["outputs"]["security"]["ecs_execution_role_arn"]
+        .as_str()
+        .and_then(|a| a.split(':').nth(4))
+        .expect("account")
+        .to_owned();
+    let statements = doc_policy["Statement"].as_array().expect("statements");
+    let sid = |id: &str| {
+        statements
+            .iter()
+            .find(|x| x["Sid"] == id)
+            .unwrap_or_else(|| panic!("{id} in {doc_policy}"))
+    };
+    let elb = sid("LoadBalancerAccessLogs");
+    assert_eq!(elb["Effect"], "Allow");
+    // us-east-1's Elastic Load Balancing log-delivery account.
+    assert_eq!(elb["Principal"]["AWS"], "arn:aws:iam::127311923021:root");
+    assert_eq!(elb["Action"], "s3:PutObject");
+    assert_eq!(
+        elb["Resource"],
+        format!("arn:aws:s3:::{bucket}/alb/AWSLogs/{account}/*").as_str()
+    );
+    let s3_logs = sid("S3ServerAccessLogs");
+    assert_eq!(s3_logs["Principal"]["Service"], "logging.s3.amazonaws.com");
+    assert_eq!(
+        s3_logs["Resource"],
+        format!("arn:aws:s3:::{bucket}/s3/*").as_str()
+    );
+    assert_eq!(
+        s3_logs["Condition"]["StringEquals"]["aws:SourceAccount"],
+        account.as_str()
+    );
+    let tls = sid("DenyInsecureTransport");
+    assert_eq!(tls["Effect"], "Deny");
+    assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(statements.len(), 3);
+
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
+    let attrs = s
+        .block_on(
+            elb.describe_load_balancer_attributes()
+                .load_balancer_arn(out["alb_arn"].as_str().expect("alb"))
+                .send(),
+        )
+        .expect("attributes");
+    let attr = |k: &str| {
+        attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(k))
+            .and_then(|a| a.value().map(str::to_owned))
+    };
+    assert_eq!(attr("access_logs.s3.enabled").as_deref(), Some("true"));
+    assert_eq!(attr("access_logs.s3.bucket"), Some(bucket.clone()));
+    assert_eq!(attr("access_logs.s3.prefix").as_deref(), Some("alb"));
+
+    // The policy deleted by hand is drift: plan shows it, up puts it back and changes nothing else.
+    s.block_on(s3.delete_bucket_policy().bucket(&bucket).send())
+        .expect("delete policy");
+    let (_, err) = s.run_of(
+        "hms-ecs",
+        &["plan", "--detailed-exitcode"],
+        &doc.to_string(),
+        2,
+    );
+    assert!(err.contains("ecs.log_bucket"), "{err}");
+    let (after, err) = s.run_of("hms-ecs", &["up"], &doc.to_string(), 0);
+    assert_eq!(run_counts(&after), (0, 1, 0), "{err}");
+    assert_eq!(policy(s), Some(doc_policy));
 }
 
 #[test]
@@ -396,9 +538,9 @@ fn autoscaling_owns_the_count_and_a_new_image_is_one_revision() {
 fn a_third_service_comes_and_goes_with_exactly_its_resources() {
     let s = Stack::new("hms-ecs", "third");
     let (doc, _) = pipeline(&s, &WORKER, &["up"], 0);
-    // cluster, ALB, listener + per service: log group, task definition, target group, service, scaling
-    // target, cpu policy; rules for the two path services.
-    assert_eq!(run_counts(&doc), (3 + 6 * 3 + 2, 0, 0));
+    // cluster, log bucket, ALB, listener + per service: log group, task definition, target group,
+    // service, scaling target, cpu policy; rules for the two path services.
+    assert_eq!(run_counts(&doc), (4 + 6 * 3 + 2, 0, 0));
     assert_eq!(services(&s).len(), 3);
     assert!(doc["outputs"]["ecs"]["services"]["worker"]["service_arn"].is_string());
     let input = doc.to_string();
@@ -523,7 +665,7 @@ fn bad_inputs_exit_64_and_create_nothing() {
 }
 
 #[test]
-fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
+fn down_drains_and_leaves_no_tagged_resource_but_the_logs_and_the_log_bucket() {
     let s = Stack::new("hms-ecs", "down");
     let (doc, _) = pipeline(&s, &[], &["up"], 0);
     let input = doc.to_string();
@@ -549,6 +691,19 @@ fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
     );
     assert_eq!(run_counts(&doc2).2, 14, "{err}");
     assert!(services(&s).is_empty());
+    // The log bucket is kept with the log groups; an access log in it goes with it only on --delete-logs.
+    let s3 = aws_sdk_s3::Client::new(&s.sdk);
+    let bucket = format!("{}-logs-production", s.name);
+    s.block_on(
+        s3.put_object()
+            .bucket(&bucket)
+            .key("alb/AWSLogs/123456789012/elasticloadbalancing/log.gz")
+            .body(b"log".to_vec().into())
+            .send(),
+    )
+    .expect("a log object");
+    let bucket_there = |s: &Stack| s.block_on(s3.head_bucket().bucket(&bucket).send()).is_ok();
+    assert!(bucket_there(&s));
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
     assert!(s
         .block_on(
@@ -596,6 +751,7 @@ fn down_drains_and_leaves_no_tagged_resource_but_the_logs() {
         0,
     );
     assert_eq!(groups(), 0, "{err}");
+    assert!(!bucket_there(&s), "{err}");
 }
 
 #[test]
@@ -758,6 +914,21 @@ fn every_resource_tags(s: &Stack, doc: &Value) -> Vec<(String, Tags)> {
         ));
     }
 
+    let s3 = aws_sdk_s3::Client::new(&s.sdk);
+    let bucket = out["log_bucket"].as_str().expect("log bucket");
+    let tagging = s
+        .block_on(s3.get_bucket_tagging().bucket(bucket).send())
+        .expect("log bucket tags");
+    all.push((
+        format!("bucket {bucket}"),
+        pairs(
+            tagging
+                .tag_set()
+                .iter()
+                .map(|t| (Some(t.key()), Some(t.value()))),
+        ),
+    ));
+
     // The load balancer, its listener and rule, the target groups: one DescribeTags.
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&s.sdk);
     let lb = out["alb_arn"].as_str().expect("alb").to_owned();
@@ -868,9 +1039,9 @@ fn stack_tags_converge_on_every_resource_through_the_tagging_apis_alone() {
     let before = running(&s);
     let updated = tag_cycle(&s, "hms-ecs", &input, |owner| {
         let all = every_resource_tags(&s, &doc);
-        // cluster, 2 services, 2 task definitions, ALB, listener, rule, 2 target groups, 2 log groups,
-        // 2 scalable targets (the scaling policies cannot be tagged).
-        assert_eq!(all.len(), 14, "{all:?}");
+        // cluster, log bucket, 2 services, 2 task definitions, ALB, listener, rule, 2 target groups,
+        // 2 log groups, 2 scalable targets (the scaling policies cannot be tagged).
+        assert_eq!(all.len(), 15, "{all:?}");
         for (what, tags) in &all {
             assert_eq!(
                 tags.get("owner").map(String::as_str),
@@ -880,7 +1051,7 @@ fn stack_tags_converge_on_every_resource_through_the_tagging_apis_alone() {
             assert!(tags.contains_key("hms:address"), "{what}: {tags:?}");
         }
     });
-    assert_eq!(updated, 14, "every taggable resource, once a step");
+    assert_eq!(updated, 15, "every taggable resource, once a step");
     // No deploy and no new revision: the services run what they ran.
     assert_eq!(running(&s), before);
     for key in ["backend", "frontend"] {

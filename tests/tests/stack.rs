@@ -552,8 +552,8 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         ("hms-dns", 3),
         ("hms-db", 4),
         ("hms-cache", 6),
-        // 17, the origin secret and the default service's own rule behind the 403.
-        ("hms-ecs", 19),
+        // 17 and the log bucket, the origin secret and the default service's own rule behind the 403.
+        ("hms-ecs", 20),
         ("hms-edge", 13),
         ("hms-backup", 1),
         // 9 as in the six-tool stack, the certificate's expiry, the two RDS event subscriptions; the

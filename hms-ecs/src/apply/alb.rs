@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{need, Op};
 use crate::addr::Addr;
-use crate::desired::NEW_SECRET;
+use crate::desired::{ALB_LOG_PREFIX, NEW_SECRET};
 use crate::plan::FORBIDDEN;
 use crate::secret::{self, HEADER};
 use crate::spec::TLS_POLICY;
@@ -179,22 +179,27 @@ pub(super) async fn put_load_balancer(op: &Op<'_>) -> Result<Resource> {
         op.sync_tags(&ElbTags(&c.elb)).await?;
         arn
     };
-    if op.changed("drop_invalid_headers") || op.changed("deletion_protection") {
+    if op.changed("drop_invalid_headers")
+        || op.changed("deletion_protection")
+        || op.changed("access_logs")
+    {
+        let attribute = |k: &str, v: &str| LoadBalancerAttribute::builder().key(k).value(v).build();
+        let mut attrs = vec![
+            attribute("routing.http.drop_invalid_header_fields.enabled", "true"),
+            attribute(
+                "deletion_protection.enabled",
+                &spec.deletion_protection.to_string(),
+            ),
+            attribute("access_logs.s3.enabled", &spec.access_logs.to_string()),
+        ];
+        if spec.access_logs {
+            attrs.push(attribute("access_logs.s3.bucket", &spec.log_bucket));
+            attrs.push(attribute("access_logs.s3.prefix", ALB_LOG_PREFIX));
+        }
         c.elb
             .modify_load_balancer_attributes()
             .load_balancer_arn(&arn)
-            .attributes(
-                LoadBalancerAttribute::builder()
-                    .key("routing.http.drop_invalid_header_fields.enabled")
-                    .value("true")
-                    .build(),
-            )
-            .attributes(
-                LoadBalancerAttribute::builder()
-                    .key("deletion_protection.enabled")
-                    .value(spec.deletion_protection.to_string())
-                    .build(),
-            )
+            .set_attributes(Some(attrs))
             .send()
             .await
             .map_err(|e| Error::aws(a, "elasticloadbalancing:ModifyLoadBalancerAttributes", e))?;

@@ -1,4 +1,4 @@
-//! Carries out one step of one change, in one module per kind: `cluster`, `alb` (load balancer,
+//! Carries out one step of one change, in one module per kind: `cluster`, `bucket` (the log bucket), `alb` (load balancer,
 //! listeners, rules, target groups), `logs`, `task` (task definitions), `service`, `scaling` and
 //! `secret` (the origin-verify secret).
 //!
@@ -9,6 +9,7 @@
 //! unless `--no-wait`; `desired_count` is set only at creation.
 
 mod alb;
+mod bucket;
 mod cluster;
 mod logs;
 mod scaling;
@@ -158,6 +159,7 @@ pub async fn apply(
     }
     let resource = match &addr {
         Addr::Cluster => cluster::put(&op).await?,
+        Addr::LogBucket => bucket::put(&op).await?,
         Addr::Alb => alb::put_load_balancer(&op).await?,
         Addr::HttpListener | Addr::HttpsListener => alb::put_listener(&op).await?,
         Addr::TargetGroup(_) => alb::put_target_group(&op).await?,
@@ -179,6 +181,7 @@ async fn delete(op: &Op<'_>) -> Result<()> {
     };
     match op.addr {
         Addr::Cluster => cluster::delete(op, &res).await,
+        Addr::LogBucket => bucket::delete(op, &res).await,
         Addr::Alb => alb::delete_load_balancer(op, &res).await,
         Addr::HttpListener | Addr::HttpsListener => alb::delete_listener(op, &res).await,
         Addr::TargetGroup(_) => alb::delete_target_group(op, &res).await,

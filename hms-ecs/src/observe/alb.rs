@@ -314,6 +314,7 @@ fn load_balancer_record(spec: &Spec, elb: &Elb, lb: &Lb, found: &mut FoundSet) -
                 attr("routing.http.drop_invalid_header_fields.enabled"),
             )
             .attr("deletion_protection", attr("deletion_protection.enabled"))
+            .attr("access_logs", access_logs(&lb.attrs))
             .info("arn", arn)
             .info("dns_name", lb.lb.dns_name().unwrap_or_default())
             .info(
@@ -323,6 +324,20 @@ fn load_balancer_record(spec: &Spec, elb: &Elb, lb: &Lb, found: &mut FoundSet) -
             .tags(tags),
     );
     Ok(())
+}
+
+/// The access-log attributes in the compared form (`desired::access_logs`).
+fn access_logs(attrs: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
+    let get = |k: &str| attrs.get(k).cloned().unwrap_or_default();
+    if get("access_logs.s3.enabled") == "true" {
+        serde_json::json!({
+            "enabled": true,
+            "bucket": get("access_logs.s3.bucket"),
+            "prefix": get("access_logs.s3.prefix"),
+        })
+    } else {
+        serde_json::json!({"enabled": false})
+    }
 }
 
 fn listener_record(

@@ -4,7 +4,7 @@
 //! task definitions), and the load balancer's, its listeners', rules' and target groups' together (20 a call).
 //!
 //! [`observe`] runs one fetch per kind at once, each reading its resources and then their tags:
-//! `cluster`, `alb` (load balancer, listeners, rules, target groups), `service` (services and the task
+//! `cluster`, `bucket` (the log bucket), `alb` (load balancer, listeners, rules, target groups), `service` (services and the task
 //! definitions they run), `scaling` (scalable targets and policies), `logs` and `secret` (the
 //! origin-verify secret and the hashes of the values the rules accept). Then each kind's
 //! builder turns what was read into [`Found`](hms_core::diff::Found) records, in the order they need each
@@ -12,6 +12,7 @@
 //! scaling targets.
 
 mod alb;
+mod bucket;
 mod cluster;
 mod logs;
 mod scaling;
@@ -95,8 +96,9 @@ fn service_names(spec: &Spec, state: &State) -> Vec<String> {
 /// Reads everything hms-ecs owns.
 pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed> {
     let names = service_names(spec, state);
-    let (cluster, elb, services, scaling, logs, origin) = tokio::try_join!(
+    let (cluster, bucket, elb, services, scaling, logs, origin) = tokio::try_join!(
         cluster::fetch(c, spec),
+        bucket::fetch(c, spec, state),
         alb::fetch(c, spec, state),
         service::fetch(c, spec, state, &names),
         scaling::fetch(c, spec, &names),
@@ -106,6 +108,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     let mut found = FoundSet::new();
     let origin = secret::build(spec, origin, &mut found)?;
     cluster::build(spec, cluster, &mut found)?;
+    bucket::build(spec, state, bucket, &mut found)?;
     let target_groups = alb::build(spec, &elb, &mut found)?;
     logs::build(&logs, &mut found);
     let counts = service::build(spec, state, &services, &target_groups, &mut found);

@@ -38,6 +38,10 @@ pub struct EcsConfig {
     /// sends as the `X-Origin-Verify` header; the listener rules forward only requests that carry it, and
     /// the listener's default action answers 403.
     pub origin_verify: Option<bool>,
+    /// The load balancer's access logs to the stack's log bucket `<stack>-logs-<env>` (default true).
+    pub access_logs: Option<bool>,
+    /// Days the log bucket keeps a log object (default 365 in production, an audit trail; 30 elsewhere).
+    pub log_bucket_days: Option<i64>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
 }
@@ -128,6 +132,15 @@ pub struct Spec {
     /// Why the certificate is not the one hms-dns made, when both exist (shown with the plan).
     pub certificate_note: Option<String>,
     pub log_retention_days: i32,
+    /// The stack's log bucket `<stack>-logs-<env>` (the name hms-vpc's S3 endpoint policy allows).
+    pub log_bucket: String,
+    /// Days a log object is kept there (its lifecycle's expiration).
+    pub log_bucket_days: i32,
+    /// The load balancer's access logs go to the log bucket (`ecs.access_logs`).
+    pub access_logs: bool,
+    /// This account's id (from hms-security's role ARNs), for the log bucket's policy.
+    pub account: Option<String>,
+    /// `down --delete-logs`: the service log groups and the log bucket (emptied) are deleted too.
     pub delete_logs: bool,
     /// `down --disable-deletion-protection`: the load balancer's protection may be turned off to delete it.
     pub disable_deletion_protection: bool,
@@ -222,7 +235,7 @@ pub struct Deploy {
 /// `down`'s own flags.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DownFlags {
-    /// Delete the service log groups too (they are kept by default).
+    /// Delete the service log groups and the log bucket (emptied first) too; both are kept by default.
     #[arg(long)]
     pub delete_logs: bool,
     /// Turn off the load balancer's deletion protection (on in production) so that it can be deleted.
@@ -255,6 +268,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     assign_priorities(&mut services);
     check_cluster_name(config, &cfg)?;
     let retention = log_retention(config, &cfg, &input.tagger.id.env)?;
+    let log_bucket_days = log_bucket_days(config, &cfg, &input.tagger.id.env)?;
     check_certificate(config, &cfg)?;
     let up = upstream::Upstream::read(input, &cfg, &mut services)?;
     Ok(Spec {
@@ -267,6 +281,15 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         certificate_arn: up.certificate_arn,
         certificate_note: up.certificate_note,
         log_retention_days: retention,
+        log_bucket: format!("{}-logs-{}", tagger.id.stack, tagger.id.env),
+        log_bucket_days,
+        access_logs: cfg.access_logs.unwrap_or(true),
+        account: up
+            .execution_role_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned),
         delete_logs: input.is_down() && input.flags.down.delete_logs,
         disable_deletion_protection: input.is_down()
             && input.flags.down.disable_deletion_protection,
@@ -429,6 +452,20 @@ fn log_retention(config: &Config, cfg: &EcsConfig, env: &str) -> Result<i32> {
             format!(
                 "{retention} is not a CloudWatch Logs retention; use one of {:?}",
                 hms_core::config::LOG_RETENTION_DAYS
+            ),
+        )),
+    }
+}
+
+fn log_bucket_days(config: &Config, cfg: &EcsConfig, env: &str) -> Result<i32> {
+    let default = if env == "production" { 365 } else { 30 };
+    let days = cfg.log_bucket_days.unwrap_or(default);
+    match i32::try_from(days) {
+        Ok(d) if (1..=3650).contains(&d) => Ok(d),
+        _ => Err(config.invalid(
+            "ecs.log_bucket_days",
+            format!(
+                "{days} is not a number of days from 1 to 3650 (how long a log object is kept)"
             ),
         )),
     }
