@@ -1393,6 +1393,18 @@ def test_s3_create_bucket_tags(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
+def test_s3_notification_empty(endpoint: str, account: str) -> None:
+    """A bucket without notifications answers an empty NotificationConfiguration, as S3 does."""
+    import urllib.request
+    s3 = aws_client("s3", endpoint, account)
+    name = f"hms-selftest-notify-{account}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    body = urllib.request.urlopen(f"{endpoint}/{name}?notification", timeout=10).read().decode()
+    check("<NotificationConfiguration" in body and "GetBucketNotificationResponse" not in body,
+          f"GetBucketNotificationConfiguration of a bucket with none: <NotificationConfiguration/> ({body[:120]!r})")
+    s3.delete_bucket(Bucket=name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1424,6 +1436,7 @@ def main() -> int:
     test_ec2_network_acls(args.endpoint, account)
     test_s3_object_lock(args.endpoint, account)
     test_s3_create_bucket_tags(args.endpoint, account)
+    test_s3_notification_empty(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)
