@@ -149,9 +149,10 @@ pub fn key_policy(spec: &Spec, name: &str, account: &str) -> Value {
     }
     if name == crate::spec::ALARMS_KEY {
         statements.push(json!({
-            "Sid": "AlarmAndRdsEventPublishers",
+            "Sid": "AlarmTopicPublishers",
             "Effect": "Allow",
-            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]},
+            // CloudWatch alarms, RDS events and the backup bucket's deletion notices (S3).
+            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com", "s3.amazonaws.com"]},
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceAccount": account}}

@@ -304,14 +304,14 @@ fn the_alarm_topic_key_and_the_monitoring_role_are_this_accounts_only() {
     let st = key_statements(&s, arn);
     assert_eq!(
         st.keys().cloned().collect::<Vec<_>>(),
-        vec!["AccountAdministers", "AlarmAndRdsEventPublishers"],
+        vec!["AccountAdministers", "AlarmTopicPublishers"],
         "{err}"
     );
     assert_eq!(
         one(&st["AccountAdministers"]["Principal"]["AWS"]),
         "arn:aws:iam::123456789012:root"
     );
-    let publish = &st["AlarmAndRdsEventPublishers"];
+    let publish = &st["AlarmTopicPublishers"];
     assert_eq!(publish["Effect"], "Allow");
     let mut services: Vec<&str> = publish["Principal"]["Service"]
         .as_array()
@@ -322,7 +322,11 @@ fn the_alarm_topic_key_and_the_monitoring_role_are_this_accounts_only() {
     services.sort_unstable();
     assert_eq!(
         services,
-        ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]
+        [
+            "cloudwatch.amazonaws.com",
+            "events.rds.amazonaws.com",
+            "s3.amazonaws.com"
+        ]
     );
     let mut actions: Vec<&str> = publish["Action"]
         .as_array()
@@ -350,7 +354,7 @@ fn the_alarm_topic_key_and_the_monitoring_role_are_this_accounts_only() {
     );
     // The other keys do not let them in.
     let rds = key_statements(&s, out["kms_key_arns"]["rds"].as_str().expect("rds"));
-    assert!(!rds.contains_key("AlarmAndRdsEventPublishers"));
+    assert!(!rds.contains_key("AlarmTopicPublishers"));
 
     // The monitoring role: trusted by RDS enhanced monitoring of this account, the managed policy.
     let iam = aws_sdk_iam::Client::new(&s.sdk);
