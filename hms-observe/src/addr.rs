@@ -10,6 +10,7 @@ const SUBSCRIPTION: &str = "observe.subscription";
 const ALARM: &str = "observe.alarm";
 const DASHBOARD: &str = "observe.dashboard";
 const RDS_EVENTS: &str = "observe.rds_events";
+const BACKUP_DELETIONS: &str = "observe.backup_deletions";
 const SAMPLING_RULE: &str = "observe.xray.sampling_rule";
 const GROUP: &str = "observe.xray.group";
 
@@ -25,6 +26,9 @@ pub enum Addr {
     /// An RDS event subscription to the topic, by source: `observe.rds_events[instance]`,
     /// `observe.rds_events[parameter_group]`.
     RdsEvents(String),
+    /// The backup bucket's event notification of deleted objects to the topic:
+    /// `observe.backup_deletions`.
+    BackupDeletions,
     /// The CloudWatch dashboard: `observe.dashboard`.
     Dashboard,
     /// The X-Ray sampling rule: `observe.xray.sampling_rule`.
@@ -57,6 +61,7 @@ impl fmt::Display for Addr {
             Addr::Subscription(email) => write!(f, "{SUBSCRIPTION}[{email}]"),
             Addr::Alarm(key) => write!(f, "{ALARM}[{key}]"),
             Addr::RdsEvents(key) => write!(f, "{RDS_EVENTS}[{key}]"),
+            Addr::BackupDeletions => f.write_str(BACKUP_DELETIONS),
             Addr::Dashboard => f.write_str(DASHBOARD),
             Addr::SamplingRule => f.write_str(SAMPLING_RULE),
             Addr::Group => f.write_str(GROUP),
@@ -75,6 +80,7 @@ impl Address for Addr {
         match address {
             TOPIC => Some(Addr::Topic),
             DASHBOARD => Some(Addr::Dashboard),
+            BACKUP_DELETIONS => Some(Addr::BackupDeletions),
             SAMPLING_RULE => Some(Addr::SamplingRule),
             GROUP => Some(Addr::Group),
             _ => keyed(address, SUBSCRIPTION)
@@ -104,6 +110,7 @@ mod tests {
             ),
             (Addr::alarm("backend.cpu"), "observe.alarm[backend.cpu]"),
             (Addr::rds_events("instance"), "observe.rds_events[instance]"),
+            (Addr::BackupDeletions, "observe.backup_deletions"),
             (Addr::Dashboard, "observe.dashboard"),
             (Addr::SamplingRule, "observe.xray.sampling_rule"),
             (Addr::Group, "observe.xray.group"),

@@ -60,6 +60,7 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub xray: aws_sdk_xray::Client,
     pub sts: aws_sdk_sts::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// The hms-observe tool.
@@ -71,7 +72,7 @@ pub struct Observe {
 impl Tool for Observe {
     const NAME: &'static str = "hms-observe";
     const SECTION: &'static str = "observe";
-    const USES: &'static [&'static str] = &["security", "dns", "db", "cache", "ecs"];
+    const USES: &'static [&'static str] = &["security", "dns", "db", "cache", "ecs", "backup"];
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;
@@ -90,6 +91,7 @@ impl Tool for Observe {
                 rds: aws_sdk_rds::Client::new(sdk),
                 xray: aws_sdk_xray::Client::new(sdk),
                 sts: aws_sdk_sts::Client::new(sdk),
+                s3: aws_sdk_s3::Client::new(sdk),
             },
         }
     }

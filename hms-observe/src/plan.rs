@@ -38,12 +38,95 @@ pub fn topic_key(spec: &Spec) -> Value {
     }
 }
 
+/// The topic's ARN as the plan shows it (the account comes from hms-security's key ARN).
+pub fn topic_arn(spec: &Spec) -> String {
+    let account = spec
+        .account
+        .clone()
+        .unwrap_or_else(|| "(known after hms-security up)".into());
+    format!(
+        "arn:{}:sns:{}:{account}:{}",
+        crate::spec::partition(&spec.region),
+        spec.region,
+        spec.topic_name
+    )
+}
+
+/// The event notification's id on the backup bucket (other notifications there are left alone).
+pub const BACKUP_DELETIONS_ID: &str = "hms-observe-backup-deletions";
+
+/// The backup bucket's events the topic hears of: every deleted object or version.
+pub const BACKUP_DELETION_EVENTS: &[&str] = &["s3:ObjectRemoved:*"];
+
+/// With the backup bucket in the stack, the topic's access policy: AWS's default statement (this account
+/// may use the topic: the alarms and RDS events publish as the account) and S3 publishing the backup
+/// bucket's deletions, only for that bucket of this account.
+pub fn topic_policy(spec: &Spec, topic_arn: &str) -> Option<Value> {
+    let bucket = spec.backup_bucket.as_ref()?.shown("hms-backup");
+    let account = spec
+        .account
+        .clone()
+        .unwrap_or_else(|| "(known after hms-security up)".into());
+    Some(serde_json::json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [
+            {
+                "Sid": "__default_statement_ID",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [
+                    "SNS:GetTopicAttributes",
+                    "SNS:SetTopicAttributes",
+                    "SNS:AddPermission",
+                    "SNS:RemovePermission",
+                    "SNS:DeleteTopic",
+                    "SNS:Subscribe",
+                    "SNS:ListSubscriptionsByTopic",
+                    "SNS:Publish",
+                ],
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+            },
+            {
+                "Sid": "BackupBucketDeletions",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{bucket}")},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            },
+        ],
+    }))
+}
+
 fn topic(spec: &Spec) -> Desired {
-    Desired::new(Addr::Topic)
+    let mut d = Desired::new(Addr::Topic)
         .attr("name", spec.topic_name.clone())
-        .attr("kms_key", topic_key(spec))
-        .tags(spec.tags(&Addr::Topic, &spec.topic_name))
+        .attr("kms_key", topic_key(spec));
+    if let Some(policy) = topic_policy(spec, &topic_arn(spec)) {
+        d = d.attr("policy", hms_core::policy::normalize(&policy));
+    }
+    d.tags(spec.tags(&Addr::Topic, &spec.topic_name))
         .replace_on(&["name"])
+}
+
+/// The backup bucket tells the topic of every deleted object (ransomware, a mistaken script, an expired
+/// credential used to purge backups all show up as deletions).
+fn backup_deletions(spec: &Spec) -> Option<Desired> {
+    let bucket = spec.backup_bucket.as_ref()?.shown("hms-backup");
+    Some(
+        Desired::new(Addr::BackupDeletions)
+            .attr("bucket", bucket)
+            .attr("id", BACKUP_DELETIONS_ID)
+            .attr("topic", Addr::Topic.to_string())
+            .attr("events", BACKUP_DELETION_EVENTS.to_vec())
+            .replace_on(&["bucket"])
+            .uses([Addr::Topic]),
+    )
 }
 
 fn subscription(email: &str) -> Desired {
@@ -149,6 +232,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     out.extend(spec.emails.iter().map(|e| subscription(e)));
     out.extend(spec.alarms.iter().map(|a| alarm(spec, a)));
     out.extend(spec.events.iter().map(|e| rds_events(spec, e)));
+    out.extend(backup_deletions(spec));
     out.extend(dashboard(spec));
     out.push(sampling_rule(spec));
     out.push(group(spec));

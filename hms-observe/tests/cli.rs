@@ -771,3 +771,134 @@ fn with_nothing_upstream_there_is_nothing_to_watch_and_nothing_is_made() {
         )
         .is_err());
 }
+
+#[test]
+fn the_backup_buckets_deletions_reach_the_topic_and_other_notifications_stay() {
+    let s = Stack::new("hms-observe", "deletions");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    let (db, _) = s.run_of(
+        "hms-db",
+        &["up", "--set", "db.deletion_protection=false"],
+        &sec.to_string(),
+        0,
+    );
+    let (backup, _) = s.run_of("hms-backup", &["up"], &db.to_string(), 0);
+    let input = backup.to_string();
+    let up = |code: i32| s.run_of("hms-observe", &["up"], &input, code);
+    let (out, err) = up(0);
+    let bucket = backup["outputs"]["backup"]["bucket"]
+        .as_str()
+        .expect("backup bucket")
+        .to_owned();
+    let topic = out["outputs"]["observe"]["topic_arn"]
+        .as_str()
+        .expect("topic")
+        .to_owned();
+    let s3 = aws_sdk_s3::Client::new(&s.sdk);
+    let notifications = || {
+        s.block_on(
+            s3.get_bucket_notification_configuration()
+                .bucket(&bucket)
+                .send(),
+        )
+        .expect("notifications")
+    };
+    let ours = |n: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+        n.topic_configurations()
+            .iter()
+            .find(|t| t.id() == Some("hms-observe-backup-deletions"))
+            .map(|t| {
+                (
+                    t.topic_arn().to_owned(),
+                    t.events().iter().map(|e| e.as_str().to_owned()).collect::<Vec<_>>(),
+                )
+            })
+    };
+    assert_eq!(
+        ours(&notifications()),
+        Some((topic.clone(), vec!["s3:ObjectRemoved:*".to_owned()])),
+        "{err}"
+    );
+
+    // The topic's policy lets S3 publish for that bucket of this account only, beside AWS's default
+    // statement for the account.
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    let policy: Value = s
+        .block_on(sns.get_topic_attributes().topic_arn(&topic).send())
+        .expect("attributes")
+        .attributes()
+        .and_then(|a| a.get("Policy"))
+        .map(|p| serde_json::from_str(p).expect("policy JSON"))
+        .expect("a topic policy");
+    let statements = policy["Statement"].as_array().expect("statements");
+    assert_eq!(statements.len(), 2, "{policy}");
+    let s3_publish = statements
+        .iter()
+        .find(|x| x["Sid"] == "BackupBucketDeletions")
+        .expect("the S3 statement");
+    assert_eq!(s3_publish["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(s3_publish["Action"], "SNS:Publish");
+    assert_eq!(s3_publish["Resource"], topic.as_str());
+    assert_eq!(
+        s3_publish["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:s3:::{bucket}").as_str()
+    );
+    assert_eq!(
+        s3_publish["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+    let default = statements
+        .iter()
+        .find(|x| x["Sid"] == "__default_statement_ID")
+        .expect("the default statement");
+    assert_eq!(
+        default["Condition"]["StringEquals"]["AWS:SourceOwner"],
+        "123456789012"
+    );
+
+    // Converged.
+    let (again, _) = up(0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+
+    // Someone else's notification on the bucket is theirs; ours removed by hand is drift that up puts
+    // back beside it.
+    let theirs = aws_sdk_s3::types::TopicConfiguration::builder()
+        .id("security-team")
+        .topic_arn(&topic)
+        .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+        .build()
+        .expect("topic configuration");
+    s.block_on(
+        s3.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(
+                aws_sdk_s3::types::NotificationConfiguration::builder()
+                    .topic_configurations(theirs)
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("replace the notifications by hand");
+    let (_, err) = s.run_of("hms-observe", &["plan", "--detailed-exitcode"], &input, 2);
+    assert!(err.contains("observe.backup_deletions"), "{err}");
+    let (fixed, err) = up(0);
+    assert_eq!(run_counts(&fixed), (1, 0, 0), "{err}");
+    let n = notifications();
+    assert!(ours(&n).is_some());
+    assert!(n
+        .topic_configurations()
+        .iter()
+        .any(|t| t.id() == Some("security-team")));
+
+    // Down without state finds ours by the bucket upstream, and leaves theirs.
+    let state = s
+        .state_dir()
+        .join(format!("{}-production", s.name))
+        .join("hms-observe.json");
+    std::fs::remove_file(&state).expect("state");
+    let (_, err) = s.run_of("hms-observe", &["down", "--yes"], &input, 0);
+    let n = notifications();
+    assert!(ours(&n).is_none(), "{err}");
+    assert_eq!(n.topic_configurations().len(), 1, "{err}");
+}

@@ -6,6 +6,7 @@
 
 mod alarms;
 mod dashboard;
+mod deletions;
 mod events;
 mod topic;
 mod xray;
@@ -75,6 +76,7 @@ pub async fn apply(
         }
         Addr::RdsEvents(_) if create => events::create(c, rec, change).await?,
         Addr::RdsEvents(_) => events::update(c, rec, change).await?,
+        Addr::BackupDeletions => deletions::put(c, rec, change).await?,
         Addr::Dashboard => dashboard::put(c, spec, task).await?,
         Addr::SamplingRule => xray::sampling_rule(c, rec, spec, change, create).await?,
         Addr::Group => xray::group(c, rec, spec, change, create).await?,
@@ -98,6 +100,7 @@ async fn delete(
         Addr::Subscription(_) => topic::unsubscribe(c, a, &id, task).await,
         Addr::Alarm(_) => alarms::delete(c, a, &id).await,
         Addr::RdsEvents(_) => events::delete(c, a, &id).await,
+        Addr::BackupDeletions => deletions::delete(c, a, &id).await,
         Addr::Dashboard => dashboard::delete(c, a, &id).await,
         Addr::SamplingRule => xray::delete_rule(c, a, &id).await,
         Addr::Group => xray::delete_group(c, a, &id).await,

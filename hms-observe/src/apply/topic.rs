@@ -58,7 +58,22 @@ pub(super) async fn put(
         sync(&SnsTags(&c.sns), &arn, change).await?;
         arn
     };
-    let key = |v: Option<&serde_json::Value>| v.and_then(|v| v.get("kms_key")).cloned();
+    let get = |v: Option<&serde_json::Value>, k: &str| v.and_then(|v| v.get(k)).cloned();
+    let policy = get(change.after.as_ref(), "policy");
+    if policy.is_some() && (create || get(change.before.as_ref(), "policy") != policy) {
+        // Built from the topic's real ARN (the plan may have shown it before it existed).
+        if let Some(doc) = crate::plan::topic_policy(spec, &arn) {
+            c.sns
+                .set_topic_attributes()
+                .topic_arn(&arn)
+                .attribute_name("Policy")
+                .attribute_value(doc.to_string())
+                .send()
+                .await
+                .map_err(|e| Error::aws(&change.address, "sns:SetTopicAttributes", e))?;
+        }
+    }
+    let key = |v: Option<&serde_json::Value>| get(v, "kms_key");
     let want = key(change.after.as_ref());
     if create || key(change.before.as_ref()) != want {
         // Null: not encrypted (no hms-security in the stack); "" takes a key off.

@@ -5,6 +5,7 @@
 
 mod alarms;
 mod dashboard;
+mod deletions;
 mod events;
 mod topic;
 mod xray;
@@ -114,15 +115,16 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         &Addr::Dashboard,
         spec.dashboard.as_ref().map(|d| d.name.as_str()),
     );
-    let parts: [Part; 6] = tokio::try_join!(
+    let parts: [Part; 7] = tokio::try_join!(
         topic::observe(c, spec, state, &arn, recorded_topic.as_deref()),
         alarms::observe(c, spec, state),
         events::observe(c, spec, state),
+        deletions::observe(c, spec, state),
         dashboard::observe(c, &dashboard_names),
         xray::sampling_rule(c, spec, state, &rule_names),
         xray::group(c, spec, state, &group_names),
     )
-    .map(|(a, b, c, d, e, f)| [a, b, c, d, e, f])?;
+    .map(|(a, b, c, d, e, f, g)| [a, b, c, d, e, f, g])?;
     let mut observed = Observed::default();
     for (found, conflicts) in parts {
         observed.found.extend(found);

@@ -43,14 +43,20 @@ async fn topic(c: &Clients, spec: &Spec, state: &State, arn: &str) -> Result<Opt
         return Ok(Some((FoundSet::new(), vec![c])));
     }
     let name = arn.rsplit(':').next().unwrap_or_default();
-    let mut found = FoundSet::from([(
-        Addr::Topic.to_string(),
-        Found::new(arn)
-            .attr("name", name)
-            .attr("kms_key", key.map(Value::from).unwrap_or(Value::Null))
-            .tags(tags)
-            .info("arn", arn),
-    )]);
+    let (key, policy) = key;
+    let mut topic = Found::new(arn)
+        .attr("name", name)
+        .attr("kms_key", key.map(Value::from).unwrap_or(Value::Null));
+    // The access policy is managed with the backup bucket in the stack (it lets S3 publish).
+    if spec.backup_bucket.is_some() {
+        topic = topic.attr(
+            "policy",
+            policy
+                .map(|p| hms_core::policy::normalize(&Value::from(p)))
+                .unwrap_or(Value::Null),
+        );
+    }
+    let mut found = FoundSet::from([(Addr::Topic.to_string(), topic.tags(tags).info("arn", arn))]);
     found.extend(subs.iter().filter_map(|s| subscription(spec, state, s)));
     Ok(Some((found, vec![])))
 }
@@ -84,15 +90,19 @@ fn subscription(spec: &Spec, state: &State, s: &Subscription) -> Option<(String,
     ))
 }
 
-/// The topic's `KmsMasterKeyId` (`Some(None)`: not encrypted); `None` when the topic does not exist.
-async fn key(c: &Clients, arn: &str) -> Result<Option<Option<String>>> {
+/// The topic's `KmsMasterKeyId` (`None` inside: not encrypted) and its access policy; `None` when the
+/// topic does not exist.
+async fn key(c: &Clients, arn: &str) -> Result<Option<(Option<String>, Option<String>)>> {
     match c.sns.get_topic_attributes().topic_arn(arn).send().await {
-        Ok(o) => Ok(Some(
-            o.attributes()
-                .and_then(|a| a.get("KmsMasterKeyId"))
-                .filter(|k| !k.is_empty())
-                .cloned(),
-        )),
+        Ok(o) => {
+            let get = |k: &str| {
+                o.attributes()
+                    .and_then(|a| a.get(k))
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+            };
+            Ok(Some((get("KmsMasterKeyId"), get("Policy"))))
+        }
         Err(e) if is_gone(code_of(&e)) => Ok(None),
         Err(e) => Err(Error::aws(
             format!("{} {arn}", Addr::Topic),

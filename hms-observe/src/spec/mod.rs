@@ -16,7 +16,7 @@ pub mod xray;
 
 use std::collections::BTreeMap;
 
-use hms_core::contract::{CommandKind, SpecInput};
+use hms_core::contract::{CommandKind, SpecInput, Upstream};
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 use serde::Deserialize;
@@ -103,6 +103,11 @@ pub struct Spec {
     pub events: Vec<EventSubscription>,
     /// Every event subscription's (key, name), looked up whatever the stack holds.
     pub event_names: Vec<(&'static str, String)>,
+    /// The backup bucket (`outputs.backup.bucket`) whose deleted objects the topic hears of; `None`: the
+    /// stack has no hms-backup.
+    pub backup_bucket: Option<Dim>,
+    /// This account's id, from hms-security's key ARN (the topic policy names it).
+    pub account: Option<String>,
     /// `None`: no dashboard.
     pub dashboard: Option<Dashboard>,
     /// What the stack document holds to watch.
@@ -174,11 +179,21 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     });
     Ok(Spec {
         topic_name: format!("{stack_env}-alarms"),
-        topic_key,
+        topic_key: topic_key.clone(),
         emails,
         alarms,
         events: events::subscriptions(input),
         event_names: events::names(tagger),
+        backup_bucket: match input.optional("backup.bucket") {
+            Upstream::Known(v) => v.as_str().map(|b| Dim::Known(b.to_owned())),
+            Upstream::Unknown => Some(Dim::Planned),
+            Upstream::Absent => None,
+        },
+        account: topic_key
+            .as_ref()
+            .and_then(Dim::known)
+            .and_then(|arn| arn.split(':').nth(4).map(str::to_owned))
+            .filter(|a| !a.is_empty()),
         dashboard,
         watched,
         notes,
