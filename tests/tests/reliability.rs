@@ -507,6 +507,10 @@ impl Sdk {
                 ("logs", "log-group") if res.starts_with(&format!("log-group:/ecs/{stack}/")) => {
                     inv.live("logs:log-group of an ECS service");
                 }
+                // So does its log bucket (the ALB's and the backup bucket's access logs).
+                ("s3", _) if res.starts_with(&format!("{stack}-logs-")) => {
+                    inv.live("s3:the stack's log bucket");
+                }
                 _ => inv.live(kind),
             }
         }
@@ -1096,14 +1100,17 @@ fn a_lost_state_is_adopted_by_up_and_found_by_down() {
         downs.push((*tool, o.code));
     }
     let left = sdk.inventory(&t);
-    // Documented to stay with DESTROY_DATA's flags: hms-ecs's service log groups (without --delete-logs);
-    // the keys pending deletion, secrets in their recovery window, final and automated snapshots are in
-    // `gone`.
-    let kept = "logs:log-group of an ECS service";
+    // Documented to stay with DESTROY_DATA's flags: hms-ecs's service log groups and log bucket (without
+    // --delete-logs); the keys pending deletion, secrets in their recovery window, final and automated
+    // snapshots are in `gone`.
+    let kept = [
+        "logs:log-group of an ECS service",
+        "s3:the stack's log bucket",
+    ];
     let leftovers: Vec<(String, usize)> = left
         .live
         .iter()
-        .filter(|(k, _)| k.as_str() != kept)
+        .filter(|(k, _)| !kept.contains(&k.as_str()))
         .map(|(k, n)| (k.clone(), *n))
         .collect();
     eprintln!(
@@ -1116,7 +1123,7 @@ fn a_lost_state_is_adopted_by_up_and_found_by_down() {
             .join(", "),
         left.gone
             .iter()
-            .chain(left.live.get_key_value(kept))
+            .chain(kept.iter().filter_map(|k| left.live.get_key_value(*k)))
             .collect::<Vec<_>>()
     );
 

@@ -286,6 +286,39 @@ fn joined_up(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Va
     let o = &doc["outputs"];
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
     let alb = o["ecs"]["alb_arn"].as_str().expect("alb");
+    // The ALB's access logs go to hms-ecs's log bucket; the backup bucket's deletions reach hms-observe's
+    // topic.
+    let attrs = rt
+        .block_on(
+            elb.describe_load_balancer_attributes()
+                .load_balancer_arn(alb)
+                .send(),
+        )
+        .expect("attributes");
+    let attr = |k: &str| {
+        attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(k))
+            .and_then(|a| a.value())
+    };
+    assert_eq!(attr("access_logs.s3.enabled"), Some("true"));
+    assert_eq!(
+        attr("access_logs.s3.bucket"),
+        o["ecs"]["log_bucket"].as_str()
+    );
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    let notifications = rt
+        .block_on(
+            s3.get_bucket_notification_configuration()
+                .bucket(o["backup"]["bucket"].as_str().expect("backup bucket"))
+                .send(),
+        )
+        .expect("notifications");
+    assert!(notifications
+        .topic_configurations()
+        .iter()
+        .any(|t| Some(t.topic_arn()) == o["observe"]["topic_arn"].as_str()));
     let listeners = rt
         .block_on(elb.describe_listeners().load_balancer_arn(alb).send())
         .expect("listeners");
@@ -556,9 +589,9 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
         ("hms-ecs", 20),
         ("hms-edge", 13),
         ("hms-backup", 1),
-        // 9 as in the six-tool stack, the certificate's expiry, the two RDS event subscriptions; the
-        // cache's once it exists.
-        ("hms-observe", 16),
+        // 9 as in the six-tool stack, the certificate's expiry, the two RDS event subscriptions, the
+        // backup bucket's deletion notices; the cache's once it exists.
+        ("hms-observe", 17),
     ] {
         assert!(
             err.contains(&format!("{tool}: Plan: {n} to create")),
@@ -582,6 +615,53 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
     );
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("not known yet"), "{err}");
+}
+
+/// `make plan` is the plan pipeline of the nine tools: on an empty account every tool's plan is printed
+/// and the outcome line says "changes pending"; with a bad `[db]` value it says "failed" with each
+/// tool's exit code. (GNU make itself exits 2 whenever a recipe does not exit 0, so make's own status
+/// is 2 in both cases: the outcome line and the codes tell them apart; `scripts`/CI that need the
+/// pipeline's own 0/1/2 run the pipeline itself, as the README shows.)
+#[test]
+fn make_plan_is_the_plan_pipeline_and_tells_pending_from_failed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("mkplan");
+    nine_tool_config(dir.path(), &s);
+    let makefile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Makefile");
+    let make = || {
+        sh(
+            &format!(
+                "make -s -f {} -o build plan BIN={} ARGS='--stack {s}'",
+                makefile.display(),
+                bin_dir().display(),
+            ),
+            dir.path(),
+        )
+    };
+    let (code, _, err) = make();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("make plan: changes pending"), "{err}");
+    for t in TOOLS {
+        assert!(err.contains(&format!("{t}: Plan: ")), "{t}:\n{err}");
+    }
+    let (rt, sdk) = sdk();
+    assert!(tagged(&rt, &sdk, &s).is_empty(), "a plan creates nothing");
+
+    let config = dir.path().join("hms.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[db]\nallocated_storage = 5\n");
+    std::fs::write(&config, text).expect("config");
+    let (code, _, err) = make();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("db.allocated_storage"), "{err}");
+    let outcome = err
+        .lines()
+        .find(|l| l.starts_with("make plan: "))
+        .unwrap_or_else(|| panic!("an outcome line: {err}"));
+    assert_eq!(
+        outcome, "make plan: failed (exit codes 2 2 2 64 1 1 1 1 1)",
+        "{err}"
+    );
 }
 
 #[test]
