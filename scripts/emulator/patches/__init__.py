@@ -57,3 +57,4 @@ from . import logs_kms_key  # noqa: E402,F401
 from . import ec2_network_acls  # noqa: E402,F401
 from . import s3_object_lock  # noqa: E402,F401
 from . import s3_create_bucket_tags  # noqa: E402,F401
+from . import s3_logging_policy  # noqa: E402,F401
