@@ -3,13 +3,14 @@
 //! its settings are written loses nothing: the next `up` finds it and writes them.
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
-    DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectLockConfiguration,
-    ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Transition, TransitionStorageClass, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLoggingStatus,
+    BucketVersioningStatus, DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration,
+    ObjectIdentifier, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+    ObjectLockRule, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Transition,
+    TransitionStorageClass, VersioningConfiguration,
 };
 use hms_core::apply::Recorder;
 use hms_core::aws_tags::S3BucketTags;
@@ -23,7 +24,7 @@ use hms_core::{Error, Result};
 use serde_json::Value;
 
 use crate::addr::Addr;
-use crate::spec::{Encryption, Spec, RULE_ID};
+use crate::spec::{Encryption, Logging, Spec, RULE_ID};
 use crate::Clients;
 
 const BUCKET: Addr = Addr::Bucket;
@@ -37,6 +38,7 @@ const SETTINGS: &[&str] = &[
     "encryption",
     "policy",
     "lifecycle",
+    "logging",
 ];
 
 fn err<E>(name: &str, op: &str, e: E) -> Error
@@ -202,6 +204,7 @@ async fn write_settings(
                     .map_err(|e| err(name, "s3:PutBucketPolicy", e))?;
             }
             "lifecycle" => put_lifecycle(s3, spec, name).await?,
+            "logging" => put_logging(s3, spec, name, change).await?,
             "tags" => {
                 hms_core::tags::sync(&S3BucketTags(s3), name, change).await?;
             }
@@ -282,6 +285,50 @@ async fn put_encryption(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Res
         .send()
         .await
         .map_err(|e| err(name, "s3:PutBucketEncryption", e))?;
+    Ok(())
+}
+
+/// Server access logging to the log bucket under `s3/<bucket>/`, or off. Off on a new bucket that has
+/// none is no call.
+async fn put_logging(
+    s3: &aws_sdk_s3::Client,
+    spec: &Spec,
+    name: &str,
+    change: &Change,
+) -> Result<()> {
+    let enabled = match &spec.logging {
+        Logging::To(target) => Some(
+            LoggingEnabled::builder()
+                .target_bucket(target)
+                .target_prefix(Spec::log_prefix(name))
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        ),
+        Logging::Unknown => {
+            return Err(Error::Internal(format!(
+                "{BUCKET} {name}: the log bucket is not known yet"
+            )))
+        }
+        Logging::Off => None,
+    };
+    let had = change
+        .before
+        .as_ref()
+        .and_then(|b| b.get("logging"))
+        .is_some_and(|v| !v.is_null());
+    if enabled.is_none() && !had {
+        return Ok(());
+    }
+    s3.put_bucket_logging()
+        .bucket(name)
+        .bucket_logging_status(
+            BucketLoggingStatus::builder()
+                .set_logging_enabled(enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err(name, "s3:PutBucketLogging", e))?;
     Ok(())
 }
 

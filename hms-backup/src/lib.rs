@@ -1,9 +1,10 @@
 //! hms-backup: the HMS backup bucket on S3 — ACLs off (`BucketOwnerEnforced`), every public-access block on,
 //! versioning, default encryption with the stack's `backups` KMS key and an S3 bucket key (SSE-S3 with
 //! `encryption = "aes256"`), a policy that refuses requests without TLS, and the lifecycle (STANDARD_IA at
-//! 30 days, GLACIER at 90, expiry at 365, noncurrent versions after 90, incomplete uploads after 7).
-//! Reads `outputs.security`; writes `outputs.backup`: `bucket`, `arn`, `region`, `kms_key_arn` (null with
-//! SSE-S3).
+//! 30 days, GLACIER at 90, expiry at 365, noncurrent versions after 90, incomplete uploads after 7), and
+//! server access logging to the stack's log bucket (`outputs.ecs.log_bucket`, under `s3/<bucket>/`;
+//! off, with a note, in a stack without one). Reads `outputs.security` and `outputs.ecs`; writes
+//! `outputs.backup`: `bucket`, `arn`, `region`, `kms_key_arn` (null with SSE-S3).
 
 pub mod addr;
 pub mod apply;
@@ -71,7 +72,7 @@ pub struct Backup {
 impl Tool for Backup {
     const NAME: &'static str = "hms-backup";
     const SECTION: &'static str = "backup";
-    const USES: &'static [&'static str] = &["security"];
+    const USES: &'static [&'static str] = &["security", "ecs"];
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -162,12 +162,13 @@ struct Settings {
     policy: Value,
     lifecycle: Value,
     object_lock: Value,
+    logging: Value,
 }
 
 /// Reads every setting the tool manages, concurrently (one call each).
 async fn settings(c: &Clients, name: &str) -> Result<Settings> {
     let s3 = &c.s3;
-    let (tags, ownership, pab, versioning, enc, policy, lifecycle, lock) = tokio::join!(
+    let (tags, ownership, pab, versioning, enc, policy, lifecycle, lock, logging) = tokio::join!(
         async {
             optional(
                 s3.get_bucket_tagging().bucket(name).send().await,
@@ -227,6 +228,13 @@ async fn settings(c: &Clients, name: &str) -> Result<Settings> {
                 "s3:GetObjectLockConfiguration",
             )
         },
+        async {
+            optional(
+                s3.get_bucket_logging().bucket(name).send().await,
+                name,
+                "s3:GetBucketLogging",
+            )
+        },
     );
     Ok(Settings {
         tags: tags?
@@ -279,6 +287,21 @@ async fn settings(c: &Clients, name: &str) -> Result<Settings> {
                     "mode": retention.mode()?.as_str(),
                     "days": retention.days()?,
                 }))
+            })
+            .unwrap_or(Value::Null),
+        // Grants are not written (ACLs are off; the log bucket's policy lets the logging service write):
+        // any makes the setting differ, so that `up` puts back exactly target and prefix.
+        logging: logging?
+            .and_then(|l| l.logging_enabled().cloned())
+            .map(|l| {
+                let mut v = json!({
+                    "target_bucket": l.target_bucket(),
+                    "target_prefix": l.target_prefix(),
+                });
+                if !l.target_grants().is_empty() || l.target_object_key_format().is_some() {
+                    v["other_settings"] = Value::Bool(true);
+                }
+                v
             })
             .unwrap_or(Value::Null),
     })
@@ -362,6 +385,7 @@ async fn bucket(
         .attr("encryption", st.encryption)
         .attr("policy", st.policy)
         .attr("lifecycle", st.lifecycle)
+        .attr("logging", st.logging)
         .tags(st.tags)
         .info("arn", format!("arn:aws:s3:::{name}"))
         .info("region", region);

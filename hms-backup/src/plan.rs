@@ -1,7 +1,8 @@
 //! The desired bucket and the plan against what exists. Pure.
 //!
 //! The bucket is one resource whose compared attributes are its settings (ownership, public-access block,
-//! versioning, Object Lock, encryption, policy, lifecycle, tags): an update rewrites only the settings that differ.
+//! versioning, Object Lock, encryption, policy, lifecycle, server access logging, tags): an update
+//! rewrites only the settings that differ.
 
 use hms_core::diff::{self, Desired};
 use hms_core::plan::Plan;
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::addr::Addr;
 use crate::observe::Observed;
-use crate::spec::{Encryption, Lifecycle, ObjectLock, Spec, RULE_ID};
+use crate::spec::{Encryption, Lifecycle, Logging, ObjectLock, Spec, RULE_ID};
 
 /// The lifecycle rule in the compared form (the same shape observe reads back).
 pub fn lifecycle(l: &Lifecycle) -> Value {
@@ -28,6 +29,16 @@ pub fn lifecycle(l: &Lifecycle) -> Value {
 pub fn object_lock(l: Option<&ObjectLock>) -> Value {
     l.map(|l| json!({"mode": l.mode, "days": l.days}))
         .unwrap_or(Value::Null)
+}
+
+/// Server access logging in the compared form (`null`: off), as observe reads GetBucketLogging back.
+pub fn logging(l: &Logging, name: &str) -> Value {
+    let target = match l {
+        Logging::Off => return Value::Null,
+        Logging::Unknown => "(known after hms-ecs up)",
+        Logging::To(bucket) => bucket.as_str(),
+    };
+    json!({"target_bucket": target, "target_prefix": Spec::log_prefix(name)})
 }
 
 /// Default encryption in the compared form.
@@ -69,6 +80,7 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
                 .map(lifecycle)
                 .unwrap_or(Value::Null),
         )
+        .attr("logging", logging(&spec.logging, name))
         .tags(spec.tags(&bucket, name))
         .replace_on(&["name", "region"])]
 }
@@ -77,6 +89,7 @@ pub fn desired(spec: &Spec, name: &str) -> Vec<Desired> {
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut plan = diff::diff(&desired(spec, &observed.name), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
+    plan.notes.extend(spec.notes.iter().cloned());
     plan
 }
 
@@ -103,6 +116,8 @@ mod tests {
                 mode: "GOVERNANCE",
                 days: 30,
             }),
+            logging: Logging::To("hms-logs-production".into()),
+            notes: vec![],
             force_empty: false,
             force_empty_confirmed: false,
             production: true,
@@ -172,6 +187,38 @@ mod tests {
         assert_eq!(p.changes[0].action, Action::Update);
         assert!(p.changes[0].reason.contains("policy"));
         assert!(p.changes[0].reason.contains("versioning"));
+    }
+
+    #[test]
+    fn logging_missing_or_elsewhere_is_an_update_and_off_without_a_log_bucket() {
+        let s = spec("");
+        let want = logging(&s.logging, "hms-backups-production");
+        assert_eq!(
+            want,
+            json!({"target_bucket": "hms-logs-production", "target_prefix": "s3/hms-backups-production/"})
+        );
+        for found in [
+            Value::Null,
+            json!({"target_bucket": "other-logs", "target_prefix": "s3/hms-backups-production/"}),
+        ] {
+            let mut observed = found_as(&s);
+            if let Some(f) = observed.found.get_mut(&Addr::Bucket.to_string()) {
+                f.attrs.insert("logging".into(), found);
+            }
+            let p = plan(&s, &observed);
+            assert_eq!(p.changes.len(), 1);
+            assert_eq!(p.changes[0].action, Action::Update);
+            assert!(
+                p.changes[0].reason.contains("logging"),
+                "{}",
+                p.changes[0].reason
+            );
+        }
+        let mut off = spec("");
+        off.logging = Logging::Off;
+        assert_eq!(logging(&off.logging, "b"), Value::Null);
+        let p = plan(&off, &found_as(&off));
+        assert!(p.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use hms_core::cli::NoFlags;
 use hms_core::config::Config;
-use hms_core::contract::SpecInput;
+use hms_core::contract::{CommandKind, SpecInput, Upstream};
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 use serde::Deserialize;
@@ -120,6 +120,17 @@ pub struct ObjectLock {
     pub days: i32,
 }
 
+/// Server access logging of the backup bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logging {
+    /// To the stack's log bucket (`outputs.ecs.log_bucket`), under `s3/<backup bucket>/`.
+    To(String),
+    /// hms-ecs is only planned upstream: its log bucket is known after its `up`.
+    Unknown,
+    /// The stack has no log bucket (no hms-ecs output): logging stays off, and the plan says so.
+    Off,
+}
+
 /// The desired backup bucket.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -132,6 +143,10 @@ pub struct Spec {
     pub lifecycle: Option<Lifecycle>,
     /// The Object Lock default retention; `None`: none.
     pub object_lock: Option<ObjectLock>,
+    /// Server access logging to the stack's log bucket.
+    pub logging: Logging,
+    /// How the plan was decided (shown under its changes).
+    pub notes: Vec<String>,
     /// `down --force-empty`.
     pub force_empty: bool,
     /// `--yes` was given with `--force-empty`.
@@ -153,6 +168,11 @@ impl Spec {
     /// Tags of the bucket.
     pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
         self.tagger.tags(address, Some(name))
+    }
+
+    /// The prefix of the bucket's server access logs in the log bucket: `s3/<bucket>/`.
+    pub fn log_prefix(name: &str) -> String {
+        format!("s3/{name}/")
     }
 
     /// The bucket policy: no request without TLS, for the bucket and every object.
@@ -433,6 +453,8 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     };
     let lifecycle = lifecycle(config, cfg.lifecycle.as_ref())?;
     let object_lock = object_lock(config, &cfg)?;
+    let mut notes = Vec::new();
+    let logging = logging(input, &mut notes)?;
     Ok(Spec {
         bucket_base,
         append_account_id,
@@ -440,12 +462,41 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         encryption,
         lifecycle,
         object_lock,
+        logging,
+        notes,
         // Only `down` ever empties the bucket; the flag exists on no other command.
         force_empty: input.is_down() && input.flags.down.force_empty,
         force_empty_confirmed: input.yes,
         production: id.env == "production",
         tagger: tagger.clone(),
     })
+}
+
+/// Server access logging from the optional `outputs.ecs.log_bucket` (hms-ecs owns the stack's log bucket
+/// and lets the logging service write under `s3/`). `down` needs none.
+fn logging(input: &Input<'_>, notes: &mut Vec<String>) -> Result<Logging> {
+    if input.is_down() {
+        return Ok(Logging::Off);
+    }
+    match input.optional("ecs.log_bucket") {
+        Upstream::Known(v) => match v.as_str() {
+            Some(name) if bucket_name_ok(name) => Ok(Logging::To(name.to_owned())),
+            _ => Err(Error::usage(format!(
+                "stdin: outputs.ecs.log_bucket = {v}: not a bucket name; run 'hms-ecs up | hms-backup {}'",
+                input.command.name()
+            ))),
+        },
+        Upstream::Unknown if input.command == CommandKind::Up => Err(Error::usage(
+            "needs outputs.ecs.log_bucket, known only after 'hms-ecs up': run 'hms-ecs up' before 'hms-backup up'",
+        )),
+        Upstream::Unknown => Ok(Logging::Unknown),
+        Upstream::Absent => {
+            notes.push(String::from(
+                "server access logging of the backup bucket stays off: the stack has no log bucket (outputs.ecs.log_bucket, made by hms-ecs); run 'hms-ecs up | hms-backup up' to turn it on",
+            ));
+            Ok(Logging::Off)
+        }
+    }
 }
 
 /// The Object Lock default retention from `backup.object_lock_days` / `backup.object_lock_mode`.

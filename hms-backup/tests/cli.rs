@@ -658,3 +658,132 @@ fn object_lock_keeps_versions_under_governance_and_force_empty_bypasses_it() {
     assert_eq!(run_counts(&doc), (0, 0, 1), "{err}");
     assert!(!exists(&s, &name));
 }
+
+/// The stack's log bucket as hms-ecs makes it: ACLs off, a policy letting S3 server access logging of
+/// this account write under `s3/`.
+fn log_bucket(s: &Stack, c: &aws_sdk_s3::Client) -> String {
+    let name = format!("{}-logs-production", s.name);
+    s.block_on(c.create_bucket().bucket(&name).send())
+        .expect("log bucket");
+    s.block_on(
+        c.put_bucket_ownership_controls()
+            .bucket(&name)
+            .ownership_controls(
+                aws_sdk_s3::types::OwnershipControls::builder()
+                    .rules(
+                        aws_sdk_s3::types::OwnershipControlsRule::builder()
+                            .object_ownership(
+                                aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced,
+                            )
+                            .build()
+                            .expect("rule"),
+                    )
+                    .build()
+                    .expect("controls"),
+            )
+            .send(),
+    )
+    .expect("ownership");
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{name}/s3/*"),
+            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        }]
+    });
+    s.block_on(
+        c.put_bucket_policy()
+            .bucket(&name)
+            .policy(policy.to_string())
+            .send(),
+    )
+    .expect("policy");
+    name
+}
+
+/// `(target bucket, target prefix)` of the bucket's server access logging, `None` when off.
+fn logging_of(s: &Stack, c: &aws_sdk_s3::Client, name: &str) -> Option<(String, String)> {
+    let got = s
+        .block_on(c.get_bucket_logging().bucket(name).send())
+        .expect("logging");
+    got.logging_enabled()
+        .map(|l| (l.target_bucket().to_owned(), l.target_prefix().to_owned()))
+}
+
+#[test]
+fn server_access_logs_go_to_the_stacks_log_bucket() {
+    let s = Stack::new("hms-backup", "logs");
+    let c = s3(&s);
+    let logs = log_bucket(&s, &c);
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    // Without hms-ecs upstream logging stays off, and the plan says so.
+    let (_, err) = s.run_of("hms-backup", &["plan"], &sec.to_string(), 0);
+    assert!(
+        err.contains("hms-backup: note: server access logging of the backup bucket stays off"),
+        "{err}"
+    );
+    // hms-ecs's output, as the pipeline hands it on.
+    let mut doc = sec.clone();
+    doc["outputs"]["ecs"] = serde_json::json!({"log_bucket": logs});
+    let doc = doc.to_string();
+    let (out, err) = s.run_of("hms-backup", &["up"], &doc, 0);
+    assert_eq!(run_counts(&out), (1, 0, 0), "{err}");
+    assert!(!err.contains("note: server access logging"), "{err}");
+    let name = bucket_of(&s);
+    let want = Some((logs.clone(), format!("s3/{name}/")));
+    assert_eq!(logging_of(&s, &c, &name), want);
+    // Converged.
+    let (again, _) = s.run_of("hms-backup", &["up"], &doc, 0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    s.run_of("hms-backup", &["plan", "--detailed-exitcode"], &doc, 0);
+    // Logging turned off by hand, or sent elsewhere, is drift that up puts back.
+    for drift in [
+        None,
+        Some(
+            aws_sdk_s3::types::LoggingEnabled::builder()
+                .target_bucket(&logs)
+                .target_prefix("s3/elsewhere/")
+                .build()
+                .expect("logging"),
+        ),
+    ] {
+        s.block_on(
+            c.put_bucket_logging()
+                .bucket(&name)
+                .bucket_logging_status(
+                    aws_sdk_s3::types::BucketLoggingStatus::builder()
+                        .set_logging_enabled(drift)
+                        .build(),
+                )
+                .send(),
+        )
+        .expect("drift");
+        let (_, err) = s.run_of("hms-backup", &["plan", "--detailed-exitcode"], &doc, 2);
+        assert!(err.contains("logging"), "{err}");
+        let (fixed, _) = s.run_of("hms-backup", &["up"], &doc, 0);
+        assert_eq!(run_counts(&fixed), (0, 1, 0));
+        assert_eq!(logging_of(&s, &c, &name), want);
+    }
+    s.run_of("hms-backup", &["down", "--yes"], &doc, 0);
+    assert!(!exists(&s, &name));
+    // The emulator delivers access logs too: empty the log bucket before deleting it.
+    let listed = s
+        .block_on(c.list_objects_v2().bucket(&logs).send())
+        .expect("log objects");
+    for o in listed.contents() {
+        s.block_on(
+            c.delete_object()
+                .bucket(&logs)
+                .key(o.key().unwrap_or_default())
+                .send(),
+        )
+        .expect("log object");
+    }
+    s.block_on(c.delete_bucket().bucket(&logs).send())
+        .expect("log bucket");
+}
