@@ -1420,6 +1420,33 @@ def test_s3_logging_policy(endpoint: str, account: str) -> None:
         s3.delete_bucket(Bucket=name)
 
 
+def test_s3_replication_rules(endpoint: str, account: str) -> None:
+    """GetBucketReplication returns a rule's delete-marker replication, filter and SSE-KMS selection."""
+    s3 = aws_client("s3", endpoint, account)
+    name = f"hms-selftest-replicated-{account}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    key = f"arn:aws:kms:us-west-2:{account}:key/replica"
+    rule = {
+        "ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+        "Destination": {"Bucket": f"arn:aws:s3:::{name}-replica",
+                        "EncryptionConfiguration": {"ReplicaKmsKeyID": key}},
+    }
+    s3.put_bucket_replication(Bucket=name, ReplicationConfiguration={
+        "Role": f"arn:aws:iam::{account}:role/replication", "Rules": [rule]})
+    got = s3.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]["Rules"][0]
+    check(got.get("DeleteMarkerReplication") == {"Status": "Enabled"}
+          and got.get("SourceSelectionCriteria") == rule["SourceSelectionCriteria"]
+          and got.get("Destination", {}).get("EncryptionConfiguration") == {"ReplicaKmsKeyID": key},
+          f"GetBucketReplication: the rule as put ({got})")
+    s3.delete_bucket_replication(Bucket=name)
+    expect_error(lambda: s3.get_bucket_replication(Bucket=name),
+                 "ReplicationConfigurationNotFoundError", 404, "GetBucketReplication after its deletion")
+    s3.delete_bucket(Bucket=name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1452,6 +1479,7 @@ def main() -> int:
     test_s3_object_lock(args.endpoint, account)
     test_s3_create_bucket_tags(args.endpoint, account)
     test_s3_logging_policy(args.endpoint, account)
+    test_s3_replication_rules(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)
