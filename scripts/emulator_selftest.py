@@ -1405,6 +1405,60 @@ def test_s3_notification_empty(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
+def test_s3_logging_policy(endpoint: str, account: str) -> None:
+    """PutBucketLogging to an ACL-less target bucket whose policy lets the logging service write a prefix."""
+    s3 = aws_client("s3", endpoint, account)
+    source, target = f"hms-selftest-logged-{account}", f"hms-selftest-logs-{account}"
+    for name in (source, target):
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_ownership_controls(Bucket=target, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    status = {"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": f"s3/{source}/"}}
+    expect_error(lambda: s3.put_bucket_logging(Bucket=source, BucketLoggingStatus=status),
+                 "InvalidTargetBucketForLogging", 400, "PutBucketLogging without the target's permission")
+    s3.put_bucket_policy(Bucket=target, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "S3ServerAccessLogs", "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+        "Resource": [f"arn:aws:s3:::{target}/s3/*"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}))
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus=status)
+    got = s3.get_bucket_logging(Bucket=source).get("LoggingEnabled", {})
+    check(got == status["LoggingEnabled"], f"PutBucketLogging allowed by the target's policy on s3/* ({got})")
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={})
+    check("LoggingEnabled" not in s3.get_bucket_logging(Bucket=source), "PutBucketLogging off")
+    for name in (target, source):
+        for o in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            s3.delete_object(Bucket=name, Key=o["Key"])
+        s3.delete_bucket(Bucket=name)
+
+
+def test_s3_replication_rules(endpoint: str, account: str) -> None:
+    """GetBucketReplication returns a rule's delete-marker replication, filter and SSE-KMS selection."""
+    s3 = aws_client("s3", endpoint, account)
+    name = f"hms-selftest-replicated-{account}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    key = f"arn:aws:kms:us-west-2:{account}:key/replica"
+    rule = {
+        "ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+        "Destination": {"Bucket": f"arn:aws:s3:::{name}-replica",
+                        "EncryptionConfiguration": {"ReplicaKmsKeyID": key}},
+    }
+    s3.put_bucket_replication(Bucket=name, ReplicationConfiguration={
+        "Role": f"arn:aws:iam::{account}:role/replication", "Rules": [rule]})
+    got = s3.get_bucket_replication(Bucket=name)["ReplicationConfiguration"]["Rules"][0]
+    check(got.get("DeleteMarkerReplication") == {"Status": "Enabled"}
+          and got.get("SourceSelectionCriteria") == rule["SourceSelectionCriteria"]
+          and got.get("Destination", {}).get("EncryptionConfiguration") == {"ReplicaKmsKeyID": key},
+          f"GetBucketReplication: the rule as put ({got})")
+    s3.delete_bucket_replication(Bucket=name)
+    expect_error(lambda: s3.get_bucket_replication(Bucket=name),
+                 "ReplicationConfigurationNotFoundError", 404, "GetBucketReplication after its deletion")
+    s3.delete_bucket(Bucket=name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1437,6 +1491,8 @@ def main() -> int:
     test_s3_object_lock(args.endpoint, account)
     test_s3_create_bucket_tags(args.endpoint, account)
     test_s3_notification_empty(args.endpoint, account)
+    test_s3_logging_policy(args.endpoint, account)
+    test_s3_replication_rules(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)
     test_acm_validation_wait(args.endpoint, account)

@@ -1,16 +1,24 @@
-//! Carries out one step: create the bucket and write its settings, rewrite the settings that differ, or
-//! empty (when asked) and delete it. The bucket is recorded as soon as it exists, so a run killed before
-//! its settings are written loses nothing: the next `up` finds it and writes them.
+//! Carries out one step: create a bucket (the backup bucket or its replica) and write its settings, rewrite
+//! the settings that differ, or empty (when asked) and delete it; put or delete the replication
+//! configuration. A bucket is recorded as soon as it exists, so a run killed before its settings are
+//! written loses nothing: the next `up` finds it and writes them.
 
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
-    DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectLockConfiguration,
-    ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Transition, TransitionStorageClass, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLoggingStatus,
+    BucketVersioningStatus, DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration,
+    ObjectIdentifier, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+    ObjectLockRule, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Transition,
+    TransitionStorageClass, VersioningConfiguration,
 };
+use aws_sdk_s3::types::{
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
+};
+use hms_core::addr::Address;
 use hms_core::apply::Recorder;
 use hms_core::aws_tags::S3BucketTags;
 use hms_core::contract::Ctx;
@@ -23,10 +31,50 @@ use hms_core::{Error, Result};
 use serde_json::Value;
 
 use crate::addr::Addr;
-use crate::spec::{Encryption, Spec, RULE_ID};
+use crate::spec::{Encryption, Logging, Spec, REPLICATION_RULE_ID, RULE_ID};
 use crate::Clients;
 
-const BUCKET: Addr = Addr::Bucket;
+/// The bucket a step works on: which one, through which client, and the settings that differ between the
+/// backup bucket and its replica.
+struct Target {
+    addr: Addr,
+    s3: aws_sdk_s3::Client,
+    region: String,
+    encryption: Encryption,
+    logging: Logging,
+}
+
+impl Target {
+    /// The backup bucket, or the replica in its region (the plan's, else the recorded one's).
+    fn of(c: &Clients, spec: &Spec, addr: Addr, change: &Change) -> Target {
+        if addr != Addr::Replica {
+            return Target {
+                addr,
+                s3: c.s3.clone(),
+                region: spec.region.clone(),
+                encryption: spec.encryption.clone(),
+                logging: spec.logging.clone(),
+            };
+        }
+        let region = [&change.after, &change.before]
+            .into_iter()
+            .flatten()
+            .find_map(|v| v.get("region").and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| spec.replica.as_ref().map(|r| r.region.clone()))
+            .unwrap_or_else(|| spec.region.clone());
+        Target {
+            addr,
+            s3: c.s3_in(&region),
+            region,
+            encryption: spec
+                .replica
+                .as_ref()
+                .map_or(Encryption::Aes256, |r| r.encryption.clone()),
+            // S3 delivers access logs only to a bucket in the same region: the replica logs nowhere.
+            logging: Logging::Off,
+        }
+    }
+}
 
 /// Settings in the order they are written on create.
 const SETTINGS: &[&str] = &[
@@ -37,13 +85,14 @@ const SETTINGS: &[&str] = &[
     "encryption",
     "policy",
     "lifecycle",
+    "logging",
 ];
 
-fn err<E>(name: &str, op: &str, e: E) -> Error
+fn err<E>(t: &Target, name: &str, op: &str, e: E) -> Error
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    Error::aws(format!("{BUCKET} {name}"), op, e)
+    Error::aws(format!("{} {name}", t.addr), op, e)
 }
 
 /// The bucket a step works on: the new one for create/update, the old one for a delete (a replace deletes
@@ -73,8 +122,14 @@ pub async fn apply(
     step: Step,
     task: &Task<'_>,
 ) -> Result<Option<Resource>> {
+    let addr = Addr::parse(&change.address)
+        .ok_or_else(|| Error::Internal(format!("{}: unknown address", change.address)))?;
+    if addr == Addr::Replication {
+        return replication(c, spec, change, step).await;
+    }
+    let t = &Target::of(c, spec, addr, change);
     match step {
-        Step::Create => create(c, rec, spec, change, task).await.map(Some),
+        Step::Create => create(t, rec, spec, change, task).await.map(Some),
         Step::Update => {
             let name = bucket_name(change, step)?;
             let changed: Vec<&str> = SETTINGS
@@ -86,24 +141,24 @@ pub async fn apply(
                         != change.after.as_ref().and_then(|v| v.get(*k))
                 })
                 .collect();
-            write_settings(c, spec, &name, change, &changed, task).await?;
-            Ok(Some(record(&name, spec)))
+            write_settings(t, spec, &name, change, &changed, task).await?;
+            Ok(Some(record(&name, &t.region)))
         }
         Step::Delete => {
             let name = bucket_name(change, step)?;
-            delete(c, spec, &name, task).await.map(|()| None)
+            delete(t, spec, &name, task).await.map(|()| None)
         }
     }
 }
 
-fn record(name: &str, spec: &Spec) -> Resource {
+fn record(name: &str, region: &str) -> Resource {
     Resource::new(name)
         .with("arn", format!("arn:aws:s3:::{name}"))
-        .with("region", spec.region.clone())
+        .with("region", region)
 }
 
 async fn create(
-    c: &Clients,
+    t: &Target,
     rec: &Recorder<'_>,
     spec: &Spec,
     change: &Change,
@@ -112,38 +167,39 @@ async fn create(
     let name = bucket_name(change, Step::Create)?;
     let tags = change_tags(change.after.as_ref());
     let created = hms_core::s3::create_bucket(
-        &c.s3,
-        &format!("{BUCKET} {name}"),
+        &t.s3,
+        &format!("{} {name}", t.addr),
         &name,
-        &spec.region,
+        &t.region,
         &tags,
         task,
     )
     .await?;
     if created == hms_core::s3::Created::Taken {
         return Err(Error::Refused(format!(
-            "{BUCKET} {name}: the name is taken by another AWS account (bucket names are global); set backup.append_account_id = true or choose another backup.bucket"
+            "{} {name}: the name is taken by another AWS account (bucket names are global); set backup.append_account_id = true or choose another backup.bucket",
+            t.addr
         )));
     }
-    rec.record(&BUCKET.to_string(), Some(record(&name, spec)))
+    rec.record(&t.addr.to_string(), Some(record(&name, &t.region)))
         .await?;
     let mut all: Vec<&str> = SETTINGS.to_vec();
     all.push("tags");
-    write_settings(c, spec, &name, change, &all, task).await?;
-    Ok(record(&name, spec))
+    write_settings(t, spec, &name, change, &all, task).await?;
+    Ok(record(&name, &t.region))
 }
 
 /// Writes the settings in `keys`, one call each, in order (S3 refuses concurrent changes to one bucket's
 /// configuration).
 async fn write_settings(
-    c: &Clients,
+    t: &Target,
     spec: &Spec,
     name: &str,
     change: &Change,
     keys: &[&str],
     task: &Task<'_>,
 ) -> Result<()> {
-    let s3 = &c.s3;
+    let s3 = &t.s3;
     for key in keys {
         task.status(&format!("writing {}", key.replace('_', " ")), false);
         match *key {
@@ -162,7 +218,7 @@ async fn write_settings(
                     .ownership_controls(controls)
                     .send()
                     .await
-                    .map_err(|e| err(name, "s3:PutBucketOwnershipControls", e))?;
+                    .map_err(|e| err(t, name, "s3:PutBucketOwnershipControls", e))?;
             }
             "public_access_block" => {
                 s3.put_public_access_block()
@@ -177,7 +233,7 @@ async fn write_settings(
                     )
                     .send()
                     .await
-                    .map_err(|e| err(name, "s3:PutPublicAccessBlock", e))?;
+                    .map_err(|e| err(t, name, "s3:PutPublicAccessBlock", e))?;
             }
             "versioning" => {
                 s3.put_bucket_versioning()
@@ -189,25 +245,27 @@ async fn write_settings(
                     )
                     .send()
                     .await
-                    .map_err(|e| err(name, "s3:PutBucketVersioning", e))?;
+                    .map_err(|e| err(t, name, "s3:PutBucketVersioning", e))?;
             }
-            "object_lock" => put_object_lock(s3, spec, name, change).await?,
-            "encryption" => put_encryption(s3, spec, name).await?,
+            "object_lock" => put_object_lock(t, spec, name, change).await?,
+            "encryption" => put_encryption(t, name).await?,
             "policy" => {
                 s3.put_bucket_policy()
                     .bucket(name)
                     .policy(spec.policy(name).to_string())
                     .send()
                     .await
-                    .map_err(|e| err(name, "s3:PutBucketPolicy", e))?;
+                    .map_err(|e| err(t, name, "s3:PutBucketPolicy", e))?;
             }
-            "lifecycle" => put_lifecycle(s3, spec, name).await?,
+            "lifecycle" => put_lifecycle(t, spec, name).await?,
+            "logging" => put_logging(t, name, change).await?,
             "tags" => {
                 hms_core::tags::sync(&S3BucketTags(s3), name, change).await?;
             }
             other => {
                 return Err(Error::Internal(format!(
-                    "{BUCKET}: unknown setting {other}"
+                    "{}: unknown setting {other}",
+                    t.addr
                 )))
             }
         }
@@ -217,12 +275,7 @@ async fn write_settings(
 
 /// Object Lock with the default retention (after versioning, which it needs). With no retention wanted:
 /// nothing on a bucket without Object Lock, else the default retention removed (S3 keeps Object Lock on).
-async fn put_object_lock(
-    s3: &aws_sdk_s3::Client,
-    spec: &Spec,
-    name: &str,
-    change: &Change,
-) -> Result<()> {
+async fn put_object_lock(t: &Target, spec: &Spec, name: &str, change: &Change) -> Result<()> {
     let rule = spec.object_lock.as_ref().map(|l| {
         let mode = if l.mode == "COMPLIANCE" {
             ObjectLockRetentionMode::Compliance
@@ -241,7 +294,7 @@ async fn put_object_lock(
     if rule.is_none() && !had {
         return Ok(());
     }
-    s3.put_object_lock_configuration()
+    t.s3.put_object_lock_configuration()
         .bucket(name)
         .object_lock_configuration(
             ObjectLockConfiguration::builder()
@@ -251,13 +304,13 @@ async fn put_object_lock(
         )
         .send()
         .await
-        .map_err(|e| err(name, "s3:PutObjectLockConfiguration", e))?;
+        .map_err(|e| err(t, name, "s3:PutObjectLockConfiguration", e))?;
     Ok(())
 }
 
 /// Default encryption: SSE-KMS with the key and a bucket key, or SSE-S3.
-async fn put_encryption(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Result<()> {
-    let default = match &spec.encryption {
+async fn put_encryption(t: &Target, name: &str) -> Result<()> {
+    let default = match &t.encryption {
         Encryption::Aes256 => {
             ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
         }
@@ -269,9 +322,9 @@ async fn put_encryption(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Res
     .map_err(|e| Error::Internal(e.to_string()))?;
     let rule = ServerSideEncryptionRule::builder()
         .apply_server_side_encryption_by_default(default)
-        .bucket_key_enabled(matches!(spec.encryption, Encryption::Kms(_)))
+        .bucket_key_enabled(matches!(t.encryption, Encryption::Kms(_)))
         .build();
-    s3.put_bucket_encryption()
+    t.s3.put_bucket_encryption()
         .bucket(name)
         .server_side_encryption_configuration(
             ServerSideEncryptionConfiguration::builder()
@@ -281,19 +334,60 @@ async fn put_encryption(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Res
         )
         .send()
         .await
-        .map_err(|e| err(name, "s3:PutBucketEncryption", e))?;
+        .map_err(|e| err(t, name, "s3:PutBucketEncryption", e))?;
+    Ok(())
+}
+
+/// Server access logging to the log bucket under `s3/<bucket>/`, or off. Off on a new bucket that has
+/// none is no call.
+async fn put_logging(t: &Target, name: &str, change: &Change) -> Result<()> {
+    let enabled = match &t.logging {
+        Logging::To(target) => Some(
+            LoggingEnabled::builder()
+                .target_bucket(target)
+                .target_prefix(Spec::log_prefix(name))
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        ),
+        Logging::Unknown => {
+            return Err(Error::Internal(format!(
+                "{} {name}: the log bucket is not known yet",
+                t.addr
+            )))
+        }
+        Logging::Off => None,
+    };
+    let had = change
+        .before
+        .as_ref()
+        .and_then(|b| b.get("logging"))
+        .is_some_and(|v| !v.is_null());
+    if enabled.is_none() && !had {
+        return Ok(());
+    }
+    t.s3.put_bucket_logging()
+        .bucket(name)
+        .bucket_logging_status(
+            BucketLoggingStatus::builder()
+                .set_logging_enabled(enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err(t, name, "s3:PutBucketLogging", e))?;
     Ok(())
 }
 
 /// The lifecycle rule (or none).
-async fn put_lifecycle(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Result<()> {
+async fn put_lifecycle(t: &Target, spec: &Spec, name: &str) -> Result<()> {
+    let s3 = &t.s3;
     match &spec.lifecycle {
         None => {
             s3.delete_bucket_lifecycle()
                 .bucket(name)
                 .send()
                 .await
-                .map_err(|e| err(name, "s3:DeleteBucketLifecycle", e))?;
+                .map_err(|e| err(t, name, "s3:DeleteBucketLifecycle", e))?;
         }
         Some(l) => {
             let mut rule = LifecycleRule::builder()
@@ -334,15 +428,15 @@ async fn put_lifecycle(s3: &aws_sdk_s3::Client, spec: &Spec, name: &str) -> Resu
                 .lifecycle_configuration(cfg)
                 .send()
                 .await
-                .map_err(|e| err(name, "s3:PutBucketLifecycleConfiguration", e))?;
+                .map_err(|e| err(t, name, "s3:PutBucketLifecycleConfiguration", e))?;
         }
     }
     Ok(())
 }
 
 /// Deletes the bucket; with `force_empty`, every object version and delete marker first (1000 per call).
-async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result<()> {
-    let s3 = &c.s3;
+async fn delete(t: &Target, spec: &Spec, name: &str, task: &Task<'_>) -> Result<()> {
+    let s3 = &t.s3;
     if spec.force_empty {
         let mut removed = 0usize;
         let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
@@ -357,7 +451,7 @@ async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result
             {
                 Ok(p) => p,
                 Err(e) if code_of(&e) == Some("NoSuchBucket") => return Ok(()),
-                Err(e) => return Err(err(name, "s3:ListObjectVersions", e)),
+                Err(e) => return Err(err(t, name, "s3:ListObjectVersions", e)),
             };
             let mut ids: Vec<ObjectIdentifier> = Vec::new();
             for v in page.versions() {
@@ -395,11 +489,12 @@ async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result
                     )
                     .send()
                     .await
-                    .map_err(|e| err(name, "s3:DeleteObjects", e))?;
+                    .map_err(|e| err(t, name, "s3:DeleteObjects", e))?;
                 if let Some(first) = out.errors().first() {
                     return Err(Error::Aws {
                         resource: format!(
-                            "{BUCKET} {name} object {}",
+                            "{} {name} object {}",
+                            t.addr,
                             first.key().unwrap_or_default()
                         ),
                         operation: "s3:DeleteObjects".into(),
@@ -425,8 +520,101 @@ async fn delete(c: &Clients, spec: &Spec, name: &str, task: &Task<'_>) -> Result
         Ok(_) => Ok(()),
         Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(()),
         Err(e) if code_of(&e) == Some("BucketNotEmpty") => Err(Error::Refused(format!(
-            "{BUCKET} {name} is not empty (objects arrived meanwhile); nothing else was deleted. Run 'hms-backup down --force-empty' to delete every version too"
+            "{} {name} is not empty (objects arrived meanwhile); nothing else was deleted. Run 'hms-backup down --force-empty' to delete every version too",
+            t.addr
         ))),
-        Err(e) => Err(err(name, "s3:DeleteBucket", e)),
+        Err(e) => Err(err(t, name, "s3:DeleteBucket", e)),
     }
+}
+
+/// The replication configuration of the backup bucket: one rule for every object version and delete
+/// marker, SSE-KMS objects included (re-encrypted with the replica key), through the replication role.
+async fn replication(
+    c: &Clients,
+    spec: &Spec,
+    change: &Change,
+    step: Step,
+) -> Result<Option<Resource>> {
+    let t = &Target::of(c, spec, Addr::Replication, change);
+    let side = if step == Step::Delete {
+        &change.before
+    } else {
+        &change.after
+    };
+    let name = side
+        .as_ref()
+        .and_then(|v| v.get("bucket"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Internal(format!("{}: no bucket name", change.address)))?;
+    if step == Step::Delete {
+        return match c.s3.delete_bucket_replication().bucket(&name).send().await {
+            Ok(_) => Ok(None),
+            Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(None),
+            Err(e) => Err(err(t, &name, "s3:DeleteBucketReplication", e)),
+        };
+    }
+    let internal = |e: aws_sdk_s3::error::BuildError| Error::Internal(e.to_string());
+    let replica = spec
+        .replica
+        .as_ref()
+        .ok_or_else(|| Error::Internal(format!("{}: no replica in the spec", change.address)))?;
+    let role = replica
+        .role_arn
+        .clone()
+        .ok_or_else(|| Error::Internal(format!("{}: the role is not known yet", change.address)))?;
+    let mut destination =
+        Destination::builder().bucket(format!("arn:aws:s3:::{}", Spec::replica_name(&name)));
+    let mut rule = ReplicationRule::builder()
+        .id(REPLICATION_RULE_ID)
+        .priority(1)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(ReplicationRuleFilter::builder().prefix("").build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder()
+                .status(DeleteMarkerReplicationStatus::Enabled)
+                .build(),
+        );
+    if let Encryption::Kms(key) = &replica.encryption {
+        let key = key.clone().ok_or_else(|| {
+            Error::Internal(format!(
+                "{}: the replica key is not known yet",
+                change.address
+            ))
+        })?;
+        destination = destination.encryption_configuration(
+            EncryptionConfiguration::builder()
+                .replica_kms_key_id(key)
+                .build(),
+        );
+        rule = rule.source_selection_criteria(
+            SourceSelectionCriteria::builder()
+                .sse_kms_encrypted_objects(
+                    SseKmsEncryptedObjects::builder()
+                        .status(SseKmsEncryptedObjectsStatus::Enabled)
+                        .build()
+                        .map_err(internal)?,
+                )
+                .build(),
+        );
+    }
+    let rule = rule
+        .destination(destination.build().map_err(internal)?)
+        .build()
+        .map_err(internal)?;
+    c.s3.put_bucket_replication()
+        .bucket(&name)
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .role(role)
+                .rules(rule)
+                .build()
+                .map_err(internal)?,
+        )
+        .send()
+        .await
+        .map_err(|e| err(t, &name, "s3:PutBucketReplication", e))?;
+    Ok(Some(
+        Resource::new(&name).with("replica", Spec::replica_name(&name)),
+    ))
 }

@@ -1,9 +1,14 @@
 //! hms-backup: the HMS backup bucket on S3 — ACLs off (`BucketOwnerEnforced`), every public-access block on,
 //! versioning, default encryption with the stack's `backups` KMS key and an S3 bucket key (SSE-S3 with
 //! `encryption = "aes256"`), a policy that refuses requests without TLS, and the lifecycle (STANDARD_IA at
-//! 30 days, GLACIER at 90, expiry at 365, noncurrent versions after 90, incomplete uploads after 7).
-//! Reads `outputs.security`; writes `outputs.backup`: `bucket`, `arn`, `region`, `kms_key_arn` (null with
-//! SSE-S3).
+//! 30 days, GLACIER at 90, expiry at 365, noncurrent versions after 90, incomplete uploads after 7), and
+//! server access logging to the stack's log bucket (`outputs.ecs.log_bucket`, under `s3/<bucket>/`;
+//! off, with a note, in a stack without one). With `backup.replica_region`, the replica bucket
+//! `<bucket>-replica` there (the same settings, SSE-KMS with hms-security's replica key) and the
+//! replication configuration (every object version and delete marker, through hms-security's
+//! replication role). Reads `outputs.security` and `outputs.ecs`; writes `outputs.backup`: `bucket`,
+//! `arn`, `region`, `kms_key_arn` (null with SSE-S3), and with a replica `replica_bucket`,
+//! `replica_region`.
 
 pub mod addr;
 pub mod apply;
@@ -60,6 +65,19 @@ pub async fn run(cli: Cli) -> i32 {
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    /// For the replica's region (`backup.replica_region`), made when needed.
+    pub sdk: SdkConfig,
+}
+
+impl Clients {
+    /// An S3 client for `region` (the replica bucket's).
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk)
+                .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+                .build(),
+        )
+    }
 }
 
 /// The hms-backup tool.
@@ -71,7 +89,7 @@ pub struct Backup {
 impl Tool for Backup {
     const NAME: &'static str = "hms-backup";
     const SECTION: &'static str = "backup";
-    const USES: &'static [&'static str] = &["security"];
+    const USES: &'static [&'static str] = &["security", "ecs"];
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;
@@ -87,6 +105,7 @@ impl Tool for Backup {
             clients: Clients {
                 s3: aws_sdk_s3::Client::new(sdk),
                 sts: aws_sdk_sts::Client::new(sdk),
+                sdk: sdk.clone(),
             },
         }
     }
@@ -108,13 +127,53 @@ impl Tool for Backup {
         _observed: &Observed,
         plan: &Plan,
     ) -> Result<Vec<String>> {
-        let Some(change) = plan.changes.iter().find(|c| {
-            Addr::parse(&c.address) == Some(Addr::Bucket)
+        for change in plan.changes.iter().filter(|c| {
+            matches!(Addr::parse(&c.address), Some(Addr::Bucket | Addr::Replica))
                 && matches!(c.action, Action::Delete | Action::Replace)
-        }) else {
-            return Ok(vec![]);
-        };
-        let bucket = Addr::Bucket;
+        }) {
+            self.may_delete(ctx, spec, change).await?;
+        }
+        Ok(vec![])
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        rec: &Recorder<'_>,
+        spec: &Spec,
+        change: &Change,
+        step: Step,
+        task: &hms_core::ui::Task<'_>,
+    ) -> Result<Option<Resource>> {
+        apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
+    }
+
+    fn outputs(spec: &Spec, r: &Resources) -> Outputs {
+        let mut o = Outputs::default();
+        let bucket = r.get(&Addr::Bucket.to_string());
+        o.maybe("bucket", bucket.map(|b| Value::from(b.id.clone())));
+        o.maybe("arn", bucket.and_then(|b| b.attr("arn")).map(Value::from));
+        o.set("region", spec.region.clone());
+        if let Some(replica) = &spec.replica {
+            let recorded = r.get(&Addr::Replica.to_string());
+            o.maybe(
+                "replica_bucket",
+                recorded.map(|b| Value::from(b.id.clone())),
+            );
+            o.set("replica_region", replica.region.clone());
+        }
+        match &spec.encryption {
+            Encryption::Aes256 => o.set("kms_key_arn", Value::Null),
+            Encryption::Kms(key) => o.maybe("kms_key_arn", key.clone().map(Value::from)),
+        }
+        o
+    }
+}
+
+impl Backup {
+    /// Whether the bucket of a delete or replace `change` (the backup bucket or its replica) may go.
+    async fn may_delete(&self, ctx: &Ctx<'_>, spec: &Spec, change: &Change) -> Result<()> {
+        let bucket = Addr::parse(&change.address).unwrap_or(Addr::Bucket);
         let name = change
             .before
             .as_ref()
@@ -145,39 +204,25 @@ impl Tool for Backup {
                 )),
                 None => {}
             }
-            return Ok(vec![]);
+            return Ok(());
         }
-        if hms_core::s3::has_versions(&self.clients.s3, &format!("{bucket} {name}"), &name).await? {
+        let s3 = match bucket {
+            Addr::Replica => self.clients.s3_in(
+                change
+                    .before
+                    .as_ref()
+                    .and_then(|v| v.get("region"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(&spec.region),
+            ),
+            _ => self.clients.s3.clone(),
+        };
+        if hms_core::s3::has_versions(&s3, &format!("{bucket} {name}"), &name).await? {
             return Err(Error::Refused(format!(
                 "{bucket} {name} holds backups (object versions or delete markers); nothing was deleted. Copy what you need, then run 'hms-backup down --force-empty{}' to delete them with the bucket",
                 if spec.production { " --yes" } else { "" }
             )));
         }
-        Ok(vec![])
-    }
-
-    async fn apply(
-        &self,
-        ctx: &Ctx<'_>,
-        rec: &Recorder<'_>,
-        spec: &Spec,
-        change: &Change,
-        step: Step,
-        task: &hms_core::ui::Task<'_>,
-    ) -> Result<Option<Resource>> {
-        apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
-    }
-
-    fn outputs(spec: &Spec, r: &Resources) -> Outputs {
-        let mut o = Outputs::default();
-        let bucket = r.get(&Addr::Bucket.to_string());
-        o.maybe("bucket", bucket.map(|b| Value::from(b.id.clone())));
-        o.maybe("arn", bucket.and_then(|b| b.attr("arn")).map(Value::from));
-        o.set("region", spec.region.clone());
-        match &spec.encryption {
-            Encryption::Aes256 => o.set("kms_key_arn", Value::Null),
-            Encryption::Kms(key) => o.maybe("kms_key_arn", key.clone().map(Value::from)),
-        }
-        o
+        Ok(())
     }
 }

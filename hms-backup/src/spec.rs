@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use hms_core::cli::NoFlags;
 use hms_core::config::Config;
-use hms_core::contract::SpecInput;
+use hms_core::contract::{CommandKind, SpecInput, Upstream};
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 use serde::Deserialize;
@@ -40,6 +40,10 @@ pub struct BackupConfig {
     /// `governance` (default: `s3:BypassGovernanceRetention` may still delete, e.g. `down --force-empty`)
     /// or `compliance` (nobody can delete a version before its retention ends, not even the root user).
     pub object_lock_mode: Option<String>,
+    /// Replicate every object version and delete marker to `<bucket>-replica` in this region (e.g.
+    /// "us-west-2"; hms-security makes the replication role and the replica key from the same key).
+    /// Unset: no replica.
+    pub replica_region: Option<String>,
 }
 
 /// `[backup.lifecycle]`.
@@ -85,6 +89,10 @@ const MIN_30_DAYS: &[&str] = &["STANDARD_IA", "ONEZONE_IA"];
 
 /// The lifecycle rule id the tool owns.
 pub const RULE_ID: &str = "hms-backups-lifecycle";
+/// The replication rule id the tool owns.
+pub const REPLICATION_RULE_ID: &str = "hms-backups-replica";
+/// The replica bucket's name is the backup bucket's with this suffix.
+pub const REPLICA_SUFFIX: &str = "-replica";
 
 /// Server-side encryption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +128,29 @@ pub struct ObjectLock {
     pub days: i32,
 }
 
+/// The backup bucket's cross-region replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    /// `backup.replica_region`.
+    pub region: String,
+    /// SSE-KMS with the replica key (`outputs.security.kms_key_arns.backups_replica`, `None` while only
+    /// planned), or SSE-S3 when the backup bucket uses it.
+    pub encryption: Encryption,
+    /// `outputs.security.replication_role_arn`; `None` while only planned (and at `down`).
+    pub role_arn: Option<String>,
+}
+
+/// Server access logging of the backup bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logging {
+    /// To the stack's log bucket (`outputs.ecs.log_bucket`), under `s3/<backup bucket>/`.
+    To(String),
+    /// hms-ecs is only planned upstream: its log bucket is known after its `up`.
+    Unknown,
+    /// The stack has no log bucket (no hms-ecs output): logging stays off, and the plan says so.
+    Off,
+}
+
 /// The desired backup bucket.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -132,6 +163,12 @@ pub struct Spec {
     pub lifecycle: Option<Lifecycle>,
     /// The Object Lock default retention; `None`: none.
     pub object_lock: Option<ObjectLock>,
+    /// Server access logging to the stack's log bucket.
+    pub logging: Logging,
+    /// The cross-region replica; `None`: none.
+    pub replica: Option<Replica>,
+    /// How the plan was decided (shown under its changes).
+    pub notes: Vec<String>,
     /// `down --force-empty`.
     pub force_empty: bool,
     /// `--yes` was given with `--force-empty`.
@@ -153,6 +190,16 @@ impl Spec {
     /// Tags of the bucket.
     pub fn tags(&self, address: &str, name: &str) -> BTreeMap<String, String> {
         self.tagger.tags(address, Some(name))
+    }
+
+    /// The replica bucket of the backup bucket `name`: `<name>-replica`.
+    pub fn replica_name(name: &str) -> String {
+        format!("{name}{REPLICA_SUFFIX}")
+    }
+
+    /// The prefix of the bucket's server access logs in the log bucket: `s3/<bucket>/`.
+    pub fn log_prefix(name: &str) -> String {
+        format!("s3/{name}/")
     }
 
     /// The bucket policy: no request without TLS, for the bucket and every object.
@@ -369,14 +416,20 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         .clone()
         .unwrap_or_else(|| format!("{}-backups-{}", id.stack, id.env));
     let append_account_id = cfg.append_account_id.unwrap_or(false);
-    // With `-<12 digits>` appended the name must still fit.
-    let room = if append_account_id { 63 - 13 } else { 63 };
+    // With `-<12 digits>` appended, and the replica's `-replica`, the names must still fit.
+    let kept = if append_account_id { 13 } else { 0 }
+        + if cfg.replica_region.is_some() {
+            REPLICA_SUFFIX.len()
+        } else {
+            0
+        };
+    let room = 63 - kept;
     if !bucket_name_ok(&bucket_base) || bucket_base.len() > room {
         return Err(config.invalid(
             "backup.bucket",
             format!(
                 "{bucket_base:?}: 3-{room} lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, not an IP address{}",
-                if append_account_id { " (13 characters are kept for -<account id>)" } else { "" }
+                if kept > 0 { format!(" ({kept} characters are kept for -<account id> and -replica)") } else { String::new() }
             ),
         ));
     }
@@ -433,6 +486,9 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     };
     let lifecycle = lifecycle(config, cfg.lifecycle.as_ref())?;
     let object_lock = object_lock(config, &cfg)?;
+    let mut notes = Vec::new();
+    let logging = logging(input, &mut notes)?;
+    let replica = replica(input, &cfg, &encryption)?;
     Ok(Spec {
         bucket_base,
         append_account_id,
@@ -440,12 +496,105 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         encryption,
         lifecycle,
         object_lock,
+        logging,
+        replica,
+        notes,
         // Only `down` ever empties the bucket; the flag exists on no other command.
         force_empty: input.is_down() && input.flags.down.force_empty,
         force_empty_confirmed: input.yes,
         production: id.env == "production",
         tagger: tagger.clone(),
     })
+}
+
+/// The replica from `backup.replica_region` and hms-security's replication role and replica key.
+fn replica(
+    input: &Input<'_>,
+    cfg: &BackupConfig,
+    encryption: &Encryption,
+) -> Result<Option<Replica>> {
+    let config = input.config;
+    let Some(region) = cfg.replica_region.clone() else {
+        return Ok(None);
+    };
+    if !hms_core::aws::region_name_ok(&region) {
+        return Err(config.invalid(
+            "backup.replica_region",
+            format!("{region:?} is not a region name like us-west-2"),
+        ));
+    }
+    if region == input.tagger.id.region {
+        return Err(config.invalid(
+            "backup.replica_region",
+            format!("{region} is the stack's own region: a replica there survives no regional outage; name another region, or remove the key for no replica"),
+        ));
+    }
+    if input.is_down() {
+        // Down needs neither the role nor the key.
+        let encryption = match encryption {
+            Encryption::Aes256 => Encryption::Aes256,
+            Encryption::Kms(_) => Encryption::Kms(None),
+        };
+        return Ok(Some(Replica {
+            region,
+            encryption,
+            role_arn: None,
+        }));
+    }
+    let text = |path: &str, ok: fn(&str) -> bool| -> Result<Option<String>> {
+        match input.upstream(path, "hms-security")? {
+            None => Ok(None),
+            Some(v) => match v.as_str() {
+                Some(s) if ok(s) => Ok(Some(s.to_owned())),
+                _ => Err(Error::usage(format!(
+                    "stdin: outputs.{path} = {v}: not an ARN; run 'hms-security up | hms-backup {}'",
+                    input.command.name()
+                ))),
+            },
+        }
+    };
+    let role_arn = text("security.replication_role_arn", |s| {
+        s.starts_with("arn:aws") && s.contains(":iam::") && s.contains(":role/")
+    })?;
+    let encryption = match encryption {
+        Encryption::Aes256 => Encryption::Aes256,
+        Encryption::Kms(_) => Encryption::Kms(text(
+            "security.kms_key_arns.backups_replica",
+            kms_key_arn_ok,
+        )?),
+    };
+    Ok(Some(Replica {
+        region,
+        encryption,
+        role_arn,
+    }))
+}
+
+/// Server access logging from the optional `outputs.ecs.log_bucket` (hms-ecs owns the stack's log bucket
+/// and lets the logging service write under `s3/`). `down` needs none.
+fn logging(input: &Input<'_>, notes: &mut Vec<String>) -> Result<Logging> {
+    if input.is_down() {
+        return Ok(Logging::Off);
+    }
+    match input.optional("ecs.log_bucket") {
+        Upstream::Known(v) => match v.as_str() {
+            Some(name) if bucket_name_ok(name) => Ok(Logging::To(name.to_owned())),
+            _ => Err(Error::usage(format!(
+                "stdin: outputs.ecs.log_bucket = {v}: not a bucket name; run 'hms-ecs up | hms-backup {}'",
+                input.command.name()
+            ))),
+        },
+        Upstream::Unknown if input.command == CommandKind::Up => Err(Error::usage(
+            "needs outputs.ecs.log_bucket, known only after 'hms-ecs up': run 'hms-ecs up' before 'hms-backup up'",
+        )),
+        Upstream::Unknown => Ok(Logging::Unknown),
+        Upstream::Absent => {
+            notes.push(String::from(
+                "server access logging of the backup bucket stays off: the stack has no log bucket (outputs.ecs.log_bucket, made by hms-ecs); run 'hms-ecs up | hms-backup up' to turn it on",
+            ));
+            Ok(Logging::Off)
+        }
+    }
 }
 
 /// The Object Lock default retention from `backup.object_lock_days` / `backup.object_lock_mode`.

@@ -658,3 +658,309 @@ fn object_lock_keeps_versions_under_governance_and_force_empty_bypasses_it() {
     assert_eq!(run_counts(&doc), (0, 0, 1), "{err}");
     assert!(!exists(&s, &name));
 }
+
+/// The stack's log bucket as hms-ecs makes it: ACLs off, a policy letting S3 server access logging of
+/// this account write under `s3/`.
+fn log_bucket(s: &Stack, c: &aws_sdk_s3::Client) -> String {
+    let name = format!("{}-logs-production", s.name);
+    s.block_on(c.create_bucket().bucket(&name).send())
+        .expect("log bucket");
+    s.block_on(
+        c.put_bucket_ownership_controls()
+            .bucket(&name)
+            .ownership_controls(
+                aws_sdk_s3::types::OwnershipControls::builder()
+                    .rules(
+                        aws_sdk_s3::types::OwnershipControlsRule::builder()
+                            .object_ownership(
+                                aws_sdk_s3::types::ObjectOwnership::BucketOwnerEnforced,
+                            )
+                            .build()
+                            .expect("rule"),
+                    )
+                    .build()
+                    .expect("controls"),
+            )
+            .send(),
+    )
+    .expect("ownership");
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{name}/s3/*"),
+            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        }]
+    });
+    s.block_on(
+        c.put_bucket_policy()
+            .bucket(&name)
+            .policy(policy.to_string())
+            .send(),
+    )
+    .expect("policy");
+    name
+}
+
+/// `(target bucket, target prefix)` of the bucket's server access logging, `None` when off.
+fn logging_of(s: &Stack, c: &aws_sdk_s3::Client, name: &str) -> Option<(String, String)> {
+    let got = s
+        .block_on(c.get_bucket_logging().bucket(name).send())
+        .expect("logging");
+    got.logging_enabled()
+        .map(|l| (l.target_bucket().to_owned(), l.target_prefix().to_owned()))
+}
+
+#[test]
+fn server_access_logs_go_to_the_stacks_log_bucket() {
+    let s = Stack::new("hms-backup", "logs");
+    let c = s3(&s);
+    let logs = log_bucket(&s, &c);
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let (sec, _) = s.run_of("hms-security", &["up"], &vpc.to_string(), 0);
+    // Without hms-ecs upstream logging stays off, and the plan says so.
+    let (_, err) = s.run_of("hms-backup", &["plan"], &sec.to_string(), 0);
+    assert!(
+        err.contains("hms-backup: note: server access logging of the backup bucket stays off"),
+        "{err}"
+    );
+    // hms-ecs's output, as the pipeline hands it on.
+    let mut doc = sec.clone();
+    doc["outputs"]["ecs"] = serde_json::json!({"log_bucket": logs});
+    let doc = doc.to_string();
+    let (out, err) = s.run_of("hms-backup", &["up"], &doc, 0);
+    assert_eq!(run_counts(&out), (1, 0, 0), "{err}");
+    assert!(!err.contains("note: server access logging"), "{err}");
+    let name = bucket_of(&s);
+    let want = Some((logs.clone(), format!("s3/{name}/")));
+    assert_eq!(logging_of(&s, &c, &name), want);
+    // Converged.
+    let (again, _) = s.run_of("hms-backup", &["up"], &doc, 0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    s.run_of("hms-backup", &["plan", "--detailed-exitcode"], &doc, 0);
+    // Logging turned off by hand, or sent elsewhere, is drift that up puts back.
+    for drift in [
+        None,
+        Some(
+            aws_sdk_s3::types::LoggingEnabled::builder()
+                .target_bucket(&logs)
+                .target_prefix("s3/elsewhere/")
+                .build()
+                .expect("logging"),
+        ),
+    ] {
+        s.block_on(
+            c.put_bucket_logging()
+                .bucket(&name)
+                .bucket_logging_status(
+                    aws_sdk_s3::types::BucketLoggingStatus::builder()
+                        .set_logging_enabled(drift)
+                        .build(),
+                )
+                .send(),
+        )
+        .expect("drift");
+        let (_, err) = s.run_of("hms-backup", &["plan", "--detailed-exitcode"], &doc, 2);
+        assert!(err.contains("logging"), "{err}");
+        let (fixed, _) = s.run_of("hms-backup", &["up"], &doc, 0);
+        assert_eq!(run_counts(&fixed), (0, 1, 0));
+        assert_eq!(logging_of(&s, &c, &name), want);
+    }
+    s.run_of("hms-backup", &["down", "--yes"], &doc, 0);
+    assert!(!exists(&s, &name));
+    // The emulator delivers access logs too: empty the log bucket before deleting it.
+    let listed = s
+        .block_on(c.list_objects_v2().bucket(&logs).send())
+        .expect("log objects");
+    for o in listed.contents() {
+        s.block_on(
+            c.delete_object()
+                .bucket(&logs)
+                .key(o.key().unwrap_or_default())
+                .send(),
+        )
+        .expect("log object");
+    }
+    s.block_on(c.delete_bucket().bucket(&logs).send())
+        .expect("log bucket");
+}
+
+/// An S3 client of `region`.
+fn s3_in(s: &Stack, region: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&s.sdk)
+        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[test]
+fn the_backup_bucket_replicates_to_a_replica_in_another_region() {
+    let s = Stack::new("hms-backup", "replica");
+    let config = s.dir.path().join("hms.toml");
+    std::fs::write(&config, "[backup]\nreplica_region = \"us-west-2\"\n").expect("config");
+    let (sec, doc, err) = pipeline(&s, &["up"], 0);
+    assert_eq!(run_counts(&doc), (3, 0, 0), "{err}");
+    let name = bucket_of(&s);
+    let replica = format!("{name}-replica");
+    let security = &sec["outputs"]["security"];
+    let role = security["replication_role_arn"].as_str().expect("role");
+    let key = security["kms_key_arns"]["backups_replica"]
+        .as_str()
+        .expect("replica key");
+    assert!(key.starts_with("arn:aws:kms:us-west-2:"), "{key}");
+    assert_eq!(doc["outputs"]["backup"]["replica_bucket"], replica.as_str());
+    assert_eq!(doc["outputs"]["backup"]["replica_region"], "us-west-2");
+
+    // The replica bucket, in its region, set up as the backup bucket is (its own key).
+    let west = s3_in(&s, "us-west-2");
+    let location = s
+        .block_on(west.get_bucket_location().bucket(&replica).send())
+        .expect("location");
+    assert_eq!(
+        location.location_constraint().map(|c| c.as_str()),
+        Some("us-west-2")
+    );
+    let enc = s
+        .block_on(west.get_bucket_encryption().bucket(&replica).send())
+        .expect("encryption");
+    let rule = &enc
+        .server_side_encryption_configuration()
+        .expect("config")
+        .rules()[0];
+    let d = rule
+        .apply_server_side_encryption_by_default()
+        .expect("default");
+    assert_eq!(d.sse_algorithm().as_str(), "aws:kms");
+    assert_eq!(d.kms_master_key_id(), Some(key));
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    let v = s
+        .block_on(west.get_bucket_versioning().bucket(&replica).send())
+        .expect("versioning");
+    assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+    let pab = s
+        .block_on(west.get_public_access_block().bucket(&replica).send())
+        .expect("public access block");
+    let p = pab.public_access_block_configuration().expect("config");
+    assert_eq!(
+        (p.block_public_acls(), p.restrict_public_buckets()),
+        (Some(true), Some(true))
+    );
+    let own = s
+        .block_on(west.get_bucket_ownership_controls().bucket(&replica).send())
+        .expect("ownership");
+    assert_eq!(
+        own.ownership_controls().expect("controls").rules()[0]
+            .object_ownership()
+            .as_str(),
+        "BucketOwnerEnforced"
+    );
+    let pol = s
+        .block_on(west.get_bucket_policy().bucket(&replica).send())
+        .expect("policy");
+    let pol: Value = serde_json::from_str(pol.policy().expect("text")).expect("json");
+    assert_eq!(pol["Statement"][0]["Effect"], "Deny");
+    assert_eq!(
+        pol["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+    // The source keeps its versions under Object Lock: the replica must too.
+    let lock = s
+        .block_on(west.get_object_lock_configuration().bucket(&replica).send())
+        .expect("object lock");
+    let retention = lock
+        .object_lock_configuration()
+        .and_then(|c| c.rule())
+        .and_then(|r| r.default_retention())
+        .expect("retention");
+    assert_eq!(
+        (retention.mode().map(|m| m.as_str()), retention.days()),
+        (Some("GOVERNANCE"), Some(30))
+    );
+    let lc = s
+        .block_on(
+            west.get_bucket_lifecycle_configuration()
+                .bucket(&replica)
+                .send(),
+        )
+        .expect("lifecycle");
+    assert_eq!(lc.rules().len(), 1);
+    let tags = s
+        .block_on(west.get_bucket_tagging().bucket(&replica).send())
+        .expect("tags");
+    assert!(tags
+        .tag_set()
+        .iter()
+        .any(|t| t.key() == "hms:address" && t.value() == "backup.replica"));
+
+    // The replication configuration on the backup bucket: one rule for every object, delete markers and
+    // SSE-KMS objects included, re-encrypted with the replica key, through the replication role.
+    let c = s3(&s);
+    let got = s
+        .block_on(c.get_bucket_replication().bucket(&name).send())
+        .expect("replication");
+    let cfg = got.replication_configuration().expect("config");
+    assert_eq!(cfg.role(), role);
+    assert_eq!(cfg.rules().len(), 1);
+    let r = &cfg.rules()[0];
+    assert_eq!(r.id(), Some("hms-backups-replica"));
+    assert_eq!(r.status().as_str(), "Enabled");
+    assert_eq!(r.filter().and_then(|f| f.prefix()).unwrap_or_default(), "");
+    assert_eq!(
+        r.delete_marker_replication()
+            .and_then(|d| d.status())
+            .map(|s| s.as_str()),
+        Some("Enabled")
+    );
+    assert_eq!(
+        r.source_selection_criteria()
+            .and_then(|c| c.sse_kms_encrypted_objects())
+            .map(|s| s.status().as_str()),
+        Some("Enabled")
+    );
+    let dest = r.destination().expect("destination");
+    assert_eq!(dest.bucket(), format!("arn:aws:s3:::{replica}"));
+    assert_eq!(
+        dest.encryption_configuration()
+            .and_then(|e| e.replica_kms_key_id()),
+        Some(key)
+    );
+
+    // Converged.
+    let sec = sec.to_string();
+    let (again, _) = s.run_of("hms-backup", &["up"], &sec, 0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    s.run_of("hms-backup", &["plan", "--detailed-exitcode"], &sec, 0);
+
+    // Without backup.replica_region the plan deletes the rule and the replica bucket.
+    std::fs::write(&config, "").expect("config");
+    let (_, err) = s.run_of("hms-backup", &["plan", "--detailed-exitcode"], &sec, 2);
+    assert!(err.contains("delete  backup.replication"), "{err}");
+    assert!(err.contains("delete  backup.replica"), "{err}");
+    assert!(
+        err.contains("Plan: 0 to create, 0 to update, 0 to replace, 2 to delete"),
+        "{err}"
+    );
+    let (gone, err) = s.run_of("hms-backup", &["up", "--allow-destroy"], &sec, 0);
+    assert_eq!(run_counts(&gone), (0, 0, 2), "{err}");
+    assert!(!exists_in(&s, &west, &replica));
+    assert!(s
+        .block_on(c.get_bucket_replication().bucket(&name).send())
+        .is_err());
+
+    // Back on, then `down` removes the rule, the replica and the bucket.
+    std::fs::write(&config, "[backup]\nreplica_region = \"us-west-2\"\n").expect("config");
+    let (back, err) = s.run_of("hms-backup", &["up"], &sec, 0);
+    assert_eq!(run_counts(&back), (2, 0, 0), "{err}");
+    let (down, err) = s.run_of("hms-backup", &["down", "--yes"], &sec, 0);
+    assert_eq!(run_counts(&down), (0, 0, 3), "{err}");
+    assert!(!exists_in(&s, &west, &replica));
+    assert!(!exists(&s, &name));
+}
+
+fn exists_in(s: &Stack, c: &aws_sdk_s3::Client, name: &str) -> bool {
+    s.block_on(c.head_bucket().bucket(name).send()).is_ok()
+}

@@ -17,6 +17,24 @@ use crate::error::{Error, Result};
 /// 5xx answers. Creates are retried too: every tool adopts what an earlier attempt made.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
+/// Whether `s` reads as an AWS region name: `us-east-1`, `eu-central-2`, `ap-southeast-5`,
+/// `us-gov-west-1` (two letters, one or two words, a number).
+pub fn region_name_ok(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let word = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
+    match parts.as_slice() {
+        [area, middle @ .., number] => {
+            area.len() == 2
+                && word(area)
+                && (1..=2).contains(&middle.len())
+                && middle.iter().all(word)
+                && (1..=2).contains(&number.len())
+                && number.chars().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 /// Resolves the region without touching the network: flag, `[stack] region`, `AWS_REGION` /
 /// `AWS_DEFAULT_REGION`, the profile's `region`, then `us-east-1` (the reference stack's region).
 pub async fn resolve_region(args: &AwsArgs, configured: Option<&str>) -> String {
@@ -189,4 +207,35 @@ pub async fn check_account(sdk: &SdkConfig, allowed: &[String]) -> Result<Option
         });
     }
     Ok(Some(account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_names() {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-5",
+            "us-gov-west-1",
+            "il-central-1",
+        ] {
+            assert!(region_name_ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "us",
+            "useast1",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1a",
+            "u-east-1",
+            "us--1",
+            "us-east-100",
+        ] {
+            assert!(!region_name_ok(bad), "{bad}");
+        }
+    }
 }

@@ -18,6 +18,8 @@ const MONITORING_ROLE: &str = "security.iam.monitoring_role";
 const MONITORING_MANAGED: &str =
     "security.iam.monitoring_role.managed[AmazonRDSEnhancedMonitoringRole]";
 const EXECUTION_POLICY: &str = "security.iam.execution_role.policy";
+const REPLICATION_ROLE: &str = "security.iam.replication_role";
+const REPLICATION_POLICY: &str = "security.iam.replication_role.policy";
 const TASK_ROLE: &str = "security.iam.task_role";
 const GROUP: &str = "security.sg.";
 const RULE: &str = "security.rule.";
@@ -51,6 +53,10 @@ pub enum Addr {
     MonitoringRole,
     /// Its attachment of the AWS-managed enhanced-monitoring policy.
     MonitoringManaged,
+    /// The role S3 assumes to replicate the backup bucket to its replica (`backup.replica_region`).
+    ReplicationRole,
+    /// Its inline policy.
+    ReplicationPolicy,
     /// A service's task role: `security.iam.task_role[backend]`.
     TaskRole(String),
     /// A task role's inline policy: `security.iam.task_role[backend].policy`.
@@ -91,6 +97,7 @@ impl Addr {
     pub fn policy_role(&self) -> Option<Addr> {
         match self {
             Addr::ExecutionPolicy => Some(Addr::ExecutionRole),
+            Addr::ReplicationPolicy => Some(Addr::ReplicationRole),
             Addr::TaskPolicy(s) => Some(Addr::TaskRole(s.clone())),
             _ => None,
         }
@@ -100,6 +107,7 @@ impl Addr {
     pub fn role_policy(&self) -> Option<Addr> {
         match self {
             Addr::ExecutionRole => Some(Addr::ExecutionPolicy),
+            Addr::ReplicationRole => Some(Addr::ReplicationPolicy),
             Addr::TaskRole(s) => Some(Addr::TaskPolicy(s.clone())),
             _ => None,
         }
@@ -198,6 +206,8 @@ impl fmt::Display for Addr {
             Addr::ExecutionPolicy => f.write_str(EXECUTION_POLICY),
             Addr::MonitoringRole => f.write_str(MONITORING_ROLE),
             Addr::MonitoringManaged => f.write_str(MONITORING_MANAGED),
+            Addr::ReplicationRole => f.write_str(REPLICATION_ROLE),
+            Addr::ReplicationPolicy => f.write_str(REPLICATION_POLICY),
             Addr::TaskRole(s) => write!(f, "{TASK_ROLE}[{s}]"),
             Addr::TaskPolicy(s) => write!(f, "{TASK_ROLE}[{s}]{POLICY}"),
             Addr::Key(k) => write!(f, "{KEY}{k}"),
@@ -214,6 +224,8 @@ impl Address for Addr {
             EXECUTION_POLICY => return Some(Addr::ExecutionPolicy),
             MONITORING_ROLE => return Some(Addr::MonitoringRole),
             MONITORING_MANAGED => return Some(Addr::MonitoringManaged),
+            REPLICATION_ROLE => return Some(Addr::ReplicationRole),
+            REPLICATION_POLICY => return Some(Addr::ReplicationPolicy),
             _ => {}
         }
         if let Some(g) = a.strip_prefix(GROUP) {
@@ -291,6 +303,12 @@ mod tests {
             ),
             ("security.kms.rds", Addr::key("rds")),
             ("security.kms.rds.alias", Addr::alias("rds")),
+            ("security.iam.replication_role", Addr::ReplicationRole),
+            (
+                "security.iam.replication_role.policy",
+                Addr::ReplicationPolicy,
+            ),
+            ("security.kms.backups_replica", Addr::key("backups_replica")),
         ];
         for (text, addr) in cases {
             assert_eq!(addr.to_string(), text);

@@ -49,6 +49,73 @@ pub fn monitoring_trust(account: &str) -> Value {
     })
 }
 
+/// Trust policy for S3 replication of the backup bucket: S3 of this account, for that bucket only.
+pub fn replication_trust(spec: &Spec, account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": format!("arn:aws:s3:::{}", spec.backup_bucket)}
+            }
+        }]
+    })
+}
+
+/// The replication role's inline policy: read the backup bucket's configuration and object versions,
+/// write replicas into the replica bucket, decrypt with the backups key and encrypt with the replica key
+/// (each through S3 of its region only).
+pub fn replication_policy(spec: &Spec, replica_region: &str) -> Value {
+    let source = format!("arn:aws:s3:::{}", spec.backup_bucket);
+    let replica = format!("arn:aws:s3:::{}", spec.replica_bucket());
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheBackupBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": source
+            },
+            {
+                "Sid": "ReadBackupVersions",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                    "s3:GetObjectRetention",
+                    "s3:GetObjectLegalHold"
+                ],
+                "Resource": format!("{source}/*")
+            },
+            {
+                "Sid": "WriteReplicas",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                "Resource": format!("{replica}/*")
+            },
+            {
+                "Sid": "DecryptBackups",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": Addr::key("backups").arn_ref(),
+                "Condition": {"StringEquals": {"kms:ViaService": format!("s3.{}.amazonaws.com", spec.region)}}
+            },
+            {
+                "Sid": "EncryptReplicas",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": Addr::key(crate::spec::REPLICA_KEY).arn_ref(),
+                "Condition": {"StringEquals": {"kms:ViaService": format!("s3.{replica_region}.amazonaws.com")}}
+            }
+        ]
+    })
+}
+
 /// The execution role's inline policy: this stack's RDS-managed master secret, decrypt with its keys.
 pub fn execution_policy(spec: &Spec, account: &str) -> Value {
     let db_arn = format!(

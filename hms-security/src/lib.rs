@@ -5,7 +5,9 @@
 //!
 //! `alb_sg_id`, `ecs_sg_id`, `database_sg_id`, `cache_sg_id`, `ecs_execution_role_arn`,
 //! `monitoring_role_arn`, `task_role_arns` (service → ARN), `kms_key_arns` (`rds`, `backups`, `logs`,
-//! `alarms`, and `cache` when the stack has hms-cache → ARN).
+//! `alarms`, and `cache` when the stack has hms-cache → ARN); with `backup.replica_region`, also
+//! `replication_role_arn` (the role S3 replicates the backup bucket with) and
+//! `kms_key_arns.backups_replica` (the replica key, in that region).
 //!
 //! Modules: [`spec`] decides, [`observe`] reads (one concurrent round; a room per kind: groups, roles,
 //! keys), [`plan`] diffs, [`apply`] carries out one change (the same rooms). [`addr`] names every resource;
@@ -62,6 +64,30 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// Finds this stack's KMS keys by their tags when neither state nor an alias names them.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// For the clients of the replica's region (`backup.replica_region`), made when needed.
+    pub sdk: SdkConfig,
+}
+
+impl Clients {
+    /// A KMS client for `region` (the replica key's).
+    pub fn kms_in(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&self.sdk)
+                .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
+    /// A Resource Groups Tagging client for `region`.
+    pub fn tagging_in(&self, region: &str) -> aws_sdk_resourcegroupstagging::Client {
+        aws_sdk_resourcegroupstagging::Client::from_conf(
+            aws_sdk_resourcegroupstagging::config::Builder::from(&self.sdk)
+                .region(aws_sdk_resourcegroupstagging::config::Region::new(
+                    region.to_owned(),
+                ))
+                .build(),
+        )
+    }
 }
 
 /// The hms-security tool.
@@ -92,6 +118,7 @@ impl Tool for Security {
                 iam: aws_sdk_iam::Client::new(sdk),
                 kms: aws_sdk_kms::Client::new(sdk),
                 sts: aws_sdk_sts::Client::new(sdk),
+                sdk: sdk.clone(),
             },
         }
     }
@@ -197,6 +224,9 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
     };
     o.maybe("ecs_execution_role_arn", arn(&Addr::ExecutionRole));
     o.maybe("monitoring_role_arn", arn(&Addr::MonitoringRole));
+    if spec.replica.is_some() {
+        o.maybe("replication_role_arn", arn(&Addr::ReplicationRole));
+    }
     let mut unknown = false;
     let roles: Map<String, Value> = spec
         .task_roles
@@ -212,9 +242,14 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         o.unknown.push("task_role_arns".into());
     }
     let mut unknown = false;
+    let replica = spec
+        .replica
+        .as_ref()
+        .map(|r| (crate::spec::REPLICA_KEY.to_owned(), r.alias.clone()));
     let keys: Map<String, Value> = spec
         .keys
         .iter()
+        .chain(replica.iter())
         .map(|(k, _)| {
             let v = arn(&Addr::key(k));
             unknown |= v.is_none();

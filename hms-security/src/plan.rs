@@ -9,10 +9,13 @@ use serde_json::Value;
 
 use crate::addr::Addr;
 use crate::documents::{
-    ecs_trust, execution_policy, key_policy, monitoring_trust, render, task_policy,
+    ecs_trust, execution_policy, key_policy, monitoring_trust, render, replication_policy,
+    replication_trust, task_policy,
 };
 use crate::observe::Observed;
-use crate::spec::{Peer, Spec, CACHE_KEY, EXECUTION_MANAGED_POLICY, MONITORING_MANAGED_POLICY};
+use crate::spec::{
+    Peer, Spec, CACHE_KEY, EXECUTION_MANAGED_POLICY, MONITORING_MANAGED_POLICY, REPLICA_KEY,
+};
 
 /// Every resource the spec wants. `observed` supplies the account and the ARNs that already exist.
 pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
@@ -149,13 +152,42 @@ fn roles(spec: &Spec, account: &str, arn: &dyn Fn(&str) -> Option<String>) -> Ve
             .replace_on(&["policy_arn"])
             .uses([monitoring.to_string()]),
     );
+    if let Some(replica) = &spec.replica {
+        let role = Addr::ReplicationRole;
+        out.push(
+            Desired::new(role.to_string())
+                .attr("name", spec.replication_role.clone())
+                .attr(
+                    "assume_role_policy",
+                    normalize(&replication_trust(spec, account)),
+                )
+                .tags(spec.tags(&role, &spec.replication_role))
+                .replace_on(&["name"]),
+        );
+        out.push(
+            Desired::new(Addr::ReplicationPolicy.to_string())
+                .attr(
+                    "document",
+                    normalize(&render(&replication_policy(spec, &replica.region), arn)),
+                )
+                .uses([
+                    role.to_string(),
+                    Addr::key("backups").to_string(),
+                    Addr::key(REPLICA_KEY).to_string(),
+                ]),
+        );
+    }
     out
 }
 
 /// The keys (enabled, rotated, with their policy) and their aliases.
 fn keys(spec: &Spec, account: &str) -> Vec<Desired> {
     let mut out = Vec::new();
-    for (name, alias_name) in &spec.keys {
+    let replica = spec
+        .replica
+        .as_ref()
+        .map(|r| (REPLICA_KEY.to_owned(), r.alias.clone()));
+    for (name, alias_name) in spec.keys.iter().chain(replica.iter()) {
         let key = Addr::key(name);
         out.push(
             Desired::new(key.to_string())
@@ -639,6 +671,77 @@ mod tests {
             assert!(
                 err.to_string().contains("security.alb_ingress") && err.to_string().contains(key),
                 "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_replica_region_adds_the_replication_role_and_the_replica_key() {
+        let s = spec_of("[backup]\nreplica_region = \"us-west-2\"\n", &[]);
+        let p = plan(&s, &empty());
+        let added: Vec<&str> = p
+            .changes
+            .iter()
+            .map(|c| c.address.as_str())
+            .filter(|a| !REFERENCE.contains(a))
+            .collect();
+        assert_eq!(
+            added,
+            [
+                "security.iam.replication_role",
+                "security.iam.replication_role.policy",
+                "security.kms.backups_replica",
+                "security.kms.backups_replica.alias",
+            ]
+        );
+        let policy = p
+            .changes
+            .iter()
+            .find(|c| c.address == "security.iam.replication_role.policy")
+            .and_then(|c| c.after.clone())
+            .expect("policy");
+        let text = policy.to_string();
+        assert!(
+            text.contains("arn:aws:s3:::hms-backups-production-replica/*"),
+            "{text}"
+        );
+        assert!(text.contains("s3.us-west-2.amazonaws.com"), "{text}");
+    }
+
+    #[test]
+    fn replica_region_must_be_another_plausible_region() {
+        for (text, says) in [
+            ("us-east-1", "the stack's own region"),
+            ("west", "not a region name"),
+        ] {
+            let id = Identity {
+                stack: "hms".into(),
+                env: "production".into(),
+                region: "us-east-1".into(),
+            };
+            let tagger = Tagger::new(id.clone(), "hms-security", BTreeMap::new());
+            let mut doc = Document::new(&id);
+            doc.set_outputs("vpc", json!({"vpc_id": "vpc-1"}), &[]);
+            let config = Config::from_toml(
+                &format!("[backup]\nreplica_region = \"{text}\"\n"),
+                "hms.toml",
+            )
+            .expect("config");
+            let flags: Flags<NoFlags, NoFlags, NoFlags> = Flags::default();
+            let e = crate::spec::build(&SpecInput {
+                config: &config,
+                tagger: &tagger,
+                doc: &doc,
+                command: CommandKind::Plan,
+                flags: &flags,
+                yes: false,
+                tool: "hms-security",
+            })
+            .expect_err("refused")
+            .to_string();
+            assert!(
+                e.contains("backup.replica_region") && e.contains(says),
+                "{e}"
             );
         }
     }

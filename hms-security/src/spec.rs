@@ -20,6 +20,8 @@ pub const GROUPS: &[&str] = &["alb", "ecs", "database", "cache"];
 pub const KEYS: &[&str] = &["rds", "backups", "logs", "alarms"];
 /// The key of the alarm topic (CloudWatch alarms and RDS events publish to it).
 pub const ALARMS_KEY: &str = "alarms";
+/// The key of the backup bucket's replica, in `backup.replica_region`.
+pub const REPLICA_KEY: &str = "backups_replica";
 /// The key of the cache (ElastiCache at rest and its AUTH secret), made when the stack has hms-cache.
 pub const CACHE_KEY: &str = "cache";
 /// The AWS-managed prefix list of CloudFront's origin-facing addresses (`security.alb_ingress =
@@ -62,6 +64,21 @@ pub struct SecurityConfig {
     /// The stack has hms-cache: make the `cache` key and let the ECS execution role read the cache's AUTH
     /// secret (default: whether the config has a `[cache]` table).
     pub cache: Option<bool>,
+}
+
+/// The one `[backup]` key hms-security needs (hms-backup validates the table).
+#[derive(Debug, Default, Deserialize)]
+struct BackupReplica {
+    replica_region: Option<String>,
+}
+
+/// The backup bucket's cross-region replica: hms-security's part (the replication role, the replica key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    /// `backup.replica_region`.
+    pub region: String,
+    /// The replica key's alias there.
+    pub alias: String,
 }
 
 /// The one `[db]` key hms-security needs (hms-db validates the table).
@@ -161,6 +178,10 @@ pub struct Spec {
     /// The stack has hms-cache (`cache` key, the execution role reads its AUTH secret).
     pub cache: bool,
     pub keys: Vec<(String, String)>,
+    /// The role S3 assumes to replicate the backup bucket (made with a replica only).
+    pub replication_role: String,
+    /// The replica (`backup.replica_region`); `None`: no replication.
+    pub replica: Option<Replica>,
     pub tagger: Tagger,
 }
 
@@ -172,6 +193,11 @@ impl Spec {
             "arn:aws:secretsmanager:{}:{account}:secret:{}/{}/cache/auth-??????",
             self.region, self.tagger.id.stack, self.tagger.id.env
         )
+    }
+
+    /// The replica bucket, by hms-backup's naming rule: `<backup bucket>-replica`.
+    pub fn replica_bucket(&self) -> String {
+        format!("{}-replica", self.backup_bucket)
     }
 
     /// Tags of the resource at `address`.
@@ -217,6 +243,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         .ok()
         .and_then(|d| d.identifier)
         .unwrap_or_else(|| tagger.name("db"));
+    let replica = replica(config, tagger)?;
     Ok(Spec {
         region: tagger.id.region.clone(),
         vpc_id,
@@ -246,8 +273,33 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 )
             })
             .collect(),
+        replication_role: tagger.name("s3-replication-role"),
+        replica,
         tagger: tagger.clone(),
     })
+}
+
+/// `backup.replica_region`: a region name other than the stack's (hms-backup checks the same).
+fn replica(config: &Config, tagger: &Tagger) -> Result<Option<Replica>> {
+    let Some(region) = config.section::<BackupReplica>("backup")?.replica_region else {
+        return Ok(None);
+    };
+    if !hms_core::aws::region_name_ok(&region) {
+        return Err(config.invalid(
+            "backup.replica_region",
+            format!("{region:?} is not a region name like us-west-2"),
+        ));
+    }
+    if region == tagger.id.region {
+        return Err(config.invalid(
+            "backup.replica_region",
+            format!("{region} is the stack's own region: a replica there survives no regional outage; name another region, or remove the key for no replica"),
+        ));
+    }
+    Ok(Some(Replica {
+        region,
+        alias: format!("alias/{}-{}-{REPLICA_KEY}", tagger.id.stack, tagger.id.env),
+    }))
 }
 
 /// `outputs.vpc.vpc_id`: required for `plan` and `up`, `None` while only planned upstream.

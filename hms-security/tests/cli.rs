@@ -1020,3 +1020,198 @@ fn duplicate_keys_are_scheduled_for_deletion_by_up_and_by_down() {
     let (_, err) = s.run(&["down", "--yes"], 0);
     assert_eq!(enabled_keys(&s), 0, "{err}");
 }
+
+/// An IAM policy document as IAM returns it (URL-encoded), parsed.
+fn iam_json(text: &str) -> Value {
+    serde_json::from_str(&hms_core::policy::url_decode(text)).expect("policy JSON")
+}
+
+/// The strings of a string-or-list policy value, sorted.
+fn strings(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    };
+    out.sort();
+    out
+}
+
+#[test]
+fn the_replication_role_and_the_replica_key_follow_backup_replica_region() {
+    let s = Stack::new("hms-security", "replica");
+    std::fs::write(
+        s.dir.path().join("hms.toml"),
+        "[backup]\nreplica_region = \"us-west-2\"\n",
+    )
+    .expect("config");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let vpc = vpc.to_string();
+    let (doc, err) = s.run_of("hms-security", &["up"], &vpc, 0);
+    let out = &doc["outputs"]["security"];
+    let source = format!("{}-backups-production", s.name);
+    let replica_key = out["kms_key_arns"]["backups_replica"]
+        .as_str()
+        .expect("replica key")
+        .to_owned();
+    assert!(
+        replica_key.starts_with("arn:aws:kms:us-west-2:123456789012:key/"),
+        "{replica_key}\n{err}"
+    );
+    let backups_key = out["kms_key_arns"]["backups"]
+        .as_str()
+        .expect("backups key");
+
+    // The role: S3 of this account assumes it, for the backup bucket only.
+    let iam = aws_sdk_iam::Client::new(&s.sdk);
+    let name = role_name(&s, "s3-replication-role");
+    let got = s
+        .block_on(iam.get_role().role_name(&name).send())
+        .expect("replication role");
+    let role = got.role().expect("role");
+    assert_eq!(out["replication_role_arn"], role.arn());
+    let trust = iam_json(role.assume_role_policy_document().expect("trust"));
+    assert_eq!(trust["Statement"].as_array().map(Vec::len), Some(1));
+    let t = &trust["Statement"][0];
+    assert_eq!(t["Effect"], "Allow");
+    assert_eq!(strings(&t["Principal"]["Service"]), ["s3.amazonaws.com"]);
+    assert_eq!(strings(&t["Action"]), ["sts:AssumeRole"]);
+    assert_eq!(
+        strings(&t["Condition"]["StringEquals"]["aws:SourceAccount"]),
+        ["123456789012"]
+    );
+    assert_eq!(
+        strings(&t["Condition"]["ArnLike"]["aws:SourceArn"]),
+        [format!("arn:aws:s3:::{source}")]
+    );
+
+    // Its policy allows exactly what replication needs, on exactly these resources.
+    let policy = s
+        .block_on(
+            iam.get_role_policy()
+                .role_name(&name)
+                .policy_name("hms-permissions")
+                .send(),
+        )
+        .expect("inline policy");
+    let policy = iam_json(policy.policy_document());
+    let granted: BTreeSet<(Vec<String>, Vec<String>)> = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|st| {
+            assert_eq!(st["Effect"], "Allow");
+            (strings(&st["Action"]), strings(&st["Resource"]))
+        })
+        .collect();
+    let v = |x: &[&str]| x.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let want: BTreeSet<(Vec<String>, Vec<String>)> = [
+        (
+            v(&["s3:GetReplicationConfiguration", "s3:ListBucket"]),
+            vec![format!("arn:aws:s3:::{source}")],
+        ),
+        (
+            v(&[
+                "s3:GetObjectLegalHold",
+                "s3:GetObjectRetention",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionTagging",
+            ]),
+            vec![format!("arn:aws:s3:::{source}/*")],
+        ),
+        (
+            v(&[
+                "s3:ReplicateDelete",
+                "s3:ReplicateObject",
+                "s3:ReplicateTags",
+            ]),
+            vec![format!("arn:aws:s3:::{source}-replica/*")],
+        ),
+        (v(&["kms:Decrypt"]), vec![backups_key.to_owned()]),
+        (
+            v(&["kms:Encrypt", "kms:GenerateDataKey"]),
+            vec![replica_key.clone()],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(granted, want, "{policy}");
+
+    // The replica key lives in the replica region, enabled, rotated, aliased and tagged like the others.
+    let west = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&s.sdk)
+            .region(aws_sdk_kms::config::Region::new("us-west-2"))
+            .build(),
+    );
+    let meta = s
+        .block_on(west.describe_key().key_id(&replica_key).send())
+        .expect("replica key");
+    let meta = meta.key_metadata().expect("meta");
+    assert_eq!(meta.key_state().map(|x| x.as_str()), Some("Enabled"));
+    let rotation = s
+        .block_on(west.get_key_rotation_status().key_id(&replica_key).send())
+        .expect("rotation");
+    assert!(rotation.key_rotation_enabled());
+    let alias = format!("alias/{}-production-backups_replica", s.name);
+    let aliases = s.block_on(west.list_aliases().send()).expect("aliases");
+    assert!(aliases.aliases().iter().any(|a| {
+        a.alias_name() == Some(alias.as_str()) && a.target_key_id() == Some(meta.key_id())
+    }));
+    let tags = s
+        .block_on(west.list_resource_tags().key_id(&replica_key).send())
+        .expect("tags");
+    assert!(tags
+        .tags()
+        .iter()
+        .any(|t| t.tag_key() == "hms:address" && t.tag_value() == "security.kms.backups_replica"));
+    let home = aws_sdk_kms::Client::new(&s.sdk);
+    let here = s.block_on(home.list_aliases().send()).expect("aliases");
+    assert!(!here
+        .aliases()
+        .iter()
+        .any(|a| a.alias_name() == Some(alias.as_str())));
+
+    // Converged.
+    let (again, _) = s.run_of("hms-security", &["up"], &vpc, 0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    s.run_of("hms-security", &["plan", "--detailed-exitcode"], &vpc, 0);
+
+    // Without backup.replica_region the plan deletes the role, its policy, the key and its alias; `down`
+    // finds the replica key in the region state recorded and schedules its deletion there.
+    std::fs::write(s.dir.path().join("hms.toml"), "").expect("config");
+    let (_, err) = s.run_of("hms-security", &["plan", "--detailed-exitcode"], &vpc, 2);
+    for a in [
+        "delete  security.iam.replication_role",
+        "delete  security.iam.replication_role.policy",
+        "delete  security.kms.backups_replica",
+        "delete  security.kms.backups_replica.alias",
+    ] {
+        assert!(err.contains(a), "{a}:\n{err}");
+    }
+    assert!(
+        err.contains("Plan: 0 to create, 0 to update, 0 to replace, 4 to delete"),
+        "{err}"
+    );
+    s.run(&["down", "--yes"], 0);
+    assert!(s.block_on(iam.get_role().role_name(&name).send()).is_err());
+    let meta = s
+        .block_on(west.describe_key().key_id(&replica_key).send())
+        .expect("pending deletion");
+    assert_eq!(
+        meta.key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|x| x.as_str()),
+        Some("PendingDeletion")
+    );
+    let aliases = s.block_on(west.list_aliases().send()).expect("aliases");
+    assert!(!aliases
+        .aliases()
+        .iter()
+        .any(|a| a.alias_name() == Some(alias.as_str())));
+    s.run_of("hms-vpc", &["down", "--yes"], "", 0);
+}

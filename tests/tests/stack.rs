@@ -7,13 +7,14 @@ use std::path::Path;
 use hms_tests::{bin_dir, endpoint, shell, TOOLS};
 use serde_json::Value;
 
-/// The nine-tool stack's config: a zone of its own, the cache, and the CDN as the only way in.
+/// The nine-tool stack's config: a zone of its own, the cache, the CDN as the only way in, and the backup
+/// bucket replicated to us-west-2.
 fn nine_tool_config(dir: &Path, s: &str) -> String {
     let domain = format!("{s}.hms-test.example");
     std::fs::write(
         dir.join("hms.toml"),
         format!(
-            "[dns]\ndomain_name = \"{domain}\"\ncreate_zone = true\n\n[cache]\n\n[security]\nalb_ingress = \"cloudfront\"\n\n[ecs]\norigin_verify = true\n\n[edge]\n"
+            "[dns]\ndomain_name = \"{domain}\"\ncreate_zone = true\n\n[cache]\n\n[security]\nalb_ingress = \"cloudfront\"\n\n[ecs]\norigin_verify = true\n\n[edge]\n\n[backup]\nreplica_region = \"us-west-2\"\n"
         ),
     )
     .expect("config");
@@ -119,6 +120,7 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
     assert_eq!(doc["outputs"]["edge"]["url"], format!("https://{domain}/"));
     let (rt, sdk) = sdk();
     joined_up(&rt, &sdk, &doc);
+    let replica = replicated(&rt, &sdk, &doc);
 
     // Every team's tool, run alone from the state store, has nothing to do.
     for t in TOOLS {
@@ -262,6 +264,7 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
         keys, 5,
         "the 5 keys (rds, backups, logs, cache, alarms): {left:?}"
     );
+    replica_gone(&rt, &sdk, &replica);
     gone_outside_the_tagging_api(&rt, &sdk, &domain);
     // X-Ray (not in the tagging API) is gone too.
     let xray = aws_sdk_xray::Client::new(&sdk);
@@ -278,6 +281,100 @@ fn the_whole_stack_comes_up_converges_and_goes_down_in_reverse() {
         dir.path(),
     );
     assert_eq!(code, 2, "the VPC would be created again: {err}");
+}
+
+/// The replica key's ARN and the replica bucket, both in us-west-2.
+struct Replica {
+    key: String,
+    bucket: String,
+}
+
+fn west(sdk: &aws_config::SdkConfig) -> (aws_sdk_kms::Client, aws_sdk_s3::Client) {
+    let region = aws_config::Region::new("us-west-2");
+    (
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(sdk)
+                .region(region.clone())
+                .build(),
+        ),
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .region(region)
+                .force_path_style(true)
+                .build(),
+        ),
+    )
+}
+
+/// The backup bucket replicates to its replica in us-west-2, encrypted with hms-security's replica key,
+/// through its replication role.
+fn replicated(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Value) -> Replica {
+    let o = &doc["outputs"];
+    let key = o["security"]["kms_key_arns"]["backups_replica"]
+        .as_str()
+        .expect("replica key")
+        .to_owned();
+    let bucket = o["backup"]["replica_bucket"]
+        .as_str()
+        .expect("replica bucket")
+        .to_owned();
+    assert_eq!(o["backup"]["replica_region"], "us-west-2");
+    let (kms, s3) = west(sdk);
+    let meta = rt
+        .block_on(kms.describe_key().key_id(&key).send())
+        .expect("replica key in us-west-2");
+    assert_eq!(
+        meta.key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str()),
+        Some("Enabled")
+    );
+    let location = rt
+        .block_on(s3.get_bucket_location().bucket(&bucket).send())
+        .expect("replica bucket");
+    assert_eq!(
+        location.location_constraint().map(|c| c.as_str()),
+        Some("us-west-2")
+    );
+    let home = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let source = o["backup"]["bucket"].as_str().expect("bucket");
+    let got = rt
+        .block_on(home.get_bucket_replication().bucket(source).send())
+        .expect("replication");
+    let cfg = got.replication_configuration().expect("config");
+    assert_eq!(
+        Some(cfg.role()),
+        o["security"]["replication_role_arn"].as_str()
+    );
+    let dest = cfg.rules()[0].destination().expect("destination");
+    assert_eq!(dest.bucket(), format!("arn:aws:s3:::{bucket}"));
+    assert_eq!(
+        dest.encryption_configuration()
+            .and_then(|e| e.replica_kms_key_id()),
+        Some(key.as_str())
+    );
+    Replica { key, bucket }
+}
+
+/// After `down`: the replica bucket is gone and the replica key waits out its deletion window.
+fn replica_gone(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, r: &Replica) {
+    let (kms, s3) = west(sdk);
+    assert!(rt
+        .block_on(s3.head_bucket().bucket(&r.bucket).send())
+        .is_err());
+    let meta = rt
+        .block_on(kms.describe_key().key_id(&r.key).send())
+        .expect("replica key");
+    assert_eq!(
+        meta.key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str()),
+        Some("PendingDeletion")
+    );
 }
 
 /// What joins the tools: the HTTPS listener on hms-dns's certificate with HTTP redirected, the backend
@@ -580,15 +677,17 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
     }
     for (tool, n) in [
         ("hms-vpc", 38),
-        // 29, the monitoring role and its policy, the alarms key and its alias.
-        ("hms-security", 33),
+        // 29, the monitoring role and its policy, the alarms key and its alias; the replication role and
+        // its policy, the replica key and its alias.
+        ("hms-security", 37),
         ("hms-dns", 3),
         ("hms-db", 4),
         ("hms-cache", 6),
         // 17 and the log bucket, the origin secret and the default service's own rule behind the 403.
         ("hms-ecs", 20),
         ("hms-edge", 13),
-        ("hms-backup", 1),
+        // The bucket, its replica and the replication rule.
+        ("hms-backup", 3),
         // 9 as in the six-tool stack, the certificate's expiry, the two RDS event subscriptions, the
         // backup bucket's deletion notices; the cache's once it exists.
         ("hms-observe", 17),

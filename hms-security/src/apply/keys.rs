@@ -16,7 +16,6 @@ use serde_json::Value;
 
 use super::{after, after_str, differs, document};
 use crate::addr::Addr;
-use crate::Clients;
 
 /// KMS's longest deletion window: the most time to notice a mistake.
 pub const KEY_DELETION_WINDOW_DAYS: i32 = 30;
@@ -33,17 +32,18 @@ fn kms_tags(a: &str, tags: &Tags) -> Result<Vec<aws_sdk_kms::types::Tag>> {
         .map_err(|e| Error::Internal(format!("{a}: tag: {e}")))
 }
 
-/// Creates a key with its policy and tags, records it at once, then turns rotation on.
+/// Creates a key with its policy and tags, records it at once (with its region when not the stack's),
+/// then turns rotation on.
 pub(super) async fn create_key(
-    c: &Clients,
+    kms: &aws_sdk_kms::Client,
     rec: &Recorder<'_>,
     change: &Change,
+    region: Option<&str>,
 ) -> Result<Resource> {
     let a = change.address.as_str();
     let tags = change_tags(change.after.as_ref());
     let policy = document(rec, change, "policy")?;
-    let out = c
-        .kms
+    let out = kms
         .create_key()
         .description(after_str(change, "description"))
         .policy(policy)
@@ -54,11 +54,14 @@ pub(super) async fn create_key(
     let meta = out
         .key_metadata()
         .ok_or_else(|| Error::Internal(format!("{a}: CreateKey returned no key")))?;
-    let res = Resource::new(meta.key_id()).with("arn", meta.arn().unwrap_or_default());
+    let mut res = Resource::new(meta.key_id()).with("arn", meta.arn().unwrap_or_default());
+    if let Some(r) = region {
+        // The replica key's region: `down` finds it there without the config.
+        res = res.with("region", r);
+    }
     // Recorded before anything else can fail: a key costs money and must never be lost track of.
     rec.record(a, Some(res.clone())).await?;
-    c.kms
-        .enable_key_rotation()
+    kms.enable_key_rotation()
         .key_id(meta.key_id())
         .send()
         .await
@@ -68,7 +71,7 @@ pub(super) async fn create_key(
 
 /// Points the alias at the key `name`; an alias of that name already there is moved to it.
 pub(super) async fn create_alias(
-    c: &Clients,
+    kms: &aws_sdk_kms::Client,
     rec: &Recorder<'_>,
     name: &str,
     change: &Change,
@@ -76,8 +79,7 @@ pub(super) async fn create_alias(
     let a = change.address.as_str();
     let key = rec.id(&Addr::key(name).to_string())?;
     let alias = after_str(change, "name");
-    match c
-        .kms
+    match kms
         .create_alias()
         .alias_name(&alias)
         .target_key_id(&key)
@@ -86,8 +88,7 @@ pub(super) async fn create_alias(
     {
         Ok(_) => {}
         Err(e) if code_of(&e) == Some("AlreadyExistsException") => {
-            c.kms
-                .update_alias()
+            kms.update_alias()
                 .alias_name(&alias)
                 .target_key_id(&key)
                 .send()
@@ -101,15 +102,14 @@ pub(super) async fn create_alias(
 
 /// Moves the alias `id` back to the key `name`.
 pub(super) async fn update_alias(
-    c: &Clients,
+    kms: &aws_sdk_kms::Client,
     rec: &Recorder<'_>,
     id: &str,
     name: &str,
     change: &Change,
 ) -> Result<()> {
     let key = rec.id(&Addr::key(name).to_string())?;
-    c.kms
-        .update_alias()
+    kms.update_alias()
         .alias_name(id)
         .target_key_id(key)
         .send()
@@ -121,7 +121,7 @@ pub(super) async fn update_alias(
 /// A key changes in place: enabled (a scheduled deletion is cancelled), rotation, policy, description,
 /// tags; only what differs is called.
 pub(super) async fn update_key(
-    c: &Clients,
+    kms: &aws_sdk_kms::Client,
     rec: &Recorder<'_>,
     id: &str,
     change: &Change,
@@ -129,29 +129,26 @@ pub(super) async fn update_key(
     let a = change.address.as_str();
     if differs(change, "enabled") {
         // A key scheduled for deletion (by hand, or a `down` being undone) is restored.
-        match c.kms.cancel_key_deletion().key_id(id).send().await {
+        match kms.cancel_key_deletion().key_id(id).send().await {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("KMSInvalidStateException") => {}
             Err(e) => return Err(Error::aws(a, "kms:CancelKeyDeletion", e)),
         }
-        c.kms
-            .enable_key()
+        kms.enable_key()
             .key_id(id)
             .send()
             .await
             .map_err(|e| Error::aws(a, "kms:EnableKey", e))?;
     }
     if differs(change, "rotation") {
-        c.kms
-            .enable_key_rotation()
+        kms.enable_key_rotation()
             .key_id(id)
             .send()
             .await
             .map_err(|e| Error::aws(a, "kms:EnableKeyRotation", e))?;
     }
     if differs(change, "policy") {
-        c.kms
-            .put_key_policy()
+        kms.put_key_policy()
             .key_id(id)
             .policy_name("default")
             .policy(document(rec, change, "policy")?)
@@ -163,21 +160,24 @@ pub(super) async fn update_key(
         let d = after(change, "description")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        c.kms
-            .update_key_description()
+        kms.update_key_description()
             .key_id(id)
             .description(d)
             .send()
             .await
             .map_err(|e| Error::aws(a, "kms:UpdateKeyDescription", e))?;
     }
-    tags::sync(&KmsTags(&c.kms), id, change).await?;
+    tags::sync(&KmsTags(kms), id, change).await?;
     Ok(())
 }
 
-pub(super) async fn delete_alias(c: &Clients, change: &Change, id: &str) -> Result<()> {
+pub(super) async fn delete_alias(
+    kms: &aws_sdk_kms::Client,
+    change: &Change,
+    id: &str,
+) -> Result<()> {
     deleted(
-        c.kms.delete_alias().alias_name(id).send().await,
+        kms.delete_alias().alias_name(id).send().await,
         &change.address,
         "kms:DeleteAlias",
     )
@@ -185,14 +185,13 @@ pub(super) async fn delete_alias(c: &Clients, change: &Change, id: &str) -> Resu
 
 /// Schedules the key's deletion with the longest window and says how to undo it.
 pub(super) async fn delete_key(
-    c: &Clients,
+    kms: &aws_sdk_kms::Client,
     ctx: &Ctx<'_>,
     change: &Change,
     id: &str,
 ) -> Result<()> {
     let a = change.address.as_str();
-    match c
-        .kms
+    match kms
         .schedule_key_deletion()
         .key_id(id)
         .pending_window_in_days(KEY_DELETION_WINDOW_DAYS)

@@ -34,13 +34,13 @@ pub async fn apply(
     let addr = Addr::parse(a).ok_or_else(|| Error::Internal(format!("{a}: unknown address")))?;
     match step {
         Step::Create => create(c, rec, spec, &addr, change).await.map(Some),
-        Step::Update => update(c, rec, &addr, change).await.map(Some),
+        Step::Update => update(c, rec, spec, &addr, change).await.map(Some),
         Step::Delete => {
             // Nothing recorded, nothing to delete.
             let Some(res) = rec.resource(a) else {
                 return Ok(None);
             };
-            delete(c, ctx, rec, &addr, change, &res)
+            delete(c, ctx, rec, spec, &addr, change, &res)
                 .await
                 .map(|()| None)
         }
@@ -57,34 +57,50 @@ async fn create(
     match addr {
         Addr::Group(_) => groups::create_group(c, rec, spec, change).await,
         Addr::Rule { .. } => groups::create_rule(c, rec, spec, change).await,
-        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole => {
+        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole | Addr::ReplicationRole => {
             roles::create_role(c, rec, spec, change).await
         }
         Addr::ExecutionManaged | Addr::MonitoringManaged => {
             roles::attach_managed(c, rec, addr, change).await
         }
-        Addr::ExecutionPolicy | Addr::TaskPolicy(_) => {
+        Addr::ExecutionPolicy | Addr::TaskPolicy(_) | Addr::ReplicationPolicy => {
             roles::put_inline(c, rec, addr, change).await
         }
-        Addr::Key(_) => keys::create_key(c, rec, change).await,
-        Addr::Alias(name) => keys::create_alias(c, rec, name, change).await,
+        Addr::Key(name) => {
+            let (kms, region) = kms_of(c, spec, rec, name);
+            keys::create_key(&kms, rec, change, region.as_deref()).await
+        }
+        Addr::Alias(name) => {
+            let (kms, _) = kms_of(c, spec, rec, name);
+            keys::create_alias(&kms, rec, name, change).await
+        }
     }
 }
 
-async fn update(c: &Clients, rec: &Recorder<'_>, addr: &Addr, change: &Change) -> Result<Resource> {
+async fn update(
+    c: &Clients,
+    rec: &Recorder<'_>,
+    spec: &Spec,
+    addr: &Addr,
+    change: &Change,
+) -> Result<Resource> {
     let a = change.address.as_str();
     let id = rec.id(a)?;
     let resource = rec.resource(a).unwrap_or_else(|| Resource::new(&id));
     match addr {
         Addr::Group(_) => groups::update_group(c, &id, change).await?,
-        Addr::ExecutionPolicy | Addr::TaskPolicy(_) => {
+        Addr::ExecutionPolicy | Addr::TaskPolicy(_) | Addr::ReplicationPolicy => {
             return roles::put_inline(c, rec, addr, change).await
         }
-        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole => {
+        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole | Addr::ReplicationRole => {
             roles::update_role(c, rec, &id, change).await?
         }
-        Addr::Key(_) => keys::update_key(c, rec, &id, change).await?,
-        Addr::Alias(name) => keys::update_alias(c, rec, &id, name, change).await?,
+        Addr::Key(name) => {
+            keys::update_key(&kms_of(c, spec, rec, name).0, rec, &id, change).await?
+        }
+        Addr::Alias(name) => {
+            keys::update_alias(&kms_of(c, spec, rec, name).0, rec, &id, name, change).await?
+        }
         Addr::Rule { .. } | Addr::ExecutionManaged | Addr::MonitoringManaged => {
             return Err(Error::Internal(format!("{a}: no in-place update")))
         }
@@ -96,6 +112,7 @@ async fn delete(
     c: &Clients,
     ctx: &Ctx<'_>,
     rec: &Recorder<'_>,
+    spec: &Spec,
     addr: &Addr,
     change: &Change,
     res: &Resource,
@@ -106,14 +123,40 @@ async fn delete(
         Addr::ExecutionManaged | Addr::MonitoringManaged => {
             roles::detach_managed(c, rec, addr, change).await
         }
-        Addr::ExecutionPolicy | Addr::TaskPolicy(_) => {
+        Addr::ExecutionPolicy | Addr::TaskPolicy(_) | Addr::ReplicationPolicy => {
             roles::delete_inline(c, change, &res.id).await
         }
-        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole => {
+        Addr::ExecutionRole | Addr::TaskRole(_) | Addr::MonitoringRole | Addr::ReplicationRole => {
             roles::delete_role(c, change, &res.id).await
         }
-        Addr::Alias(_) => keys::delete_alias(c, change, &res.id).await,
-        Addr::Key(_) => keys::delete_key(c, ctx, change, &res.id).await,
+        Addr::Alias(name) => {
+            keys::delete_alias(&kms_of(c, spec, rec, name).0, change, &res.id).await
+        }
+        Addr::Key(name) => {
+            keys::delete_key(&kms_of(c, spec, rec, name).0, ctx, change, &res.id).await
+        }
+    }
+}
+
+/// The KMS client for the key `name` (or its alias) and the region to record with it: the replica key
+/// (and a duplicate of it) lives in the replica's region — `backup.replica_region`, else where state
+/// recorded it — every other key in the stack's.
+fn kms_of(
+    c: &Clients,
+    spec: &Spec,
+    rec: &Recorder<'_>,
+    name: &str,
+) -> (aws_sdk_kms::Client, Option<String>) {
+    let base = name.split(crate::addr::DUPLICATE).next().unwrap_or(name);
+    if base != crate::spec::REPLICA_KEY {
+        return (c.kms.clone(), None);
+    }
+    let recorded = rec
+        .resource(&Addr::key(name).to_string())
+        .and_then(|r| r.attr("region").map(str::to_owned));
+    match recorded.or_else(|| spec.replica.as_ref().map(|r| r.region.clone())) {
+        Some(region) => (c.kms_in(&region), Some(region)),
+        None => (c.kms.clone(), None),
     }
 }
 

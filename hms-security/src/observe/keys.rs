@@ -13,8 +13,16 @@ use serde_json::Value;
 
 use crate::addr::Addr;
 use crate::spec::Spec;
-use crate::Clients;
 use hms_core::addr::Address;
+
+/// The clients of the region the keys are looked up in (the stack's, or the replica's).
+#[derive(Clone, Copy)]
+pub(super) struct KeyClients<'a> {
+    pub kms: &'a aws_sdk_kms::Client,
+    pub tagging: &'a aws_sdk_resourcegroupstagging::Client,
+    /// Recorded with each key found (`None`: the stack's region).
+    pub region: Option<&'a str>,
+}
 
 /// What one key is.
 pub(super) struct KeyFacts {
@@ -29,13 +37,15 @@ pub(super) struct OurKey {
     name: String,
     alias: Option<String>,
     facts: KeyFacts,
+    /// Where it is, when not in the stack's region.
+    region: Option<String>,
 }
 
 fn key_gone(code: Option<&str>) -> bool {
     matches!(code, Some("NotFoundException" | "KMSInvalidStateException"))
 }
 
-async fn key_facts(c: &Clients, key_id: &str) -> Result<Option<KeyFacts>> {
+async fn key_facts(c: KeyClients<'_>, key_id: &str) -> Result<Option<KeyFacts>> {
     let what = format!("KMS key {key_id}");
     let describe = async {
         match c.kms.describe_key().key_id(key_id).send().await {
@@ -88,9 +98,13 @@ async fn key_facts(c: &Clients, key_id: &str) -> Result<Option<KeyFacts>> {
 
 /// Reads this stack's keys. The keys recorded in state are read at the same time as the aliases (one
 /// round when nothing changed); a key an alias points at that state did not know is read after.
-pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<Vec<OurKey>> {
-    let recorded: Vec<String> = spec
-        .keys
+pub(super) async fn describe(
+    c: KeyClients<'_>,
+    keys: &[(String, String)],
+    spec: &Spec,
+    state: &State,
+) -> Result<Vec<OurKey>> {
+    let recorded: Vec<String> = keys
         .iter()
         .filter_map(|(name, _)| state.id(&Addr::key(name).to_string()).map(str::to_owned))
         .collect();
@@ -108,8 +122,7 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
     let (aliases, early): (Vec<AliasListEntry>, Vec<Option<KeyFacts>>) =
         tokio::try_join!(aliases, early)?;
     // (name, alias, key id) of each key whose alias exists.
-    let aliased: Vec<(String, String, String)> = spec
-        .keys
+    let aliased: Vec<(String, String, String)> = keys
         .iter()
         .filter_map(|(name, alias)| {
             aliases
@@ -135,12 +148,13 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
                 name,
                 alias: Some(alias),
                 facts,
+                region: c.region.map(str::to_owned),
             });
         }
     }
     // A key in state whose alias is gone (deleted by hand, or a run killed between CreateKey and
     // CreateAlias) is still ours: found without its alias, so the plan recreates only the alias.
-    for (name, _) in &spec.keys {
+    for (name, _) in keys {
         if aliased_names.contains(name) {
             continue;
         }
@@ -150,11 +164,12 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
                     name: name.clone(),
                     alias: None,
                     facts,
+                    region: c.region.map(str::to_owned),
                 });
             }
         }
     }
-    ours.extend(tagged_keys(c, spec, &ours).await?);
+    ours.extend(tagged_keys(c, keys, spec, &ours).await?);
     Ok(ours)
 }
 
@@ -163,9 +178,13 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
 /// `down`. Of several enabled keys tagged for one address, the oldest is adopted; the others are
 /// duplicates, found at `security.kms.<name>#<key id>` so that `up` schedules their deletion (with a
 /// warning in the plan) and `down` deletes them with the rest.
-async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<OurKey>> {
-    let missing: Vec<String> = spec
-        .keys
+async fn tagged_keys(
+    c: KeyClients<'_>,
+    keys: &[(String, String)],
+    spec: &Spec,
+    ours: &[OurKey],
+) -> Result<Vec<OurKey>> {
+    let missing: Vec<String> = keys
         .iter()
         .map(|(name, _)| name.clone())
         .filter(|n| !ours.iter().any(|k| &k.name == n))
@@ -215,20 +234,21 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
         }
         if adopted.is_some() || !missing.contains(&name) {
             // State or the alias names another key for this address.
-            duplicates.push(duplicate(&name, facts));
+            duplicates.push(duplicate(c, &name, facts));
             continue;
         }
         let older = |a: &KeyFacts, b: &KeyFacts| a.meta.creation_date() < b.meta.creation_date();
         match out.iter_mut().find(|k| k.name == name) {
             Some(k) if older(&facts, &k.facts) => {
                 let newer = std::mem::replace(&mut k.facts, facts);
-                duplicates.push(duplicate(&name, newer));
+                duplicates.push(duplicate(c, &name, newer));
             }
-            Some(_) => duplicates.push(duplicate(&name, facts)),
+            Some(_) => duplicates.push(duplicate(c, &name, facts)),
             None => out.push(OurKey {
                 name,
                 alias: None,
                 facts,
+                region: c.region.map(str::to_owned),
             }),
         }
     }
@@ -237,26 +257,37 @@ async fn tagged_keys(c: &Clients, spec: &Spec, ours: &[OurKey]) -> Result<Vec<Ou
 }
 
 /// A second enabled key tagged for `name`: its own address, `<name>#<key id>`.
-fn duplicate(name: &str, facts: KeyFacts) -> OurKey {
+fn duplicate(c: KeyClients<'_>, name: &str, facts: KeyFacts) -> OurKey {
     OurKey {
         name: format!("{name}{}{}", crate::addr::DUPLICATE, facts.meta.key_id()),
         alias: None,
         facts,
+        region: c.region.map(str::to_owned),
     }
 }
 
 /// Adds the keys and their aliases to `out`.
 pub(super) fn found(keys: Vec<OurKey>, out: &mut FoundSet) {
-    for OurKey { name, alias, facts } in keys {
+    for OurKey {
+        name,
+        alias,
+        facts,
+        region,
+    } in keys
+    {
         let key = Addr::key(&name).to_string();
         let state_name = facts
             .meta
             .key_state()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
+        let mut found = Found::new(facts.meta.key_id());
+        if let Some(r) = region {
+            found = found.info("region", r);
+        }
         out.insert(
             key.clone(),
-            Found::new(facts.meta.key_id())
+            found
                 .attr("description", facts.meta.description().unwrap_or_default())
                 .attr("enabled", state_name == "Enabled")
                 .attr("rotation", facts.rotation)

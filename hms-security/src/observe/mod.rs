@@ -14,7 +14,7 @@ use hms_core::state::State;
 use hms_core::{Error, Result};
 
 use crate::addr::Addr;
-use crate::spec::Spec;
+use crate::spec::{Spec, REPLICA_KEY};
 use crate::Clients;
 
 /// What exists now.
@@ -44,15 +44,64 @@ async fn account(c: &Clients) -> Result<String> {
         .map_err(|e| Error::aws("caller identity", "sts:GetCallerIdentity", e))
 }
 
+/// The region of the replica key: `backup.replica_region`, else the one state recorded it in (the key
+/// of a replica no longer configured is found there, so that the plan deletes it).
+pub fn replica_region(spec: &Spec, state: &State) -> Option<String> {
+    spec.replica.as_ref().map(|r| r.region.clone()).or_else(|| {
+        state
+            .resources
+            .get(&Addr::key(REPLICA_KEY).to_string())
+            .and_then(|r| r.attr("region"))
+            .map(str::to_owned)
+    })
+}
+
 /// Reads everything hms-security owns.
 pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed> {
-    let (groups, prefix_lists, account, roles, keys) = tokio::try_join!(
+    let home = keys::KeyClients {
+        kms: &c.kms,
+        tagging: &c.tagging,
+        region: None,
+    };
+    let region = replica_region(spec, state);
+    let (replica_kms, replica_tagging) = match &region {
+        Some(r) => (Some(c.kms_in(r)), Some(c.tagging_in(r))),
+        None => (None, None),
+    };
+    let replica_keys: Vec<(String, String)> = vec![(
+        REPLICA_KEY.to_owned(),
+        spec.replica.as_ref().map_or_else(
+            || {
+                format!(
+                    "alias/{}-{}-{REPLICA_KEY}",
+                    spec.tagger.id.stack, spec.tagger.id.env
+                )
+            },
+            |r| r.alias.clone(),
+        ),
+    )];
+    let replica = async {
+        match (&replica_kms, &replica_tagging) {
+            (Some(kms), Some(tagging)) => {
+                let there = keys::KeyClients {
+                    kms,
+                    tagging,
+                    region: region.as_deref(),
+                };
+                keys::describe(there, &replica_keys, spec, state).await
+            }
+            _ => Ok(Vec::new()),
+        }
+    };
+    let (groups, prefix_lists, account, roles, mut keys, replica) = tokio::try_join!(
         groups::describe(c, &spec.tagger),
         groups::prefix_lists(c, &spec.prefix_lists),
         account(c),
         roles::describe(c, spec, state),
-        keys::describe(c, spec, state),
+        keys::describe(home, &spec.keys, spec, state),
+        replica,
     )?;
+    keys.extend(replica);
     let mut found = FoundSet::new();
     let group_ids = groups::found(&spec.tagger, groups, &prefix_lists, &mut found);
     roles::found(roles, &mut found);

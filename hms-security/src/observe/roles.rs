@@ -30,6 +30,8 @@ pub(super) async fn describe(c: &Clients, spec: &Spec, state: &State) -> Result<
     let mut names: Vec<(Addr, String)> = vec![
         (Addr::ExecutionRole, spec.execution_role.clone()),
         (Addr::MonitoringRole, spec.monitoring_role.clone()),
+        // Looked up with or without a replica: one left from a replica no longer configured is deleted.
+        (Addr::ReplicationRole, spec.replication_role.clone()),
     ];
     names.extend(
         spec.task_roles

@@ -58,3 +58,5 @@ from . import ec2_network_acls  # noqa: E402,F401
 from . import s3_object_lock  # noqa: E402,F401
 from . import s3_create_bucket_tags  # noqa: E402,F401
 from . import s3_notification_empty  # noqa: E402,F401
+from . import s3_logging_policy  # noqa: E402,F401
+from . import s3_replication_rules  # noqa: E402,F401
