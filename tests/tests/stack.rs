@@ -416,6 +416,17 @@ fn joined_up(rt: &tokio::runtime::Runtime, sdk: &aws_config::SdkConfig, doc: &Va
         .topic_configurations()
         .iter()
         .any(|t| Some(t.topic_arn()) == o["observe"]["topic_arn"].as_str()));
+    // The backup bucket's server access logs go to the log bucket too.
+    let backup = o["backup"]["bucket"].as_str().expect("backup bucket");
+    let logging = rt
+        .block_on(s3.get_bucket_logging().bucket(backup).send())
+        .expect("logging");
+    let logging = logging.logging_enabled().expect("server access logging on");
+    assert_eq!(
+        Some(logging.target_bucket()),
+        o["ecs"]["log_bucket"].as_str()
+    );
+    assert_eq!(logging.target_prefix(), format!("s3/{backup}/"));
     let listeners = rt
         .block_on(elb.describe_listeners().load_balancer_arn(alb).send())
         .expect("listeners");
