@@ -28,6 +28,7 @@ const KEY: &str = "security.kms.";
 pub const DUPLICATE: &str = "#";
 const POLICY: &str = ".policy";
 const ALIAS: &str = ".alias";
+const FLOW_LOGS_ENCRYPTION: &str = "security.flow_logs_encryption";
 
 /// A resource of hms-security.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,6 +62,9 @@ pub enum Addr {
     TaskRole(String),
     /// A task role's inline policy: `security.iam.task_role[backend].policy`.
     TaskPolicy(String),
+    /// The VPC's flow-log group (hms-vpc's) encrypted with the `logs` key:
+    /// `security.flow_logs_encryption`.
+    FlowLogsEncryption,
     /// A KMS key by name: `security.kms.rds`.
     Key(String),
     /// A KMS key's alias: `security.kms.rds.alias`.
@@ -210,6 +214,7 @@ impl fmt::Display for Addr {
             Addr::ReplicationPolicy => f.write_str(REPLICATION_POLICY),
             Addr::TaskRole(s) => write!(f, "{TASK_ROLE}[{s}]"),
             Addr::TaskPolicy(s) => write!(f, "{TASK_ROLE}[{s}]{POLICY}"),
+            Addr::FlowLogsEncryption => f.write_str(FLOW_LOGS_ENCRYPTION),
             Addr::Key(k) => write!(f, "{KEY}{k}"),
             Addr::Alias(k) => write!(f, "{KEY}{k}{ALIAS}"),
         }
@@ -226,6 +231,7 @@ impl Address for Addr {
             MONITORING_MANAGED => return Some(Addr::MonitoringManaged),
             REPLICATION_ROLE => return Some(Addr::ReplicationRole),
             REPLICATION_POLICY => return Some(Addr::ReplicationPolicy),
+            FLOW_LOGS_ENCRYPTION => return Some(Addr::FlowLogsEncryption),
             _ => {}
         }
         if let Some(g) = a.strip_prefix(GROUP) {

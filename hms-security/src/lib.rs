@@ -62,6 +62,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
     pub sts: aws_sdk_sts::Client,
+    /// For hms-vpc's flow-log group, which the `logs` key encrypts.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Finds this stack's KMS keys by their tags when neither state nor an alias names them.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// For the clients of the replica's region (`backup.replica_region`), made when needed.
@@ -118,6 +120,7 @@ impl Tool for Security {
                 iam: aws_sdk_iam::Client::new(sdk),
                 kms: aws_sdk_kms::Client::new(sdk),
                 sts: aws_sdk_sts::Client::new(sdk),
+                logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
                 sdk: sdk.clone(),
             },
         }

@@ -31,8 +31,31 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
     out.extend(rules(spec));
     out.extend(roles(spec, &observed.account, &arn));
     out.extend(keys(spec, &observed.account));
+    out.extend(flow_logs_encryption(spec));
     out
 }
+
+/// hms-vpc's flow-log group encrypted with the `logs` key (hms-vpc runs before the key exists, so the
+/// key's owner associates it): the key compared by its address.
+fn flow_logs_encryption(spec: &Spec) -> Option<Desired> {
+    let group = spec.flow_log_group.as_ref()?;
+    let key = Addr::key(LOGS_KEY).to_string();
+    Some(
+        Desired::new(Addr::FlowLogsEncryption.to_string())
+            .attr(
+                "log_group",
+                group
+                    .clone()
+                    .unwrap_or_else(|| "(known after hms-vpc up)".into()),
+            )
+            .attr("kms_key", key.clone())
+            .replace_on(&["log_group"])
+            .uses([key]),
+    )
+}
+
+/// The key that encrypts the stack's log groups.
+pub const LOGS_KEY: &str = "logs";
 
 /// The four security groups: name, description and VPC cannot change in place.
 fn groups(spec: &Spec) -> Vec<Desired> {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use hms_core::config::Config;
-use hms_core::contract::{CommandKind, SpecInput};
+use hms_core::contract::{CommandKind, SpecInput, Upstream};
 use hms_core::services::{self, ServiceBasics};
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
@@ -159,6 +159,9 @@ pub struct Spec {
     pub region: String,
     /// `outputs.vpc.vpc_id`; `None` while only planned upstream.
     pub vpc_id: Option<String>,
+    /// The VPC's flow-log group (`outputs.vpc.flow_log_group`), encrypted with the `logs` key: `None`
+    /// without flow logs, `Some(None)` while only planned upstream.
+    pub flow_log_group: Option<Option<String>>,
     pub groups: Vec<(String, String)>,
     pub rules: Vec<Rule>,
     pub keep_unmanaged_rules: bool,
@@ -214,6 +217,13 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let services = services::services(config)?;
     let tagger = input.tagger;
     let vpc_id = vpc_id(input)?;
+    let flow_log_group = match input.optional("vpc.flow_log_group") {
+        Upstream::Absent => None,
+        Upstream::Unknown => Some(None),
+        Upstream::Known(v) => Some(Some(v.as_str().map(str::to_owned).ok_or_else(|| {
+            Error::usage("stdin: outputs.vpc.flow_log_group is not a string")
+        })?)),
+    };
     let alb = alb_ingress_of(config, &cfg)?;
     for key in cfg.services.keys() {
         if !services.contains_key(key) {
@@ -247,6 +257,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     Ok(Spec {
         region: tagger.id.region.clone(),
         vpc_id,
+        flow_log_group,
         groups: GROUPS
             .iter()
             .map(|g| ((*g).to_owned(), tagger.name(g)))

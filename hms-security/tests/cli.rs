@@ -724,7 +724,7 @@ fn plan_after_a_vpc_plan_on_an_empty_account_creates_nothing() {
         &vpc.to_string(),
         2,
     );
-    assert!(err.contains("Plan: 34 to create"), "{err}");
+    assert!(err.contains("Plan: 35 to create"), "{err}");
     let unknown: Vec<&str> = doc["unknown"]
         .as_array()
         .expect("unknown")
@@ -1214,4 +1214,53 @@ fn the_replication_role_and_the_replica_key_follow_backup_replica_region() {
         .iter()
         .any(|a| a.alias_name() == Some(alias.as_str())));
     s.run_of("hms-vpc", &["down", "--yes"], "", 0);
+}
+
+#[test]
+fn the_vpcs_flow_log_group_is_encrypted_with_the_logs_key() {
+    let s = Stack::new("hms-security", "flowkey");
+    let (vpc, _) = s.run_of("hms-vpc", &["up"], "", 0);
+    let input = vpc.to_string();
+    let group = vpc["outputs"]["vpc"]["flow_log_group"]
+        .as_str()
+        .expect("outputs.vpc.flow_log_group")
+        .to_owned();
+    let up = |code: i32| s.run_of("hms-security", &["up"], &input, code);
+    let (doc, err) = up(0);
+    let logs_key = doc["outputs"]["security"]["kms_key_arns"]["logs"]
+        .as_str()
+        .expect("logs key")
+        .to_owned();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.sdk);
+    let key_of_group = || {
+        s.block_on(
+            logs.describe_log_groups()
+                .log_group_name_prefix(&group)
+                .send(),
+        )
+        .expect("log groups")
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(group.as_str()))
+        .expect("the flow-log group")
+        .kms_key_id()
+        .map(str::to_owned)
+    };
+    assert_eq!(key_of_group().as_deref(), Some(logs_key.as_str()), "{err}");
+
+    // Converged; the key taken off by hand is drift that up puts back.
+    let (again, _) = up(0);
+    assert_eq!(run_counts(&again), (0, 0, 0));
+    s.block_on(logs.disassociate_kms_key().log_group_name(&group).send())
+        .expect("take the key off");
+    assert_eq!(key_of_group(), None);
+    let (_, err) = s.run_of("hms-security", &["plan", "--detailed-exitcode"], &input, 2);
+    assert!(err.contains("security.flow_logs_encryption"), "{err}");
+    let (fixed, err) = up(0);
+    assert_eq!(run_counts(&fixed), (1, 0, 0), "{err}");
+    assert_eq!(key_of_group().as_deref(), Some(logs_key.as_str()));
+
+    // down takes the key off the group (the group is hms-vpc's, deleted by its down).
+    let (_, err) = s.run(&["down", "--yes"], 0);
+    assert_eq!(key_of_group(), None, "{err}");
 }

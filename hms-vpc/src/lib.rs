@@ -3,7 +3,8 @@
 //!
 //! `vpc_id`, `cidr`, `azs`, `private_subnet_ids` and `public_subnet_ids` (in AZ order),
 //! `public_route_table_id`, `private_route_table_ids` (AZ order), `igw_id`, `nat_gateway_ids`,
-//! `nat_public_ips`, `s3_endpoint_id`, `flow_log_id`.
+//! `nat_public_ips`, `s3_endpoint_id`, `flow_log_id`, `flow_log_group` (the flow logs' log group, which
+//! hms-security encrypts with its `logs` key).
 //!
 //! The map: [`addr`] names the resources ([`addr::Addr`], one variant per kind); [`spec`] decides the
 //! desired VPC from config; [`observe`] reads what exists in one concurrent round and builds it kind by
@@ -206,10 +207,12 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         .collect();
     o.maybe("nat_public_ips", ips.map(Value::from));
     o.id("s3_endpoint_id", r, &Addr::Endpoint.to_string());
-    if spec.flow_logs.is_some() {
+    if let Some(f) = &spec.flow_logs {
         o.id("flow_log_id", r, &Addr::FlowLog.to_string());
+        o.set("flow_log_group", f.log_group.clone());
     } else {
         o.set("flow_log_id", Value::Null);
+        o.set("flow_log_group", Value::Null);
     }
     o
 }

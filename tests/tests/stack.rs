@@ -689,8 +689,8 @@ fn the_plan_pipeline_on_an_empty_account_lists_everything_and_creates_nothing() 
     for (tool, n) in [
         ("hms-vpc", 38),
         // 29, the monitoring role and its policy, the alarms key and its alias; the replication role and
-        // its policy, the replica key and its alias.
-        ("hms-security", 37),
+        // its policy, the replica key and its alias; the flow-log group's encryption with the logs key.
+        ("hms-security", 38),
         ("hms-dns", 3),
         ("hms-db", 4),
         ("hms-cache", 6),

@@ -2,6 +2,7 @@
 //! ([`groups`]), IAM roles and policies ([`roles`]), KMS keys and aliases ([`keys`]). A change whose only
 //! difference is tags calls only the tagging API of its kind (`hms_core::tags::sync`).
 
+mod flow_logs;
 mod groups;
 mod keys;
 mod roles;
@@ -74,6 +75,7 @@ async fn create(
             let (kms, _) = kms_of(c, spec, rec, name);
             keys::create_alias(&kms, rec, name, change).await
         }
+        Addr::FlowLogsEncryption => flow_logs::associate(c, rec, change).await,
     }
 }
 
@@ -101,6 +103,7 @@ async fn update(
         Addr::Alias(name) => {
             keys::update_alias(&kms_of(c, spec, rec, name).0, rec, &id, name, change).await?
         }
+        Addr::FlowLogsEncryption => return flow_logs::associate(c, rec, change).await,
         Addr::Rule { .. } | Addr::ExecutionManaged | Addr::MonitoringManaged => {
             return Err(Error::Internal(format!("{a}: no in-place update")))
         }
@@ -135,6 +138,7 @@ async fn delete(
         Addr::Key(name) => {
             keys::delete_key(&kms_of(c, spec, rec, name).0, ctx, change, &res.id).await
         }
+        Addr::FlowLogsEncryption => flow_logs::disassociate(c, change, &res.id).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`groups`]), the roles and their policies ([`roles`]), the keys behind this stack's aliases ([`keys`]),
 //! and the account. Each room then turns its answers into found resources.
 
+mod flow_logs;
 mod groups;
 mod keys;
 mod roles;
@@ -93,19 +94,21 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             _ => Ok(Vec::new()),
         }
     };
-    let (groups, prefix_lists, account, roles, mut keys, replica) = tokio::try_join!(
+    let (groups, prefix_lists, account, roles, mut keys, replica, flow_log_group) = tokio::try_join!(
         groups::describe(c, &spec.tagger),
         groups::prefix_lists(c, &spec.prefix_lists),
         account(c),
         roles::describe(c, spec, state),
         keys::describe(home, &spec.keys, spec, state),
         replica,
+        flow_logs::describe(c, spec, state),
     )?;
     keys.extend(replica);
     let mut found = FoundSet::new();
     let group_ids = groups::found(&spec.tagger, groups, &prefix_lists, &mut found);
     roles::found(roles, &mut found);
     keys::found(keys, &mut found);
+    flow_logs::found(flow_log_group, &mut found);
     let recorded_rules = state
         .resources
         .keys()
