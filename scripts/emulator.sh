@@ -11,6 +11,7 @@
 # Environment:
 #   HMS_VENV          virtualenv holding moto (default ~/.cache/hms-infra/venv-moto-5.2.5)
 #   HMS_EMULATOR_DIR  state dir: pid, url, server.log, calls.jsonl (default <repo>/.emulator)
+#   HMS_EMULATOR_START_TIMEOUT  seconds to wait for it to answer (default 60)
 #   MOTO_ACM_VALIDATION_WAIT  seconds before moto issues a DNS-validated ACM certificate (default 3 here,
 #                     moto's own is 60): long enough for a test to stop a run while it waits, short for CI
 #
@@ -26,7 +27,7 @@ PID_FILE=$STATE_DIR/pid
 URL_FILE=$STATE_DIR/url
 LOG_FILE=$STATE_DIR/server.log
 CALLS_FILE=$STATE_DIR/calls.jsonl
-START_TIMEOUT=60
+START_TIMEOUT=${HMS_EMULATOR_START_TIMEOUT:-60}
 
 log() { printf 'emulator: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }

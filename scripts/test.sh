@@ -75,8 +75,9 @@ for bid, suite in json.load(sys.stdin)["rust-suites"].items():
   start_one() { # BINARY_ID: start its emulator, retrying once (two starts may race for a free port)
     local name=${1//::/--}
     local dir=$TEST_EMULATORS/${name//\//-}
-    HMS_EMULATOR_DIR=$dir bash "$SCRIPT_DIR/emulator.sh" start >/dev/null 2>"$dir.log" ||
-      HMS_EMULATOR_DIR=$dir bash "$SCRIPT_DIR/emulator.sh" start >/dev/null 2>>"$dir.log" || {
+    # Many start at once on a small machine: give each more time than a lone start needs.
+    HMS_EMULATOR_DIR=$dir HMS_EMULATOR_START_TIMEOUT=180 bash "$SCRIPT_DIR/emulator.sh" start >/dev/null 2>"$dir.log" ||
+      HMS_EMULATOR_DIR=$dir HMS_EMULATOR_START_TIMEOUT=180 bash "$SCRIPT_DIR/emulator.sh" start >/dev/null 2>>"$dir.log" || {
       cat "$dir.log" >&2
       return 1
     }
@@ -87,9 +88,15 @@ for bid, suite in json.load(sys.stdin)["rust-suites"].items():
     start_one "$bid" &
     pids+=($!)
   done
+  # Every start is waited for before giving up, so that none is left running behind the EXIT trap.
+  failed=0
   for pid in "${pids[@]}"; do
-    wait "$pid" || { echo "an emulator for the tests did not start" >&2; exit 1; }
+    wait "$pid" || failed=$((failed + 1))
   done
+  if ((failed > 0)); then
+    echo "$failed of the emulators for the tests did not start" >&2
+    exit 1
+  fi
   printf '%s emulators started: %s\n' "$(wc -w <<<"$suites")" "$(tr '\n' ' ' <<<"$suites")" >&2
   export HMS_TEST_EMULATORS=$TEST_EMULATORS
 else

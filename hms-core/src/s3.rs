@@ -432,14 +432,29 @@ pub async fn empty(
             return Ok(());
         }
         task.status(&format!("emptying: {} versions", ids.len()), false);
+        let n = ids.len();
         let mut call = s3.delete_objects().bucket(name).delete(built(
             Delete::builder().set_objects(Some(ids)).quiet(true).build(),
         )?);
         if bypass_governance {
             call = call.bypass_governance_retention(true);
         }
-        call.send()
+        let out = call
+            .send()
             .await
             .map_err(|e| Error::aws(resource, "s3:DeleteObjects", e))?;
+        // A version S3 would not delete (denied, under retention) would be listed again forever.
+        if let Some(first) = out.errors().first() {
+            return Err(Error::Aws {
+                resource: format!("{resource} object {}", first.key().unwrap_or_default()),
+                operation: "s3:DeleteObjects".into(),
+                code: first.code().unwrap_or("Unknown").to_owned(),
+                message: format!(
+                    "{} of {n} versions not deleted: {}",
+                    out.errors().len(),
+                    first.message().unwrap_or_default()
+                ),
+            });
+        }
     }
 }

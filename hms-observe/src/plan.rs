@@ -63,10 +63,8 @@ pub const BACKUP_DELETION_EVENTS: &[&str] = &["s3:ObjectRemoved:*"];
 /// bucket's deletions, only for that bucket of this account.
 pub fn topic_policy(spec: &Spec, topic_arn: &str) -> Option<Value> {
     let bucket = spec.backup_bucket.as_ref()?.shown("hms-backup");
-    let account = spec
-        .account
-        .clone()
-        .unwrap_or_else(|| "(known after hms-security up)".into());
+    // The topic's own account (the topic ARN is the observed one once the topic exists).
+    let account = topic_arn.split(':').nth(4).unwrap_or_default();
     Some(serde_json::json!({
         "Version": "2008-10-17",
         "Id": "__default_policy_ID",
@@ -103,11 +101,11 @@ pub fn topic_policy(spec: &Spec, topic_arn: &str) -> Option<Value> {
     }))
 }
 
-fn topic(spec: &Spec) -> Desired {
+fn topic(spec: &Spec, arn: &str) -> Desired {
     let mut d = Desired::new(Addr::Topic)
         .attr("name", spec.topic_name.clone())
         .attr("kms_key", topic_key(spec));
-    if let Some(policy) = topic_policy(spec, &topic_arn(spec)) {
+    if let Some(policy) = topic_policy(spec, arn) {
         d = d.attr("policy", hms_core::policy::normalize(&policy));
     }
     d.tags(spec.tags(&Addr::Topic, &spec.topic_name))
@@ -226,9 +224,14 @@ fn group(spec: &Spec) -> Desired {
         .replace_on(&["name"])
 }
 
-/// Every resource the spec wants.
+/// Every resource the spec wants (the topic's ARN as the plan shows it before the topic exists).
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    let mut out = vec![topic(spec)];
+    desired_with(spec, &topic_arn(spec))
+}
+
+/// Every resource the spec wants, the topic's policy naming `topic_arn`.
+fn desired_with(spec: &Spec, topic_arn: &str) -> Vec<Desired> {
+    let mut out = vec![topic(spec, topic_arn)];
     out.extend(spec.emails.iter().map(|e| subscription(e)));
     out.extend(spec.alarms.iter().map(|a| alarm(spec, a)));
     out.extend(spec.events.iter().map(|e| rds_events(spec, e)));
@@ -241,7 +244,14 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 
 /// The plan that makes AWS match the spec.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
-    let mut plan = diff::diff(&desired(spec), &observed.found);
+    // The topic's real ARN once it exists (its account is the caller's, with or without hms-security).
+    let arn = observed
+        .found
+        .get(&Addr::Topic.to_string())
+        .and_then(|f| f.info.get("arn"))
+        .and_then(Value::as_str)
+        .map_or_else(|| topic_arn(spec), str::to_owned);
+    let mut plan = diff::diff(&desired_with(spec, &arn), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
     plan.notes.extend(spec.notes.iter().cloned());
     if spec.topic_key.is_none() {

@@ -902,3 +902,39 @@ fn the_backup_buckets_deletions_reach_the_topic_and_other_notifications_stay() {
     assert!(ours(&n).is_none(), "{err}");
     assert_eq!(n.topic_configurations().len(), 1, "{err}");
 }
+
+#[test]
+fn without_hms_security_the_topic_policy_names_the_callers_account() {
+    let s = Stack::new("hms-observe", "nosec");
+    // A backup bucket made by hand stands in for hms-backup's (encrypted with SSE-S3: no hms-security).
+    let bucket = format!("{}-backups-production", s.name);
+    let s3 = aws_sdk_s3::Client::new(&s.sdk);
+    s.block_on(s3.create_bucket().bucket(&bucket).send())
+        .expect("bucket");
+    let mut doc: Value = serde_json::from_str(&doc(&s, &["backend"], false)).expect("doc");
+    doc["outputs"]["backup"] = json!({"bucket": bucket});
+    let input = doc.to_string();
+    let (out, err) = s.run_of("hms-observe", &["up"], &input, 0);
+    let topic = out["outputs"]["observe"]["topic_arn"]
+        .as_str()
+        .expect("topic")
+        .to_owned();
+    let sns = aws_sdk_sns::Client::new(&s.sdk);
+    let policy: Value = s
+        .block_on(sns.get_topic_attributes().topic_arn(&topic).send())
+        .expect("attributes")
+        .attributes()
+        .and_then(|a| a.get("Policy"))
+        .map(|p| serde_json::from_str(p).expect("policy JSON"))
+        .expect("a topic policy");
+    let conditions: Vec<&Value> = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|x| &x["Condition"]["StringEquals"])
+        .collect();
+    assert_eq!(conditions[0]["AWS:SourceOwner"], "123456789012", "{err}");
+    assert_eq!(conditions[1]["aws:SourceAccount"], "123456789012", "{err}");
+    // Converged (the plan compares the policy of the topic's real ARN).
+    s.run_of("hms-observe", &["plan", "--detailed-exitcode"], &input, 0);
+}

@@ -100,6 +100,10 @@ pub(super) async fn delete(op: &Op<'_>, res: &Resource) -> Result<()> {
     match s3.delete_bucket().bucket(name).send().await {
         Ok(_) => Ok(()),
         Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(()),
+        // A log delivered after it was emptied (the load balancer or S3 logging still writing).
+        Err(e) if code_of(&e) == Some("BucketNotEmpty") => Err(Error::Refused(format!(
+            "{resource}: logs arrived after it was emptied; run 'hms-ecs down --delete-logs' again once the load balancer and the backup bucket's logging are gone"
+        ))),
         Err(e) => Err(Error::aws(&resource, "s3:DeleteBucket", e)),
     }
 }
