@@ -5,13 +5,10 @@
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLoggingStatus,
-    BucketVersioningStatus, DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration,
-    LifecycleRule, LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration,
-    ObjectIdentifier, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
-    ObjectLockRule, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Transition,
-    TransitionStorageClass, VersioningConfiguration,
+    DefaultRetention, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration, ObjectIdentifier,
+    ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    Transition, TransitionStorageClass,
 };
 use aws_sdk_s3::types::{
     DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
@@ -200,55 +197,19 @@ async fn write_settings(
     task: &Task<'_>,
 ) -> Result<()> {
     let s3 = &t.s3;
+    let resource = format!("{} {name}", t.addr);
     for key in keys {
         task.status(&format!("writing {}", key.replace('_', " ")), false);
         match *key {
-            "ownership" => {
-                let controls = OwnershipControls::builder()
-                    .rules(
-                        OwnershipControlsRule::builder()
-                            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-                            .build()
-                            .map_err(|e| Error::Internal(e.to_string()))?,
-                    )
-                    .build()
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                s3.put_bucket_ownership_controls()
-                    .bucket(name)
-                    .ownership_controls(controls)
-                    .send()
-                    .await
-                    .map_err(|e| err(t, name, "s3:PutBucketOwnershipControls", e))?;
-            }
+            "ownership" => hms_core::s3::put_ownership(s3, &resource, name).await?,
             "public_access_block" => {
-                s3.put_public_access_block()
-                    .bucket(name)
-                    .public_access_block_configuration(
-                        PublicAccessBlockConfiguration::builder()
-                            .block_public_acls(true)
-                            .ignore_public_acls(true)
-                            .block_public_policy(true)
-                            .restrict_public_buckets(true)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| err(t, name, "s3:PutPublicAccessBlock", e))?;
+                hms_core::s3::put_public_access_block(s3, &resource, name).await?
             }
-            "versioning" => {
-                s3.put_bucket_versioning()
-                    .bucket(name)
-                    .versioning_configuration(
-                        VersioningConfiguration::builder()
-                            .status(BucketVersioningStatus::Enabled)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| err(t, name, "s3:PutBucketVersioning", e))?;
-            }
+            "versioning" => hms_core::s3::put_versioning(s3, &resource, name).await?,
             "object_lock" => put_object_lock(t, spec, name, change).await?,
-            "encryption" => put_encryption(t, name).await?,
+            "encryption" => {
+                hms_core::s3::put_encryption(s3, &resource, name, &t.encryption).await?
+            }
             "policy" => {
                 s3.put_bucket_policy()
                     .bucket(name)
@@ -309,35 +270,6 @@ async fn put_object_lock(t: &Target, spec: &Spec, name: &str, change: &Change) -
 }
 
 /// Default encryption: SSE-KMS with the key and a bucket key, or SSE-S3.
-async fn put_encryption(t: &Target, name: &str) -> Result<()> {
-    let default = match &t.encryption {
-        Encryption::Aes256 => {
-            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
-        }
-        Encryption::Kms(key) => ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::AwsKms)
-            .set_kms_master_key_id(key.clone()),
-    }
-    .build()
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(default)
-        .bucket_key_enabled(matches!(t.encryption, Encryption::Kms(_)))
-        .build();
-    t.s3.put_bucket_encryption()
-        .bucket(name)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .map_err(|e| Error::Internal(e.to_string()))?,
-        )
-        .send()
-        .await
-        .map_err(|e| err(t, name, "s3:PutBucketEncryption", e))?;
-    Ok(())
-}
-
 /// Server access logging to the log bucket under `s3/<bucket>/`, or off. Off on a new bucket that has
 /// none is no call.
 async fn put_logging(t: &Target, name: &str, change: &Change) -> Result<()> {

@@ -1,12 +1,11 @@
 //! What exists: the bucket and every setting the tool manages, its replication configuration, and the
 //! replica bucket in its region, read in one round of concurrent calls.
 
-use aws_sdk_s3::types::{
-    LifecycleRule, ReplicationConfiguration, ReplicationRule, ServerSideEncryptionConfiguration,
-};
+use aws_sdk_s3::types::{LifecycleRule, ReplicationConfiguration, ReplicationRule};
 use hms_core::diff::{Found, FoundSet};
 use hms_core::error::code_of;
 use hms_core::policy::normalize;
+use hms_core::s3::optional;
 use hms_core::state::State;
 use hms_core::{Error, Result};
 use serde_json::{json, Value};
@@ -37,33 +36,6 @@ impl Observation for Observed {
 
     fn conflicts(&self) -> &[String] {
         &self.conflicts
-    }
-}
-
-/// Codes that mean "this setting is not configured" rather than a failure.
-const NOT_CONFIGURED: &[&str] = &[
-    "NoSuchTagSet",
-    "NoSuchTagSetError",
-    "OwnershipControlsNotFoundError",
-    "NoSuchPublicAccessBlockConfiguration",
-    "ServerSideEncryptionConfigurationNotFoundError",
-    "NoSuchBucketPolicy",
-    "NoSuchLifecycleConfiguration",
-    "ObjectLockConfigurationNotFoundError",
-    "ReplicationConfigurationNotFoundError",
-];
-
-/// `Ok(None)` when the setting is absent (or the bucket vanished meanwhile). `what`: `backup.bucket <name>`.
-fn optional<T, E>(r: std::result::Result<T, E>, what: &str, op: &str) -> Result<Option<T>>
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) => match code_of(&e) {
-            Some(c) if NOT_CONFIGURED.contains(&c) || c == "NoSuchBucket" => Ok(None),
-            _ => Err(Error::aws(what, op, e)),
-        },
     }
 }
 
@@ -165,24 +137,6 @@ fn replication(cfg: Option<&ReplicationConfiguration>) -> Value {
     .unwrap_or(Value::Null)
 }
 
-fn encryption(cfg: Option<&ServerSideEncryptionConfiguration>) -> Value {
-    let Some(rule) = cfg.and_then(|c| c.rules().first()) else {
-        return Value::Null;
-    };
-    let default = rule.apply_server_side_encryption_by_default();
-    let algorithm = default
-        .map(|d| d.sse_algorithm().as_str().to_owned())
-        .unwrap_or_default();
-    if algorithm == "AES256" {
-        return json!({"algorithm": "AES256"});
-    }
-    json!({
-        "algorithm": algorithm,
-        "kms_key": default.and_then(|d| d.kms_master_key_id()).unwrap_or_default(),
-        "bucket_key": rule.bucket_key_enabled().unwrap_or(false),
-    })
-}
-
 /// What HeadBucket says about a name.
 enum Head {
     Missing,
@@ -232,49 +186,8 @@ struct Settings {
 /// Reads every setting the tool manages, concurrently (one call each).
 async fn settings(s3: &aws_sdk_s3::Client, addr: Addr, name: &str) -> Result<Settings> {
     let what = &format!("{addr} {name}");
-    let (tags, ownership, pab, versioning, enc, policy, lifecycle, lock, logging, replicated) = tokio::join!(
-        async {
-            optional(
-                s3.get_bucket_tagging().bucket(name).send().await,
-                what,
-                "s3:GetBucketTagging",
-            )
-        },
-        async {
-            optional(
-                s3.get_bucket_ownership_controls().bucket(name).send().await,
-                what,
-                "s3:GetBucketOwnershipControls",
-            )
-        },
-        async {
-            optional(
-                s3.get_public_access_block().bucket(name).send().await,
-                what,
-                "s3:GetPublicAccessBlock",
-            )
-        },
-        async {
-            optional(
-                s3.get_bucket_versioning().bucket(name).send().await,
-                what,
-                "s3:GetBucketVersioning",
-            )
-        },
-        async {
-            optional(
-                s3.get_bucket_encryption().bucket(name).send().await,
-                what,
-                "s3:GetBucketEncryption",
-            )
-        },
-        async {
-            optional(
-                s3.get_bucket_policy().bucket(name).send().await,
-                what,
-                "s3:GetBucketPolicy",
-            )
-        },
+    let (baseline, lifecycle, lock, logging, replicated) = tokio::join!(
+        hms_core::s3::read_baseline(s3, what, name),
         async {
             optional(
                 s3.get_bucket_lifecycle_configuration()
@@ -307,44 +220,18 @@ async fn settings(s3: &aws_sdk_s3::Client, addr: Addr, name: &str) -> Result<Set
             )
         },
     );
+    let baseline = baseline?;
     Ok(Settings {
-        tags: tags?
-            .map(|t| {
-                t.tag_set()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        ownership: ownership?
-            .and_then(|o| {
-                o.ownership_controls()
-                    .and_then(|c| c.rules().first())
-                    .map(|r| r.object_ownership().as_str().to_owned())
-            })
-            .map(Value::from)
+        policy: baseline
+            .policy
+            .as_deref()
+            .map(|p| normalize(&Value::from(p)))
             .unwrap_or(Value::Null),
-        public_access_block: pab?
-            .and_then(|p| p.public_access_block_configuration().cloned())
-            .map(|p| {
-                json!({
-                    "block_public_acls": p.block_public_acls().unwrap_or(false),
-                    "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
-                    "block_public_policy": p.block_public_policy().unwrap_or(false),
-                    "restrict_public_buckets": p.restrict_public_buckets().unwrap_or(false),
-                })
-            })
-            .unwrap_or(Value::Null),
-        versioning: versioning?
-            .and_then(|v| v.status().map(|s| s.as_str().to_owned()))
-            .unwrap_or_else(|| "Disabled".into()),
-        encryption: encryption(
-            enc?.as_ref()
-                .and_then(|e| e.server_side_encryption_configuration()),
-        ),
-        policy: policy?
-            .and_then(|p| p.policy().map(|s| normalize(&Value::from(s))))
-            .unwrap_or(Value::Null),
+        tags: baseline.tags,
+        ownership: baseline.ownership,
+        public_access_block: baseline.public_access_block,
+        versioning: baseline.versioning,
+        encryption: baseline.encryption,
         // An empty rule list is no lifecycle configuration.
         lifecycle: lifecycle?
             .filter(|l| !l.rules().is_empty())

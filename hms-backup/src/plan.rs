@@ -47,14 +47,7 @@ pub fn logging(l: &Logging, name: &str) -> Value {
 
 /// Default encryption in the compared form.
 pub fn encryption(e: &Encryption) -> Value {
-    match e {
-        Encryption::Aes256 => json!({"algorithm": "AES256"}),
-        Encryption::Kms(key) => json!({
-            "algorithm": "aws:kms",
-            "kms_key": key.clone().unwrap_or_else(|| "(known after hms-security up)".into()),
-            "bucket_key": true,
-        }),
-    }
+    e.value()
 }
 
 /// The replication rules in the compared form (the same shape observe reads back).

@@ -94,14 +94,9 @@ pub const REPLICATION_RULE_ID: &str = "hms-backups-replica";
 /// The replica bucket's name is the backup bucket's with this suffix.
 pub const REPLICA_SUFFIX: &str = "-replica";
 
-/// Server-side encryption.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Encryption {
-    /// SSE-KMS with this key (`None` while only planned) and an S3 bucket key.
-    Kms(Option<String>),
-    /// SSE-S3.
-    Aes256,
-}
+/// Server-side encryption: SSE-KMS with this key (`None` while only planned) and an S3 bucket key, or
+/// SSE-S3.
+pub use hms_core::s3::Sse as Encryption;
 
 /// One transition.
 #[derive(Debug, Clone, PartialEq, Eq)]

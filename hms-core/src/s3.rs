@@ -1,4 +1,4 @@
-//! What the tools that own an S3 bucket (hms-backup, hms-edge) read the same way.
+//! What the tools that own an S3 bucket (hms-backup, hms-edge, hms-ecs's log bucket) do the same way.
 
 use serde_json::{json, Value};
 
@@ -99,6 +99,8 @@ pub const NOT_CONFIGURED: &[&str] = &[
     "ServerSideEncryptionConfigurationNotFoundError",
     "NoSuchLifecycleConfiguration",
     "NoSuchBucketPolicy",
+    "ObjectLockConfigurationNotFoundError",
+    "ReplicationConfigurationNotFoundError",
     "NoSuchBucket",
 ];
 
@@ -319,19 +321,10 @@ fn built<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
     r.map_err(|e| Error::Internal(e.to_string()))
 }
 
-/// Writes the baseline (ownership: ACLs off; the public-access block; versioning on; the default
-/// encryption). Each call is idempotent; `resource` names the bucket in an error.
-pub async fn write_baseline(
-    s3: &aws_sdk_s3::Client,
-    resource: &str,
-    name: &str,
-    sse: &Sse,
-) -> Result<()> {
-    use aws_sdk_s3::types::{
-        BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-        ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
-    };
+/// Ownership `BucketOwnerEnforced`: ACLs off, the bucket owner owns every object. `resource` names the
+/// bucket in an error.
+pub async fn put_ownership(s3: &aws_sdk_s3::Client, resource: &str, name: &str) -> Result<()> {
+    use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
     s3.put_bucket_ownership_controls()
         .bucket(name)
         .ownership_controls(built(
@@ -346,6 +339,16 @@ pub async fn write_baseline(
         .send()
         .await
         .map_err(|e| Error::aws(resource, "s3:PutBucketOwnershipControls", e))?;
+    Ok(())
+}
+
+/// All four public-access blocks on.
+pub async fn put_public_access_block(
+    s3: &aws_sdk_s3::Client,
+    resource: &str,
+    name: &str,
+) -> Result<()> {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
     s3.put_public_access_block()
         .bucket(name)
         .public_access_block_configuration(
@@ -359,6 +362,12 @@ pub async fn write_baseline(
         .send()
         .await
         .map_err(|e| Error::aws(resource, "s3:PutPublicAccessBlock", e))?;
+    Ok(())
+}
+
+/// Versioning `Enabled` (S3 leaves MFA delete as it is).
+pub async fn put_versioning(s3: &aws_sdk_s3::Client, resource: &str, name: &str) -> Result<()> {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     s3.put_bucket_versioning()
         .bucket(name)
         .versioning_configuration(
@@ -369,6 +378,20 @@ pub async fn write_baseline(
         .send()
         .await
         .map_err(|e| Error::aws(resource, "s3:PutBucketVersioning", e))?;
+    Ok(())
+}
+
+/// The default encryption (with SSE-KMS, the bucket key on).
+pub async fn put_encryption(
+    s3: &aws_sdk_s3::Client,
+    resource: &str,
+    name: &str,
+    sse: &Sse,
+) -> Result<()> {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
     let default = built(
         match sse {
             Sse::Aes256 => {
@@ -396,6 +419,20 @@ pub async fn write_baseline(
         .await
         .map_err(|e| Error::aws(resource, "s3:PutBucketEncryption", e))?;
     Ok(())
+}
+
+/// Writes the baseline (ownership: ACLs off; the public-access block; versioning on; the default
+/// encryption), one call each in turn (S3 refuses concurrent changes to one bucket's configuration).
+pub async fn write_baseline(
+    s3: &aws_sdk_s3::Client,
+    resource: &str,
+    name: &str,
+    sse: &Sse,
+) -> Result<()> {
+    put_ownership(s3, resource, name).await?;
+    put_public_access_block(s3, resource, name).await?;
+    put_versioning(s3, resource, name).await?;
+    put_encryption(s3, resource, name, sse).await
 }
 
 /// Deletes every object version and delete marker (`bypass_governance`: also those under Object Lock's
