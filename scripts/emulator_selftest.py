@@ -1405,6 +1405,19 @@ def test_s3_notification_empty(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
+def test_ecs_update_cluster_settings(endpoint: str, account: str) -> None:
+    """UpdateClusterSettings sets a cluster's settings (Container Insights) and answers the cluster."""
+    ecs = aws_client("ecs", endpoint, account)
+    name = f"hms-selftest-settings-{account}"
+    ecs.create_cluster(clusterName=name)
+    got = ecs.update_cluster_settings(cluster=name, settings=[{"name": "containerInsights", "value": "enabled"}])
+    check(got["cluster"]["clusterName"] == name, "UpdateClusterSettings answers the cluster")
+    settings = ecs.describe_clusters(clusters=[name], include=["SETTINGS"])["clusters"][0].get("settings", [])
+    check({"name": "containerInsights", "value": "enabled"} in settings,
+          f"UpdateClusterSettings: DescribeClusters reports containerInsights enabled ({settings})")
+    ecs.delete_cluster(cluster=name)
+
+
 def test_s3_logging_policy(endpoint: str, account: str) -> None:
     """PutBucketLogging to an ACL-less target bucket whose policy lets the logging service write a prefix."""
     s3 = aws_client("s3", endpoint, account)
@@ -1492,6 +1505,7 @@ def main() -> int:
     test_s3_create_bucket_tags(args.endpoint, account)
     test_s3_notification_empty(args.endpoint, account)
     test_s3_logging_policy(args.endpoint, account)
+    test_ecs_update_cluster_settings(args.endpoint, account)
     test_s3_replication_rules(args.endpoint, account)
     test_route53(args.endpoint, account)
     test_acm(args.endpoint, account)

@@ -3,8 +3,9 @@
 //! by replacing the group (after a final snapshot). Pure.
 
 use hms_core::addr::Address;
-use hms_core::diff::{self, Desired, Found};
+use hms_core::diff::{self, Desired, Found, FoundSet};
 use hms_core::plan::{Action, Change, Plan};
+use hms_core::terraform::{kept, kept_str};
 use serde_json::{json, Map, Value};
 
 use crate::addr::{Addr, LogKind};
@@ -15,10 +16,16 @@ use crate::spec::Spec;
 const WINDOWED: &[&str] = &["node_type", "engine", "engine_version"];
 
 /// Every resource the spec wants.
-pub fn desired(spec: &Spec) -> Vec<Desired> {
-    let mut out = vec![subnet_group(spec), parameter_group(spec), secret(spec)];
+/// What was taken over from Terraform keeps what ElastiCache cannot change in place (the subnet group's
+/// name; the replication group's port, encryption at rest and key).
+pub fn desired(spec: &Spec, found: &FoundSet) -> Vec<Desired> {
+    let mut out = vec![
+        subnet_group(spec, found),
+        parameter_group(spec),
+        secret(spec),
+    ];
     out.extend(LogKind::ALL.iter().map(|k| log_group(spec, *k)));
-    out.push(replication_group(spec));
+    out.push(replication_group(spec, found));
     out
 }
 
@@ -27,21 +34,22 @@ fn unknown(v: &Option<String>, what: &str) -> String {
     v.clone().unwrap_or_else(|| format!("(known after {what})"))
 }
 
-fn subnet_group(spec: &Spec) -> Desired {
+fn subnet_group(spec: &Spec, found: &FoundSet) -> Desired {
     let address = Addr::SubnetGroup;
+    let name = kept_str(found, &address.to_string(), "name", &spec.subnet_group);
     let mut subnets = spec
         .subnet_ids
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     subnets.sort();
     let mut d = Desired::new(address.to_string())
-        .attr("name", spec.subnet_group.clone())
+        .attr("name", name.clone())
         .attr("subnets", subnets);
     // Subnets move in place within the VPC; another VPC needs a new group (and a new replication group).
     if let Some(vpc) = &spec.vpc_id {
         d = d.attr("vpc_id", vpc.clone());
     }
-    d.tags(spec.tags(&address, &spec.subnet_group))
+    d.tags(spec.tags(&address, &name))
         .replace_on(&["name", "vpc_id"])
 }
 
@@ -103,10 +111,12 @@ pub fn log_delivery(spec: &Spec) -> Vec<Value> {
         .collect()
 }
 
-fn replication_group(spec: &Spec) -> Desired {
+fn replication_group(spec: &Spec, found: &FoundSet) -> Desired {
     let subnet_group = Addr::SubnetGroup.to_string();
     let parameter_group = Addr::parameter_group(&spec.family).to_string();
-    let mut d = Desired::new(Addr::ReplicationGroup.to_string());
+    let a = Addr::ReplicationGroup.to_string();
+    let keep = |key: &str, derived: Value| kept(found, &a, key, derived);
+    let mut d = Desired::new(a.clone());
     // Changes pending for the maintenance window are compared only when asked to apply them now.
     if spec.apply_immediately {
         d = d.attr("pending", Vec::<String>::new());
@@ -118,9 +128,18 @@ fn replication_group(spec: &Spec) -> Desired {
         .attr("replicas", spec.replicas)
         .attr("multi_az", spec.multi_az)
         .attr("automatic_failover", spec.automatic_failover)
-        .attr("port", spec.port)
-        .attr("at_rest_encryption", true)
-        .attr("kms_key", unknown(&spec.kms_key_arn, "hms-security up"))
+        .attr("port", keep("port", spec.port.into()))
+        .attr(
+            "at_rest_encryption",
+            keep("at_rest_encryption", true.into()),
+        )
+        .attr(
+            "kms_key",
+            keep(
+                "kms_key",
+                unknown(&spec.kms_key_arn, "hms-security up").into(),
+            ),
+        )
         .attr("transit_encryption", "required")
         .attr("auth_token", true)
         .attr("auth_secret", Addr::AuthSecret.to_string())
@@ -168,7 +187,7 @@ pub fn changed_keys(change: &Change) -> Vec<String> {
 
 /// The plan that makes AWS match the spec, each change of the replication group classified.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
-    let mut plan = diff::diff(&desired(spec), &observed.found);
+    let mut plan = diff::diff(&desired(spec, &observed.found), &observed.found);
     plan.refused.extend(observed.conflicts.iter().cloned());
     let group = Addr::ReplicationGroup.to_string();
     if let Some(found) = observed.found.get(&group) {
@@ -383,7 +402,7 @@ mod tests {
 
     /// What exists when AWS matches `spec` (the group running `7.1.0`).
     fn converged(spec: &Spec) -> FoundSet {
-        desired(spec)
+        desired(spec, &FoundSet::new())
             .into_iter()
             .map(|d| {
                 let mut f = Found::new(d.address.clone());

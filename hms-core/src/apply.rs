@@ -45,7 +45,16 @@ impl<'a> Recorder<'a> {
     /// Records (or with `None` forgets) the resource at `address` and saves the state.
     pub async fn record(&self, address: &str, resource: Option<Resource>) -> Result<()> {
         self.update(|st| match resource {
-            Some(r) => {
+            Some(mut r) => {
+                // A resource taken over from Terraform keeps its marker while it is the same resource.
+                if let Some(old) = st.resources.get(address) {
+                    if old.id == r.id && !r.attrs.contains_key(crate::terraform::IMPORTED) {
+                        if let Some(v) = old.attrs.get(crate::terraform::IMPORTED) {
+                            r.attrs
+                                .insert(crate::terraform::IMPORTED.to_owned(), v.clone());
+                        }
+                    }
+                }
                 st.resources.insert(address.to_owned(), r);
             }
             None => {

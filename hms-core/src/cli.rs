@@ -150,6 +150,25 @@ pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
         #[command(flatten)]
         flags: D,
     },
+    /// Take over what a Terraform state manages: map it to this tool's addresses, check it exists,
+    /// record it in state and add the hms:* tags (nothing else changes), then show the plan `up` would run.
+    ///
+    /// Import tool by tool in pipeline order (each reads the outputs of the ones before from the state
+    /// store), review each plan, and `terraform state rm` what it took over (it prints the command).
+    Import {
+        /// The Terraform state: a terraform.tfstate (format version 4), `-` for the JSON of
+        /// `terraform show -json` on stdin, or s3://BUCKET/KEY (the S3 backend's object).
+        #[arg(long, value_name = "FILE")]
+        terraform_state: String,
+        /// Add to a state that already records resources (those recorded stay).
+        #[arg(long)]
+        merge: bool,
+        /// Do not add the hms:* tags: import then changes nothing in AWS (the first `up` tags).
+        #[arg(long)]
+        no_tag: bool,
+        #[command(flatten)]
+        flags: P,
+    },
     /// Print this tool's outputs from state.
     Show {
         /// Check the recorded resources against AWS first.
@@ -207,6 +226,13 @@ const EXAMPLES: &[(&[&str], &str)] = &[
         &["output"],
         "{t} output
   {t} output NAME                           # one value, raw",
+    ),
+    (
+        &["import"],
+        "{t} import --terraform-state terraform.tfstate    # then review the plan it prints
+  terraform show -json | {t} import --terraform-state -
+  {t} import --terraform-state s3://hospital-tf-state/hms/terraform.tfstate
+  {t} import --terraform-state terraform.tfstate --no-tag   # record only: change nothing in AWS",
     ),
     (
         &["unlock"],
@@ -354,6 +380,7 @@ impl<P: Args, U: Args, D: Args> Command<P, U, D> {
             Command::Down { .. } => "down",
             Command::Show { .. } => "show",
             Command::Unlock { .. } => "unlock",
+            Command::Import { .. } => "import",
             Command::State(_) => "state",
             Command::Output { .. } => "output",
             Command::Completions { .. } => "completions",

@@ -209,6 +209,9 @@ pub trait Observation {
     /// The found resources by address.
     fn found(&self) -> &FoundSet;
 
+    /// The same, to mark what was taken over from Terraform ([`crate::terraform::mark`]).
+    fn found_mut(&mut self) -> &mut FoundSet;
+
     /// Conditions that refuse the run (exit 1) before any change; none by default.
     fn conflicts(&self) -> &[String] {
         &[]
@@ -294,6 +297,11 @@ pub trait Tool: Sized {
 
     /// The tool's outputs from the spec and the recorded resources.
     fn outputs(spec: &Self::Spec, resources: &Resources) -> Outputs;
+
+    /// The resources of a Terraform state this tool takes over (`import --terraform-state`), mapped to
+    /// its addresses by what identifies them (a subnet by CIDR and AZ, a service by name), with the
+    /// ids its observe looks them up by. Pure: the engine verifies each in AWS, records and tags them.
+    fn import(spec: &Self::Spec, tf: &crate::terraform::TfState) -> crate::terraform::Mapping;
 }
 
 /// What a tool's own verb (`hms-db snapshot`, `hms-db reserve`) works with.

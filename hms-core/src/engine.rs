@@ -63,6 +63,7 @@ enum Op {
     Unlock {
         lock_id: String,
     },
+    Import(ImportOp),
 }
 
 impl Session {
@@ -82,7 +83,19 @@ impl Session {
         command: CommandKind,
         ui: &Ui,
     ) -> std::result::Result<Self, i32> {
-        let stdin = match read_stdin() {
+        Self::start_reading::<T>(global, command, ui, true).await
+    }
+
+    /// [`Session::start`], reading the document from stdin only when `document` (`import
+    /// --terraform-state -` reads stdin itself).
+    pub(crate) async fn start_reading<T: Tool>(
+        global: &GlobalArgs,
+        command: CommandKind,
+        ui: &Ui,
+        document: bool,
+    ) -> std::result::Result<Self, i32> {
+        let read = if document { read_stdin() } else { Ok(None) };
+        let stdin = match read {
             Ok(s) => s,
             Err(e) => {
                 let id = Self::fallback_identity(global).await;
@@ -389,6 +402,18 @@ fn valid_name(s: &str, max: usize) -> bool {
 /// The document on stdin: `None` at a terminal. An empty pipe is an upstream tool that died before
 /// writing (every hms tool writes a document, also when it fails): exit 1, no AWS call. An empty
 /// `/dev/null`, file or closed stdin means "from the state store".
+/// All of stdin as text, unless it is a terminal or empty (`import --terraform-state -`).
+fn read_stdin_text() -> Option<String> {
+    use std::io::Read as _;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return None;
+    }
+    let mut text = String::new();
+    stdin.lock().read_to_string(&mut text).ok()?;
+    (!text.trim().is_empty()).then_some(text)
+}
+
 fn read_stdin() -> Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -461,8 +486,17 @@ pub async fn run<T: Tool>(
         Command::Man => return crate::cli::print_generated(&crate::cli::Generated::Man),
         other => other,
     };
-    let (kind, op, flags) = split::<T>(command);
-    let mut s = match Session::start::<T>(global, kind, &ui).await {
+    let (kind, mut op, flags) = split::<T>(command);
+    // `import --terraform-state -`: stdin is the Terraform state, not a document (the upstream outputs
+    // come from the state store, as when run alone).
+    let document_on_stdin = match &mut op {
+        Op::Import(i) if i.source == "-" => {
+            i.stdin = read_stdin_text();
+            false
+        }
+        _ => true,
+    };
+    let mut s = match Session::start_reading::<T>(global, kind, &ui, document_on_stdin).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -535,6 +569,23 @@ fn split<T: Tool>(
         }
         Command::Show { refresh } => (CommandKind::Show, Op::Show { refresh }),
         Command::Unlock { lock_id } => (CommandKind::Verb("unlock"), Op::Unlock { lock_id }),
+        Command::Import {
+            terraform_state,
+            merge,
+            no_tag,
+            flags: p,
+        } => {
+            flags.plan = p;
+            (
+                CommandKind::Verb("import"),
+                Op::Import(ImportOp {
+                    source: terraform_state,
+                    stdin: None,
+                    merge,
+                    no_tag,
+                }),
+            )
+        }
         // Handled before: they are not pipeline stages.
         Command::State(_) | Command::Output { .. } | Command::Completions { .. } | Command::Man => {
             (CommandKind::Show, Op::Show { refresh: false })
@@ -556,7 +607,12 @@ async fn run_session<T: Tool>(
         return Ok((EXIT_OK, run));
     }
     let yes = matches!(op, Op::Down { yes: true });
-    let spec = T::spec(&s.input(T::NAME, kind, flags, yes))?;
+    // `import` decides the spec as `plan` does (it ends with the plan `up` would run).
+    let spec_kind = match op {
+        Op::Import(_) => CommandKind::Plan,
+        _ => kind,
+    };
+    let spec = T::spec(&s.input(T::NAME, spec_kind, flags, yes))?;
     if let Op::Show { refresh: false } = op {
         let state = s
             .load_state::<T>()
@@ -642,6 +698,18 @@ async fn run_session<T: Tool>(
             s.doc.set_outputs(T::SECTION, outputs, &unknown);
             EXIT_OK
         }
+        Op::Import(import) => {
+            let session = &*s;
+            let (code, outputs, unknown) = session
+                .locked::<T, _>("import", async || {
+                    import_command(session, &tool, &ctx, &spec, &sdk, import, &mut run).await
+                })
+                .await?;
+            if !outputs.is_null() {
+                s.doc.set_outputs(T::SECTION, outputs, &unknown);
+            }
+            code
+        }
         Op::Unlock { .. } => EXIT_OK,
     };
     Ok((code, run))
@@ -657,7 +725,7 @@ async fn plan_command<T: Tool>(
     run: &mut Run,
 ) -> Result<(i32, Value, Vec<String>, crate::plan_json::PlanFile)> {
     let state = s.load_or_empty::<T>().await?;
-    let observed = tool.observe(ctx, spec, &state).await?;
+    let observed = observe(tool, ctx, spec, &state).await?;
     let plan = T::plan(spec, &observed);
     show_plan(ctx.ui, &plan);
     check_plan(&plan)?;
@@ -705,7 +773,7 @@ async fn up_command<T: Tool>(
     run: &mut Run,
 ) -> Result<(i32, Value, Vec<String>)> {
     let state = s.load_or_empty::<T>().await?;
-    let observed = tool.observe(ctx, spec, &state).await?;
+    let observed = observe(tool, ctx, spec, &state).await?;
     let plan = T::plan(spec, &observed);
     show_plan(ctx.ui, &plan);
     check_plan(&plan)?;
@@ -790,7 +858,7 @@ async fn down_command<T: Tool>(
         )));
     }
     let state = s.load_or_empty::<T>().await?;
-    let observed = tool.observe(ctx, spec, &state).await?;
+    let observed = observe(tool, ctx, spec, &state).await?;
     let plan = T::plan_down(spec, &observed);
     check_plan(&plan)?;
     refuse_if_used(tool, ctx, spec, &observed, &plan).await?;
@@ -841,7 +909,7 @@ async fn refresh_command<T: Tool>(
         .load_state::<T>()
         .await?
         .ok_or_else(|| s.no_state::<T>())?;
-    let observed = tool.observe(ctx, spec, &state).await?;
+    let observed = observe(tool, ctx, spec, &state).await?;
     let plan = T::plan(spec, &observed);
     if !plan.is_empty() {
         ctx.ui.warn(format!(
@@ -863,6 +931,299 @@ async fn refresh_command<T: Tool>(
         s.store.save(&mut f).await?;
     }
     Ok((fresh.outputs, out.unknown))
+}
+
+/// Observes through the tool, then marks what state records as taken over from Terraform.
+async fn observe<T: Tool>(
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    state: &State,
+) -> Result<T::Observed> {
+    let mut observed = tool.observe(ctx, spec, state).await?;
+    crate::terraform::mark(state, observed.found_mut());
+    Ok(observed)
+}
+
+/// What `import` was given.
+#[derive(Debug, Clone)]
+struct ImportOp {
+    source: String,
+    /// The text of `--terraform-state -`, read before the session.
+    stdin: Option<String>,
+    merge: bool,
+    no_tag: bool,
+}
+
+/// Reads the Terraform state `import` names: a file, stdin, or an S3 object (the S3 backend's).
+async fn terraform_text(op: &ImportOp, sdk: &crate::aws::SdkConfig) -> Result<String> {
+    if op.source == "-" {
+        return op.stdin.clone().ok_or_else(|| {
+            Error::usage(
+                "--terraform-state -: stdin is empty; pipe the state into it (`terraform show -json | … import --terraform-state -`)",
+            )
+        });
+    }
+    if let Some(rest) = op.source.strip_prefix("s3://") {
+        let (bucket, key) = rest.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty()).ok_or_else(|| {
+            Error::usage(format!(
+                "--terraform-state {}: give s3://BUCKET/KEY, the bucket and key of the Terraform S3 backend (its `bucket` and `key`)",
+                op.source
+            ))
+        })?;
+        let s3 = aws_sdk_s3::Client::new(sdk);
+        let got = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| Error::aws(&op.source, "GetObject", e))?;
+        let bytes = got
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Internal(format!("{}: reading the object: {e}", op.source)))?;
+        return String::from_utf8(bytes.to_vec()).map_err(|_| {
+            Error::usage(format!(
+                "--terraform-state {}: not a Terraform state (not UTF-8 text)",
+                op.source
+            ))
+        });
+    }
+    std::fs::read_to_string(&op.source).map_err(|e| {
+        Error::usage(format!(
+            "--terraform-state {}: cannot read it: {e}; give the path of a terraform.tfstate, `-` for stdin, or s3://BUCKET/KEY",
+            op.source
+        ))
+    })
+}
+
+/// `import`: maps the Terraform state's resources of this tool to its addresses, checks each exists,
+/// records them (marked as imported), adds the `hms:*` tags, then shows the plan `up` would run.
+async fn import_command<T: Tool>(
+    s: &Session,
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    sdk: &crate::aws::SdkConfig,
+    op: &ImportOp,
+    run: &mut Run,
+) -> Result<(i32, Value, Vec<String>)> {
+    use crate::terraform::{TfState, IMPORTED};
+    let text = terraform_text(op, sdk).await?;
+    let tf = TfState::parse(&text, &op.source)?;
+    drop(text);
+    tf.check_region(&s.id.region)?;
+    let mapping = T::import(spec, &tf);
+    mapping.check(&tf.source)?;
+    let state = s.load_or_empty::<T>().await?;
+    let again = !mapping.mapped.is_empty()
+        && mapping
+            .mapped
+            .iter()
+            .all(|m| state.id(&m.address) == Some(m.id.as_str()));
+    if !state.resources.is_empty() && !op.merge && !again {
+        return Err(Error::usage(format!(
+            "{}: state {} already records {}; import takes over into an empty state: pass --merge to add the Terraform resources to it, or use another --stack/--env",
+            T::NAME,
+            s.store.describe(),
+            crate::plan::count_of(state.resources.len(), "resource")
+        )));
+    }
+    for m in &mapping.mapped {
+        if let Some(id) = state.id(&m.address) {
+            if id != m.id {
+                return Err(Error::usage(format!(
+                    "--terraform-state {}: {} is {} in Terraform, but state records {} as {id}; `{} state rm {}` first if the Terraform one is the stack's",
+                    tf.source, m.tf, m.id, m.address, T::NAME, m.address
+                )));
+            }
+        }
+    }
+    let mut with = state.clone();
+    for m in &mapping.mapped {
+        let mut r = crate::state::Resource::new(&m.id);
+        r.attrs = m.attrs.clone();
+        r.attrs
+            .insert(IMPORTED.to_owned(), Value::from(m.tf.clone()));
+        with.resources.insert(m.address.clone(), r);
+    }
+    let observed = observe(tool, ctx, spec, &with).await?;
+    let mut gone = Vec::new();
+    for m in &mapping.mapped {
+        match observed.found().get(&m.address) {
+            None => gone.push(format!("{} ({})", m.tf, m.id)),
+            Some(f) if f.id != m.id => {
+                return Err(Error::usage(format!(
+                    "--terraform-state {}: {} is {} in Terraform, but {} is already {} (found by its hms:* tags); import one stack's resources once, or `terraform state rm` the duplicate",
+                    tf.source, m.tf, m.id, m.address, f.id
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if !gone.is_empty() {
+        return Err(Error::usage(format!(
+            "--terraform-state {}: no longer in AWS: {}; run `terraform apply -refresh-only` (or `terraform state rm` what was deleted) and import again",
+            tf.source,
+            gone.join(", ")
+        )));
+    }
+    report_mapping::<T>(ctx.ui, &tf, &mapping);
+    let mut start = with.clone();
+    start.resources = T::recorded(&observed);
+    let rec = Recorder::new(&s.store, start);
+    rec.save().await?;
+    if !op.no_tag {
+        let tagging = tag_changes(&T::plan(spec, &observed), observed.found(), &mapping);
+        if !tagging.is_empty() {
+            ctx.ui.info(format!(
+                "adding the hms:* tags to {}",
+                crate::plan::count_of(tagging.changes.len(), "resource")
+            ));
+            let outcome = apply_plan(tool, ctx, &rec, spec, &tagging).await;
+            run.updated = outcome.applied.update;
+            if !outcome.errors.is_empty() {
+                return Ok((
+                    apply_failed(ctx.ui, run, &outcome, tagging.changes.len()),
+                    Value::Null,
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+    let recorded = rec.snapshot();
+    let observed = observe(tool, ctx, spec, &recorded).await?;
+    let plan = T::plan(spec, &observed);
+    ctx.ui
+        .info(format!("{} up would now make this plan:", T::NAME));
+    show_plan(ctx.ui, &plan);
+    let mut resources = T::recorded(&observed);
+    crate::terraform::carry_imported(&recorded.resources, &mut resources);
+    let out = T::outputs(spec, &resources);
+    let outputs = Value::Object(out.value);
+    rec.update(|st| {
+        st.resources = resources.clone();
+        st.outputs = outputs.clone();
+    })
+    .await?;
+    let taken: Vec<&str> = mapping
+        .mapped
+        .iter()
+        .map(|m| m.tf.as_str())
+        .chain(mapping.covered.iter().map(|c| c.tf.as_str()))
+        .collect();
+    if !taken.is_empty() {
+        ctx.ui.info(format!(
+            "once `{} up` has converged, stop Terraform managing them: terraform state rm {}",
+            T::NAME,
+            taken
+                .iter()
+                .map(|a| shell_word(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    Ok((EXIT_OK, outputs, out.unknown))
+}
+
+/// A Terraform address as one shell word (`'aws_s3_bucket.b["main"]'`).
+fn shell_word(a: &str) -> String {
+    if a.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        a.to_owned()
+    } else {
+        format!("'{a}'")
+    }
+}
+
+/// The mapping on stderr: Terraform address → hms address → id; what is part of another; what is left.
+fn report_mapping<T: Tool>(
+    ui: &Ui,
+    tf: &crate::terraform::TfState,
+    mapping: &crate::terraform::Mapping,
+) {
+    let width = mapping
+        .mapped
+        .iter()
+        .map(|m| m.tf.len())
+        .chain(mapping.covered.iter().map(|c| c.tf.len()))
+        .max()
+        .unwrap_or(0);
+    ui.info(format!(
+        "{} of {} in {}:",
+        crate::plan::count_of(mapping.mapped.len(), "resource"),
+        crate::plan::count_of(tf.resources.len(), "Terraform resource"),
+        tf.source
+    ));
+    for m in &mapping.mapped {
+        ui.info(format!("  {:width$}  → {}  {}", m.tf, m.address, m.id));
+    }
+    for c in &mapping.covered {
+        ui.info(format!("  {:width$}  → part of {}", c.tf, c.by));
+    }
+    let left = crate::terraform::left(T::NAME, tf, mapping);
+    let skipped = mapping.unmapped.iter().chain(left.iter());
+    let n = mapping.unmapped.len() + left.len();
+    if n > 0 {
+        ui.info(format!("not taken over ({n}):"));
+        for (a, why) in skipped {
+            ui.info(format!("  {a}: {why}"));
+        }
+    }
+}
+
+/// The updates that add the `hms:*` tags the plan wants to the imported resources, and nothing else. A
+/// resource that uses one not made yet (an alarm and its topic) is tagged by the first `up` instead: its
+/// update is written whole, with what it uses.
+fn tag_changes(
+    plan: &Plan,
+    found: &crate::diff::FoundSet,
+    mapping: &crate::terraform::Mapping,
+) -> Plan {
+    let mut out = Plan::default();
+    for m in &mapping.mapped {
+        let Some(change) = plan.get(&m.address) else {
+            continue;
+        };
+        if change.depends_on.iter().any(|d| !found.contains_key(d)) {
+            continue;
+        }
+        let Some(before) = change.before.clone() else {
+            continue;
+        };
+        if before.get("tags").is_none() {
+            continue;
+        }
+        let have = crate::diff::change_tags(Some(&before));
+        let mut tags = have.clone();
+        for (k, v) in crate::diff::change_tags(change.after.as_ref()) {
+            if k.starts_with("hms:") {
+                tags.insert(k, v);
+            }
+        }
+        if tags == have {
+            continue;
+        }
+        let mut after = before.clone();
+        if let Value::Object(o) = &mut after {
+            o.insert(
+                "tags".into(),
+                Value::Object(tags.into_iter().map(|(k, v)| (k, Value::from(v))).collect()),
+            );
+        }
+        out.push(
+            Change::new(
+                crate::plan::Action::Update,
+                m.address.clone(),
+                "import: hms:* tags added",
+            )
+            .values(Some(before), Some(after)),
+        );
+    }
+    out
 }
 
 /// Executes `plan` through the tool's `apply`.
@@ -1164,6 +1525,10 @@ mod tests {
         fn found(&self) -> &FoundSet {
             &self.0
         }
+
+        fn found_mut(&mut self) -> &mut FoundSet {
+            &mut self.0
+        }
     }
 
     impl Tool for Dummy {
@@ -1202,6 +1567,10 @@ mod tests {
         ) -> Result<Option<crate::state::Resource>> {
             Ok(None)
         }
+        fn import(_: &Self::Spec, _: &crate::terraform::TfState) -> crate::terraform::Mapping {
+            crate::terraform::Mapping::default()
+        }
+
         fn outputs(_: &Self::Spec, _: &Resources) -> Outputs {
             Outputs::default()
         }

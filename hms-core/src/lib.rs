@@ -24,6 +24,7 @@ pub mod services;
 pub mod state;
 pub mod state_cmd;
 pub mod tags;
+pub mod terraform;
 pub mod ui;
 
 pub use error::{Error, Result};

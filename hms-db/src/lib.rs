@@ -16,6 +16,7 @@
 
 pub mod addr;
 pub mod apply;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod reserve;
@@ -173,6 +174,10 @@ impl Tool for Db {
         task: &hms_core::ui::Task<'_>,
     ) -> Result<Option<Resource>> {
         apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
+    }
+
+    fn import(spec: &Spec, tf: &hms_core::terraform::TfState) -> hms_core::terraform::Mapping {
+        import::map(spec, tf)
     }
 
     fn outputs(spec: &Spec, r: &Resources) -> Outputs {

@@ -2,8 +2,9 @@
 //! outage, impossible, or only by replacing the database. Pure.
 
 use hms_core::addr::Address;
-use hms_core::diff::{self, Desired, Found};
+use hms_core::diff::{self, Desired, Found, FoundSet};
 use hms_core::plan::{Action, Change, Plan};
+use hms_core::terraform::{imported, kept, kept_str};
 use serde_json::Value;
 
 use crate::addr::Addr;
@@ -30,12 +31,13 @@ const IN_PLACE: &[&str] = &[
     "tags",
 ];
 
-/// Every resource the spec wants.
-pub fn desired(spec: &Spec) -> Vec<Desired> {
+/// Every resource the spec wants. What was taken over from Terraform keeps what RDS cannot change in
+/// place (the subnet group's name; the instance's database name, master user name, encryption and key).
+pub fn desired(spec: &Spec, found: &FoundSet) -> Vec<Desired> {
     vec![
-        subnet_group(spec),
+        subnet_group(spec, found),
         parameter_group(spec),
-        instance(spec),
+        instance(spec, found),
         secret_policy(spec),
     ]
 }
@@ -59,17 +61,18 @@ fn unknown(v: &Option<String>, what: &str) -> String {
     v.clone().unwrap_or_else(|| format!("(known after {what})"))
 }
 
-fn subnet_group(spec: &Spec) -> Desired {
+fn subnet_group(spec: &Spec, found: &FoundSet) -> Desired {
     let address = Addr::SubnetGroup;
+    let name = kept_str(found, &address.to_string(), "name", &spec.subnet_group);
     let mut subnets = spec
         .subnet_ids
         .clone()
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     subnets.sort();
     Desired::new(address.to_string())
-        .attr("name", spec.subnet_group.clone())
+        .attr("name", name.clone())
         .attr("subnets", subnets)
-        .tags(spec.tags(&address, &spec.subnet_group))
+        .tags(spec.tags(&address, &name))
         .replace_on(&["name"])
 }
 
@@ -89,21 +92,32 @@ fn parameter_group(spec: &Spec) -> Desired {
         .replace_on(&["name", "family"])
 }
 
-fn instance(spec: &Spec) -> Desired {
+fn instance(spec: &Spec, found: &FoundSet) -> Desired {
     let subnet_group = Addr::SubnetGroup.to_string();
     let parameter_group = Addr::parameter_group(&spec.family).to_string();
-    Desired::new(Addr::Instance.to_string())
+    let a = Addr::Instance.to_string();
+    let keep = |key: &str, derived: Value| kept(found, &a, key, derived);
+    Desired::new(a.clone())
         .attr("identifier", spec.identifier.clone())
         .attr("engine", "postgres")
         .attr("engine_version", spec.version.request())
         .attr("instance_class", spec.instance_class.clone())
         .attr("allocated_storage", spec.allocated_storage)
         .attr("storage_type", spec.storage_type.clone())
-        .attr("storage_encrypted", true)
-        .attr("kms_key", unknown(&spec.kms_key_arn, "hms-security up"))
-        .attr("database_name", spec.database_name.clone())
+        .attr("storage_encrypted", keep("storage_encrypted", true.into()))
+        .attr(
+            "kms_key",
+            keep(
+                "kms_key",
+                unknown(&spec.kms_key_arn, "hms-security up").into(),
+            ),
+        )
+        .attr(
+            "database_name",
+            keep("database_name", spec.database_name.clone().into()),
+        )
         .attr("port", spec.port)
-        .attr("username", spec.username.clone())
+        .attr("username", keep("username", spec.username.clone().into()))
         .attr("managed_password", true)
         .attr("backup_retention_days", spec.backup_retention_days)
         .attr("backup_window", spec.backup_window.clone())
@@ -154,12 +168,16 @@ pub fn changed_keys(change: &Change) -> Vec<String> {
 
 /// The plan that makes AWS match the spec, each instance change classified.
 pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
-    let mut plan = diff::diff(&desired(spec), &observed.found);
+    let mut plan = diff::diff(&desired(spec, &observed.found), &observed.found);
     let instance = Addr::Instance.to_string();
     let Some(found) = observed.found.get(&instance) else {
         return plan;
     };
-    plan.impossible.extend(impossible(spec, found));
+    if imported(&observed.found, &instance) {
+        plan.notes.extend(taken_over(spec, found));
+    } else {
+        plan.impossible.extend(impossible(spec, found));
+    }
     // Replacing the instance deletes the database: deletion protection holds it unless lifted explicitly.
     let replaced = plan.get(&instance).map(|c| c.action) == Some(Action::Replace);
     if replaced && observed.deletion_protection && !spec.disable_deletion_protection {
@@ -180,6 +198,48 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
         }
     }
     plan
+}
+
+/// What an instance taken over from Terraform keeps that the spec would decide otherwise, since RDS
+/// cannot change it in place (shown under the plan); shrinking storage or a downgrade stay impossible.
+fn taken_over(spec: &Spec, found: &Found) -> Vec<String> {
+    let get = |k: &str| found.attrs.get(k);
+    let mut out: Vec<String> = impossible(spec, found)
+        .into_iter()
+        .filter(|m| !m.contains("encrypt"))
+        .collect();
+    if get("storage_encrypted").and_then(Value::as_bool) == Some(false) {
+        out.push(format!(
+            "{} {} (from Terraform) stays unencrypted: RDS cannot encrypt in place; to encrypt it, copy a snapshot with the stack's rds key and restore it",
+            Addr::Instance,
+            spec.identifier
+        ));
+    }
+    if let (Some(have), Some(want)) = (get("kms_key").and_then(Value::as_str), &spec.kms_key_arn) {
+        if !have.is_empty() && have != want && !want.ends_with(have) {
+            out.push(format!(
+                "{} {} (from Terraform) keeps its key {have}: RDS cannot change the key in place",
+                Addr::Instance,
+                spec.identifier
+            ));
+        }
+    }
+    for key in ["database_name", "username"] {
+        let want = match key {
+            "database_name" => &spec.database_name,
+            _ => &spec.username,
+        };
+        if let Some(have) = get(key).and_then(Value::as_str) {
+            if have != want {
+                out.push(format!(
+                    "{} {} (from Terraform) keeps its {key} {have:?} (db.{key} = {want:?} would replace the database)",
+                    Addr::Instance,
+                    spec.identifier
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Changes AWS cannot make at all: shrinking storage, encrypting in place, another key, a downgrade.
@@ -370,7 +430,7 @@ mod tests {
 
     /// What exists when AWS matches `spec` (the instance running 16.4).
     fn converged(spec: &Spec) -> FoundSet {
-        desired(spec)
+        desired(spec, &FoundSet::new())
             .into_iter()
             .map(|d| {
                 let mut f = Found::new(d.address.clone());
@@ -574,7 +634,7 @@ mod tests {
         // Off needs no role and compares none.
         let off = spec("[db]\nmonitoring_interval = 0", &[]);
         assert_eq!(off.monitoring_role_arn, None);
-        let d = desired(&off);
+        let d = desired(&off, &FoundSet::new());
         let instance = d
             .iter()
             .find(|x| x.address == Addr::Instance.to_string())

@@ -16,6 +16,7 @@
 pub mod addr;
 pub mod apply;
 pub mod documents;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod spec;
@@ -202,6 +203,10 @@ impl Tool for Security {
         _task: &Task<'_>,
     ) -> Result<Option<Resource>> {
         apply::apply(&self.clients, ctx, rec, spec, change, step).await
+    }
+
+    fn import(spec: &Spec, tf: &hms_core::terraform::TfState) -> hms_core::terraform::Mapping {
+        import::map(spec, tf)
     }
 
     fn outputs(spec: &Spec, resources: &Resources) -> Outputs {

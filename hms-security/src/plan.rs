@@ -5,6 +5,7 @@ use hms_core::addr::Address;
 use hms_core::diff::{self, Desired, FoundSet};
 use hms_core::plan::{Action, Plan};
 use hms_core::policy::normalize;
+use hms_core::terraform::{kept, kept_str};
 use serde_json::Value;
 
 use crate::addr::Addr;
@@ -27,7 +28,7 @@ pub fn desired(spec: &Spec, observed: &Observed) -> Vec<Desired> {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let mut out = groups(spec);
+    let mut out = groups(spec, &observed.found);
     out.extend(rules(spec));
     out.extend(roles(spec, &observed.account, &arn));
     out.extend(keys(spec, &observed.account));
@@ -57,8 +58,9 @@ fn flow_logs_encryption(spec: &Spec) -> Option<Desired> {
 /// The key that encrypts the stack's log groups.
 pub const LOGS_KEY: &str = "logs";
 
-/// The four security groups: name, description and VPC cannot change in place.
-fn groups(spec: &Spec) -> Vec<Desired> {
+/// The four security groups: name, description and VPC cannot change in place (a group taken over from
+/// Terraform keeps its name and description).
+fn groups(spec: &Spec, found: &FoundSet) -> Vec<Desired> {
     let vpc = spec
         .vpc_id
         .clone()
@@ -67,17 +69,17 @@ fn groups(spec: &Spec) -> Vec<Desired> {
         .iter()
         .map(|(group, name)| {
             let address = Addr::group(group);
-            Desired::new(address.to_string())
+            let a = address.to_string();
+            let description = format!(
+                "HMS {group} ({} {})",
+                spec.tagger.id.stack, spec.tagger.id.env
+            );
+            let name = kept_str(found, &a, "name", name);
+            Desired::new(a.clone())
+                .attr("description", kept(found, &a, "description", description))
                 .attr("name", name.clone())
-                .attr(
-                    "description",
-                    format!(
-                        "HMS {group} ({} {})",
-                        spec.tagger.id.stack, spec.tagger.id.env
-                    ),
-                )
                 .attr("vpc", vpc.clone())
-                .tags(spec.tags(&address, name))
+                .tags(spec.tags(&address, &name))
                 .replace_on(&["name", "description", "vpc"])
         })
         .collect()
@@ -619,6 +621,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_group_taken_over_from_terraform_keeps_its_name_and_description() {
+        let spec = spec_of("", &[]);
+        let terraform = |o: Observed| {
+            let mut o = with(
+                o,
+                "security.sg.alb",
+                "name",
+                json!("hms-alb-20261201093015"),
+            );
+            let f = o.found.get_mut("security.sg.alb").expect("alb");
+            f.attrs
+                .insert("description".into(), json!("Managed by Terraform"));
+            f.tags = Some(BTreeMap::new());
+            o
+        };
+        // Not imported: another name is a replacement (the group cannot be renamed).
+        let plain = terraform(reference());
+        let p = plan(&spec, &plain);
+        let c = p.get("security.sg.alb").expect("change");
+        assert_eq!(c.action, Action::Replace, "{}", c.reason);
+        // Imported: only its tags change; its rules stay where they are.
+        let mut imported = terraform(reference());
+        imported
+            .found
+            .get_mut("security.sg.alb")
+            .expect("alb")
+            .info
+            .insert(
+                hms_core::terraform::IMPORTED.into(),
+                json!("module.security.aws_security_group.alb"),
+            );
+        let p = plan(&spec, &imported);
+        let c = p.get("security.sg.alb").expect("change");
+        assert_eq!(
+            (c.action, c.reason.as_str()),
+            (Action::Update, "tags differ")
+        );
+        assert_eq!(
+            c.after.as_ref().and_then(|a| a.get("name")),
+            Some(&json!("hms-alb-20261201093015"))
+        );
+        assert!(p
+            .changes
+            .iter()
+            .all(|c| c.action != Action::Replace && c.action != Action::Delete));
     }
 
     #[test]

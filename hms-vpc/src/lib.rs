@@ -13,6 +13,7 @@
 
 pub mod addr;
 pub mod apply;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod spec;
@@ -159,6 +160,10 @@ impl Tool for Vpc {
         task: &Task<'_>,
     ) -> Result<Option<Resource>> {
         apply::apply(&self.clients, ctx, rec, spec, change, step, task).await
+    }
+
+    fn import(spec: &Spec, tf: &hms_core::terraform::TfState) -> hms_core::terraform::Mapping {
+        import::map(spec, tf)
     }
 
     fn outputs(spec: &Spec, resources: &Resources) -> Outputs {

@@ -40,6 +40,10 @@ impl Observation for Observed {
         &self.found
     }
 
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
+
     fn conflicts(&self) -> &[String] {
         &self.conflicts
     }
@@ -57,6 +61,8 @@ struct Recorded {
     group: Option<String>,
     /// The parameter groups to describe: the spec's, and those of other families.
     parameter_groups: Vec<String>,
+    /// The subnet group's recorded name when it is not the configured one (taken over from Terraform).
+    subnet_group: Option<String>,
 }
 
 impl Recorded {
@@ -83,6 +89,10 @@ impl Recorded {
             members,
             group: group.map(|g| g.id.clone()).filter(|id| *id != spec.id),
             parameter_groups,
+            subnet_group: state
+                .id(&Addr::SubnetGroup.to_string())
+                .filter(|id| *id != spec.subnet_group)
+                .map(str::to_owned),
         }
     }
 }
@@ -111,7 +121,15 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     let (rg, members, subnet_group, parameter_groups, secret, log_groups, tagged) = tokio::try_join!(
         group::describe(c, &spec.id),
         group::members(c, &known.members),
-        groups::subnet_group(c, &spec.subnet_group),
+        async {
+            match groups::subnet_group(c, &spec.subnet_group).await? {
+                Some(g) => Ok(Some(g)),
+                None => match &known.subnet_group {
+                    Some(name) => groups::subnet_group(c, name).await,
+                    None => Ok(None),
+                },
+            }
+        },
         groups::parameter_groups(c, &known.parameter_groups),
         secret::describe(c, &spec.secret_name),
         logs::list(c, &log_prefix),

@@ -91,13 +91,19 @@ impl<'a> Effective<'a> {
 
 /// The instance as the plan compares it. References to the groups are their addresses when they are
 /// the groups hms-db manages, else the names found.
-pub(super) fn found(spec: &Spec, i: &DbInstance, tags: Pairs, groups: &[Described]) -> Found {
+pub(super) fn found(
+    spec: &Spec,
+    i: &DbInstance,
+    tags: Pairs,
+    groups: &[Described],
+    subnet_group: Option<&str>,
+) -> Found {
     let e = Effective::of(i);
     let parameter_group = parameter_group_ref(i, groups);
     let f = Found::new(i.db_instance_identifier().unwrap_or_default());
     let f = engine_attrs(f, spec, i, &e);
     let f = operation_attrs(f, i, &e);
-    let f = placement_attrs(f, spec, i, &parameter_group);
+    let f = placement_attrs(f, spec, i, &parameter_group, subnet_group);
     facts(f, i, &e)
         .tags(tags)
         .uses([Addr::SubnetGroup.to_string(), parameter_group])
@@ -198,7 +204,13 @@ fn operation_attrs(f: Found, i: &DbInstance, e: &Effective<'_>) -> Found {
 }
 
 /// Security groups, the groups it is placed with, and whether it still is being created.
-fn placement_attrs(f: Found, spec: &Spec, i: &DbInstance, parameter_group: &str) -> Found {
+fn placement_attrs(
+    f: Found,
+    spec: &Spec,
+    i: &DbInstance,
+    parameter_group: &str,
+    ours: Option<&str>,
+) -> Found {
     let mut sgs: Vec<String> = i
         .vpc_security_groups()
         .iter()
@@ -209,7 +221,8 @@ fn placement_attrs(f: Found, spec: &Spec, i: &DbInstance, parameter_group: &str)
         .db_subnet_group()
         .and_then(|g| g.db_subnet_group_name())
         .unwrap_or_default();
-    let subnet_group = if subnet_group == spec.subnet_group {
+    // The stack's group: the configured one, or the one found in its place (taken over under its name).
+    let subnet_group = if subnet_group == spec.subnet_group || Some(subnet_group) == ours {
         Addr::SubnetGroup.to_string()
     } else {
         subnet_group.to_owned()

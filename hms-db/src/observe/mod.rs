@@ -33,6 +33,10 @@ impl hms_core::contract::Observation for Observed {
     fn found(&self) -> &FoundSet {
         &self.found
     }
+
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
 }
 
 /// Tags as (key, value) pairs.
@@ -47,6 +51,8 @@ struct Recorded {
     instance: Option<String>,
     subnet_group_arn: Option<String>,
     parameter_group_arn: Option<String>,
+    /// The subnet group's recorded name when it is not the configured one (taken over from Terraform).
+    subnet_group: Option<String>,
 }
 
 impl Recorded {
@@ -73,6 +79,10 @@ impl Recorded {
                 .map(str::to_owned),
             subnet_group_arn: arn(&Addr::SubnetGroup),
             parameter_group_arn: arn(&Addr::parameter_group(&spec.family)),
+            subnet_group: state
+                .id(&Addr::SubnetGroup.to_string())
+                .filter(|id| *id != spec.subnet_group)
+                .map(str::to_owned),
         }
     }
 }
@@ -82,7 +92,15 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     let known = Recorded::of(spec, state);
     let (instance, subnet_group, parameter_groups, (sg_tags, pg_tags)) = tokio::try_join!(
         instance::describe(c, &spec.identifier, known.instance.as_deref()),
-        subnet_group::describe(c, &spec.subnet_group),
+        async {
+            match subnet_group::describe(c, &spec.subnet_group).await? {
+                Some(g) => Ok(Some(g)),
+                None => match &known.subnet_group {
+                    Some(name) => subnet_group::describe(c, name).await,
+                    None => Ok(None),
+                },
+            }
+        },
         parameter_group::describe_all(c, &known.parameter_groups),
         early_tags(
             c,
@@ -97,12 +115,14 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         let arn = g.db_subnet_group_arn().unwrap_or_default();
         let tags = tags_of(c, arn, known.subnet_group_arn.as_deref(), sg_tags).await?;
         let address = Addr::SubnetGroup;
+        let name = g.db_subnet_group_name().unwrap_or_default();
         owned(
             tagger,
             "DB subnet group",
-            &spec.subnet_group,
+            name,
             &tags,
             &address,
+            state.id(&address.to_string()) == Some(name),
         )?;
         found.insert(address.to_string(), subnet_group::found(g, tags));
     }
@@ -112,7 +132,15 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         let arn = g.db_parameter_group_arn().unwrap_or_default();
         let early = pg_tags.clone();
         let tags = tags_of(c, arn, known.parameter_group_arn.as_deref(), early).await?;
-        owned(tagger, "DB parameter group", &p.name, &tags, &address)?;
+        let recorded = state.id(&address.to_string()) == Some(p.name.as_str());
+        owned(
+            tagger,
+            "DB parameter group",
+            &p.name,
+            &tags,
+            &address,
+            recorded,
+        )?;
         found.insert(
             address.to_string(),
             parameter_group::found(g, &p.params, tags),
@@ -121,18 +149,26 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     let mut observed = Observed::default();
     if let Some(i) = &instance {
         let tags = instance::tags(i);
+        let id = i.db_instance_identifier().unwrap_or_default();
         owned(
             tagger,
             "DB instance",
-            &spec.identifier,
+            id,
             &tags,
             &Addr::Instance,
+            state.id(&Addr::Instance.to_string()) == Some(id),
         )?;
         observed.status = i.db_instance_status().map(str::to_owned);
         observed.deletion_protection = i.deletion_protection().unwrap_or(false);
         found.insert(
             Addr::Instance.to_string(),
-            instance::found(spec, i, tags, &parameter_groups),
+            instance::found(
+                spec,
+                i,
+                tags,
+                &parameter_groups,
+                subnet_group.as_ref().and_then(|g| g.db_subnet_group_name()),
+            ),
         );
         if let Some(arn) = i.master_user_secret().and_then(|s| s.secret_arn()) {
             if let Some(policy) = secret_policy(c, arn).await? {
@@ -224,11 +260,19 @@ fn not_found(code: Option<&str>) -> bool {
     code.is_some_and(|c| c.contains("NotFound"))
 }
 
-/// Refuses a resource with our name that is not this stack's resource at `address`.
-fn owned(tagger: &Tagger, what: &str, name: &str, tags: &Pairs, address: &Addr) -> Result<()> {
+/// Refuses a resource with our name that is not this stack's resource at `address`: neither tagged as it
+/// nor `recorded` in state under that name (taken over from Terraform, say, before its first tags).
+fn owned(
+    tagger: &Tagger,
+    what: &str,
+    name: &str,
+    tags: &Pairs,
+    address: &Addr,
+    recorded: bool,
+) -> Result<()> {
     let address = address.to_string();
     let ours = tagger.owned_address(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if ours.as_deref() == Some(address.as_str()) {
+    if recorded || ours.as_deref() == Some(address.as_str()) {
         return Ok(());
     }
     Err(Error::Refused(format!(

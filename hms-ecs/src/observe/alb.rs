@@ -215,10 +215,15 @@ async fn describe_tags(c: &Clients, arns: &[String]) -> Result<BTreeMap<String, 
 
 /// Records the target groups, the load balancer, its listeners and rules; returns the target groups by
 /// ARN (listeners and services point at them).
-pub(super) fn build(spec: &Spec, elb: &Elb, found: &mut FoundSet) -> Result<TargetGroups> {
-    let tgs = target_group_records(spec, elb, found)?;
+pub(super) fn build(
+    spec: &Spec,
+    state: &State,
+    elb: &Elb,
+    found: &mut FoundSet,
+) -> Result<TargetGroups> {
+    let tgs = target_group_records(spec, state, elb, found)?;
     if let Some(lb) = &elb.lb {
-        load_balancer_record(spec, elb, lb, found)?;
+        load_balancer_record(spec, state, elb, lb, found)?;
         for (l, rules) in &lb.listeners {
             let Some(address) = l.port().and_then(Addr::listener) else {
                 continue;
@@ -232,12 +237,18 @@ pub(super) fn build(spec: &Spec, elb: &Elb, found: &mut FoundSet) -> Result<Targ
     Ok(tgs)
 }
 
-fn target_group_records(spec: &Spec, elb: &Elb, found: &mut FoundSet) -> Result<TargetGroups> {
+fn target_group_records(
+    spec: &Spec,
+    state: &State,
+    elb: &Elb,
+    found: &mut FoundSet,
+) -> Result<TargetGroups> {
     let mut tgs = TargetGroups::new();
     for t in &elb.target_groups {
         let arn = t.target_group_arn().unwrap_or_default().to_owned();
         let tags = elb.tags_of(&arn);
-        let Some(address) = address_of(&spec.tagger, &tags) else {
+        let Some(address) = address_of(&spec.tagger, &tags).or_else(|| recorded(state, &arn))
+        else {
             owned(
                 &spec.tagger,
                 "target group",
@@ -277,17 +288,25 @@ fn target_group_records(spec: &Spec, elb: &Elb, found: &mut FoundSet) -> Result<
     Ok(tgs)
 }
 
-fn load_balancer_record(spec: &Spec, elb: &Elb, lb: &Lb, found: &mut FoundSet) -> Result<()> {
+fn load_balancer_record(
+    spec: &Spec,
+    state: &State,
+    elb: &Elb,
+    lb: &Lb,
+    found: &mut FoundSet,
+) -> Result<()> {
     let arn = lb.lb.load_balancer_arn().unwrap_or_default();
     let tags = elb.tags_of(arn);
     let address = Addr::Alb.to_string();
-    owned(
-        &spec.tagger,
-        "load balancer",
-        &spec.alb_name,
-        &tags,
-        &address,
-    )?;
+    if state.id(&address) != Some(arn) {
+        owned(
+            &spec.tagger,
+            "load balancer",
+            &spec.alb_name,
+            &tags,
+            &address,
+        )?;
+    }
     let subnets = sorted(
         lb.lb
             .availability_zones()
@@ -447,4 +466,13 @@ fn rule_record(elb: &Elb, tgs: &TargetGroups, listener: &Addr, r: &Rule, found: 
             .tags(elb.tags_of(arn))
             .uses([listener, &tg]),
     );
+}
+
+/// The address state records `id` at (a resource taken over from Terraform before its first tags).
+pub(super) fn recorded(state: &State, id: &str) -> Option<Addr> {
+    state
+        .resources
+        .iter()
+        .find(|(_, r)| r.id == id)
+        .and_then(|(a, _)| Addr::parse(a))
 }

@@ -2,6 +2,7 @@
 
 use aws_sdk_ecs::types::{Cluster, ClusterField};
 use hms_core::diff::{Found, FoundSet};
+use hms_core::state::State;
 use hms_core::{Error, Result};
 
 use super::{owned, sorted, Pairs};
@@ -34,7 +35,12 @@ pub(super) async fn fetch(c: &Clients, spec: &Spec) -> Result<Option<Cluster>> {
 }
 
 /// The cluster's record; a same-named cluster of another stack is refused.
-pub(super) fn build(spec: &Spec, cluster: Option<Cluster>, found: &mut FoundSet) -> Result<()> {
+pub(super) fn build(
+    spec: &Spec,
+    state: &State,
+    cluster: Option<Cluster>,
+    found: &mut FoundSet,
+) -> Result<()> {
     let Some(cl) = cluster else { return Ok(()) };
     let tags: Pairs = cl
         .tags()
@@ -47,7 +53,10 @@ pub(super) fn build(spec: &Spec, cluster: Option<Cluster>, found: &mut FoundSet)
         })
         .collect();
     let address = Addr::Cluster.to_string();
-    owned(&spec.tagger, "ECS cluster", &spec.cluster, &tags, &address)?;
+    // Recorded in state under its name (taken over from Terraform before its first tags): ours.
+    if state.id(&address) != cl.cluster_name() {
+        owned(&spec.tagger, "ECS cluster", &spec.cluster, &tags, &address)?;
+    }
     let insights = cl
         .settings()
         .iter()

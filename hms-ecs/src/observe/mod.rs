@@ -50,6 +50,10 @@ impl hms_core::contract::Observation for Observed {
     fn found(&self) -> &FoundSet {
         &self.found
     }
+
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
 }
 
 /// Tags as read: (key, value) pairs.
@@ -107,9 +111,9 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     )?;
     let mut found = FoundSet::new();
     let origin = secret::build(spec, origin, &mut found)?;
-    cluster::build(spec, cluster, &mut found)?;
+    cluster::build(spec, state, cluster, &mut found)?;
     bucket::build(spec, state, bucket, &mut found)?;
-    let target_groups = alb::build(spec, &elb, &mut found)?;
+    let target_groups = alb::build(spec, state, &elb, &mut found)?;
     logs::build(&logs, &mut found);
     let counts = service::build(spec, state, &services, &target_groups, &mut found);
     scaling::build(spec, &scaling, &mut found);

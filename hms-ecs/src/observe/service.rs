@@ -253,7 +253,10 @@ pub(super) fn build(
     let mut counts = BTreeMap::new();
     for svc in &read.services {
         let tags = pairs(svc.tags());
-        let Some(Addr::Service(key)) = address_of(&spec.tagger, &tags) else {
+        let arn = svc.service_arn().unwrap_or_default();
+        let Some(Addr::Service(key)) =
+            address_of(&spec.tagger, &tags).or_else(|| super::alb::recorded(state, arn))
+        else {
             continue;
         };
         counts.insert(key.clone(), (svc.desired_count(), svc.running_count()));

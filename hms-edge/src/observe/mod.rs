@@ -38,6 +38,10 @@ impl Observation for Observed {
         &self.found
     }
 
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
+
     fn conflicts(&self) -> &[String] {
         &self.conflicts
     }

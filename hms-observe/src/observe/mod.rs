@@ -31,6 +31,10 @@ impl hms_core::contract::Observation for Observed {
         &self.found
     }
 
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
+
     fn conflicts(&self) -> &[String] {
         &self.conflicts
     }

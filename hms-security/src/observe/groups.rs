@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, IpPermission, SecurityGroup};
 use hms_core::addr::Address;
 use hms_core::diff::{Found, FoundSet};
+use hms_core::error::code_of;
+use hms_core::state::State;
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
 use ipnet::IpNet;
@@ -14,14 +16,20 @@ use crate::addr::Addr;
 use crate::spec::GROUPS;
 use crate::Clients;
 
-/// The groups tagged as this tool's (rules included).
-pub(super) async fn describe(c: &Clients, tagger: &Tagger) -> Result<Vec<SecurityGroup>> {
+/// The groups tagged as this tool's (rules included), and those state records that the tags did not find
+/// (a group taken over from Terraform before its first tags, or whose tags were removed by hand).
+pub(super) async fn describe(
+    c: &Clients,
+    tagger: &Tagger,
+    state: &State,
+) -> Result<Vec<SecurityGroup>> {
     let filters: Vec<Filter> = tagger
         .filters()
         .into_iter()
         .map(|(n, v)| Filter::builder().name(n).values(v).build())
         .collect();
-    c.ec2
+    let mut groups: Vec<SecurityGroup> = c
+        .ec2
         .describe_security_groups()
         .set_filters(Some(filters))
         .into_paginator()
@@ -29,7 +37,38 @@ pub(super) async fn describe(c: &Clients, tagger: &Tagger) -> Result<Vec<Securit
         .send()
         .try_collect()
         .await
-        .map_err(|e| Error::aws("security groups", "ec2:DescribeSecurityGroups", e))
+        .map_err(|e| Error::aws("security groups", "ec2:DescribeSecurityGroups", e))?;
+    let missing: Vec<String> = recorded(state)
+        .into_keys()
+        .filter(|id| !groups.iter().any(|g| g.group_id() == Some(id.as_str())))
+        .collect();
+    for id in missing {
+        // One by one: a recorded group deleted outside the tool is absence, not an error.
+        match c.ec2.describe_security_groups().group_ids(&id).send().await {
+            Ok(out) => groups.extend(out.security_groups().iter().cloned()),
+            Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => {}
+            Err(e) => {
+                return Err(Error::aws(
+                    format!("security group {id}"),
+                    "ec2:DescribeSecurityGroups",
+                    e,
+                ))
+            }
+        }
+    }
+    Ok(groups)
+}
+
+/// The group ids state records, id → group key.
+pub(super) fn recorded(state: &State) -> BTreeMap<String, String> {
+    state
+        .resources
+        .iter()
+        .filter_map(|(a, r)| match Addr::parse(a) {
+            Some(Addr::Group(key)) => Some((r.id.clone(), key)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The ids of the managed prefix lists the spec's rules name, id → name (none asked: no call).
@@ -71,6 +110,7 @@ pub(super) async fn prefix_lists(
 pub(super) fn found(
     tagger: &Tagger,
     groups: Vec<SecurityGroup>,
+    recorded: &BTreeMap<String, String>,
     prefix_lists: &BTreeMap<String, String>,
     out: &mut FoundSet,
 ) -> BTreeMap<String, String> {
@@ -81,10 +121,19 @@ pub(super) fn found(
             .tags()
             .iter()
             .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()));
-        let Some(Addr::Group(key)) = tagger.owned_address(tags).as_deref().and_then(Addr::parse)
+        let by_tags = match tagger.owned_address(tags).as_deref().and_then(Addr::parse) {
+            Some(Addr::Group(key)) => Some(key),
+            _ => None,
+        };
+        let tagged = by_tags.is_some();
+        let Some(key) = by_tags.or_else(|| recorded.get(g.group_id().unwrap_or_default()).cloned())
         else {
             continue;
         };
+        // A recorded group the tags did not find yields to a tagged one at the same address.
+        if !tagged && ours.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
         if !GROUPS.contains(&key.as_str()) {
             continue;
         }

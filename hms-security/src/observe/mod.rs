@@ -34,6 +34,10 @@ impl hms_core::contract::Observation for Observed {
     fn found(&self) -> &FoundSet {
         &self.found
     }
+
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
 }
 
 async fn account(c: &Clients) -> Result<String> {
@@ -95,7 +99,7 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
         }
     };
     let (groups, prefix_lists, account, roles, mut keys, replica, flow_log_group) = tokio::try_join!(
-        groups::describe(c, &spec.tagger),
+        groups::describe(c, &spec.tagger, state),
         groups::prefix_lists(c, &spec.prefix_lists),
         account(c),
         roles::describe(c, spec, state),
@@ -105,7 +109,13 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
     )?;
     keys.extend(replica);
     let mut found = FoundSet::new();
-    let group_ids = groups::found(&spec.tagger, groups, &prefix_lists, &mut found);
+    let group_ids = groups::found(
+        &spec.tagger,
+        groups,
+        &groups::recorded(state),
+        &prefix_lists,
+        &mut found,
+    );
     roles::found(roles, &mut found);
     keys::found(keys, &mut found);
     flow_logs::found(flow_log_group, &mut found);

@@ -53,6 +53,10 @@ impl hms_core::contract::Observation for Observed {
     fn found(&self) -> &FoundSet {
         &self.found
     }
+
+    fn found_mut(&mut self) -> &mut FoundSet {
+        &mut self.found
+    }
 }
 
 /// Reads everything hms-vpc owns.
