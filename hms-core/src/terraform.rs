@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn a_v4_state_gives_full_addresses_and_skips_data_sources() {
-        let tf = TfState::parse(V4, "terraform.tfstate").unwrap();
+        let tf = TfState::parse(V4, "terraform.tfstate").expect("ok");
         let addrs: Vec<&str> = tf.resources.iter().map(|r| r.address.as_str()).collect();
         assert_eq!(
             addrs,
@@ -495,8 +495,8 @@ mod tests {
             ]
         );
         assert_eq!(tf.resources[1].id().as_deref(), Some("subnet-2"));
-        tf.check_region("us-east-1").unwrap();
-        let e = tf.check_region("eu-west-1").unwrap_err().to_string();
+        tf.check_region("us-east-1").expect("ok");
+        let e = tf.check_region("eu-west-1").expect_err("refused").to_string();
         assert!(
             e.contains("in us-east-1, but this run is for eu-west-1"),
             "{e}"
@@ -511,7 +511,7 @@ mod tests {
             {"address": "module.db.aws_db_instance.main", "mode": "managed", "type": "aws_db_instance", "name": "main", "values": {"identifier": "hms-db"}},
             {"address": "module.db.data.aws_iam_policy.x", "mode": "data", "type": "aws_iam_policy", "name": "x", "values": {}}
           ]}]}}}"#;
-        let tf = TfState::parse(show, "stdin").unwrap();
+        let tf = TfState::parse(show, "stdin").expect("ok");
         let addrs: Vec<&str> = tf.resources.iter().map(|r| r.address.as_str()).collect();
         assert_eq!(addrs, ["aws_vpc.main", "module.db.aws_db_instance.main"]);
         assert_eq!(tf.resources[1].str("identifier").as_deref(), Some("hms-db"));
@@ -525,7 +525,7 @@ mod tests {
             (r#"{"version": 3, "modules": []}"#, "format version 3"),
             (r#"{"version": 4}"#, "not a Terraform state"),
         ] {
-            let e = TfState::parse(text, "f.tfstate").unwrap_err();
+            let e = TfState::parse(text, "f.tfstate").expect_err("refused");
             assert!(matches!(e, Error::Usage(_)));
             let e = e.to_string();
             assert!(
@@ -538,7 +538,7 @@ mod tests {
 
     #[test]
     fn resources_left_say_whose_they_are() {
-        let tf = TfState::parse(V4, "s").unwrap();
+        let tf = TfState::parse(V4, "s").expect("ok");
         let mut m = Mapping::default();
         m.map(
             &tf.resources[0],
@@ -561,6 +561,6 @@ mod tests {
             "subnet-2",
         );
         assert!(twice.check("s").is_err());
-        m.check("s").unwrap();
+        m.check("s").expect("ok");
     }
 }

@@ -779,9 +779,39 @@ fn a_terraform_stack_is_taken_over_tool_by_tool_without_replacing_anything() {
         "observe.alarm[backend.cpu]",
         "observe.xray.sampling_rule",
     ];
+    // The state as the S3 backend keeps it, for two of the tools; hms-backup records only (--no-tag).
+    s.block_on(async {
+        let s3 = aws_sdk_s3::Client::new(&s.sdk);
+        s3.create_bucket().bucket("hms-terraform-state").send().await.expect("bucket");
+        s3.put_object()
+            .bucket("hms-terraform-state")
+            .key("hms/production/terraform.tfstate")
+            .body(std::fs::read(&file).expect("read").into())
+            .send()
+            .await
+            .expect("put");
+    });
+    let from_s3 = "s3://hms-terraform-state/hms/production/terraform.tfstate";
     let mut imported = 0;
     for tool in SIX {
-        let (doc, stderr) = s.run_of(tool, &["import", "--terraform-state", &file], "", 0);
+        let args: Vec<&str> = match tool {
+            "hms-backup" => vec!["import", "--terraform-state", from_s3, "--no-tag"],
+            "hms-observe" => vec!["import", "--terraform-state", from_s3],
+            _ => vec!["import", "--terraform-state", &file],
+        };
+        let (doc, stderr) = s.run_of(tool, &args, "", 0);
+        if tool == "hms-backup" {
+            let tags = s.block_on(async {
+                aws_sdk_s3::Client::new(&s.sdk)
+                    .get_bucket_tagging()
+                    .bucket("hms-backups-production")
+                    .send()
+                    .await
+                    .map(|t| t.tag_set().len())
+                    .unwrap_or(0)
+            });
+            assert_eq!(tags, 0, "--no-tag tagged the bucket: {stderr}");
+        }
         let run = doc["runs"]
             .as_array()
             .and_then(|r| r.last())
@@ -909,6 +939,38 @@ fn a_terraform_stack_is_taken_over_tool_by_tool_without_replacing_anything() {
     // Import again: the same mapping, nothing new.
     let (_, stderr) = s.run_of("hms-vpc", &["import", "--terraform-state", &file], "", 0);
     assert!(stderr.contains("vpc.vpc"), "{stderr}");
+}
+
+#[test]
+fn import_refuses_a_state_that_already_records_other_resources_unless_merged() {
+    let s = Stack::new("hms-backup", "impmerge");
+    s.run(&["up"], 0);
+    let dir = s.dir.path();
+    let show = json!({"format_version": "1.0", "values": {"root_module": {"child_modules": [{
+        "address": "module.backup",
+        "resources": [{"address": "module.backup.aws_s3_bucket.other", "mode": "managed",
+                       "type": "aws_s3_bucket", "name": "other",
+                       "values": {"id": "someone-elses-bucket", "bucket": "someone-elses-bucket"}}]}]}}});
+    let path = dir.join("show.json");
+    write(&path, &show);
+    let path = path.to_str().expect("path");
+    let out = s.cmd(&["import", "--terraform-state", path]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("already records") && stderr.contains("--merge"), "{stderr}");
+    // With --merge: nothing of hms-backup's in it, so nothing recorded; the other bucket is listed as left.
+    let (_, stderr) = s.run(&["import", "--terraform-state", path, "--merge"], 0);
+    assert!(
+        stderr.contains("module.backup.aws_s3_bucket.other: aws_s3_bucket: not one of hms-backup's"),
+        "{stderr}"
+    );
+    // `terraform show -json` on stdin.
+    let out = s
+        .std_cmd(&["import", "--terraform-state", "-", "--merge"])
+        .stdin(std::fs::File::open(path).expect("open"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
