@@ -60,3 +60,5 @@ from . import s3_create_bucket_tags  # noqa: E402,F401
 from . import s3_notification_empty  # noqa: E402,F401
 from . import s3_logging_policy  # noqa: E402,F401
 from . import s3_replication_rules  # noqa: E402,F401
+# Last: it wraps what the patches above made (ElastiCache's modify and delete, CloudFront's update).
+from . import latency  # noqa: E402,F401
