@@ -14,6 +14,15 @@
 #   HMS_EMULATOR_START_TIMEOUT  seconds to wait for it to answer (default 60)
 #   MOTO_ACM_VALIDATION_WAIT  seconds before moto issues a DNS-validated ACM certificate (default 3 here,
 #                     moto's own is 60): long enough for a test to stop a run while it waits, short for CI
+#   MOTO_ECS_SERVICE_RUNNING  tasks a new ECS service reports running (default 2 here)
+#   HMS_EMULATOR_LATENCY  SCALE, a number >= 0 (default 0: off): NAT gateways, RDS instances, ALBs, ECS
+#                     deployments, ElastiCache replication groups, CloudFront distributions and ACM
+#                     certificates stay in their transitional states for SCALE x AWS's typical durations
+#                     (the table in emulator/patches/latency.py; e.g. 0.05 for tests, 0.25 for the
+#                     benchmark; a certificate's wait is then 120 x SCALE, not MOTO_ACM_VALIDATION_WAIT).
+#                     At run time: curl -X POST URL/hms-api/latency -d '{"scale": 0.05}' (add
+#                     "account": "123456789012" for one account only); GET URL/hms-api/latency shows it.
+#                     A running emulator is reused as it is: stop it to start one with another scale.
 #
 # Only the URL (start, url) and the calls table go to stdout; all else to stderr.
 set -euo pipefail
@@ -78,11 +87,19 @@ current_url() {
   printf '%s\n' "$url"
 }
 
+# HMS_EMULATOR_LATENCY: a number >= 0 (the launcher checks it too; this says so before installing anything).
+check_latency() {
+  local v=${HMS_EMULATOR_LATENCY:-}
+  [[ -z $v || $v =~ ^[0-9]+(\.[0-9]*)?$|^\.[0-9]+$ ]] ||
+    die "HMS_EMULATOR_LATENCY=$v is not a number >= 0 (e.g. 0.05 for tests, 0.25 for the benchmark; 0 or unset: off)"
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 cmd_start() {
+  check_latency
   mkdir -p "$STATE_DIR"
   # Serialize concurrent starts. fd 9 is closed for the server so it does not hold the lock.
   exec 9>"$STATE_DIR/lock"
@@ -102,8 +119,8 @@ cmd_start() {
   url="http://127.0.0.1:$port"
   : >"$LOG_FILE"
   touch "$CALLS_FILE"
-  log "starting on $url (log: $LOG_FILE)"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-3} MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
+  log "starting on $url (log: $LOG_FILE)$([[ ${HMS_EMULATOR_LATENCY:-0} =~ ^0*\.?0*$ ]] || echo ", latency x$HMS_EMULATOR_LATENCY")"
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=${MOTO_ACM_VALIDATION_WAIT:-3} MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} HMS_EMULATOR_LATENCY=${HMS_EMULATOR_LATENCY:-0} HMS_EMULATOR_CALL_LOG="$CALLS_FILE" \
     setsid nohup "$VENV/bin/python" "$SCRIPT_DIR/emulator" \
       --host 127.0.0.1 --port "$port" --call-log "$CALLS_FILE" \
       </dev/null >>"$LOG_FILE" 2>&1 9>&- &

@@ -13,8 +13,11 @@ boto3 against a running emulator. All calls go to a fresh random account (the
 without touching other state; what it creates it deletes. With ``--call-log``
 (the emulator's call log) it also checks that the calls were logged as service
 ``xray`` / ``monitoring`` / ``application-autoscaling`` with their operation
-names. With ``--check-reset`` it last checks that ``POST /moto-api/reset`` also
-empties the launcher's own stores (X-Ray, RDS reservations, autoscaling tags):
+names. It also checks the latency mode (HMS_EMULATOR_LATENCY), with a scale set
+for its own account only through ``POST /hms-api/latency``, so that it slows
+nothing else. With ``--check-reset`` it last checks that ``POST /moto-api/reset`` also
+empties the launcher's own stores (X-Ray, RDS reservations, autoscaling tags,
+the latency scales):
 that resets the whole emulator, so use it only on an emulator of your own.
 Exits 0 if every check passes, 1 otherwise.
 """
@@ -981,9 +984,15 @@ def test_reset(endpoint: str, account: str) -> None:
           and aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "hms"},
           "before the reset: 25 X-Ray rules and a group, an RDS reservation, a tagged scalable target")
 
+    _, started = latency_api(endpoint)
+    latency_api(endpoint, {"scale": 0.5, "account": account})
+
     req = urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST")
     with urllib.request.urlopen(req, timeout=60) as resp:
         check(resp.status == 200, "POST /moto-api/reset: 200")
+    _, latency = latency_api(endpoint)
+    check(latency["accounts"] == {} and latency["scale"] == started["scale"],
+          "after the reset: the latency scale is the launcher's own again, no account has its own")
 
     names = [r["SamplingRule"]["RuleName"] for r in xray.get_sampling_rules()["SamplingRuleRecords"]]
     check(names == ["Default"], f"after the reset: X-Ray has only the Default rule ({len(names)} rules)")
@@ -1009,6 +1018,222 @@ def test_reset(endpoint: str, account: str) -> None:
     fresh = aas.register_scalable_target(**SCALABLE_TARGET, MinCapacity=1, MaxCapacity=2)["ScalableTargetARN"]
     check(aas.list_tags_for_resource(ResourceARN=fresh)["Tags"] == {}, "after the reset: a new target has no tags")
     aas.deregister_scalable_target(**SCALABLE_TARGET)
+
+
+def latency_api(endpoint: str, body: dict | None = None) -> tuple[int, dict]:
+    """GET (body None) or POST /hms-api/latency; returns (HTTP status, JSON answer)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{endpoint}/hms-api/latency", data=data, method="GET" if body is None else "POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def until(what: Callable[[], Any], want: Any, limit: float) -> tuple[Any, float]:
+    """Polls `what()` every 0.2 s until it returns `want` or `limit` seconds pass; returns (last, seconds)."""
+    start = time.monotonic()
+    got = what()
+    while got != want and time.monotonic() - start < limit:
+        time.sleep(0.2)
+        got = what()
+    return got, time.monotonic() - start
+
+
+LATENCY_SCALE = 0.02  # this account only: NAT pending 1.8 s, DB creating 14.4 s, cache creating 12 s, ...
+
+
+def test_latency(endpoint: str, account: str) -> None:
+    """HMS_EMULATOR_LATENCY, set for this account through POST /hms-api/latency: each resource stays in its
+    transitional state for scale × AWS's typical duration (without endpoints while creating), then reaches
+    its final state; another account is not slowed; back to 0 afterwards."""
+    status, before = latency_api(endpoint)
+    check(status == 200 and "scale" in before and before.get("typical_seconds", {}).get("nat_gateway.pending") == 90,
+          f"GET /hms-api/latency: the scale and the typical durations ({status} {before.get('scale')})")
+    for bad in ({"scale": -1}, {"scale": "fast"}, {"scale": True}, {}, {"scale": 1, "account": "12"}):
+        status, answer = latency_api(endpoint, bad)
+        check(status == 400 and answer.get("message"), f"POST /hms-api/latency {bad}: 400 with a message")
+    status, answer = latency_api(endpoint, {"scale": LATENCY_SCALE, "account": account})
+    check(status == 200 and answer["accounts"].get(account) == LATENCY_SCALE
+          and answer["scale"] == before.get("scale"), f"POST /hms-api/latency: scale {LATENCY_SCALE} for {account} only")
+    typical = before.get("typical_seconds", {})
+
+    def lasts(kind: str) -> float:
+        return typical.get(kind, 0) * LATENCY_SCALE
+
+    try:
+        _latency_checks(endpoint, account, lasts)
+    finally:
+        status, answer = latency_api(endpoint, {"scale": None, "account": account})
+        check(status == 200 and account not in answer["accounts"], "POST /hms-api/latency: the account's scale dropped")
+
+
+def _latency_checks(endpoint: str, account: str, lasts: Callable[[str], float]) -> None:  # noqa: C901
+    ec2 = aws_client("ec2", endpoint, account)
+    rds = aws_client("rds", endpoint, account)
+    elb = aws_client("elbv2", endpoint, account)
+    ecs = aws_client("ecs", endpoint, account)
+    ec = aws_client("elasticache", endpoint, account)
+    cf = dns_client("cloudfront", endpoint, account)
+    acm = dns_client("acm", endpoint, account)
+    slack = 30.0  # seconds past a transition's end before a check gives up
+
+    vpc, subnets, _ = elasticache_network(endpoint, account)
+    sg = ec2.create_security_group(GroupName="st-latency", Description="x", VpcId=vpc)["GroupId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+
+    # Every transition starts at once, so that the whole check takes as long as its longest one.
+    nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=eip)["NatGateway"]
+    db = rds.create_db_instance(DBInstanceIdentifier="st-latency", DBInstanceClass="db.t3.micro", Engine="postgres",
+                                MasterUsername="hms", MasterUserPassword="x" * 16, AllocatedStorage=20)["DBInstance"]
+    lb = elb.create_load_balancer(Name="st-latency", Subnets=subnets, SecurityGroups=[sg])["LoadBalancers"][0]
+    ecs.create_cluster(clusterName="st-latency")
+    tds = [ecs.register_task_definition(family="st-latency", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                                        cpu="256", memory="512",
+                                        containerDefinitions=[{"name": "app", "image": f"app:{v}"}]
+                                        )["taskDefinition"]["taskDefinitionArn"] for v in (1, 2)]
+    svc = ecs.create_service(cluster="st-latency", serviceName="app", taskDefinition=tds[0], desiredCount=3,
+                             launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                                 "subnets": subnets, "securityGroups": [sg]}})["service"]
+    ec.create_cache_subnet_group(CacheSubnetGroupName="st-latency", CacheSubnetGroupDescription="x", SubnetIds=subnets)
+    rg = elasticache_group(ec, "st-latency", "st-latency")
+    dist = cf.create_distribution(DistributionConfig=_cf_config(f"lat{account}", "arn:aws:acm:us-east-1:"
+                                                                f"{account}:certificate/latency"))
+    cert = acm.request_certificate(DomainName=f"lat-{account}.example.org", ValidationMethod="DNS")["CertificateArn"]
+
+    # During.
+    nat_state = lambda: ec2.describe_nat_gateways(NatGatewayIds=[nat["NatGatewayId"]])["NatGateways"][0]["State"]  # noqa: E731
+    check(nat["State"] == "pending" and nat_state() == "pending", "latency: a new NAT gateway is pending")
+    check(ec2.describe_nat_gateways(Filters=[{"Name": "state", "Values": ["pending"]}])["NatGateways"] != [],
+          "latency: DescribeNatGateways' state filter agrees (pending)")
+    described = rds.describe_db_instances(DBInstanceIdentifier="st-latency")["DBInstances"][0]
+    check(db["DBInstanceStatus"] == "creating" and described["DBInstanceStatus"] == "creating"
+          and "Endpoint" not in described and "Endpoint" not in db,
+          "latency: a new DB instance is creating, without an Endpoint")
+    lb_state = lambda: elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"][0]["State"]["Code"]  # noqa: E731
+    check(lb["State"]["Code"] == "provisioning" and lb_state() == "provisioning"
+          and elb.describe_load_balancers(Names=["st-latency"])["LoadBalancers"][0]["State"]["Code"] == "provisioning",
+          "latency: a new load balancer is provisioning (by ARN and by name)")
+
+    def service() -> dict:
+        return ecs.describe_services(cluster="st-latency", services=["app"])["services"][0]
+
+    now = service()
+    deps = now["deployments"]
+    check(len(deps) == 1 and deps[0]["rolloutState"] == "IN_PROGRESS" and deps[0]["runningCount"] == 0
+          and deps[0]["status"] == "PRIMARY" and now["runningCount"] == 0 and svc["deployments"][0]["rolloutState"]
+          == "IN_PROGRESS", f"latency: a new ECS service's deployment is IN_PROGRESS with 0 running ({deps})")
+    group = ec.describe_replication_groups(ReplicationGroupId="st-latency")["ReplicationGroups"][0]
+    node_group = group["NodeGroups"][0]
+    check(rg["Status"] == "creating" and group["Status"] == "creating" and "PrimaryEndpoint" not in node_group
+          and "ReaderEndpoint" not in node_group and node_group.get("NodeGroupMembers"),
+          "latency: a new replication group is creating, without endpoints")
+    expect_error(lambda: ec.modify_replication_group(ReplicationGroupId="st-latency", ApplyImmediately=True,
+                                                     SnapshotRetentionLimit=3),
+                 "InvalidReplicationGroupState", 400, "latency: ModifyReplicationGroup while creating")
+    check(dist["Distribution"]["Status"] == "InProgress"
+          and cf.get_distribution(Id=dist["Distribution"]["Id"])["Distribution"]["Status"] == "InProgress",
+          "latency: a new distribution is InProgress (after a read too)")
+    cert_state = lambda: acm.describe_certificate(CertificateArn=cert)["Certificate"]["Status"]  # noqa: E731
+    check(cert_state() == "PENDING_VALIDATION", "latency: a requested certificate is PENDING_VALIDATION")
+
+    # Other accounts are not slowed.
+    other = "".join(random.choice("123456789") for _ in range(12))
+    _, other_subnets, _ = elasticache_network(endpoint, other)
+    other_ec2 = aws_client("ec2", endpoint, other)
+    other_nat = other_ec2.create_nat_gateway(SubnetId=other_subnets[0],
+                                             AllocationId=other_ec2.allocate_address(Domain="vpc")["AllocationId"])
+    check(other_nat["NatGateway"]["State"] == "available", "latency: another account's NAT gateway is available at once")
+
+    # After.
+    got, took = until(nat_state, "available", lasts("nat_gateway.pending") + slack)
+    check(got == "available", f"latency: the NAT gateway is available after {took:.1f}s "
+                              f"(scale x 90 s = {lasts('nat_gateway.pending'):.1f}s)")
+    ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+    check(nat_state() == "deleting", "latency: a deleted NAT gateway is deleting")
+    got, took = until(nat_state, "deleted", lasts("nat_gateway.deleting") + slack)
+    check(got == "deleted", f"latency: then deleted ({took:.1f}s)")
+    got, took = until(lb_state, "active", lasts("load_balancer.provisioning") + slack)
+    check(got == "active", f"latency: the load balancer is active after {took:.1f}s")
+    got, took = until(cert_state, "ISSUED", lasts("certificate.pending_validation") + slack)
+    check(got == "ISSUED", f"latency: the certificate is ISSUED after {took:.1f}s")
+    got, took = until(lambda: service()["deployments"][0]["rolloutState"], "COMPLETED", lasts("ecs.deployment") + slack)
+    now = service()
+    check(got == "COMPLETED" and now["runningCount"] == 3 and now["deployments"][0]["runningCount"] == 3
+          and len(now["deployments"]) == 1, f"latency: the ECS deployment is COMPLETED with 3 running after {took:.1f}s")
+    ecs.update_service(cluster="st-latency", service="app", taskDefinition=tds[1])
+    now = service()
+    deps = {d["status"]: d for d in now["deployments"]}
+    check(set(deps) == {"PRIMARY", "ACTIVE"} and deps["PRIMARY"]["taskDefinition"] == tds[1]
+          and deps["PRIMARY"]["rolloutState"] == "IN_PROGRESS" and deps["PRIMARY"]["runningCount"] == 0
+          and deps["ACTIVE"]["runningCount"] == 3 and now["runningCount"] == 3,
+          "latency: UpdateService with a new task definition: a new PRIMARY IN_PROGRESS, the old one ACTIVE")
+    got, took = until(lambda: len(service()["deployments"]), 1, lasts("ecs.deployment") + slack)
+    now = service()
+    check(got == 1 and now["deployments"][0]["taskDefinition"] == tds[1]
+          and now["deployments"][0]["rolloutState"] == "COMPLETED",
+          f"latency: then only the new deployment, COMPLETED ({took:.1f}s)")
+    dist_id = dist["Distribution"]["Id"]
+    got, took = until(lambda: cf.get_distribution(Id=dist_id)["Distribution"]["Status"], "Deployed",
+                      lasts("distribution.in_progress") + slack)
+    check(got == "Deployed", f"latency: the distribution is Deployed after {took:.1f}s")
+    got_cfg = cf.get_distribution_config(Id=dist_id)
+    config = got_cfg["DistributionConfig"]
+    config["Enabled"] = False
+    updated = cf.update_distribution(Id=dist_id, IfMatch=got_cfg["ETag"], DistributionConfig=config)
+    check(updated["Distribution"]["Status"] == "InProgress"
+          and cf.get_distribution(Id=dist_id)["Distribution"]["Status"] == "InProgress",
+          "latency: an updated distribution is InProgress (after a read too)")
+    got, took = until(lambda: cf.get_distribution(Id=dist_id)["Distribution"]["Status"], "Deployed",
+                      lasts("distribution.in_progress") + slack)
+    check(got == "Deployed", f"latency: then Deployed ({took:.1f}s)")
+
+    db_state = lambda: rds.describe_db_instances(DBInstanceIdentifier="st-latency")["DBInstances"][0]["DBInstanceStatus"]  # noqa: E731
+    got, took = until(db_state, "available", lasts("db_instance.creating") + slack)
+    described = rds.describe_db_instances(DBInstanceIdentifier="st-latency")["DBInstances"][0]
+    check(got == "available" and described.get("Endpoint", {}).get("Address"),
+          f"latency: the DB instance is available with an Endpoint after {took:.1f}s")
+    rds.modify_db_instance(DBInstanceIdentifier="st-latency", DeletionProtection=False, ApplyImmediately=True)
+    check(db_state() == "available", "latency: a change of deletion protection alone applies at once")
+    rds.modify_db_instance(DBInstanceIdentifier="st-latency", BackupRetentionPeriod=3, ApplyImmediately=True)
+    check(db_state() == "modifying", "latency: ModifyDBInstance with ApplyImmediately: modifying")
+    got, took = until(db_state, "available", lasts("db_instance.modifying") + slack)
+    check(got == "available", f"latency: then available ({took:.1f}s)")
+    rds.delete_db_instance(DBInstanceIdentifier="st-latency", SkipFinalSnapshot=True)
+    check(db_state() == "deleting", "latency: a deleted DB instance is still described, deleting")
+    expect_error(lambda: rds.delete_db_instance(DBInstanceIdentifier="st-latency", SkipFinalSnapshot=True),
+                 "InvalidDBInstanceState", 400, "latency: DeleteDBInstance of an instance being deleted")
+
+    def db_gone() -> bool:
+        try:
+            rds.describe_db_instances(DBInstanceIdentifier="st-latency")
+            return False
+        except ClientError as err:
+            return err.response["Error"]["Code"] == "DBInstanceNotFound"
+
+    got, took = until(db_gone, True, lasts("db_instance.deleting") + slack)
+    check(got is True, f"latency: then gone, DBInstanceNotFound ({took:.1f}s)")
+
+    rg_state = lambda: ec.describe_replication_groups(ReplicationGroupId="st-latency")["ReplicationGroups"][0]["Status"]  # noqa: E731
+    got, took = until(rg_state, "available", lasts("replication_group.creating") + slack)
+    node_group = ec.describe_replication_groups(ReplicationGroupId="st-latency")["ReplicationGroups"][0]["NodeGroups"][0]
+    check(got == "available" and node_group.get("PrimaryEndpoint", {}).get("Address")
+          and node_group.get("ReaderEndpoint", {}).get("Address"),
+          f"latency: the replication group is available with its endpoints after {took:.1f}s")
+    ec.modify_replication_group(ReplicationGroupId="st-latency", ApplyImmediately=True, SnapshotRetentionLimit=3)
+    check(rg_state() == "modifying", "latency: ModifyReplicationGroup: modifying")
+    expect_error(lambda: ec.delete_replication_group(ReplicationGroupId="st-latency"),
+                 "InvalidReplicationGroupState", 400, "latency: DeleteReplicationGroup while modifying")
+    got, took = until(rg_state, "available", lasts("replication_group.modifying") + slack)
+    check(got == "available", f"latency: then available ({took:.1f}s)")
+
+    # Cleanup (the account is this run's own).
+    ec.delete_replication_group(ReplicationGroupId="st-latency")
+    ecs.update_service(cluster="st-latency", service="app", desiredCount=0)
+    ecs.delete_service(cluster="st-latency", service="app")
+    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    acm.delete_certificate(CertificateArn=cert)
 
 
 def test_call_log(path: str, since: float) -> None:
@@ -1512,6 +1737,7 @@ def main() -> int:
     test_acm_validation_wait(args.endpoint, account)
     test_acm_key_algorithm(args.endpoint, account)
     test_cloudfront(args.endpoint, account)
+    test_latency(args.endpoint, account)
     if args.call_log:
         test_call_log(args.call_log, since)
     if args.check_reset:

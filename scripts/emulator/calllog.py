@@ -284,7 +284,7 @@ class CallLogMiddleware:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if self.log.enabled and self.log.path:
             path = environ.get("PATH_INFO") or ""
-            if not path.startswith("/moto-api") and path != "/favicon.ico":
+            if not path.startswith(("/moto-api", "/hms-api")) and path != "/favicon.ico":
                 t = time.time()
                 try:
                     service, operation = service_of(environ), operation_of(environ)

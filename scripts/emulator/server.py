@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from . import __doc__ as PACKAGE_DOC
 from .calllog import CallLog, CallLogMiddleware
 from .context import PatchContext, WSGIApp
-from .patches import PATCHES
+from .patches import PATCHES, latency
 
 class Router:
     """Tries the extra routes first, then falls through to moto."""
@@ -148,6 +148,11 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the emulator only listens on loopback (127.0.0.1, localhost or ::1)")
+    try:
+        latency.parse_scale(os.environ.get(latency.ENV))
+    except ValueError as exc:
+        print(f"emulator: {exc}", file=sys.stderr, flush=True)
+        return 64
     # moto uses MOTO_PORT when it builds URLs pointing back at itself.
     os.environ.setdefault("MOTO_PORT", str(args.port))
 

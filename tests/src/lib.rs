@@ -63,6 +63,79 @@ pub fn call_log() -> PathBuf {
     )
 }
 
+/// One HTTP/1.1 request to the emulator launcher's own API (`/hms-api/...`, not AWS); returns (status,
+/// body).
+fn emulator_api(method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let url = endpoint();
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut conn = std::net::TcpStream::connect(&host)
+        .unwrap_or_else(|e| panic!("the emulator at {url} does not answer: {e}"));
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request to the emulator");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer)
+        .expect("answer from the emulator");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// The emulator's latency scale (`HMS_EMULATOR_LATENCY`, or what `POST /hms-api/latency` set): slow
+/// resources keep their transitional states for scale × AWS's typical durations (the table in
+/// `scripts/emulator/patches/latency.py`).
+pub fn latency_scale() -> f64 {
+    let (status, body) = emulator_api("GET", "/hms-api/latency", "");
+    assert_eq!(status, 200, "GET /hms-api/latency: {body}");
+    let v: Value = serde_json::from_str(&body).expect("the latency answer");
+    v["scale"].as_f64().expect("scale")
+}
+
+/// AWS's typical duration of a transitional state (a key of the launcher's table, e.g.
+/// `nat_gateway.pending`) × the emulator's latency scale.
+pub fn latency_of(kind: &str) -> std::time::Duration {
+    let (status, body) = emulator_api("GET", "/hms-api/latency", "");
+    assert_eq!(status, 200, "GET /hms-api/latency: {body}");
+    let v: Value = serde_json::from_str(&body).expect("the latency answer");
+    let typical = v["typical_seconds"][kind]
+        .as_f64()
+        .unwrap_or_else(|| panic!("the launcher has no typical duration for {kind}"));
+    std::time::Duration::from_secs_f64(typical * v["scale"].as_f64().expect("scale"))
+}
+
+/// Makes sure the emulator runs with a latency scale: `scripts/test.sh` starts `hms-tests::waits`'s own
+/// emulator with `HMS_EMULATOR_LATENCY=<scale>`; one without it (started by hand) gets `scale` through
+/// `POST /hms-api/latency`, which slows it for every test that uses it. Returns the scale in force.
+pub fn ensure_latency(scale: f64) -> f64 {
+    let now = latency_scale();
+    if now > 0.0 {
+        return now;
+    }
+    let (status, body) = emulator_api(
+        "POST",
+        "/hms-api/latency",
+        &format!("{{\"scale\": {scale}}}"),
+    );
+    assert_eq!(status, 200, "POST /hms-api/latency: {body}");
+    eprintln!(
+        "the emulator at {} ran without latency: set to {scale} (start it with HMS_EMULATOR_LATENCY={scale})",
+        endpoint()
+    );
+    scale
+}
+
 /// Where the tools' binaries are: HMS_BIN_DIR, else the target dir these tests were built into.
 pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("HMS_BIN_DIR") {

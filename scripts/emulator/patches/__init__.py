@@ -61,3 +61,5 @@ from . import s3_notification_empty  # noqa: E402,F401
 from . import s3_logging_policy  # noqa: E402,F401
 from . import s3_replication_rules  # noqa: E402,F401
 from . import ecs_update_cluster_settings  # noqa: E402,F401
+# Last: it wraps what the patches above made (ElastiCache's modify and delete, CloudFront's update).
+from . import latency  # noqa: E402,F401
