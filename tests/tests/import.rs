@@ -944,7 +944,8 @@ fn a_terraform_stack_is_taken_over_tool_by_tool_without_replacing_anything() {
 #[test]
 fn import_refuses_a_state_that_already_records_other_resources_unless_merged() {
     let s = Stack::new("hms-backup", "impmerge");
-    s.run(&["up"], 0);
+    let aes = ["--set", "backup.encryption=aes256"];
+    s.run(&["up", aes[0], aes[1]], 0);
     let dir = s.dir.path();
     let show = json!({"format_version": "1.0", "values": {"root_module": {"child_modules": [{
         "address": "module.backup",
@@ -954,19 +955,22 @@ fn import_refuses_a_state_that_already_records_other_resources_unless_merged() {
     let path = dir.join("show.json");
     write(&path, &show);
     let path = path.to_str().expect("path");
-    let out = s.cmd(&["import", "--terraform-state", path]).output().expect("run");
+    let out = s
+        .cmd(&["import", "--terraform-state", path, aes[0], aes[1]])
+        .output()
+        .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(stderr.contains("already records") && stderr.contains("--merge"), "{stderr}");
     // With --merge: nothing of hms-backup's in it, so nothing recorded; the other bucket is listed as left.
-    let (_, stderr) = s.run(&["import", "--terraform-state", path, "--merge"], 0);
+    let (_, stderr) = s.run(&["import", "--terraform-state", path, "--merge", aes[0], aes[1]], 0);
     assert!(
         stderr.contains("module.backup.aws_s3_bucket.other: aws_s3_bucket: not one of hms-backup's"),
         "{stderr}"
     );
     // `terraform show -json` on stdin.
     let out = s
-        .std_cmd(&["import", "--terraform-state", "-", "--merge"])
+        .std_cmd(&["import", "--terraform-state", "-", "--merge", aes[0], aes[1]])
         .stdin(std::fs::File::open(path).expect("open"))
         .output()
         .expect("run");
