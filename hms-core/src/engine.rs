@@ -972,13 +972,16 @@ async fn terraform_text(op: &ImportOp, sdk: &crate::aws::SdkConfig) -> Result<St
             ))
         })?;
         let s3 = aws_sdk_s3::Client::new(sdk);
-        let got = s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| Error::aws(&op.source, "GetObject", e))?;
+        let got = match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(got) => got,
+            Err(e) if matches!(crate::error::code_of(&e), Some("NoSuchKey" | "NoSuchBucket")) => {
+                return Err(Error::usage(format!(
+                    "--terraform-state {}: no such object; give the bucket and key of the Terraform S3 backend (its `bucket` and `key`, and --region if the bucket is in another region)",
+                    op.source
+                )))
+            }
+            Err(e) => return Err(Error::aws(&op.source, "s3:GetObject", e)),
+        };
         let bytes = got
             .body
             .collect()
@@ -1043,6 +1046,10 @@ async fn import_command<T: Tool>(
     }
     let mut with = state.clone();
     for m in &mapping.mapped {
+        if state.id(&m.address) == Some(m.id.as_str()) {
+            // Imported before (or adopted since): keep what its record holds (a revision's content).
+            continue;
+        }
         let mut r = crate::state::Resource::new(&m.id);
         r.attrs = m.attrs.clone();
         r.attrs
@@ -1065,12 +1072,14 @@ async fn import_command<T: Tool>(
     }
     if !gone.is_empty() {
         return Err(Error::usage(format!(
-            "--terraform-state {}: no longer in AWS: {}; run `terraform apply -refresh-only` (or `terraform state rm` what was deleted) and import again",
+            "--terraform-state {}: no longer in AWS, or tagged as another stack's: {}; run `terraform apply -refresh-only` (or `terraform state rm` what was deleted) and import again",
             tf.source,
             gone.join(", ")
         )));
     }
     report_mapping::<T>(ctx.ui, &tf, &mapping);
+    // What AWS cannot do, or another stack's resource in the way: refused before anything is recorded.
+    check_plan(&T::plan(spec, &observed))?;
     let mut start = with.clone();
     start.resources = T::recorded(&observed);
     let rec = Recorder::new(&s.store, start);

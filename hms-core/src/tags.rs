@@ -62,6 +62,15 @@ impl Tagger {
         ]
     }
 
+    /// Whether a resource's tags give it to another stack, env or tool (it carries `hms:stack` but is not
+    /// this tool's here): a resource state records is adopted by its id only when they do not.
+    pub fn claimed_elsewhere<'a, I>(&self, tags: I) -> bool
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        tags.clone().into_iter().any(|(k, _)| k == STACK) && self.owned_address(tags).is_none()
+    }
+
     /// The address of a resource this tool owns, judged by its tags; `None` when it is not ours. Describe
     /// calls are filtered by tags too, but the check is repeated here because some APIs ignore filters.
     pub fn owned_address<'a, I>(&self, tags: I) -> Option<String>

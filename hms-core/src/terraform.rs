@@ -78,6 +78,11 @@ impl TfState {
         };
         let doc: Value = serde_json::from_str(text).map_err(|_| not_state())?;
         let obj = doc.as_object().ok_or_else(not_state)?;
+        if obj.contains_key("planned_values") || obj.contains_key("resource_changes") {
+            return Err(Error::usage(format!(
+                "--terraform-state {source}: this is a plan (`terraform show -json PLANFILE`), not a state; give `terraform show -json` without a plan file, or the terraform.tfstate"
+            )));
+        }
         let mut resources = Vec::new();
         if let Some(version) = obj.get("version") {
             if version.as_u64() != Some(4) {
@@ -359,6 +364,12 @@ impl Mapping {
                         a.tf, b.tf, a.address
                     )));
                 }
+                if a.id == b.id {
+                    return Err(Error::usage(format!(
+                        "--terraform-state {source}: {} and {} are both {} ({} and {}); the state names one resource twice, `terraform state rm` one of them",
+                        a.tf, b.tf, a.id, a.address, b.address
+                    )));
+                }
             }
         }
         Ok(())
@@ -496,7 +507,10 @@ mod tests {
         );
         assert_eq!(tf.resources[1].id().as_deref(), Some("subnet-2"));
         tf.check_region("us-east-1").expect("ok");
-        let e = tf.check_region("eu-west-1").expect_err("refused").to_string();
+        let e = tf
+            .check_region("eu-west-1")
+            .expect_err("refused")
+            .to_string();
         assert!(
             e.contains("in us-east-1, but this run is for eu-west-1"),
             "{e}"

@@ -782,7 +782,11 @@ fn a_terraform_stack_is_taken_over_tool_by_tool_without_replacing_anything() {
     // The state as the S3 backend keeps it, for two of the tools; hms-backup records only (--no-tag).
     s.block_on(async {
         let s3 = aws_sdk_s3::Client::new(&s.sdk);
-        s3.create_bucket().bucket("hms-terraform-state").send().await.expect("bucket");
+        s3.create_bucket()
+            .bucket("hms-terraform-state")
+            .send()
+            .await
+            .expect("bucket");
         s3.put_object()
             .bucket("hms-terraform-state")
             .key("hms/production/terraform.tfstate")
@@ -961,20 +965,46 @@ fn import_refuses_a_state_that_already_records_other_resources_unless_merged() {
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
-    assert!(stderr.contains("already records") && stderr.contains("--merge"), "{stderr}");
-    // With --merge: nothing of hms-backup's in it, so nothing recorded; the other bucket is listed as left.
-    let (_, stderr) = s.run(&["import", "--terraform-state", path, "--merge", aes[0], aes[1]], 0);
     assert!(
-        stderr.contains("module.backup.aws_s3_bucket.other: aws_s3_bucket: not one of hms-backup's"),
+        stderr.contains("already records") && stderr.contains("--merge"),
+        "{stderr}"
+    );
+    // With --merge: nothing of hms-backup's in it, so nothing recorded; the other bucket is listed as left.
+    let (_, stderr) = s.run(
+        &[
+            "import",
+            "--terraform-state",
+            path,
+            "--merge",
+            aes[0],
+            aes[1],
+        ],
+        0,
+    );
+    assert!(
+        stderr
+            .contains("module.backup.aws_s3_bucket.other: aws_s3_bucket: not one of hms-backup's"),
         "{stderr}"
     );
     // `terraform show -json` on stdin.
     let out = s
-        .std_cmd(&["import", "--terraform-state", "-", "--merge", aes[0], aes[1]])
+        .std_cmd(&[
+            "import",
+            "--terraform-state",
+            "-",
+            "--merge",
+            aes[0],
+            aes[1],
+        ])
         .stdin(std::fs::File::open(path).expect("open"))
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -1019,7 +1049,7 @@ fn bad_terraform_state_is_refused_with_one_line_and_no_change() {
                        "arn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123456789abcdef0"}),
             )])
             .to_string(),
-            "no longer in AWS: module.vpc.aws_vpc.main (vpc-0123456789abcdef0)",
+            "no longer in AWS, or tagged as another stack's: module.vpc.aws_vpc.main (vpc-0123456789abcdef0)",
         ),
     ];
     for (name, text, want) in cases {

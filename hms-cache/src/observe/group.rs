@@ -126,6 +126,7 @@ fn parameter_group(primary: Option<&CacheCluster>, parameter_groups: &[Described
 
 /// The group as the plan compares it. The subnet and parameter groups are their addresses when they are
 /// the ones hms-cache manages, else the names found.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn found(
     spec: &Spec,
     rg: &ReplicationGroup,
@@ -134,6 +135,7 @@ pub(super) fn found(
     parameter_groups: &[Described],
     secret_found: bool,
     tags: Pairs,
+    ours: Option<&str>,
 ) -> Found {
     let primary = members.first();
     let pending = primary.and_then(|m| m.pending_modified_values());
@@ -170,7 +172,8 @@ pub(super) fn found(
     let subnet_group = primary
         .and_then(|m| m.cache_subnet_group_name())
         .unwrap_or_default();
-    let subnet_group = if subnet_group == spec.subnet_group {
+    // The stack's group: the configured one, or the one found in its place (taken over under its name).
+    let subnet_group = if subnet_group == spec.subnet_group || Some(subnet_group) == ours {
         Addr::SubnetGroup.to_string()
     } else {
         subnet_group.to_owned()

@@ -232,6 +232,9 @@ pub async fn observe(c: &Clients, spec: &Spec, state: &State) -> Result<Observed
             &parameter_groups,
             secret_found,
             tags,
+            subnet_group
+                .as_ref()
+                .and_then(|g| g.cache_subnet_group_name()),
         );
         check.adopt(Addr::ReplicationGroup, "replication group", id, found);
     }

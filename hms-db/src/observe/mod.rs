@@ -271,8 +271,10 @@ fn owned(
     recorded: bool,
 ) -> Result<()> {
     let address = address.to_string();
-    let ours = tagger.owned_address(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if recorded || ours.as_deref() == Some(address.as_str()) {
+    let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let ours = tagger.owned_address(pairs());
+    let by_state = recorded && !tagger.claimed_elsewhere(pairs());
+    if by_state || ours.as_deref() == Some(address.as_str()) {
         return Ok(());
     }
     Err(Error::Refused(format!(

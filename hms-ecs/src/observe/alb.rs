@@ -247,8 +247,9 @@ fn target_group_records(
     for t in &elb.target_groups {
         let arn = t.target_group_arn().unwrap_or_default().to_owned();
         let tags = elb.tags_of(&arn);
-        let Some(address) = address_of(&spec.tagger, &tags).or_else(|| recorded(state, &arn))
-        else {
+        let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let by_state = || recorded(state, &arn).filter(|_| !spec.tagger.claimed_elsewhere(pairs));
+        let Some(address) = address_of(&spec.tagger, &tags).or_else(by_state) else {
             owned(
                 &spec.tagger,
                 "target group",
@@ -298,7 +299,8 @@ fn load_balancer_record(
     let arn = lb.lb.load_balancer_arn().unwrap_or_default();
     let tags = elb.tags_of(arn);
     let address = Addr::Alb.to_string();
-    if state.id(&address) != Some(arn) {
+    let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if state.id(&address) != Some(arn) || spec.tagger.claimed_elsewhere(pairs) {
         owned(
             &spec.tagger,
             "load balancer",

@@ -54,7 +54,8 @@ pub(super) fn build(
         .collect();
     let address = Addr::Cluster.to_string();
     // Recorded in state under its name (taken over from Terraform before its first tags): ours.
-    if state.id(&address) != cl.cluster_name() {
+    let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if state.id(&address) != cl.cluster_name() || spec.tagger.claimed_elsewhere(pairs) {
         owned(&spec.tagger, "ECS cluster", &spec.cluster, &tags, &address)?;
     }
     let insights = cl

@@ -254,9 +254,10 @@ pub(super) fn build(
     for svc in &read.services {
         let tags = pairs(svc.tags());
         let arn = svc.service_arn().unwrap_or_default();
-        let Some(Addr::Service(key)) =
-            address_of(&spec.tagger, &tags).or_else(|| super::alb::recorded(state, arn))
-        else {
+        let kv = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let by_state =
+            || super::alb::recorded(state, arn).filter(|_| !spec.tagger.claimed_elsewhere(kv));
+        let Some(Addr::Service(key)) = address_of(&spec.tagger, &tags).or_else(by_state) else {
             continue;
         };
         counts.insert(key.clone(), (svc.desired_count(), svc.running_count()));

@@ -68,7 +68,8 @@ pub async fn apply(
     }
 }
 
-/// Writes every setting (each call is idempotent), then the tags.
+/// Writes the settings when new or when one differs (each call is idempotent), then the tags: a change of
+/// tags alone (a bucket taken over from Terraform) writes only the tags.
 async fn settings(
     c: &Clients,
     spec: &Spec,
@@ -76,12 +77,20 @@ async fn settings(
     change: &Change,
     task: &Task<'_>,
 ) -> Result<()> {
-    task.status(
-        "writing ownership, public-access block, versioning, encryption",
-        false,
-    );
-    hms_core::s3::write_baseline(&c.s3, &format!("{BUCKET} {name}"), name, &spec.encryption)
-        .await?;
+    let baseline = [
+        "ownership",
+        "public_access_block",
+        "versioning",
+        "encryption",
+    ];
+    if change.before.is_none() || baseline.iter().any(|k| change.changed(k)) {
+        task.status(
+            "writing ownership, public-access block, versioning, encryption",
+            false,
+        );
+        hms_core::s3::write_baseline(&c.s3, &format!("{BUCKET} {name}"), name, &spec.encryption)
+            .await?;
+    }
     hms_core::tags::sync(&S3BucketTags(&c.s3), name, change).await?;
     Ok(())
 }

@@ -126,8 +126,17 @@ pub(super) fn found(
             _ => None,
         };
         let tagged = by_tags.is_some();
-        let Some(key) = by_tags.or_else(|| recorded.get(g.group_id().unwrap_or_default()).cloned())
-        else {
+        let pairs = g
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()));
+        let by_state = || {
+            recorded
+                .get(g.group_id().unwrap_or_default())
+                .filter(|_| !tagger.claimed_elsewhere(pairs.clone()))
+                .cloned()
+        };
+        let Some(key) = by_tags.or_else(by_state) else {
             continue;
         };
         // A recorded group the tags did not find yields to a tagged one at the same address.
