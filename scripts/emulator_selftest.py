@@ -1459,6 +1459,54 @@ def test_s3_replication_rules(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
+def test_iam_signing_names(endpoint: str, account: str) -> None:
+    """With IAM enforcement on, CloudWatch (signed `monitoring`) and the tagging API (signed `tagging`)
+    are checked as `cloudwatch:` and `tag:` actions (patches/iam_signing_names.py). Turns enforcement on
+    for a moment: only with --check-reset (an emulator of one's own)."""
+    iam = aws_client("iam", endpoint, account)
+    user = f"selftest-signing-{random.randint(0, 10**6)}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Resource": "*",
+                       "Action": ["cloudwatch:DescribeAlarms", "tag:GetResources"]}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+
+    def as_user(service: str):  # type: ignore[no-untyped-def]
+        c = boto3.client(
+            service, region_name=REGION, endpoint_url=endpoint,
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+            config=Config(retries={"max_attempts": 1}))
+        c.meta.events.register(f"before-sign.{c.meta.service_model.service_id.hyphenize()}.*",
+                               lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+        return c
+
+    def reset_auth(value: str) -> None:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{endpoint}/moto-api/reset-auth", data=value.encode(), method="POST",
+            headers={"Content-Type": "text/plain"}), timeout=10).read()
+
+    cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
+    reset_auth("0")
+    try:
+        for name, call in [("cloudwatch:DescribeAlarms", lambda: cw.describe_alarms()),
+                           ("tag:GetResources", lambda: tagging.get_resources())]:
+            try:
+                call()
+                check(True, f"iam enforcement: {name} allowed by its IAM name")
+            except ClientError as e:
+                check(False, f"iam enforcement: {name} allowed by its IAM name ({e})")
+        try:
+            cw.list_dashboards()
+            check(False, "iam enforcement: cloudwatch:ListDashboards (not granted) is refused")
+        except ClientError as e:
+            msg = e.response["Error"].get("Message", "")
+            check("cloudwatch:ListDashboards" in msg,
+                  f"iam enforcement: the refusal names cloudwatch:ListDashboards ({msg!r})")
+    finally:
+        reset_auth("inf")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1501,6 +1549,7 @@ def main() -> int:
     if args.call_log:
         test_call_log(args.call_log, since)
     if args.check_reset:
+        test_iam_signing_names(args.endpoint, account)
         test_reset(args.endpoint, account)
         test_route53_reset(args.endpoint, account)
 

@@ -60,3 +60,4 @@ from . import s3_create_bucket_tags  # noqa: E402,F401
 from . import s3_notification_empty  # noqa: E402,F401
 from . import s3_logging_policy  # noqa: E402,F401
 from . import s3_replication_rules  # noqa: E402,F401
+from . import iam_signing_names  # noqa: E402,F401
