@@ -286,7 +286,8 @@ def test_isolation(endpoint: str, account: str) -> None:
 CW_SERVICE = "GraniteServiceVersion20100801"
 
 
-def cloudwatch_client(endpoint: str, account: str, wire: list):  # type: ignore[no-untyped-def]
+def cloudwatch_client(endpoint: str, account: str, wire: list,  # type: ignore[no-untyped-def]
+                      keys: tuple[str, str] = ("testing", "testing")):
     """A CloudWatch client speaking rpc-v2-cbor, as the AWS SDK for Rust does. botocore 1.44 ranks `json`
     above `smithy-rpc-v2-cbor` (PRIORITY_ORDERED_SUPPORTED_PROTOCOLS) and would talk awsJson, so this
     client's own botocore session gets a copy of the model that lists only rpc-v2-cbor. Every request
@@ -297,7 +298,7 @@ def cloudwatch_client(endpoint: str, account: str, wire: list):  # type: ignore[
     model["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
     c = boto3.session.Session(botocore_session=session).client(
         "cloudwatch", region_name=REGION, endpoint_url=endpoint,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
         config=Config(retries={"max_attempts": 1}),
     )
 
@@ -1459,17 +1460,20 @@ def test_s3_replication_rules(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
-def test_iam_signing_names(endpoint: str, account: str) -> None:
+def test_iam_enforcement(endpoint: str, account: str) -> None:
     """With IAM enforcement on, CloudWatch (signed `monitoring`) and the tagging API (signed `tagging`)
-    are checked as `cloudwatch:` and `tag:` actions (patches/iam_signing_names.py). Turns enforcement on
-    for a moment: only with --check-reset (an emulator of one's own)."""
+    are checked as `cloudwatch:` and `tag:` actions (patches/iam_signing_names.py), and the launcher's own
+    routes (the CBOR bridge, X-Ray, RDS reserved instances) against the same policies, refusals naming the
+    action (patches/iam_routes.py). Turns enforcement on for a moment: only with --check-reset (an
+    emulator of one's own)."""
     iam = aws_client("iam", endpoint, account)
     user = f"selftest-signing-{random.randint(0, 10**6)}"
     iam.create_user(UserName=user)
     iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Resource": "*",
-                       "Action": ["cloudwatch:DescribeAlarms", "tag:GetResources"]}]}))
+                       "Action": ["cloudwatch:DescribeAlarms", "tag:GetResources",
+                                  "xray:GetSamplingRules"]}]}))
     key = iam.create_access_key(UserName=user)["AccessKey"]
 
     def as_user(service: str):  # type: ignore[no-untyped-def]
@@ -1487,22 +1491,32 @@ def test_iam_signing_names(endpoint: str, account: str) -> None:
             headers={"Content-Type": "text/plain"}), timeout=10).read()
 
     cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
+    xr, rds = as_user("xray"), as_user("rds")
+    cbor = cloudwatch_client(endpoint, account, [], (key["AccessKeyId"], key["SecretAccessKey"]))
     reset_auth("0")
     try:
         for name, call in [("cloudwatch:DescribeAlarms", lambda: cw.describe_alarms()),
-                           ("tag:GetResources", lambda: tagging.get_resources())]:
+                           ("tag:GetResources", lambda: tagging.get_resources()),
+                           ("cloudwatch:DescribeAlarms (CBOR bridge)", lambda: cbor.describe_alarms()),
+                           ("xray:GetSamplingRules (launcher's X-Ray)", lambda: xr.get_sampling_rules())]:
             try:
                 call()
                 check(True, f"iam enforcement: {name} allowed by its IAM name")
             except ClientError as e:
                 check(False, f"iam enforcement: {name} allowed by its IAM name ({e})")
-        try:
-            cw.list_dashboards()
-            check(False, "iam enforcement: cloudwatch:ListDashboards (not granted) is refused")
-        except ClientError as e:
-            msg = e.response["Error"].get("Message", "")
-            check("cloudwatch:ListDashboards" in msg,
-                  f"iam enforcement: the refusal names cloudwatch:ListDashboards ({msg!r})")
+        for name, call in [("cloudwatch:ListDashboards", lambda: cw.list_dashboards()),
+                           ("cloudwatch:ListDashboards", lambda: cbor.list_dashboards()),
+                           ("xray:GetGroups", lambda: xr.get_groups()),
+                           ("rds:DescribeReservedDBInstancesOfferings",
+                            lambda: rds.describe_reserved_db_instances_offerings())]:
+            try:
+                call()
+                check(False, f"iam enforcement: {name} (not granted) is refused")
+            except ClientError as e:
+                msg = e.response["Error"].get("Message", "")
+                # moto's own query-protocol CloudWatch error nests its XML in the message; the name is there.
+                check("AccessDenied" in (e.response["Error"].get("Code", "") + msg) and name in msg,
+                      f"iam enforcement: {name} (not granted) refused as AccessDenied naming it ({msg[-120:]!r})")
     finally:
         reset_auth("inf")
 
@@ -1549,7 +1563,7 @@ def main() -> int:
     if args.call_log:
         test_call_log(args.call_log, since)
     if args.check_reset:
-        test_iam_signing_names(args.endpoint, account)
+        test_iam_enforcement(args.endpoint, account)
         test_reset(args.endpoint, account)
         test_route53_reset(args.endpoint, account)
 
