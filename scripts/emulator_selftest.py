@@ -1473,7 +1473,8 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Resource": "*",
                        "Action": ["cloudwatch:DescribeAlarms", "tag:GetResources",
-                                  "xray:GetSamplingRules"]}]}))
+                                  "xray:GetSamplingRules", "s3:ListBucket",
+                                  "s3:PutEncryptionConfiguration"]}]}))
     key = iam.create_access_key(UserName=user)["AccessKey"]
 
     def as_user(service: str):  # type: ignore[no-untyped-def]
@@ -1493,12 +1494,21 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
     cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
     xr, rds = as_user("xray"), as_user("rds")
     cbor = cloudwatch_client(endpoint, account, [], (key["AccessKeyId"], key["SecretAccessKey"]))
+    s3, bucket = as_user("s3"), f"selftest-iam-{random.randint(0, 10**6)}"
+    aws_client("s3", endpoint, account).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    sse = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
     reset_auth("0")
     try:
         for name, call in [("cloudwatch:DescribeAlarms", lambda: cw.describe_alarms()),
                            ("tag:GetResources", lambda: tagging.get_resources()),
                            ("cloudwatch:DescribeAlarms (CBOR bridge)", lambda: cbor.describe_alarms()),
-                           ("xray:GetSamplingRules (launcher's X-Ray)", lambda: xr.get_sampling_rules())]:
+                           ("xray:GetSamplingRules (launcher's X-Ray)", lambda: xr.get_sampling_rules()),
+                           ("s3:ListBucket (HeadBucket, patches/s3_iam_actions.py)",
+                            lambda: s3.head_bucket(Bucket=bucket)),
+                           ("s3:PutEncryptionConfiguration (PutBucketEncryption)",
+                            lambda: s3.put_bucket_encryption(
+                                Bucket=bucket, ServerSideEncryptionConfiguration=sse))]:
             try:
                 call()
                 check(True, f"iam enforcement: {name} allowed by its IAM name")
@@ -1508,7 +1518,10 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                            ("cloudwatch:ListDashboards", lambda: cbor.list_dashboards()),
                            ("xray:GetGroups", lambda: xr.get_groups()),
                            ("rds:DescribeReservedDBInstancesOfferings",
-                            lambda: rds.describe_reserved_db_instances_offerings())]:
+                            lambda: rds.describe_reserved_db_instances_offerings()),
+                           ("s3:PutBucketOwnershipControls", lambda: s3.put_bucket_ownership_controls(
+                               Bucket=bucket, OwnershipControls={"Rules": [
+                                   {"ObjectOwnership": "BucketOwnerEnforced"}]}))]:
             try:
                 call()
                 check(False, f"iam enforcement: {name} (not granted) is refused")
