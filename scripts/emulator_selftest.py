@@ -1492,7 +1492,7 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
             headers={"Content-Type": "text/plain"}), timeout=10).read()
 
     cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
-    xr, rds = as_user("xray"), as_user("rds")
+    xr, rds, ec2, kms = as_user("xray"), as_user("rds"), as_user("ec2"), as_user("kms")
     cbor = cloudwatch_client(endpoint, account, [], (key["AccessKeyId"], key["SecretAccessKey"]))
     s3, bucket = as_user("s3"), f"selftest-iam-{random.randint(0, 10**6)}"
     aws_client("s3", endpoint, account).create_bucket(
@@ -1519,6 +1519,8 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                            ("xray:GetGroups", lambda: xr.get_groups()),
                            ("rds:DescribeReservedDBInstancesOfferings",
                             lambda: rds.describe_reserved_db_instances_offerings()),
+                           ("ec2:DescribeVpcs", lambda: ec2.describe_vpcs()),
+                           ("kms:ListKeys", lambda: kms.list_keys()),
                            ("s3:PutBucketOwnershipControls", lambda: s3.put_bucket_ownership_controls(
                                Bucket=bucket, OwnershipControls={"Rules": [
                                    {"ObjectOwnership": "BucketOwnerEnforced"}]}))]:
@@ -1527,9 +1529,11 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                 check(False, f"iam enforcement: {name} (not granted) is refused")
             except ClientError as e:
                 msg = e.response["Error"].get("Message", "")
-                # moto's own query-protocol CloudWatch error nests its XML in the message; the name is there.
-                check("AccessDenied" in (e.response["Error"].get("Code", "") + msg) and name in msg,
-                      f"iam enforcement: {name} (not granted) refused as AccessDenied naming it ({msg[-120:]!r})")
+                # In each protocol's own shape (patches/iam_errors.py), so that the SDKs read the code.
+                code = e.response["Error"].get("Code", "")
+                check(code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+                      and name in msg,
+                      f"iam enforcement: {name} (not granted) refused as {code} naming it ({msg[-100:]!r})")
     finally:
         reset_auth("inf")
 

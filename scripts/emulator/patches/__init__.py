@@ -62,4 +62,5 @@ from . import s3_logging_policy  # noqa: E402,F401
 from . import s3_replication_rules  # noqa: E402,F401
 from . import iam_signing_names  # noqa: E402,F401
 from . import iam_routes  # noqa: E402,F401
+from . import iam_errors  # noqa: E402,F401
 from . import s3_iam_actions  # noqa: E402,F401
