@@ -294,6 +294,19 @@ pub trait Tool: Sized {
 
     /// The tool's outputs from the spec and the recorded resources.
     fn outputs(spec: &Self::Spec, resources: &Resources) -> Outputs;
+
+    /// The IAM actions the tool's calls need (its `src/permissions.rs`), which `permissions` prints as a
+    /// policy. A unit test of each tool checks that every SDK call in its source is listed.
+    const PERMISSIONS: &'static [crate::permissions::Permission];
+
+    /// Names the permission templates use beyond the identity (`("bucket", "hms-backups-production")`),
+    /// from config alone: `permissions` decides no spec and needs no upstream outputs. None by default.
+    fn permission_names(
+        _config: &Config,
+        _id: &crate::document::Identity,
+    ) -> Result<Vec<(&'static str, String)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// What a tool's own verb (`hms-db snapshot`, `hms-db reserve`) works with.

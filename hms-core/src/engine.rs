@@ -459,6 +459,20 @@ pub async fn run<T: Tool>(
             return crate::cli::print_generated(&crate::cli::Generated::Completions(shell))
         }
         Command::Man => return crate::cli::print_generated(&crate::cli::Generated::Man),
+        Command::Permissions {
+            command,
+            format,
+            account,
+        } => {
+            return crate::permissions::verb::print::<T>(
+                &ui,
+                global,
+                command,
+                format,
+                account.as_deref(),
+            )
+            .await
+        }
         other => other,
     };
     let (kind, op, flags) = split::<T>(command);
@@ -536,9 +550,11 @@ fn split<T: Tool>(
         Command::Show { refresh } => (CommandKind::Show, Op::Show { refresh }),
         Command::Unlock { lock_id } => (CommandKind::Verb("unlock"), Op::Unlock { lock_id }),
         // Handled before: they are not pipeline stages.
-        Command::State(_) | Command::Output { .. } | Command::Completions { .. } | Command::Man => {
-            (CommandKind::Show, Op::Show { refresh: false })
-        }
+        Command::State(_)
+        | Command::Output { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Permissions { .. } => (CommandKind::Show, Op::Show { refresh: false }),
     };
     (kind, op, flags)
 }
@@ -1170,6 +1186,7 @@ mod tests {
         const NAME: &'static str = "hms-dummy";
         const SECTION: &'static str = "dummy";
         const USES: &'static [&'static str] = &["vpc"];
+        const PERMISSIONS: &'static [crate::permissions::Permission] = &[];
         type Spec = Option<String>;
         type Observed = Seen;
         type PlanFlags = NoFlags;
