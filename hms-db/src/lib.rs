@@ -17,6 +17,7 @@
 pub mod addr;
 pub mod apply;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod reserve;
 pub mod snapshot;
@@ -129,6 +130,7 @@ impl Tool for Db {
     const NAME: &'static str = "hms-db";
     const SECTION: &'static str = "db";
     const USES: &'static [&'static str] = &["vpc", "security"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = PlanFlags;

@@ -16,6 +16,7 @@ pub mod addr;
 pub mod apply;
 pub mod desired;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod rotate;
 pub mod secret;
@@ -128,6 +129,7 @@ impl Tool for Ecs {
     const NAME: &'static str = "hms-ecs";
     const SECTION: &'static str = "ecs";
     const USES: &'static [&'static str] = &["vpc", "security", "dns", "db", "cache"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;
