@@ -509,8 +509,7 @@ fn calls_with(
             // returning a client may come after its callers).
             decls
                 .iter()
-                .filter(|(p, n, _)| *p < i && n == receiver)
-                .next_back()
+                .rfind(|(p, n, _)| *p < i && n == receiver)
                 .or_else(|| decls.iter().find(|(_, n, _)| n == receiver))
                 .map(|(_, _, k)| k.clone())
                 .or_else(|| {
