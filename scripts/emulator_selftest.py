@@ -289,7 +289,8 @@ def test_isolation(endpoint: str, account: str) -> None:
 CW_SERVICE = "GraniteServiceVersion20100801"
 
 
-def cloudwatch_client(endpoint: str, account: str, wire: list):  # type: ignore[no-untyped-def]
+def cloudwatch_client(endpoint: str, account: str, wire: list,  # type: ignore[no-untyped-def]
+                      keys: tuple[str, str] = ("testing", "testing")):
     """A CloudWatch client speaking rpc-v2-cbor, as the AWS SDK for Rust does. botocore 1.44 ranks `json`
     above `smithy-rpc-v2-cbor` (PRIORITY_ORDERED_SUPPORTED_PROTOCOLS) and would talk awsJson, so this
     client's own botocore session gets a copy of the model that lists only rpc-v2-cbor. Every request
@@ -300,7 +301,7 @@ def cloudwatch_client(endpoint: str, account: str, wire: list):  # type: ignore[
     model["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
     c = boto3.session.Session(botocore_session=session).client(
         "cloudwatch", region_name=REGION, endpoint_url=endpoint,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
         config=Config(retries={"max_attempts": 1}),
     )
 
@@ -1697,6 +1698,84 @@ def test_s3_replication_rules(endpoint: str, account: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
+def test_iam_enforcement(endpoint: str, account: str) -> None:
+    """With IAM enforcement on, CloudWatch (signed `monitoring`) and the tagging API (signed `tagging`)
+    are checked as `cloudwatch:` and `tag:` actions (patches/iam_signing_names.py), and the launcher's own
+    routes (the CBOR bridge, X-Ray, RDS reserved instances) against the same policies, refusals naming the
+    action (patches/iam_routes.py). Turns enforcement on for a moment: only with --check-reset (an
+    emulator of one's own)."""
+    iam = aws_client("iam", endpoint, account)
+    user = f"selftest-signing-{random.randint(0, 10**6)}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Resource": "*",
+                       "Action": ["cloudwatch:DescribeAlarms", "tag:GetResources",
+                                  "xray:GetSamplingRules", "s3:ListBucket",
+                                  "s3:PutEncryptionConfiguration"]}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+
+    def as_user(service: str):  # type: ignore[no-untyped-def]
+        c = boto3.client(
+            service, region_name=REGION, endpoint_url=endpoint,
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+            config=Config(retries={"max_attempts": 1}))
+        c.meta.events.register(f"before-sign.{c.meta.service_model.service_id.hyphenize()}.*",
+                               lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+        return c
+
+    def reset_auth(value: str) -> None:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{endpoint}/moto-api/reset-auth", data=value.encode(), method="POST",
+            headers={"Content-Type": "text/plain"}), timeout=10).read()
+
+    cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
+    xr, rds, ec2, kms = as_user("xray"), as_user("rds"), as_user("ec2"), as_user("kms")
+    cbor = cloudwatch_client(endpoint, account, [], (key["AccessKeyId"], key["SecretAccessKey"]))
+    s3, bucket = as_user("s3"), f"selftest-iam-{random.randint(0, 10**6)}"
+    aws_client("s3", endpoint, account).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    sse = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    reset_auth("0")
+    try:
+        for name, call in [("cloudwatch:DescribeAlarms", lambda: cw.describe_alarms()),
+                           ("tag:GetResources", lambda: tagging.get_resources()),
+                           ("cloudwatch:DescribeAlarms (CBOR bridge)", lambda: cbor.describe_alarms()),
+                           ("xray:GetSamplingRules (launcher's X-Ray)", lambda: xr.get_sampling_rules()),
+                           ("s3:ListBucket (HeadBucket, patches/s3_iam_actions.py)",
+                            lambda: s3.head_bucket(Bucket=bucket)),
+                           ("s3:PutEncryptionConfiguration (PutBucketEncryption)",
+                            lambda: s3.put_bucket_encryption(
+                                Bucket=bucket, ServerSideEncryptionConfiguration=sse))]:
+            try:
+                call()
+                check(True, f"iam enforcement: {name} allowed by its IAM name")
+            except ClientError as e:
+                check(False, f"iam enforcement: {name} allowed by its IAM name ({e})")
+        for name, call in [("cloudwatch:ListDashboards", lambda: cw.list_dashboards()),
+                           ("cloudwatch:ListDashboards", lambda: cbor.list_dashboards()),
+                           ("xray:GetGroups", lambda: xr.get_groups()),
+                           ("rds:DescribeReservedDBInstancesOfferings",
+                            lambda: rds.describe_reserved_db_instances_offerings()),
+                           ("ec2:DescribeVpcs", lambda: ec2.describe_vpcs()),
+                           ("kms:ListKeys", lambda: kms.list_keys()),
+                           ("s3:PutBucketOwnershipControls", lambda: s3.put_bucket_ownership_controls(
+                               Bucket=bucket, OwnershipControls={"Rules": [
+                                   {"ObjectOwnership": "BucketOwnerEnforced"}]}))]:
+            try:
+                call()
+                check(False, f"iam enforcement: {name} (not granted) is refused")
+            except ClientError as e:
+                msg = e.response["Error"].get("Message", "")
+                # In each protocol's own shape (patches/iam_errors.py), so that the SDKs read the code.
+                code = e.response["Error"].get("Code", "")
+                check(code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+                      and name in msg,
+                      f"iam enforcement: {name} (not granted) refused as {code} naming it ({msg[-100:]!r})")
+    finally:
+        reset_auth("inf")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5299")
@@ -1741,6 +1820,7 @@ def main() -> int:
     if args.call_log:
         test_call_log(args.call_log, since)
     if args.check_reset:
+        test_iam_enforcement(args.endpoint, account)
         test_reset(args.endpoint, account)
         test_route53_reset(args.endpoint, account)
 

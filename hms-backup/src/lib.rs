@@ -14,6 +14,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod spec;
 
@@ -91,6 +92,19 @@ impl Tool for Backup {
     const NAME: &'static str = "hms-backup";
     const SECTION: &'static str = "backup";
     const USES: &'static [&'static str] = &["security", "ecs"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
+
+    /// `{bucket}`: the backup bucket's configured name (its replica and account-id suffix match `{bucket}*`).
+    fn permission_names(
+        config: &hms_core::config::Config,
+        id: &hms_core::document::Identity,
+    ) -> Result<Vec<(&'static str, String)>> {
+        let cfg: spec::BackupConfig = config.section("backup")?;
+        let bucket = cfg
+            .bucket
+            .unwrap_or_else(|| format!("{}-backups-{}", id.stack, id.env));
+        Ok(vec![("bucket", bucket)])
+    }
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -21,6 +21,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod rotate;
 pub mod spec;
@@ -105,6 +106,7 @@ impl Tool for Cache {
     const NAME: &'static str = "hms-cache";
     const SECTION: &'static str = "cache";
     const USES: &'static [&'static str] = &["vpc", "security", "db"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = PlanFlags;

@@ -195,6 +195,25 @@ pub enum Command<P: Args = NoFlags, U: Args = NoFlags, D: Args = NoFlags> {
     },
     /// Print the man page (roff) on stdout; `make man` writes every tool's into man/.
     Man,
+    /// Print the IAM policy this tool needs for this stack (not a pipeline stage: prints its own format).
+    ///
+    /// Least privilege for the role that runs the tool: `plan` only reads, `up` makes every call `up`
+    /// can make (deletes included: replacements, drift removal), `down` reads and deletes, `all` the
+    /// union. Resources are ARNs of this stack (stack, env, region, account), `aws:ResourceTag/hms:*`
+    /// conditions where ids are not known in advance, `aws:RequestTag/hms:*` on creates. With an S3
+    /// `--state`, the state store's own permissions are included. The account comes from --account,
+    /// else the one `[stack] allowed_account_ids` entry, else one sts:GetCallerIdentity call.
+    Permissions {
+        /// Which command the policy is for.
+        #[arg(long, value_enum, default_value = "all")]
+        command: crate::permissions::PolicyCommand,
+        /// An IAM policy document, or a Terraform `data "aws_iam_policy_document"` block.
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::permissions::PolicyFormat,
+        /// The 12-digit account id the ARNs name (no AWS call then).
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+    },
 }
 
 /// Examples ending each command's help (`{t}` is the tool's name): (command path, text).
@@ -262,6 +281,14 @@ const EXAMPLES: &[(&[&str], &str)] = &[
   {t} completions fish > ~/.config/fish/completions/{t}.fish",
     ),
     (&["man"], "{t} man > {t}.1 && man ./{t}.1"),
+    (
+        &["permissions"],
+        "{t} permissions > {t}-policy.json            # plan, up and down of this stack
+  {t} permissions --command plan --account 123456789012   # read only, for the plan job of CI
+  {t} permissions --state s3://hospital-hms-state/prod    # with the state store's objects
+  {t} permissions --format terraform >> iam.tf            # a data \"aws_iam_policy_document\" block
+  aws iam put-role-policy --role-name ci-{t} --policy-name {t} --policy-document file://{t}-policy.json",
+    ),
 ];
 
 /// `cmd` with the examples of its common commands at the end of their help, in the tool's name.
@@ -385,6 +412,7 @@ impl<P: Args, U: Args, D: Args> Command<P, U, D> {
             Command::Output { .. } => "output",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
+            Command::Permissions { .. } => "permissions",
         }
     }
 }

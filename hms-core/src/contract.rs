@@ -302,6 +302,19 @@ pub trait Tool: Sized {
     /// its addresses by what identifies them (a subnet by CIDR and AZ, a service by name), with the
     /// ids its observe looks them up by. Pure: the engine verifies each in AWS, records and tags them.
     fn import(spec: &Self::Spec, tf: &crate::terraform::TfState) -> crate::terraform::Mapping;
+
+    /// The IAM actions the tool's calls need (its `src/permissions.rs`), which `permissions` prints as a
+    /// policy. A unit test of each tool checks that every SDK call in its source is listed.
+    const PERMISSIONS: &'static [crate::permissions::Permission];
+
+    /// Names the permission templates use beyond the identity (`("bucket", "hms-backups-production")`),
+    /// from config alone: `permissions` decides no spec and needs no upstream outputs. None by default.
+    fn permission_names(
+        _config: &Config,
+        _id: &crate::document::Identity,
+    ) -> Result<Vec<(&'static str, String)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// What a tool's own verb (`hms-db snapshot`, `hms-db reserve`) works with.

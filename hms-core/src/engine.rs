@@ -484,6 +484,20 @@ pub async fn run<T: Tool>(
             return crate::cli::print_generated(&crate::cli::Generated::Completions(shell))
         }
         Command::Man => return crate::cli::print_generated(&crate::cli::Generated::Man),
+        Command::Permissions {
+            command,
+            format,
+            account,
+        } => {
+            return crate::permissions::verb::print::<T>(
+                &ui,
+                global,
+                command,
+                format,
+                account.as_deref(),
+            )
+            .await
+        }
         other => other,
     };
     let (kind, mut op, flags) = split::<T>(command);
@@ -587,9 +601,11 @@ fn split<T: Tool>(
             )
         }
         // Handled before: they are not pipeline stages.
-        Command::State(_) | Command::Output { .. } | Command::Completions { .. } | Command::Man => {
-            (CommandKind::Show, Op::Show { refresh: false })
-        }
+        Command::State(_)
+        | Command::Output { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Permissions { .. } => (CommandKind::Show, Op::Show { refresh: false }),
     };
     (kind, op, flags)
 }
@@ -1544,6 +1560,7 @@ mod tests {
         const NAME: &'static str = "hms-dummy";
         const SECTION: &'static str = "dummy";
         const USES: &'static [&'static str] = &["vpc"];
+        const PERMISSIONS: &'static [crate::permissions::Permission] = &[];
         type Spec = Option<String>;
         type Observed = Seen;
         type PlanFlags = NoFlags;

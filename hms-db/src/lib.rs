@@ -18,6 +18,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod reserve;
 pub mod snapshot;
@@ -130,6 +131,7 @@ impl Tool for Db {
     const NAME: &'static str = "hms-db";
     const SECTION: &'static str = "db";
     const USES: &'static [&'static str] = &["vpc", "security"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = PlanFlags;

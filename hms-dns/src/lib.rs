@@ -23,6 +23,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod spec;
 
@@ -101,6 +102,7 @@ impl Tool for Dns {
     const NAME: &'static str = "hms-dns";
     const SECTION: &'static str = "dns";
     const USES: &'static [&'static str] = &[];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

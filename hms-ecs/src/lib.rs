@@ -17,6 +17,7 @@ pub mod apply;
 pub mod desired;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod rotate;
 pub mod secret;
@@ -129,6 +130,7 @@ impl Tool for Ecs {
     const NAME: &'static str = "hms-ecs";
     const SECTION: &'static str = "ecs";
     const USES: &'static [&'static str] = &["vpc", "security", "dns", "db", "cache"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -16,6 +16,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod spec;
 
@@ -98,6 +99,19 @@ impl Tool for Edge {
     const NAME: &'static str = "hms-edge";
     const SECTION: &'static str = "edge";
     const USES: &'static [&'static str] = &["dns", "ecs", "security"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
+
+    /// `{bucket}`: the static bucket's configured name.
+    fn permission_names(
+        config: &hms_core::config::Config,
+        id: &hms_core::document::Identity,
+    ) -> Result<Vec<(&'static str, String)>> {
+        let cfg: spec::EdgeConfig = config.section("edge")?;
+        let bucket = cfg
+            .bucket
+            .unwrap_or_else(|| format!("{}-static-{}", id.stack, id.env));
+        Ok(vec![("bucket", bucket)])
+    }
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -16,6 +16,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod spec;
 
@@ -74,6 +75,24 @@ impl Tool for Observe {
     const NAME: &'static str = "hms-observe";
     const SECTION: &'static str = "observe";
     const USES: &'static [&'static str] = &["security", "dns", "db", "cache", "ecs", "backup"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
+
+    /// `{bucket}`: the backup bucket (hms-backup's `[backup] bucket`), whose notification it writes.
+    fn permission_names(
+        config: &hms_core::config::Config,
+        id: &hms_core::document::Identity,
+    ) -> Result<Vec<(&'static str, String)>> {
+        /// The one key of `[backup]` hms-observe needs; the rest is hms-backup's to check.
+        #[derive(Debug, Default, serde::Deserialize)]
+        struct BackupName {
+            bucket: Option<String>,
+        }
+        let cfg: BackupName = config.section("backup")?;
+        let bucket = cfg
+            .bucket
+            .unwrap_or_else(|| format!("{}-backups-{}", id.stack, id.env));
+        Ok(vec![("bucket", bucket)])
+    }
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -18,6 +18,7 @@ pub mod apply;
 pub mod documents;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod spec;
 
@@ -103,6 +104,7 @@ impl Tool for Security {
     const NAME: &'static str = "hms-security";
     const SECTION: &'static str = "security";
     const USES: &'static [&'static str] = &["vpc"];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

@@ -15,6 +15,7 @@ pub mod addr;
 pub mod apply;
 pub mod import;
 pub mod observe;
+pub mod permissions;
 pub mod plan;
 pub mod spec;
 
@@ -74,6 +75,7 @@ impl Tool for Vpc {
     const NAME: &'static str = "hms-vpc";
     const SECTION: &'static str = "vpc";
     const USES: &'static [&'static str] = &[];
+    const PERMISSIONS: &'static [hms_core::permissions::Permission] = permissions::PERMISSIONS;
     type Spec = Spec;
     type Observed = Observed;
     type PlanFlags = NoFlags;

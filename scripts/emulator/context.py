@@ -20,7 +20,8 @@ class PatchContext:
       backend class, or inspect ``moto_app.app_instances``).
     * ``add_route(matcher, app)``: serve requests for which ``matcher(environ)``
       is true with the WSGI ``app`` instead of moto. Matchers may use
-      ``service_of(environ)`` / ``operation_of(environ)`` from ``emulator.calllog``.
+      ``service_of(environ)`` / ``operation_of(environ)`` from ``emulator.calllog``. Every route is
+      behind moto's IAM check (``patches/iam_routes.py``).
     * ``on_reset(hook)``: call ``hook()`` whenever moto is reset (``POST
       /moto-api/reset``), after moto's own backends are. Every patch that keeps
       state of its own (outside moto's backends) must register one that clears it.
@@ -31,7 +32,10 @@ class PatchContext:
     reset_hooks: list = field(default_factory=list)
 
     def add_route(self, matcher: Matcher, app: WSGIApp) -> None:
-        self.routes.append((matcher, app))
+        # Behind the IAM check moto makes of its own requests once enforcement is on.
+        from .patches.iam_routes import checked
+
+        self.routes.append((matcher, checked(app)))
 
     def on_reset(self, hook: Callable[[], None]) -> None:
         self.reset_hooks.append(hook)

@@ -61,5 +61,9 @@ from . import s3_notification_empty  # noqa: E402,F401
 from . import s3_logging_policy  # noqa: E402,F401
 from . import s3_replication_rules  # noqa: E402,F401
 from . import ecs_update_cluster_settings  # noqa: E402,F401
+from . import iam_signing_names  # noqa: E402,F401
+from . import iam_routes  # noqa: E402,F401
+from . import iam_errors  # noqa: E402,F401
+from . import s3_iam_actions  # noqa: E402,F401
 # Last: it wraps what the patches above made (ElastiCache's modify and delete, CloudFront's update).
 from . import latency  # noqa: E402,F401

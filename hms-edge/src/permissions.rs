@@ -1,0 +1,174 @@
+//! The IAM actions hms-edge's calls need (see `hms_core::permissions`): the static bucket (by name), the CloudFront distribution, origin access control and response headers policy, the web ACLs, the alias records, the delivery of CloudFront's logs.
+
+use hms_core::permissions::{allow, Permission, Scope, READ, UP, UP_DOWN};
+
+/// hms-edge's list.
+pub const PERMISSIONS: &[Permission] = &[
+    allow(
+        &[
+            "cloudfront:GetDistribution",
+            "cloudfront:GetDistributionConfig",
+            "cloudfront:GetOriginAccessControlConfig",
+            "cloudfront:GetResponseHeadersPolicy",
+            "cloudfront:ListDistributions",
+            "cloudfront:ListOriginAccessControls",
+            "cloudfront:ListResponseHeadersPolicies",
+            "cloudfront:ListTagsForResource",
+            "logs:DescribeDeliveries",
+            "logs:DescribeLogGroups",
+            "logs:ListTagsForResource",
+            "route53:ListResourceRecordSets",
+            "s3:GetBucketOwnershipControls",
+            "s3:GetBucketPolicy",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetBucketTagging",
+            "s3:GetBucketVersioning",
+            "s3:GetEncryptionConfiguration",
+            "s3:ListBucket",
+            "s3:ListBucketVersions",
+            "secretsmanager:GetSecretValue",
+            "wafv2:GetWebACL",
+            "wafv2:GetWebACLForResource",
+            "wafv2:ListTagsForResource",
+            "wafv2:ListWebACLs",
+        ],
+        READ,
+        Scope::Any("reads: Describe*/List* have no resource-level permission"),
+    ),
+    allow(
+        &[
+            "cloudfront:DeleteDistribution",
+            "cloudfront:DeleteOriginAccessControl",
+            "cloudfront:DeleteResponseHeadersPolicy",
+            "cloudfront:UntagResource",
+        ],
+        UP_DOWN,
+        Scope::Arns(&["arn:{partition}:cloudfront::{account}:*"]),
+    ),
+    allow(
+        &[
+            "logs:DeleteDelivery",
+            "logs:DeleteDeliveryDestination",
+            "logs:DeleteDeliverySource",
+            "logs:DeleteLogGroup",
+            "logs:UntagResource",
+        ],
+        UP_DOWN,
+        Scope::Arns(&["arn:{partition}:logs:*:{account}:*"]),
+    ),
+    allow(
+        &[
+            "s3:DeleteBucket",
+            "s3:DeleteBucketPolicy",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
+        ],
+        UP_DOWN,
+        Scope::Arns(&[
+            "arn:{partition}:s3:::{bucket}*",
+            "arn:{partition}:s3:::{bucket}*/*",
+        ]),
+    ),
+    allow(
+        &[
+            "wafv2:DeleteWebACL",
+            "wafv2:DisassociateWebACL",
+            "wafv2:UntagResource",
+        ],
+        UP_DOWN,
+        Scope::Arns(&["arn:{partition}:wafv2:*:{account}:*"]),
+    ),
+    allow(
+        &[
+            "cloudfront:CreateDistribution",
+            "cloudfront:CreateOriginAccessControl",
+            "cloudfront:CreateResponseHeadersPolicy",
+        ],
+        UP,
+        Scope::Arns(&["arn:{partition}:cloudfront::{account}:*"]),
+    ),
+    allow(
+        &[
+            "cloudfront:TagResource",
+            "cloudfront:UpdateDistribution",
+            "cloudfront:UpdateOriginAccessControl",
+            "cloudfront:UpdateResponseHeadersPolicy",
+        ],
+        UP,
+        Scope::Arns(&["arn:{partition}:cloudfront::{account}:*"]),
+    ),
+    allow(
+        &["logs:CreateDelivery", "logs:CreateLogGroup"],
+        UP,
+        Scope::Arns(&["arn:{partition}:logs:*:{account}:*"]),
+    ),
+    allow(
+        &[
+            "logs:AssociateKmsKey",
+            "logs:PutDeliveryDestination",
+            "logs:PutDeliverySource",
+            "logs:PutRetentionPolicy",
+            "logs:TagResource",
+        ],
+        UP,
+        Scope::Arns(&["arn:{partition}:logs:*:{account}:*"]),
+    ),
+    allow(
+        &["route53:ChangeResourceRecordSets"],
+        UP,
+        Scope::Arns(&["arn:{partition}:route53:::hostedzone/*"]),
+    ),
+    allow(
+        &["s3:CreateBucket"],
+        UP,
+        Scope::Arns(&[
+            "arn:{partition}:s3:::{bucket}*",
+            "arn:{partition}:s3:::{bucket}*/*",
+        ]),
+    ),
+    allow(
+        &[
+            "s3:PutBucketOwnershipControls",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketTagging",
+            "s3:PutBucketVersioning",
+            "s3:PutEncryptionConfiguration",
+        ],
+        UP,
+        Scope::Arns(&[
+            "arn:{partition}:s3:::{bucket}*",
+            "arn:{partition}:s3:::{bucket}*/*",
+        ]),
+    ),
+    allow(
+        &["wafv2:CreateWebACL"],
+        UP,
+        Scope::Arns(&["arn:{partition}:wafv2:*:{account}:*"]),
+    ),
+    allow(
+        &[
+            "wafv2:AssociateWebACL",
+            "wafv2:TagResource",
+            "wafv2:UpdateWebACL",
+        ],
+        UP,
+        Scope::Arns(&["arn:{partition}:wafv2:*:{account}:*"]),
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    /// Every SDK call in src/ (and the hms-core code it uses) is listed; nothing listed is unused; the
+    /// policies pass the JSON check.
+    #[test]
+    fn the_list_matches_the_calls() {
+        let problems = hms_core::permissions::scan::check(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            super::PERMISSIONS,
+            &["bucket"],
+            &[],
+        );
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}
