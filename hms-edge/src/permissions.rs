@@ -157,18 +157,4 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
 ];
 
-#[cfg(test)]
-mod tests {
-    /// Every SDK call in src/ (and the hms-core code it uses) is listed; nothing listed is unused; the
-    /// policies pass the JSON check.
-    #[test]
-    fn the_list_matches_the_calls() {
-        let problems = hms_core::permissions::scan::check(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            super::PERMISSIONS,
-            &["bucket"],
-            &[],
-        );
-        assert!(problems.is_empty(), "{}", problems.join("\n"));
-    }
-}
+hms_core::permissions_test!(&["bucket"], &[]);

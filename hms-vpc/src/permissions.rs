@@ -130,27 +130,16 @@ pub const PERMISSIONS: &[Permission] = &[
     allow(&["logs:DeleteLogGroup"], UP_DOWN, Scope::Arns(LOG_GROUP)),
 ];
 
-#[cfg(test)]
-mod tests {
-    /// Every SDK call in src/ (and the hms-core code hms-vpc uses) is listed; nothing listed is unused;
-    /// the policies pass the JSON check.
-    #[test]
-    fn the_list_matches_the_calls() {
-        let problems = hms_core::permissions::scan::check(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            super::PERMISSIONS,
-            &[],
-            // Checked by AWS beside the calls' own: CreateFlowLogs passes the role; the log group's
-            // tags go through TagResource or the older TagLogGroup, whichever the API takes.
-            &[
-                "iam:PassRole",
-                "logs:TagLogGroup",
-                "logs:UntagLogGroup",
-                "logs:ListTagsForResource",
-                "logs:TagResource",
-                "logs:UntagResource",
-            ],
-        );
-        assert!(problems.is_empty(), "{}", problems.join("\n"));
-    }
-}
+// Checked by AWS beside the calls' own: CreateFlowLogs passes the role; the log group's
+// tags go through TagResource or the older TagLogGroup, whichever the API takes.
+hms_core::permissions_test!(
+    &[],
+    &[
+        "iam:PassRole",
+        "logs:TagLogGroup",
+        "logs:UntagLogGroup",
+        "logs:ListTagsForResource",
+        "logs:TagResource",
+        "logs:UntagResource"
+    ]
+);

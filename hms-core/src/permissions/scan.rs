@@ -713,6 +713,28 @@ pub fn check(
     out
 }
 
+/// The unit test of every tool's `src/permissions.rs`: every SDK call in its source (and the hms-core
+/// code it uses) is listed, nothing listed is unused, and its policies pass the JSON check. `names`: the
+/// template names the tool fills beyond the identity; `extra`: actions AWS checks beyond the calls.
+#[macro_export]
+macro_rules! permissions_test {
+    ($names:expr, $extra:expr) => {
+        #[cfg(test)]
+        mod tests {
+            #[test]
+            fn the_list_matches_the_calls() {
+                let problems = $crate::permissions::scan::check(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+                    super::PERMISSIONS,
+                    $names,
+                    $extra,
+                );
+                assert!(problems.is_empty(), "{}", problems.join("\n"));
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
