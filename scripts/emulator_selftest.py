@@ -1712,7 +1712,10 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
         "Statement": [{"Effect": "Allow", "Resource": "*",
                        "Action": ["cloudwatch:DescribeAlarms", "tag:GetResources",
                                   "xray:GetSamplingRules", "s3:ListBucket",
-                                  "s3:PutEncryptionConfiguration"]}]}))
+                                  "s3:PutEncryptionConfiguration"]},
+                      # A role granted by its ARN (patches/iam_role_resource.py).
+                      {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole"],
+                       "Resource": f"arn:aws:iam::{account}:role/{user}-ok*"}]}))
     key = iam.create_access_key(UserName=user)["AccessKey"]
 
     def as_user(service: str):  # type: ignore[no-untyped-def]
@@ -1731,6 +1734,9 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
 
     cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
     xr, rds, ec2, kms = as_user("xray"), as_user("rds"), as_user("ec2"), as_user("kms")
+    iam_user = as_user("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     cbor = cloudwatch_client(endpoint, account, [], (key["AccessKeyId"], key["SecretAccessKey"]))
     s3, bucket = as_user("s3"), f"selftest-iam-{random.randint(0, 10**6)}"
     aws_client("s3", endpoint, account).create_bucket(
@@ -1746,7 +1752,12 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                             lambda: s3.head_bucket(Bucket=bucket)),
                            ("s3:PutEncryptionConfiguration (PutBucketEncryption)",
                             lambda: s3.put_bucket_encryption(
-                                Bucket=bucket, ServerSideEncryptionConfiguration=sse))]:
+                                Bucket=bucket, ServerSideEncryptionConfiguration=sse)),
+                           ("iam:CreateRole of a role not made yet, granted by its ARN",
+                            lambda: iam_user.create_role(RoleName=f"{user}-ok-1",
+                                                         AssumeRolePolicyDocument=trust)),
+                           ("iam:GetRole of that role, granted by its ARN",
+                            lambda: iam_user.get_role(RoleName=f"{user}-ok-1"))]:
             try:
                 call()
                 check(True, f"iam enforcement: {name} allowed by its IAM name")
@@ -1759,6 +1770,8 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                             lambda: rds.describe_reserved_db_instances_offerings()),
                            ("ec2:DescribeVpcs", lambda: ec2.describe_vpcs()),
                            ("kms:ListKeys", lambda: kms.list_keys()),
+                           ("iam:CreateRole", lambda: iam_user.create_role(
+                               RoleName=f"{user}-other", AssumeRolePolicyDocument=trust)),
                            ("s3:PutBucketOwnershipControls", lambda: s3.put_bucket_ownership_controls(
                                Bucket=bucket, OwnershipControls={"Rules": [
                                    {"ObjectOwnership": "BucketOwnerEnforced"}]}))]:
