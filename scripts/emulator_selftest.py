@@ -1715,7 +1715,14 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                                   "s3:PutEncryptionConfiguration"]},
                       # A role granted by its ARN (patches/iam_role_resource.py).
                       {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:GetRole"],
-                       "Resource": f"arn:aws:iam::{account}:role/{user}-ok*"}]}))
+                       "Resource": f"arn:aws:iam::{account}:role/{user}-ok*"},
+                      # A condition on tags, which the emulator does not evaluate (patches/iam_conditions.py).
+                      {"Effect": "Allow", "Action": ["ec2:DescribeSubnets"],
+                       "Resource": f"arn:aws:ec2:{REGION}:{account}:subnet/*",
+                       "Condition": {"StringEquals": {"aws:ResourceTag/hms:stack": "selftest"}}},
+                      # An Allow whose condition fails does not apply; it refuses nothing granted elsewhere.
+                      {"Effect": "Allow", "Action": ["tag:GetResources"], "Resource": "*",
+                       "Condition": {"StringEquals": {"sts:ExternalId": "not-this-request"}}}]}))
     key = iam.create_access_key(UserName=user)["AccessKey"]
 
     def as_user(service: str):  # type: ignore[no-untyped-def]
@@ -1735,6 +1742,12 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
     cw, tagging = as_user("cloudwatch"), as_user("resourcegroupstaggingapi")
     xr, rds, ec2, kms = as_user("xray"), as_user("rds"), as_user("ec2"), as_user("kms")
     iam_user = as_user("iam")
+    cloudfront = boto3.client(
+        "cloudfront", region_name=REGION, endpoint_url=endpoint,
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+    cloudfront.meta.events.register("before-sign.cloudfront.*", lambda request, **_: request.headers.__setitem__(
+        "x-moto-account-id", account))
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     cbor = cloudwatch_client(endpoint, account, [], (key["AccessKeyId"], key["SecretAccessKey"]))
@@ -1756,6 +1769,8 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                            ("iam:CreateRole of a role not made yet, granted by its ARN",
                             lambda: iam_user.create_role(RoleName=f"{user}-ok-1",
                                                          AssumeRolePolicyDocument=trust)),
+                           ("ec2:DescribeSubnets scoped to ARNs and a tag condition (neither evaluated)",
+                            lambda: ec2.describe_subnets()),
                            ("iam:GetRole of that role, granted by its ARN",
                             lambda: iam_user.get_role(RoleName=f"{user}-ok-1"))]:
             try:
@@ -1770,6 +1785,16 @@ def test_iam_enforcement(endpoint: str, account: str) -> None:
                             lambda: rds.describe_reserved_db_instances_offerings()),
                            ("ec2:DescribeVpcs", lambda: ec2.describe_vpcs()),
                            ("kms:ListKeys", lambda: kms.list_keys()),
+                           # Checked by its IAM action (patches/iam_signing_names.py), refused before
+                           # the (minimal) configuration is read.
+                           ("cloudfront:CreateDistribution", lambda: cloudfront.create_distribution_with_tags(
+                               DistributionConfigWithTags={
+                                   "DistributionConfig": {
+                                       "CallerReference": user, "Comment": "", "Enabled": False,
+                                       "Origins": {"Quantity": 0, "Items": []},
+                                       "DefaultCacheBehavior": {"TargetOriginId": "x",
+                                                                "ViewerProtocolPolicy": "allow-all"}},
+                                   "Tags": {"Items": [{"Key": "hms:stack", "Value": "selftest"}]}})),
                            ("iam:CreateRole", lambda: iam_user.create_role(
                                RoleName=f"{user}-other", AssumeRolePolicyDocument=trust)),
                            ("s3:PutBucketOwnershipControls", lambda: s3.put_bucket_ownership_controls(

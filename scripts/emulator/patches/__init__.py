@@ -66,5 +66,7 @@ from . import iam_routes  # noqa: E402,F401
 from . import iam_errors  # noqa: E402,F401
 from . import s3_iam_actions  # noqa: E402,F401
 from . import iam_role_resource  # noqa: E402,F401
+from . import iam_conditions  # noqa: E402,F401
+from . import iam_signature_body  # noqa: E402,F401
 # Last: it wraps what the patches above made (ElastiCache's modify and delete, CloudFront's update).
 from . import latency  # noqa: E402,F401

@@ -19,6 +19,12 @@ IAM_PREFIX = {
     "tagging": "tag",
 }
 
+# Operations whose IAM action is not their name (moto checks `<prefix>:<operation>`): AWS checks
+# CloudFront's CreateDistributionWithTags as cloudfront:CreateDistribution (and TagResource).
+IAM_ACTION = {
+    "cloudfront:CreateDistributionWithTags": "cloudfront:CreateDistribution",
+}
+
 
 @register
 def patch_iam_signing_names(ctx: PatchContext) -> None:
@@ -34,6 +40,7 @@ def patch_iam_signing_names(ctx: PatchContext) -> None:
         if prefix is not None:
             # The signature is still computed with the signing name (`_service`).
             self._action = prefix + self._action[len(self._service):]
+        self._action = IAM_ACTION.get(self._action, self._action)
 
     IAMRequestBase.__init__ = init
     IAMRequestBase.hms_signing_names = True
