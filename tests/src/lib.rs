@@ -63,9 +63,9 @@ pub fn call_log() -> PathBuf {
     )
 }
 
-/// One HTTP/1.1 request to the emulator launcher's own API (`/hms-api/...`, not AWS); returns (status,
-/// body).
-fn emulator_api(method: &str, path: &str, body: &str) -> (u16, String) {
+/// One HTTP/1.1 request to the emulator's own API (the launcher's `/hms-api/...`, moto's `/moto-api/...`;
+/// not AWS); returns (status, body).
+pub fn emulator_api(method: &str, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let url = endpoint();
     let host = url

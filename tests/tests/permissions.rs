@@ -14,11 +14,11 @@
 //! built from the stack); the resources of the other services' statements and every
 //! `aws:ResourceTag`/`aws:RequestTag` condition are not (the unit tests check their shape only).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::Stdio;
 
 use aws_sdk_iam::config::{Credentials, Region};
-use hms_tests::{endpoint, Stack};
+use hms_tests::{emulator_api, endpoint, Stack};
 use serde_json::Value;
 
 /// moto's default account: the ARNs the policies name.
@@ -46,18 +46,8 @@ fn iam(keys: &Keys) -> (tokio::runtime::Runtime, aws_sdk_iam::Client) {
 
 /// `POST /moto-api/reset-auth` with `value` free requests (`0`: enforce from now on).
 fn reset_auth(value: &str) {
-    let url = endpoint();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host).expect("emulator");
-    write!(
-        s,
-        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{value}",
-        value.len()
-    )
-    .expect("write");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).expect("read");
-    assert!(answer.starts_with("HTTP/1.1 200"), "reset-auth: {answer}");
+    let (status, body) = emulator_api("POST", "/moto-api/reset-auth", value);
+    assert_eq!(status, 200, "reset-auth: {body}");
 }
 
 /// A user named `name` whose only policy is `policy`; its keys.
