@@ -44,14 +44,14 @@ pub async fn rotate(v: &VerbCtx<'_, Cache>, finish: bool) -> Result<Map<String, 
     if finish {
         let token = current_token(c, &secret).await?;
         apply(c, &id, &token, AuthTokenUpdateStrategyType::Set).await?;
-        wait_available(c, v.ctx, &task, &group, &id).await?;
+        wait_available(c, v.ctx.timeout, &task, &group, &id).await?;
         task.done("only the current AUTH token is accepted now (SET)");
         out.insert("auth_rotation".into(), Value::from("set"));
         return Ok(out);
     }
     let (pending, pending_version) = stage(c, &secret).await?;
     apply(c, &id, &pending, AuthTokenUpdateStrategyType::Rotate).await?;
-    wait_available(c, v.ctx, &task, &group, &id).await?;
+    wait_available(c, v.ctx.timeout, &task, &group, &id).await?;
     promote(c, &secret, &pending_version).await?;
     task.done("a new AUTH token is stored and accepted next to the old one (ROTATE)");
     let services = if spec.readers.is_empty() {

@@ -129,8 +129,11 @@ pub struct Outcome {
     pub applied: Summary,
     /// Failures; the steps that depended on them were not attempted.
     pub errors: Vec<Error>,
-    /// Changes not attempted because something they depend on failed.
+    /// Changes not attempted because something they depend on failed or was deferred.
     pub skipped: Vec<String>,
+    /// Changes made but not ready yet, whose wait an early pass left for a later one
+    /// ([`Error::Deferred`]; state records them).
+    pub deferred: Vec<String>,
 }
 
 type Node = (usize, Step);
@@ -173,6 +176,9 @@ where
                         (Ok(Some(r)), Step::Update) => task.done(&format!("updated {}", r.id)),
                         (Ok(_), Step::Delete) => task.done("deleted"),
                         (Ok(None), _) => task.done("done"),
+                        (Err(Error::Deferred { .. }), _) => {
+                            task.done("not ready yet; waited for after the document is handed on")
+                        }
                         (Err(_), _) => task.abandon(),
                     }
                     // Recorded here, inside the step's own future: the loop below awaits nothing but
@@ -197,6 +203,14 @@ where
             Ok(()) => {
                 done.insert(node);
                 if change.steps().last() == Some(&node.1) {
+                    count(&mut outcome.applied, change);
+                }
+            }
+            Err(Error::Deferred { .. }) => {
+                // Not a failure (made, not ready yet); what uses it waits for the pass that waits for it.
+                failed.insert(node);
+                outcome.deferred.push(change.address.clone());
+                if node.1 == Step::Create && change.steps().last() == Some(&node.1) {
                     count(&mut outcome.applied, change);
                 }
             }
@@ -380,6 +394,42 @@ mod tests {
                 .uses(["nat[a]"]),
         );
         assert_eq!(order(&p), vec!["Update route[b]", "Delete nat[b]"]);
+    }
+
+    #[test]
+    fn a_deferred_wait_skips_its_dependents_and_is_no_error() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Create, "nat", "new"));
+        p.push(Change::new(Action::Create, "route", "new").uses(["nat"]));
+        p.push(Change::new(Action::Create, "subnet", "new"));
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = StateStore::open(dir.path().to_str(), "t", "e").expect("store");
+        let rec = Recorder::new(&store, State::empty("hms-t", "0", "t", "e", "r"));
+        let ui = Ui::new("hms-t", 0, true);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let outcome = rt.block_on(execute(
+            &p,
+            &rec,
+            &ui,
+            async |c: &Change, _: Step, _: &Task<'_>| {
+                if c.address == "nat" {
+                    Err(Error::Deferred {
+                        resource: "nat".into(),
+                        what: "available".into(),
+                    })
+                } else {
+                    Ok(Some(Resource::new("x")))
+                }
+            },
+        ));
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        assert_eq!(outcome.deferred, vec!["nat".to_owned()]);
+        assert_eq!(outcome.skipped, vec!["route".to_owned()]);
+        // The NAT gateway was made: it counts.
+        assert_eq!(outcome.applied.create, 2);
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct GlobalArgs {
     /// No colour on stderr (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
+
+    /// `up` in a pipeline: hand early documents on while waiting for AWS, and start on the early
+    /// documents of the tools upstream, so that the stack's waits overlap (see the README's "Document").
+    #[arg(long, env = "HMS_OVERLAP", value_parser = clap::builder::FalseyValueParser::new(), global = true)]
+    pub overlap: bool,
 }
 
 /// AWS connection options; the standard `AWS_*` environment variables keep working.

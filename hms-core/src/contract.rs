@@ -159,6 +159,21 @@ pub struct Ctx<'a> {
     pub tagger: &'a Tagger,
     /// Longest wait for one resource.
     pub timeout: Duration,
+    /// An overlapped pipeline's early pass ([`crate::overlap`]): waits that [`Ctx::patience`] governs look
+    /// once and leave the resource for a later pass.
+    pub defer_waits: bool,
+}
+
+impl Ctx<'_> {
+    /// How long a wait for a resource to become ready may take in this pass: what a wait that a later pass
+    /// can resume passes to [`crate::ui::wait_until`] (a resource recorded before its wait, whose plan then
+    /// shows the wait as an update). A wait nothing resumes passes `ctx.timeout` and is never deferred.
+    pub fn patience(&self) -> crate::ui::Patience {
+        crate::ui::Patience {
+            timeout: self.timeout,
+            defer: self.defer_waits,
+        }
+    }
 }
 
 /// Outputs under construction: known values, and nulls listed as unknown.

@@ -1,4 +1,4 @@
-//! The stack document: the one JSON object the tools pass along a pipeline on stdin/stdout.
+//! The stack document: the JSON object the tools pass along a pipeline on stdin/stdout.
 //!
 //! ```json
 //! {"hms": 1, "stack": "hms", "env": "production", "region": "us-east-1",
@@ -11,10 +11,20 @@
 //! - `stack`, `env`, `region`: whom the document is for; a tool refuses a document for another stack.
 //! - `outputs`: one object per tool, keyed by its section (`vpc`, `security`, `db`, `ecs`, `backup`,
 //!   `observe`). Each tool replaces only its own section. Field names are a public interface.
-//! - `unknown`: present after `plan`: dotted paths of outputs whose value is `null` because the resource
-//!   does not exist yet. `up` refuses a document that still holds unknowns.
+//! - `unknown`: dotted paths of outputs whose value is `null` because the resource does not exist yet
+//!   (after `plan`) or is not ready yet (an early document). `up` refuses a final document that still holds
+//!   unknowns.
 //! - `runs`: every tool run that touched the document, in order. `ok: false` stops the tools downstream
 //!   (they exit 1 without calling AWS); `error` then says why.
+//! - `final`: absent (true) on the one document a tool writes when it is done. `false` on an **early
+//!   document** of an overlapped pipeline (`up --overlap`, `HMS_OVERLAP=1`; [`crate::overlap`]): what the
+//!   tool's outputs are so far, its section's values not ready yet listed in `unknown`, the sections of
+//!   the tools upstream as their latest document had them, and no run of its own yet.
+//!
+//! Stdout carries one document, or with `--overlap` on a pipe a stream of them: zero or more early
+//! documents, then exactly one final document, last. Every reader takes a stream: without `--overlap` it
+//! reads to the end and uses the final document; a stream that ends without one is an upstream that died
+//! (exit 1, no AWS call), and a final document with a failed run stops it as always.
 //!
 //! Secrets never appear in a document.
 
@@ -24,6 +34,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+
+/// Stdin that is not a stack document.
+pub(crate) fn not_a_document(e: impl std::fmt::Display) -> Error {
+    Error::usage(format!(
+        "stdin: not a stack document ({e}); pipe the stdout of another hms tool, or give no stdin"
+    ))
+}
+
+/// A stream that ended after early documents: the upstream tool died before it was done.
+pub(crate) fn ended_early() -> Error {
+    Error::Refused(String::from(
+        "stdin: the upstream tool handed on early documents but never its final one (did it crash or get killed?); nothing more was done. Run the pipeline again: every tool resumes what it started",
+    ))
+}
 
 /// The document format version this build reads and writes.
 pub const FORMAT: u32 = 1;
@@ -49,6 +73,18 @@ pub struct Document {
     pub unknown: Vec<String>,
     #[serde(default)]
     pub runs: Vec<Run>,
+    /// `false` on an early document; more follow, the last one final.
+    #[serde(rename = "final", default = "yes", skip_serializing_if = "is_true")]
+    pub is_final: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// One tool run recorded in the document.
@@ -78,16 +114,35 @@ impl Document {
             outputs: Map::new(),
             unknown: Vec::new(),
             runs: Vec::new(),
+            is_final: true,
         }
     }
 
-    /// Parses a document read from stdin and checks it is for `id`.
+    /// Parses what a reader found on stdin (one document, or a stream whose last is final) and checks the
+    /// final document is for `id`.
     pub fn parse(text: &str, id: &Identity) -> Result<Self> {
-        let doc: Document = serde_json::from_str(text).map_err(|e| {
-            Error::usage(format!(
-                "stdin: not a stack document ({e}); pipe the stdout of another hms tool, or give no stdin"
-            ))
-        })?;
+        let mut last = None;
+        for doc in serde_json::Deserializer::from_str(text).into_iter::<Document>() {
+            last = Some(doc.map_err(not_a_document)?);
+        }
+        let doc = last.ok_or_else(|| not_a_document("no JSON value"))?;
+        if !doc.is_final && doc.failed_run().is_none() {
+            return Err(ended_early());
+        }
+        doc.checked(id)
+    }
+
+    /// The last document of a stream that parses, whatever it holds (to pass a failure on).
+    pub fn last_in(text: &str) -> Option<Self> {
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Document>()
+            .map_while(std::result::Result::ok)
+            .last()
+    }
+
+    /// Checks one document read from stdin: an upstream failure, the format, and that it is for `id`.
+    pub fn checked(self, id: &Identity) -> Result<Self> {
+        let doc = self;
         // A failed run upstream wins over any mismatch: the pipe stops with exit 1.
         if let Some(run) = doc.failed_run() {
             return Err(Error::UpstreamFailed {
@@ -148,11 +203,17 @@ impl Document {
         self.outputs.remove(section);
     }
 
-    /// Writes the document to stdout. A closed pipe is not an error (the reader went away on purpose).
-    pub fn write_stdout(&self) -> Result<()> {
+    /// The document as written to stdout: pretty JSON and a newline.
+    pub fn to_text(&self) -> Result<String> {
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Internal(format!("cannot serialize the stack document: {e}")))?;
         text.push('\n');
+        Ok(text)
+    }
+
+    /// Writes the document to stdout. A closed pipe is not an error (the reader went away on purpose).
+    pub fn write_stdout(&self) -> Result<()> {
+        let text = self.to_text()?;
         let mut out = std::io::stdout().lock();
         match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => Ok(()),
@@ -208,6 +269,39 @@ mod tests {
         )
         .expect_err("format");
         assert!(err.to_string().contains("format 2"), "{err}");
+    }
+
+    #[test]
+    fn a_stream_is_read_to_its_final_document() {
+        let mut early = Document::new(&id());
+        early.is_final = false;
+        early.set_outputs(
+            "db",
+            serde_json::json!({"endpoint": null}),
+            &["endpoint".into()],
+        );
+        let early = serde_json::to_string_pretty(&early).expect("json");
+        assert!(early.contains("\"final\": false"), "{early}");
+        let mut done = Document::new(&id());
+        done.set_outputs("db", serde_json::json!({"endpoint": "db.local"}), &[]);
+        let done = serde_json::to_string_pretty(&done).expect("json");
+        assert!(
+            !done.contains("final"),
+            "a final document says nothing: {done}"
+        );
+        let doc = Document::parse(&format!("{early}\n{early}\n{done}\n"), &id()).expect("stream");
+        assert!(doc.is_final && doc.unknown.is_empty());
+        assert_eq!(
+            doc.output("db.endpoint"),
+            Some(&serde_json::json!("db.local"))
+        );
+        // Early documents only: the upstream died before it was done.
+        let err = Document::parse(&format!("{early}\n{early}"), &id()).expect_err("no final");
+        assert_eq!(err.exit_code(), 1);
+        assert!(err.to_string().contains("never its final one"), "{err}");
+        // Garbage after a document is still not a document.
+        let err = Document::parse(&format!("{done} nope"), &id()).expect_err("garbage");
+        assert_eq!(err.exit_code(), 64);
     }
 
     #[test]

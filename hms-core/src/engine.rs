@@ -26,6 +26,28 @@ pub const MAX_STACK_LEN: usize = 20;
 /// See [`MAX_STACK_LEN`].
 pub const MAX_ENV_LEN: usize = 12;
 
+/// What a session is opened on: stdin's text, or the first document an overlapped `up` read.
+enum Stdin<'a> {
+    Text(Option<&'a str>),
+    Doc(Option<Document>),
+}
+
+/// `up` on a document that still holds another tool's unknowns (the output of a `plan`): the error.
+pub(crate) fn foreign_unknowns<T: Tool>(doc: &Document) -> Option<Error> {
+    let own = format!("outputs.{}.", T::SECTION);
+    let foreign: Vec<&String> = doc
+        .unknown
+        .iter()
+        .filter(|u| !u.starts_with(&own))
+        .collect();
+    (!foreign.is_empty()).then(|| {
+        Error::usage(format!(
+            "stdin: the document comes from a `plan` and holds values not known yet ({}); pipe the output of `up` instead",
+            foreign.iter().take(3).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
 /// Everything a run has decided before its first AWS call.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -68,7 +90,7 @@ enum Op {
 
 impl Session {
     /// The identity from flags and defaults alone (used to report a failure before config is read).
-    async fn fallback_identity(global: &GlobalArgs) -> Identity {
+    pub(crate) async fn fallback_identity(global: &GlobalArgs) -> Identity {
         Identity {
             stack: global.stack.clone().unwrap_or_else(|| "hms".into()),
             env: global.env.clone().unwrap_or_else(|| "production".into()),
@@ -107,7 +129,7 @@ impl Session {
             // Pass on what came in, so that the failure travels down the pipe.
             let doc = stdin
                 .as_deref()
-                .and_then(|t| serde_json::from_str::<Document>(t).ok())
+                .and_then(Document::last_in)
                 .unwrap_or_else(|| Document::new(&id));
             fail(ui, doc, command.name(), e)
         })
@@ -118,6 +140,23 @@ impl Session {
         command: CommandKind,
         stdin: Option<&str>,
     ) -> (Identity, Result<Self>) {
+        Self::open_with::<T>(global, command, Stdin::Text(stdin)).await
+    }
+
+    /// Opens the session of an overlapped `up` ([`crate::overlap`]) on the first document it read (`None`:
+    /// no pipe on stdin), which may be an early one.
+    pub(crate) async fn open_doc<T: Tool>(
+        global: &GlobalArgs,
+        first: Option<Document>,
+    ) -> (Identity, Result<Self>) {
+        Self::open_with::<T>(global, CommandKind::Up, Stdin::Doc(first)).await
+    }
+
+    async fn open_with<T: Tool>(
+        global: &GlobalArgs,
+        command: CommandKind,
+        stdin: Stdin<'_>,
+    ) -> (Identity, Result<Self>) {
         let config = match Config::load(&global.config, &global.set) {
             Ok(c) => c,
             Err(e) => return (Self::fallback_identity(global).await, Err(e)),
@@ -127,14 +166,24 @@ impl Session {
             Err(e) => return (Self::fallback_identity(global).await, Err(e)),
         };
         let id = identity(global, &stack).await;
-        let opened = Self::finish::<T>(global, command, stdin, config, stack, id.clone()).await;
+        let doc = match stdin {
+            Stdin::Text(text) => text
+                .filter(|s| !s.trim().is_empty())
+                .map(|t| Document::parse(t, &id))
+                .transpose(),
+            Stdin::Doc(doc) => doc.map(|d| d.checked(&id)).transpose(),
+        };
+        let opened = match doc {
+            Ok(doc) => Self::finish::<T>(global, command, doc, config, stack, id.clone()).await,
+            Err(e) => Err(e),
+        };
         (id, opened)
     }
 
     async fn finish<T: Tool>(
         global: &GlobalArgs,
         command: CommandKind,
-        stdin: Option<&str>,
+        piped: Option<Document>,
         config: Config,
         stack: StackConfig,
         id: Identity,
@@ -142,22 +191,14 @@ impl Session {
         check_identity(&config, &stack, &id)?;
         let aws: AwsConfig = config.section("aws")?;
         let store = open_store(global, &config, &id, &aws).await?;
-        let (mut doc, piped) = match stdin.filter(|s| !s.trim().is_empty()) {
-            Some(text) => (Document::parse(text, &id)?, true),
+        let (mut doc, piped) = match piped {
+            Some(doc) => (doc, true),
             None => (Document::new(&id), false),
         };
-        if command == CommandKind::Up {
-            let own = format!("outputs.{}.", T::SECTION);
-            let foreign: Vec<&String> = doc
-                .unknown
-                .iter()
-                .filter(|u| !u.starts_with(&own))
-                .collect();
-            if !foreign.is_empty() {
-                return Err(Error::usage(format!(
-                    "stdin: the document comes from a `plan` and holds values not known yet ({}); pipe the output of `up` instead",
-                    foreign.iter().take(3).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                )));
+        // An early document holds what is not ready yet; only the final one must hold no unknowns.
+        if command == CommandKind::Up && doc.is_final {
+            if let Some(e) = foreign_unknowns::<T>(&doc) {
+                return Err(e);
             }
         }
         if !piped {
@@ -183,7 +224,7 @@ impl Session {
     }
 
     /// The spec input for `command` with `flags`.
-    fn input<'a, P, U, D>(
+    pub(crate) fn input<'a, P, U, D>(
         &'a self,
         tool: &'a str,
         command: CommandKind,
@@ -202,7 +243,7 @@ impl Session {
     }
 
     /// The SDK config of this run, after the account guard.
-    async fn connect(&self) -> Result<crate::aws::SdkConfig> {
+    pub(crate) async fn connect(&self) -> Result<crate::aws::SdkConfig> {
         let sdk =
             crate::aws::sdk_config(&self.global.aws, &self.id.region, self.aws.max_attempts).await;
         crate::aws::check_credentials(&sdk).await?;
@@ -237,7 +278,7 @@ impl Session {
     }
 
     /// `T`'s state, or an empty one.
-    async fn load_or_empty<T: Tool>(&self) -> Result<State> {
+    pub(crate) async fn load_or_empty<T: Tool>(&self) -> Result<State> {
         Ok(self.load_state::<T>().await?.unwrap_or_else(|| {
             let mut st = State::empty(
                 T::NAME,
@@ -423,19 +464,27 @@ fn read_stdin() -> Result<Option<String>> {
     std::io::Read::read_to_string(&mut stdin.lock(), &mut text)
         .map_err(|e| Error::usage(format!("stdin: cannot read the stack document: {e}")))?;
     if text.trim().is_empty() && stdin_is_pipe(&stdin) {
-        return Err(Error::Refused(String::from(
-            "stdin: the upstream tool wrote nothing (did it crash or get killed?); nothing was done. Run the pipeline again, or run this tool alone with </dev/null to read the upstream outputs from the state store",
-        )));
+        return Err(empty_pipe());
     }
     Ok(Some(text))
 }
 
+/// An empty pipe on stdin: the upstream tool died before it wrote anything.
+pub(crate) fn empty_pipe() -> Error {
+    Error::Refused(String::from(
+        "stdin: the upstream tool wrote nothing (did it crash or get killed?); nothing was done. Run the pipeline again, or run this tool alone with </dev/null to read the upstream outputs from the state store",
+    ))
+}
+
 /// Whether stdin is a pipe (FIFO), as between two tools of a pipeline.
-fn stdin_is_pipe(stdin: &std::io::Stdin) -> bool {
-    use std::os::fd::AsFd;
+pub(crate) fn stdin_is_pipe(stdin: &std::io::Stdin) -> bool {
+    is_fifo(stdin)
+}
+
+/// Whether `fd` is a pipe (FIFO), not a file, a terminal or /dev/null.
+pub(crate) fn is_fifo(fd: &impl std::os::fd::AsFd) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    stdin
-        .as_fd()
+    fd.as_fd()
         .try_clone_to_owned()
         .ok()
         .map(std::fs::File::from)
@@ -444,7 +493,7 @@ fn stdin_is_pipe(stdin: &std::io::Stdin) -> bool {
 }
 
 /// A new run record for `T`.
-fn new_run<T: Tool>(command: &str) -> Run {
+pub(crate) fn new_run<T: Tool>(command: &str) -> Run {
     Run {
         tool: T::NAME.to_owned(),
         command: command.to_owned(),
@@ -457,8 +506,9 @@ fn new_run<T: Tool>(command: &str) -> Run {
 }
 
 /// Writes the document with `run` appended; returns `code`, or 1 when stdout cannot be written.
-fn finish(ui: &Ui, mut doc: Document, run: Run, code: i32) -> i32 {
+pub(crate) fn finish(ui: &Ui, mut doc: Document, run: Run, code: i32) -> i32 {
     doc.runs.push(run);
+    doc.is_final = true;
     match doc.write_stdout() {
         Ok(()) => code,
         Err(e) => {
@@ -501,6 +551,16 @@ pub async fn run<T: Tool>(
         other => other,
     };
     let (kind, mut op, flags) = split::<T>(command);
+    if let Op::Up {
+        allow_destroy,
+        yes,
+        plan_file,
+    } = &op
+    {
+        if crate::overlap::applies(global, *yes, plan_file.is_some()) {
+            return crate::overlap::up::<T>(&ui, global, *allow_destroy, *yes, &flags).await;
+        }
+    }
     // `import --terraform-state -`: stdin is the Terraform state, not a document (the upstream outputs
     // come from the state store, as when run alone).
     let document_on_stdin = match &mut op {
@@ -536,7 +596,8 @@ fn write_stdout(ui: &Ui, text: &str, code: i32) -> i32 {
     }
 }
 
-type ToolFlags<T> = Flags<<T as Tool>::PlanFlags, <T as Tool>::UpFlags, <T as Tool>::DownFlags>;
+pub(crate) type ToolFlags<T> =
+    Flags<<T as Tool>::PlanFlags, <T as Tool>::UpFlags, <T as Tool>::DownFlags>;
 
 fn split<T: Tool>(
     command: Command<T::PlanFlags, T::UpFlags, T::DownFlags>,
@@ -643,6 +704,7 @@ async fn run_session<T: Tool>(
         ui,
         tagger: &s.tagger,
         timeout: s.global.timeout,
+        defer_waits: false,
     };
     let code = match op {
         Op::Plan {
@@ -773,14 +835,14 @@ fn write_plan_file(path: &std::path::Path, text: &str) -> Result<()> {
 
 /// What `up` was told beyond its flags: whether destroying is allowed, whether to skip the question at
 /// a terminal, and the saved plan to hold to.
-struct UpAsk<'a> {
-    allow_destroy: bool,
-    yes: bool,
-    saved: Option<&'a crate::plan_json::PlanFile>,
+pub(crate) struct UpAsk<'a> {
+    pub allow_destroy: bool,
+    pub yes: bool,
+    pub saved: Option<&'a crate::plan_json::PlanFile>,
 }
 
 /// `up`: observe, plan, refuse what is not allowed, apply; returns the exit code and the outputs.
-async fn up_command<T: Tool>(
+pub(crate) async fn up_command<T: Tool>(
     s: &Session,
     tool: &T,
     ctx: &Ctx<'_>,
@@ -817,26 +879,11 @@ async fn up_command<T: Tool>(
     if !plan.is_empty() && !ask.yes && std::io::stdin().is_terminal() {
         confirm_up(ctx.ui, plan.changes.len(), &s.id)?;
     }
-    let mut start = state.clone();
-    start.resources = T::recorded(&observed);
-    let rec = Recorder::new(&s.store, start);
-    if rec.snapshot().resources != state.resources || state.serial == 0 {
-        rec.save().await?;
-    }
-    let outcome = apply_plan(tool, ctx, &rec, spec, &plan).await;
-    let snapshot = rec.snapshot();
-    let out = T::outputs(spec, &snapshot.resources);
-    let outputs = Value::Object(out.value);
-    if snapshot.outputs != outputs {
-        rec.update(|st| st.outputs = outputs.clone()).await?;
-    }
-    run.created = outcome.applied.create + outcome.applied.replace;
-    run.updated = outcome.applied.update;
-    run.deleted = outcome.applied.delete + outcome.applied.replace;
-    let outputs = with_notes(outputs, rec.notes());
+    let (outcome, outputs, unknown) =
+        apply_recorded(s, tool, ctx, spec, &state, &observed, &plan, run).await?;
     if !outcome.errors.is_empty() {
         let code = apply_failed(ctx.ui, run, &outcome, plan.changes.len());
-        return Ok((code, outputs, out.unknown));
+        return Ok((code, outputs, unknown));
     }
     if !plan.is_empty() {
         ctx.ui.info(format!(
@@ -844,7 +891,40 @@ async fn up_command<T: Tool>(
             run.created, run.updated, run.deleted
         ));
     }
-    Ok((EXIT_OK, outputs, out.unknown))
+    Ok((EXIT_OK, outputs, unknown))
+}
+
+/// Applies `plan` over what `observed` found (adopted into state first, saved when it differs), then
+/// records the outputs in state and adds what was applied to `run` (an overlapped `up` adds its passes).
+/// Returns the outcome, the outputs with the recorder's notes, and the outputs not known.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_recorded<T: Tool>(
+    s: &Session,
+    tool: &T,
+    ctx: &Ctx<'_>,
+    spec: &T::Spec,
+    state: &State,
+    observed: &T::Observed,
+    plan: &Plan,
+    run: &mut Run,
+) -> Result<(Outcome, Value, Vec<String>)> {
+    let mut start = state.clone();
+    start.resources = T::recorded(observed);
+    let rec = Recorder::new(&s.store, start);
+    if rec.snapshot().resources != state.resources || state.serial == 0 {
+        rec.save().await?;
+    }
+    let outcome = apply_plan(tool, ctx, &rec, spec, plan).await;
+    let snapshot = rec.snapshot();
+    let out = T::outputs(spec, &snapshot.resources);
+    let outputs = Value::Object(out.value);
+    if snapshot.outputs != outputs {
+        rec.update(|st| st.outputs = outputs.clone()).await?;
+    }
+    run.created += outcome.applied.create + outcome.applied.replace;
+    run.updated += outcome.applied.update;
+    run.deleted += outcome.applied.delete + outcome.applied.replace;
+    Ok((outcome, with_notes(outputs, rec.notes()), out.unknown))
 }
 
 /// What `down` does to the tool's section of the document.
@@ -950,7 +1030,7 @@ async fn refresh_command<T: Tool>(
 }
 
 /// Observes through the tool, then marks what state records as taken over from Terraform.
-async fn observe<T: Tool>(
+pub(crate) async fn observe<T: Tool>(
     tool: &T,
     ctx: &Ctx<'_>,
     spec: &T::Spec,
@@ -1252,7 +1332,7 @@ fn tag_changes(
 }
 
 /// Executes `plan` through the tool's `apply`.
-async fn apply_plan<T: Tool>(
+pub(crate) async fn apply_plan<T: Tool>(
     tool: &T,
     ctx: &Ctx<'_>,
     rec: &Recorder<'_>,
@@ -1271,7 +1351,7 @@ async fn apply_plan<T: Tool>(
 }
 
 /// Stops on changes AWS cannot make (exit 64) or conditions that forbid this run (exit 1).
-fn check_plan(plan: &Plan) -> Result<()> {
+pub(crate) fn check_plan(plan: &Plan) -> Result<()> {
     if !plan.impossible.is_empty() {
         return Err(Error::usage(plan.impossible.join("; ")));
     }
@@ -1314,6 +1394,7 @@ where
             ui: &ui,
             tagger: &s.tagger,
             timeout: s.global.timeout,
+            defer_waits: false,
         };
         let go = async || {
             let state = s.load_state::<T>().await?;
@@ -1367,7 +1448,7 @@ async fn refuse_if_used<T: Tool>(
     )))
 }
 
-fn show_plan(ui: &Ui, plan: &Plan) {
+pub(crate) fn show_plan(ui: &Ui, plan: &Plan) {
     for line in plan.render_styled(ui.color()) {
         ui.info(line);
     }
@@ -1496,7 +1577,7 @@ pub fn failed_document_from_args(tool: &str, message: &str) -> Document {
 }
 
 /// Reports `e`, writes `doc` with a failed run appended, returns the exit code.
-fn fail(ui: &Ui, mut doc: Document, command: &str, e: Error) -> i32 {
+pub(crate) fn fail(ui: &Ui, mut doc: Document, command: &str, e: Error) -> i32 {
     ui.error(e.to_string());
     doc.runs.push(Run {
         tool: ui.tool().to_owned(),
@@ -1507,6 +1588,7 @@ fn fail(ui: &Ui, mut doc: Document, command: &str, e: Error) -> i32 {
         deleted: 0,
         error: Some(e.to_string().lines().next().unwrap_or_default().to_owned()),
     });
+    doc.is_final = true;
     let _ = doc.write_stdout();
     e.exit_code()
 }

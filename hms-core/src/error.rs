@@ -41,6 +41,12 @@ pub enum Error {
         after: Duration,
     },
 
+    /// Occurs in an overlapped pipeline's early pass ([`crate::overlap`]) when a resource is not ready yet
+    /// and its wait is left for a later pass: not a failure (state records the resource; the later pass
+    /// resumes the wait), but what depends on it is not attempted in this pass.
+    #[error("{resource}: not {what} yet; waited for in a later pass")]
+    Deferred { resource: String, what: String },
+
     /// Occurs when another run holds the lock of this (stack, env, tool).
     #[error(
         "state is locked by {holder}; wait for it to finish, or if it died: {tool} unlock {id}"

@@ -15,6 +15,7 @@ pub mod diff;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod overlap;
 pub mod permissions;
 pub mod plan;
 pub mod plan_json;

@@ -59,6 +59,20 @@ impl Action {
     }
 }
 
+/// How every plan shows a value not known yet: `(known after hms-db up)`, `(known after the secret is
+/// made)`. [`Plan::early`] leaves a change holding one for a later pass.
+pub const UNKNOWN: &str = "(known after ";
+
+/// Whether a planned value holds an [`UNKNOWN`] placeholder anywhere.
+fn holds_unknown(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(UNKNOWN),
+        Value::Array(a) => a.iter().any(holds_unknown),
+        Value::Object(m) => m.values().any(holds_unknown),
+        _ => false,
+    }
+}
+
 /// One step of work a change breaks into when executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {
@@ -173,6 +187,52 @@ impl Plan {
         if change.action != Action::NoOp {
             self.changes.push(change);
         }
+    }
+
+    /// What an overlapped pipeline's early pass ([`crate::overlap`]) may apply before the upstream tools are
+    /// done: the creates and updates whose values are all known (no [`UNKNOWN`] placeholder of an upstream
+    /// output or of a resource made in the same run) and that use nothing left out. Deletions and
+    /// replacements wait for the final pass, which holds to `--allow-destroy` as a plain `up` does. Returns
+    /// the plan to apply and the addresses left for a later pass.
+    pub fn early(&self) -> (Plan, Vec<String>) {
+        let mut left: BTreeSet<&str> = self
+            .changes
+            .iter()
+            .filter(|c| {
+                !matches!(c.action, Action::Create | Action::Update)
+                    || c.after.as_ref().is_some_and(holds_unknown)
+            })
+            .map(|c| c.address.as_str())
+            .collect();
+        loop {
+            let more: Vec<&str> = self
+                .changes
+                .iter()
+                .filter(|c| !left.contains(c.address.as_str()))
+                .filter(|c| c.depends_on.iter().any(|d| left.contains(d.as_str())))
+                .map(|c| c.address.as_str())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            left.extend(more);
+        }
+        let kept = Plan {
+            changes: self
+                .changes
+                .iter()
+                .filter(|c| !left.contains(c.address.as_str()))
+                .cloned()
+                .collect(),
+            ..Plan::default()
+        };
+        let left = self
+            .changes
+            .iter()
+            .filter(|c| left.contains(c.address.as_str()))
+            .map(|c| c.address.clone())
+            .collect();
+        (kept, left)
     }
 
     /// Whether nothing would change.
@@ -397,6 +457,32 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_early_plan_leaves_unknowns_destruction_and_what_uses_them() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Create, "alb", "new"));
+        p.push(Change::new(Action::Create, "task", "new").values(
+            None,
+            Some(serde_json::json!({"env": {"DB_HOST": "(known after hms-db up)"}})),
+        ));
+        p.push(Change::new(Action::Create, "service", "new").uses(["task", "alb"]));
+        p.push(Change::new(Action::Create, "scaling", "new").uses(["service"]));
+        p.push(Change::new(Action::Replace, "bucket", "name"));
+        p.push(Change::new(Action::Update, "policy", "differs").uses(["bucket"]));
+        p.push(Change::new(Action::Delete, "old", "gone").drift());
+        p.push(Change::new(Action::Update, "rule", "header").values(
+            None,
+            Some(serde_json::json!(["x", "(known after the secret is made)"])),
+        ));
+        let (early, left) = p.early();
+        let kept: Vec<&str> = early.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(kept, vec!["alb"]);
+        assert_eq!(
+            left,
+            vec!["task", "service", "scaling", "bucket", "policy", "old", "rule"]
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

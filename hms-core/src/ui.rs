@@ -206,25 +206,55 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Polls `check` until it returns `Some`, with growing intervals (1 s up to 15 s) and at most `timeout`.
-/// Progress goes to `task`: live on a terminal, a line every 30 s elsewhere.
+/// How long a wait may take: at most `timeout`, and with `defer` (an overlapped pipeline's early pass) not at
+/// all: a resource that is not ready at the first look is [`Error::Deferred`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    pub timeout: Duration,
+    pub defer: bool,
+}
+
+impl From<Duration> for Patience {
+    /// A wait that is never deferred (deletions, a rollout someone waits for, a snapshot).
+    fn from(timeout: Duration) -> Self {
+        Patience {
+            timeout,
+            defer: false,
+        }
+    }
+}
+
+/// The longest pause between two looks at a resource: short enough that a pipeline waiting on a 15-minute
+/// database does not add a quarter of a minute to it, long enough to stay far below AWS's describe limits.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Polls `check` until it returns `Some`, with growing intervals (1 s up to [`MAX_POLL_INTERVAL`]) and at
+/// most `patience.timeout`; with `patience.defer`, looks once. Progress goes to `task`: live on a terminal, a
+/// line every 30 s elsewhere.
 pub async fn wait_until<T, F, Fut>(
     task: &Task<'_>,
     resource: &str,
     what: &str,
-    timeout: Duration,
+    patience: impl Into<Patience>,
     mut check: F,
 ) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
+    let Patience { timeout, defer } = patience.into();
     let start = Instant::now();
     let mut interval = Duration::from_secs(1);
     let mut last_line = Instant::now();
     loop {
         if let Some(v) = check().await? {
             return Ok(v);
+        }
+        if defer {
+            return Err(Error::Deferred {
+                resource: resource.to_owned(),
+                what: what.to_owned(),
+            });
         }
         if start.elapsed() >= timeout {
             return Err(Error::Timeout {
@@ -239,6 +269,6 @@ where
         }
         task.status(&format!("waiting until {what}"), report);
         tokio::time::sleep(interval.min(timeout.saturating_sub(start.elapsed()))).await;
-        interval = (interval * 2).min(Duration::from_secs(15));
+        interval = (interval * 2).min(MAX_POLL_INTERVAL);
     }
 }

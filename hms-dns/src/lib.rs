@@ -214,11 +214,14 @@ impl Tool for Dns {
                 .and_then(|c| r.get(&c.address.to_string()))
         };
         let (alb, cdn) = (cert(false), cert(true));
-        o.maybe("certificate_arn", alb.map(|c| Value::from(c.id.clone())));
-        o.maybe(
-            "cdn_certificate_arn",
-            cdn.map(|c| Value::from(c.id.clone())),
-        );
+        // A certificate is handed on once ISSUED: a listener or a distribution refuses one still pending
+        // (an overlapped pipeline's early document has it unknown until then).
+        let issued = |c: Option<&Resource>| {
+            c.filter(|c| c.attr("status") == Some("ISSUED"))
+                .map(|c| Value::from(c.id.clone()))
+        };
+        o.maybe("certificate_arn", issued(alb));
+        o.maybe("cdn_certificate_arn", issued(cdn));
         let status = match (alb, cdn) {
             (Some(a), Some(c)) => {
                 let statuses = [a.attr("status"), c.attr("status")];

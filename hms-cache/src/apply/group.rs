@@ -129,7 +129,7 @@ pub(super) async fn create(
     }
     rec.record(a, Some(Resource::new(&spec.id).with("status", "creating")))
         .await?;
-    wait_available(c, ctx, task, a, &spec.id).await
+    wait_available(c, ctx.patience(), task, a, &spec.id).await
 }
 
 /// Modifies what the plan changes (its tags are synced first); only still being created (a run that
@@ -153,7 +153,7 @@ pub(super) async fn update(
         .is_some_and(|m| m.keys().any(|k| k != "created" && k != "tags" && ch(k)));
     if !modified {
         if ch("created") {
-            return wait_available(c, ctx, task, a, &r.id).await;
+            return wait_available(c, ctx.patience(), task, a, &r.id).await;
         }
         return Ok(r.resource);
     }
@@ -172,7 +172,7 @@ pub(super) async fn update(
             .send()
             .await
             .map_err(|e| Error::aws(a, "elasticache:IncreaseReplicaCount", e))?;
-        wait_available(c, ctx, task, a, &r.id).await?;
+        wait_available(c, ctx.timeout, task, a, &r.id).await?;
     }
     if ch("transit_encryption") {
         if before("transit_encryption")
@@ -187,7 +187,7 @@ pub(super) async fn update(
                 .send()
                 .await
                 .map_err(|e| Error::aws(a, "elasticache:ModifyReplicationGroup", e))?;
-            wait_available(c, ctx, task, a, &r.id).await?;
+            wait_available(c, ctx.timeout, task, a, &r.id).await?;
         }
         task.status("transit encryption: required", true);
         modify(c, &r.id)
@@ -195,7 +195,7 @@ pub(super) async fn update(
             .send()
             .await
             .map_err(|e| Error::aws(a, "elasticache:ModifyReplicationGroup", e))?;
-        wait_available(c, ctx, task, a, &r.id).await?;
+        wait_available(c, ctx.timeout, task, a, &r.id).await?;
     }
     if let Some(m) = modification(c, spec, change, &r).await? {
         m.send()
@@ -218,7 +218,7 @@ pub(super) async fn update(
                 spec.secret_name
             ));
         }
-        wait_available(c, ctx, task, a, &r.id).await?;
+        wait_available(c, ctx.timeout, task, a, &r.id).await?;
     }
     if ch("replicas") && replicas < replicas_before {
         task.status(
@@ -234,7 +234,7 @@ pub(super) async fn update(
             .await
             .map_err(|e| Error::aws(a, "elasticache:DecreaseReplicaCount", e))?;
     }
-    wait_available(c, ctx, task, a, &r.id).await
+    wait_available(c, ctx.timeout, task, a, &r.id).await
 }
 
 fn modify(c: &Clients, id: &str) -> ModifyReplicationGroupFluentBuilder {
@@ -419,7 +419,7 @@ async fn record(c: &Clients, rg: &ReplicationGroup) -> Result<Resource> {
 
 pub(crate) async fn wait_available(
     c: &Clients,
-    ctx: &Ctx<'_>,
+    patience: impl Into<hms_core::ui::Patience>,
     task: &Task<'_>,
     a: &str,
     id: &str,
@@ -428,7 +428,7 @@ pub(crate) async fn wait_available(
         task,
         a,
         &format!("replication group {id} is available"),
-        ctx.timeout,
+        patience,
         || async {
             let Some(rg) = describe(c, id).await? else {
                 return Err(Error::Aws {
@@ -483,7 +483,7 @@ pub(super) async fn delete(
         Err(e) if is_gone(code_of(&e)) => return Ok(()),
         // Being modified (or still being created): wait until it is available, then delete.
         Err(e) if code_of(&e) == Some("InvalidReplicationGroupState") => {
-            wait_available(c, ctx, task, a, id).await?;
+            wait_available(c, ctx.timeout, task, a, id).await?;
             send()
                 .await
                 .map_err(|e| Error::aws(a, "elasticache:DeleteReplicationGroup", e))?;

@@ -92,7 +92,7 @@ pub(super) async fn create(
         Some(Resource::new(&spec.identifier).with("status", "creating")),
     )
     .await?;
-    wait_available(c, ctx, task, spec, "created").await
+    wait_available(c, task, spec, "created", ctx.patience()).await
 }
 
 /// Modifies what the plan changes (its tags are already synced); only still being created (a run that
@@ -115,7 +115,7 @@ pub(super) async fn update(
         });
     if !modified {
         if change.changed("created") {
-            return wait_available(c, ctx, task, spec, "available").await;
+            return wait_available(c, task, spec, "available", ctx.patience()).await;
         }
         return Ok(r.resource);
     }
@@ -131,7 +131,7 @@ pub(super) async fn update(
         ));
         return describe_record(c, spec).await;
     }
-    wait_available(c, ctx, task, spec, "available").await
+    wait_available(c, task, spec, "available", ctx.timeout).await
 }
 
 /// The ModifyDBInstance call that makes exactly the planned attribute changes.
@@ -282,17 +282,17 @@ fn record(i: &DbInstance) -> Resource {
 /// Waits until the instance is `available`, showing its status and the elapsed time.
 async fn wait_available(
     c: &Clients,
-    ctx: &Ctx<'_>,
     task: &Task<'_>,
     spec: &Spec,
     what: &str,
+    patience: impl Into<hms_core::ui::Patience>,
 ) -> Result<Resource> {
     let instance = Addr::Instance.to_string();
     wait_until(
         task,
         &instance,
         &format!("DB instance {} is available ({what})", spec.identifier),
-        ctx.timeout,
+        patience,
         || async {
             let out = c
                 .rds

@@ -229,7 +229,7 @@ async fn settle(
         task,
         &format!("{address} {arn}"),
         &what,
-        ctx.timeout,
+        ctx.patience(),
         || async {
             let now = read(address, acm, arn).await?;
             match now.status.as_str() {

@@ -180,7 +180,7 @@ pub async fn wait_nat(
     want: &str,
 ) -> Result<Option<String>> {
     let what = format!("NAT gateway {id} is {want}");
-    wait_until(task, a, &what, ctx.timeout, || async {
+    wait_until(task, a, &what, ctx.patience(), || async {
         let out = match c
             .ec2
             .describe_nat_gateways()
