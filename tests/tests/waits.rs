@@ -435,3 +435,177 @@ fn assert_rolled_out(s: &Stack, image: Option<&str>) {
         }
     }
 }
+
+/// The documents of a stream (early ones, then the final one), in order.
+fn stream(text: &str) -> Vec<Value> {
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .map(|d| d.unwrap_or_else(|e| panic!("stdout is not a stream of documents: {e}\n{text}")))
+        .collect()
+}
+
+/// `script` under bash with `set -o pipefail`, the tools on PATH, this stack's state, signed with the
+/// stack's own key and `--overlap` on (`HMS_OVERLAP=1`); returns (exit code, stdout, stderr).
+fn overlapped(s: &Stack, script: &str) -> (i32, String, String) {
+    hms_tests::shell(
+        &format!(
+            "export HMS_OVERLAP=1 AWS_ACCESS_KEY_ID={} STACK={}; {script}",
+            key(s),
+            s.name
+        ),
+        s.dir.path(),
+        &s.state_dir(),
+    )
+}
+
+/// `hms-vpc up | hms-security up | hms-db up | hms-ecs up` with `--overlap`: each tool starts on the
+/// early documents of those upstream, so the ALB is made while the database is still being created, the
+/// database while the NAT gateway is still pending; and what needs the database's endpoint (the task
+/// definitions) only once it is known. The result is a plain pipeline's: one final document last, every
+/// tool converged, the services rolled out.
+#[test]
+fn an_overlapped_pipeline_starts_downstream_tools_before_upstream_waits_end() {
+    ensure_latency(SCALE);
+    let s = Stack::new("hms-db", "wovl");
+    let creating = latency_of("db_instance.creating").as_secs_f64();
+    let (code, stdout, stderr) = overlapped(
+        &s,
+        "hms-vpc up --stack $STACK | hms-security up --stack $STACK \
+         | hms-db up --stack $STACK --set db.deletion_protection=false | hms-ecs up --stack $STACK",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let docs = stream(&stdout);
+    let (last, early) = docs.split_last().expect("a document");
+    assert!(
+        last.get("final").is_none() && last["unknown"].as_array().is_none_or(Vec::is_empty),
+        "the last document is final and holds no unknowns: {last}"
+    );
+    assert!(
+        early.iter().all(|d| d["final"] == false),
+        "the documents before it are early ones"
+    );
+    let tools: Vec<&str> = last["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["tool"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tools, ["hms-vpc", "hms-security", "hms-db", "hms-ecs"]);
+    assert!(last["outputs"]["db"]["endpoint"].is_string(), "{last}");
+    assert!(
+        early
+            .iter()
+            .any(|d| d["outputs"]["db"]["endpoint"].is_null() && d["outputs"]["ecs"].is_object()),
+        "hms-ecs handed on its outputs while the database's endpoint was not known yet"
+    );
+
+    // The overlap, from the call log: the database was asked for before the NAT gateway was ready (the
+    // private routes through it come after its wait), and the ALB while the database was being made.
+    let first = |op: &str| {
+        calls(&s, op)
+            .into_iter()
+            .reduce(f64::min)
+            .unwrap_or_else(|| panic!("no {op} call"))
+    };
+    let last_call = |op: &str| calls(&s, op).into_iter().reduce(f64::max).unwrap_or(0.0);
+    let db = first("CreateDBInstance");
+    assert!(
+        db < last_call("CreateRoute"),
+        "hms-db started before hms-vpc's NAT gateway was available"
+    );
+    assert!(
+        first("CreateLoadBalancer") < db + creating * 0.9,
+        "hms-ecs made its ALB while the database was being created"
+    );
+    // The frontend's task definition needs nothing of the database; the backend's (DB_HOST) waits.
+    assert!(
+        stderr.lines().any(|l| l.starts_with("hms-ecs: early pass:")
+            && l.contains("left for later")
+            && l.contains("ecs.task_definition[backend]")),
+        "{stderr}"
+    );
+    assert!(
+        last_call("RegisterTaskDefinition") >= db + creating * 0.9,
+        "the backend's task definition waits for the database's endpoint"
+    );
+    assert_eq!(calls(&s, "CreateDBInstance").len(), 1);
+    assert_eq!(calls(&s, "CreateNatGateway").len(), 1);
+    assert_rolled_out(&s, None);
+
+    // Converged: every tool plans nothing.
+    for tool in ["hms-vpc", "hms-security", "hms-db", "hms-ecs"] {
+        let set: &[&str] = if tool == "hms-db" {
+            &["--set", "db.deletion_protection=false"]
+        } else {
+            &[]
+        };
+        let args = [&["plan", "--detailed-exitcode"][..], set].concat();
+        let out = run(&s, tool, &args);
+        assert_eq!(out.code, Some(0), "{tool} converged:\n{}", out.stderr);
+    }
+    ok(
+        &s,
+        "hms-ecs",
+        &["down", "--yes", "--disable-deletion-protection"],
+    );
+    ok(&s, "hms-db", &["down", "--yes", "--skip-final-snapshot"]);
+    ok(&s, "hms-security", &["down", "--yes"]);
+    ok(&s, "hms-vpc", &["down", "--yes"]);
+}
+
+/// An upstream that fails after its early document (hms-vpc's NAT wait timing out), or that dies after
+/// it (only its first document gets through): the tool downstream exits 1 and says why, and the
+/// pipeline's status is not 0.
+#[test]
+fn an_overlapped_pipeline_stops_when_the_upstream_fails_or_dies_after_its_early_document() {
+    ensure_latency(SCALE);
+    let s = Stack::new("hms-vpc", "wovf");
+    let (code, stdout, stderr) = overlapped(
+        &s,
+        "hms-vpc up --stack $STACK --timeout 1s | hms-security up --stack $STACK; \
+         echo \"status ${PIPESTATUS[*]}\" >&2",
+    );
+    assert_eq!(code, 0, "the script's own status (echo's): {stderr}");
+    assert!(stderr.contains("status 1 1"), "both exit 1:\n{stderr}");
+    assert!(
+        stderr.contains("vpc.nat[") && stderr.contains("timed out after 1s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hms-security: error: upstream hms-vpc up failed"),
+        "{stderr}"
+    );
+    let docs = stream(&stdout);
+    let last = docs.last().expect("a document");
+    assert!(last.get("final").is_none(), "{last}");
+    let runs: Vec<(&str, bool)> = last["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| (r["tool"].as_str().unwrap_or_default(), r["ok"] == true))
+        .collect();
+    assert_eq!(
+        runs,
+        [("hms-vpc", false), ("hms-security", false)],
+        "the upstream's failed run travels on, this tool's after it: {last}"
+    );
+
+    // Only the first document gets through (sed stops after it): hms-security never sees a final one.
+    let (code, _, stderr) = overlapped(
+        &s,
+        "hms-vpc up --stack $STACK | sed '/^}$/q' | hms-security up --stack $STACK; \
+         echo \"status ${PIPESTATUS[*]}\" >&2",
+    );
+    assert_eq!(code, 0, "the script's own status (echo's): {stderr}");
+    assert!(stderr.contains("status 0 0 1"), "{stderr}");
+    assert!(
+        stderr.contains("hms-security: error: stdin: the upstream tool handed on early documents but never its final one"),
+        "{stderr}"
+    );
+    // What it made is in state: a plain run converges without a second NAT gateway.
+    ok(&s, "hms-vpc", &["up"]);
+    ok(&s, "hms-security", &["up"]);
+    assert_eq!(calls(&s, "CreateNatGateway").len(), 1);
+    ok(&s, "hms-security", &["down", "--yes"]);
+    ok(&s, "hms-vpc", &["down", "--yes"]);
+}
