@@ -37,7 +37,10 @@ install: release
 man: build
 	@mkdir -p man; for t in $(ALL_TOOLS); do $(BIN)/$$t man > man/$$t.1; done; echo "man pages in man/"
 
-# One pipeline: hms-vpc up | hms-security up | … (pipefail: the first failure fails the target).
+# One pipeline: hms-vpc up | hms-security up | … (pipefail: the first failure fails the target), overlapped
+# (HMS_OVERLAP=1: the tools start on each other's early documents; HMS_OVERLAP=0 runs them one after
+# another). Its stdout is the final document (a stream of documents only when piped on: take the last).
+up: export HMS_OVERLAP ?= 1
 up: build
 	@pipeline=""; in="</dev/null"; for t in $(TOOLS); do \
 	  pipeline="$${pipeline:+$$pipeline | }$(BIN)/$$t up $(ARGS) $$in"; in=""; done; eval "$$pipeline"

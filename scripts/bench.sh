@@ -5,6 +5,10 @@
 # how hms-ecs grows with the number of services (BENCH_ECS_SCALE, default 2,10,30); then the no-op plan and
 # up of the first tools with the state on S3 (one object per tool, conditional writes, the lock object)
 # instead of local files.
+# Last, the stack against AWS-like waits (scripts/bench_latency.py: the emulator's latency mode at
+# BENCH_LATENCY_SCALE, default 0.25; the nine-tool and the six-tool stacks side by side, overlapped with
+# HMS_OVERLAP=1, each tool's part and the critical path; BENCH_LATENCY_PLAIN=1 adds the nine tools as a
+# plain pipeline, BENCH_LATENCY_STACKS=nineplain runs only that one; about 10 minutes). BENCH_ONLY=latency runs only that table; BENCH_LATENCY=0 skips it.
 # BENCH_PROFILE=release benchmarks release builds (what `make install` installs; slower to build); the
 # --version rows give each binary's start-up time and size.
 set -euo pipefail
@@ -25,6 +29,7 @@ export AWS_ENDPOINT_URL=$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "bench: $profile build, emulator $url, $(nproc) cores" >&2
 bin=$CARGO_TARGET_DIR/$profile
+if [[ ${BENCH_ONLY:-} != latency ]]; then
 python3 scripts/bench.py --bin "$bin" --calls "$HMS_EMULATOR_DIR/calls.jsonl" --config scripts/demo.toml \
   --runs "${BENCH_RUNS:-5}" \
   --tools "${BENCH_TOOLS:-hms-vpc,hms-security,hms-dns,hms-db,hms-cache,hms-ecs,hms-edge,hms-backup,hms-observe}" \
@@ -34,3 +39,9 @@ python3 scripts/bench.py --bin "$bin" --calls "$HMS_EMULATOR_DIR/calls.jsonl" --
 python3 scripts/bench.py --bin "$bin" --calls "$HMS_EMULATOR_DIR/calls.jsonl" --config scripts/demo.toml \
   --runs "${BENCH_RUNS:-5}" --tools hms-vpc,hms-security,hms-dns --steps "up (cold),plan (no-op),up (no-op)" \
   --state-base s3://hms-bench-state/teams --title "## S3 state (s3://hms-bench-state/teams)"
+fi
+if [[ ${BENCH_LATENCY:-1} != 0 ]]; then
+  python3 scripts/bench_latency.py --bin "$bin" --calls "$HMS_EMULATOR_DIR/calls.jsonl" --endpoint "$url" \
+    --config scripts/demo.toml --scale "${BENCH_LATENCY_SCALE:-0.25}" --state .hms/bench-latency \
+    ${BENCH_LATENCY_PLAIN:+--plain} ${BENCH_LATENCY_STACKS:+--stacks "$BENCH_LATENCY_STACKS"}
+fi

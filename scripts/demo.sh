@@ -23,10 +23,14 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 export HMS_STATE=${HMS_STATE:-.hms/demo}
 
 echo "==> the pipeline: $(printf '%s up | ' "${tools[@]}" | sed 's/ | $//') (--config $config)" >&2
-doc=$(set -o pipefail; c=(--config "$config")
+# Overlapped (HMS_OVERLAP=1): each tool starts on the early documents of the ones before it. The last
+# one writes to a file, so that it holds the final document only.
+mkdir -p "$HMS_STATE"
+(set -o pipefail; c=(--config "$config"); export HMS_OVERLAP=${HMS_OVERLAP:-1}
   hms-vpc up "${c[@]}" </dev/null | hms-security up "${c[@]}" | hms-dns up "${c[@]}" | hms-db up "${c[@]}" \
     | hms-cache up "${c[@]}" | hms-ecs up "${c[@]}" | hms-edge up "${c[@]}" | hms-backup up "${c[@]}" \
-    | hms-observe up "${c[@]}")
+    | hms-observe up "${c[@]}" >"$HMS_STATE/stack.json")
+doc=$(cat "$HMS_STATE/stack.json")
 printf '%s\n' "$doc"
 
 echo "==> plan --detailed-exitcode for every tool (0 = nothing to change)" >&2
