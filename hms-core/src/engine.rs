@@ -135,7 +135,7 @@ impl Session {
         })
     }
 
-    async fn open<T: Tool>(
+    pub(crate) async fn open<T: Tool>(
         global: &GlobalArgs,
         command: CommandKind,
         stdin: Option<&str>,
@@ -455,7 +455,7 @@ fn read_stdin_text() -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
 }
 
-fn read_stdin() -> Result<Option<String>> {
+pub(crate) fn read_stdin() -> Result<Option<String>> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Ok(None);
@@ -1595,7 +1595,7 @@ pub(crate) fn fail(ui: &Ui, mut doc: Document, command: &str, e: Error) -> i32 {
 
 /// A failed apply: its errors were reported as they happened; this is the closing line. Returns the exit
 /// code.
-fn apply_failed(ui: &Ui, run: &mut Run, outcome: &Outcome, total: usize) -> i32 {
+pub(crate) fn apply_failed(ui: &Ui, run: &mut Run, outcome: &Outcome, total: usize) -> i32 {
     if !outcome.skipped.is_empty() {
         ui.warn(format!(
             "not attempted (they depend on a failed change): {}",

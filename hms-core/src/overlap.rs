@@ -15,8 +15,10 @@
 //! 2. **Waiting pass**, when the early pass left a wait: the same, waiting; then an early document again
 //!    (the database's endpoint is known now).
 //! 3. The next upstream document: a new early pass when the sections the tool reads (`Tool::USES`)
-//!    changed. Every document read is also handed on at once with the tool's own section as it last was,
-//!    so that a tool downstream of one that is waiting still sees what the tools upstream of it made.
+//!    changed. Once the tool has a section (after its first pass), every early document read is also
+//!    handed on at once with that section as it last was, so that a tool downstream of one that is waiting
+//!    still sees what the tools upstream of it made (a final upstream document is not: the tool's own
+//!    final document follows it).
 //! 4. **Final pass** once the upstream document is final: the plain `up` (the whole plan, `--allow-destroy`
 //!    as always, the waits, unknowns refused) and the final document. When the last pass applied the
 //!    whole plan of the same upstream sections, its result is the final one and no further look is taken.
@@ -24,9 +26,11 @@
 //! The result is the same as a plain pipeline's, and so is the exit status: a tool writes its final
 //! document only after the upstream final one; an upstream failure (a final document with a failed run)
 //! or an upstream that ends without a final document stops every tool downstream with exit 1 — a waiting
-//! pass is abandoned at once (state is saved; the next run resumes the wait). A tool run alone, and every
-//! command but `up`, writes one document as before; early documents go only to a pipe, and only when
-//! `up` would not ask a person (no `--plan FILE`, not at a terminal without `--yes`).
+//! pass is abandoned at once (state is saved; the next run resumes the wait); a wait inside an early pass
+//! that nothing resumes (a rollout, a distribution's deployment) ends first. Without `--overlap`, and for
+//! every command but `up`, a tool writes one document as before. Early documents go only to a pipe (also
+//! from the first tool of a pipe, which reads no document), and only when `up` would not ask a person (no
+//! `--plan FILE`, not at a terminal without `--yes`).
 
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
@@ -194,7 +198,7 @@ impl Inbox {
                 }
                 Ok(*d)
             }
-            Incoming::Bad(e) => Err(not_a_document(e)),
+            Incoming::Bad(e) => Err(broke_off(e)),
             Incoming::End => Err(ended_early()),
         }
     }
@@ -225,7 +229,7 @@ impl Inbox {
                             }
                             open = !d.is_final;
                         }
-                        Incoming::Bad(e) => return Err(not_a_document(e)),
+                        Incoming::Bad(e) => return Err(broke_off(e)),
                         Incoming::End => return Err(ended_early()),
                     }
                     self.kept.push_back(got);
@@ -233,6 +237,14 @@ impl Inbox {
             }
         }
     }
+}
+
+/// A stream that turned into something else after its first document (past the point where bad input
+/// could still be exit 64 before any AWS call).
+fn broke_off(e: impl std::fmt::Display) -> Error {
+    Error::Refused(format!(
+        "stdin: the upstream's stream of documents broke off ({e}); nothing more was done. Run the pipeline again: every tool resumes what it started"
+    ))
 }
 
 /// What the sections a tool reads hold: a new early pass when this changes.
@@ -266,6 +278,14 @@ struct Pass {
     deferred: bool,
     /// The whole plan was applied: nothing left, deferred or skipped.
     complete: bool,
+    /// Steps failed (reported as they did): the run ends with this exit code, its outputs as they are.
+    failed: Option<i32>,
+}
+
+/// The last pass: on what inputs, and what it left.
+struct Last {
+    reads: Value,
+    pass: Pass,
 }
 
 /// `up --overlap` of tool `T`: the passes, then the final document. Returns the exit code.
@@ -293,8 +313,21 @@ pub(crate) async fn up<T: Tool>(
             Incoming::End => return fail_new(ui, global, engine::empty_pipe()).await,
         },
     };
-    let passed_on = first.clone();
-    let (_, opened) = Session::open_doc::<T>(global, first).await;
+    // No pipe on stdin: a document in a file, or none (/dev/null, a terminal), as for a plain `up`.
+    let text = match &inbox {
+        Some(_) => None,
+        None => match engine::read_stdin() {
+            Ok(text) => text,
+            Err(e) => return fail_new(ui, global, e).await,
+        },
+    };
+    let passed_on = first
+        .clone()
+        .or_else(|| text.as_deref().and_then(Document::last_in));
+    let (_, opened) = match &inbox {
+        Some(_) => Session::open_doc::<T>(global, first).await,
+        None => Session::open::<T>(global, CommandKind::Up, text.as_deref()).await,
+    };
     let mut s = match opened {
         Ok(s) => s,
         Err(e) => {
@@ -352,10 +385,10 @@ async fn passes<T: Tool>(
     let tool = T::connect(&sdk);
     let lock = s.store.lock(T::NAME, "up", s.global.lock_timeout).await?;
     let result = async {
-        let mut last: Option<(Value, bool, Value, Vec<String>)> = None;
+        let mut last: Option<Last> = None;
         loop {
             let reads_now = reads::<T>(&s.doc);
-            if last.as_ref().map(|l| &l.0) != Some(&reads_now) {
+            if last.as_ref().map(|l| &l.reads) != Some(&reads_now) {
                 let spec = T::spec(&s.input(T::NAME, CommandKind::Plan, flags, false))?;
                 let ctx = Ctx {
                     ui,
@@ -364,13 +397,13 @@ async fn passes<T: Tool>(
                     defer_waits: true,
                 };
                 let mut pass = early_pass(s, &tool, &ctx, &spec, run).await?;
-                emitter.own(
-                    &s.doc,
-                    T::SECTION,
-                    pass.outputs.clone(),
-                    pass.unknown.clone(),
-                );
-                if pass.deferred {
+                if pass.deferred && pass.failed.is_none() {
+                    emitter.own(
+                        &s.doc,
+                        T::SECTION,
+                        pass.outputs.clone(),
+                        pass.unknown.clone(),
+                    );
                     let ctx = Ctx {
                         defer_waits: false,
                         ..ctx
@@ -380,14 +413,21 @@ async fn passes<T: Tool>(
                         Some(inbox) if !s.doc.is_final => inbox.watching(waiting).await?,
                         _ => waiting.await?,
                     };
-                    emitter.own(
-                        &s.doc,
-                        T::SECTION,
-                        pass.outputs.clone(),
-                        pass.unknown.clone(),
-                    );
                 }
-                last = Some((reads_now, pass.complete, pass.outputs, pass.unknown));
+                if let Some(code) = pass.failed {
+                    s.doc.set_outputs(T::SECTION, pass.outputs, &pass.unknown);
+                    return Ok(code);
+                }
+                emitter.own(
+                    &s.doc,
+                    T::SECTION,
+                    pass.outputs.clone(),
+                    pass.unknown.clone(),
+                );
+                last = Some(Last {
+                    reads: reads_now,
+                    pass,
+                });
             }
             if s.doc.is_final {
                 break;
@@ -402,10 +442,12 @@ async fn passes<T: Tool>(
             return Err(e);
         }
         let spec = T::spec(&s.input(T::NAME, CommandKind::Up, flags, false))?;
-        if let Some((reads_then, true, outputs, unknown)) = &last {
-            if *reads_then == reads::<T>(&s.doc) {
-                // The last pass applied the whole plan on these very inputs.
-                s.doc.set_outputs(T::SECTION, outputs.clone(), unknown);
+        if let Some(Last { reads: then, pass }) = &last {
+            if pass.complete && *then == reads::<T>(&s.doc) {
+                // The last pass applied the whole plan on these very inputs: it was the plain `up`
+                // (nothing destructive, no unknown, every wait waited for).
+                s.doc
+                    .set_outputs(T::SECTION, pass.outputs.clone(), &pass.unknown);
                 if run.created + run.updated + run.deleted > 0 {
                     ui.info(format!(
                         "Applied: {} created, {} updated, {} deleted.",
@@ -469,17 +511,13 @@ async fn early_pass<T: Tool>(
     }
     let (outcome, outputs, unknown) =
         engine::apply_recorded(s, tool, ctx, spec, &state, &observed, &early, run).await?;
-    if !outcome.errors.is_empty() {
-        let failed = outcome.errors.len();
-        return Err(Error::Partial {
-            total: early.changes.len(),
-            failed,
-        });
-    }
+    let failed = (!outcome.errors.is_empty())
+        .then(|| engine::apply_failed(ctx.ui, run, &outcome, early.changes.len()));
     Ok(Pass {
         outputs,
         unknown,
         deferred: !outcome.deferred.is_empty(),
         complete: left.is_empty() && outcome.deferred.is_empty() && outcome.skipped.is_empty(),
+        failed,
     })
 }

@@ -262,8 +262,14 @@ fn service(spec: &Spec, s: &Service, td_hash: &str, routed: Vec<Addr>) -> Desire
         .unwrap_or_else(|| vec!["(known after hms-vpc up)".into()]);
     private.sort();
     let a = Addr::Service(k());
-    Desired::new(&a)
-        .attr("name", s.name.clone())
+    let d = Desired::new(&a);
+    // Tasks in the private subnets pull their images through the NAT gateway: not before its routes.
+    let d = if spec.egress_pending {
+        d.attr("egress", "(known after hms-vpc up)")
+    } else {
+        d
+    };
+    d.attr("name", s.name.clone())
         .attr("cluster", Addr::Cluster)
         .attr("launch_type", "FARGATE")
         .attr("task_definition", td_hash)

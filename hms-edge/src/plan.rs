@@ -84,6 +84,10 @@ pub fn headers(spec: &Spec) -> Value {
 /// The distribution's managed configuration in the compared form.
 pub fn distribution(spec: &Spec, secret_hash: Option<&str>) -> Value {
     let header = match (&spec.origin_secret_arn, secret_hash) {
+        (None, _) if spec.origin_secret_pending => json!({
+            "name": spec.origin_header,
+            "value_sha256": "(known after hms-ecs up)",
+        }),
         (None, _) => Value::Null,
         (Some(_), hash) => json!({
             "name": spec.origin_header,

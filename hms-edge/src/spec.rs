@@ -4,7 +4,7 @@
 use clap::Args;
 use hms_core::cli::NoFlags;
 use hms_core::config::Config;
-use hms_core::contract::SpecInput;
+use hms_core::contract::{SpecInput, Upstream};
 use hms_core::document::Identity;
 use hms_core::tags::Tagger;
 use hms_core::{Error, Result};
@@ -154,6 +154,9 @@ pub struct Spec {
     pub alb: Alb,
     /// The Secrets Manager secret holding the origin header's value, when hms-ecs made one.
     pub origin_secret_arn: Option<String>,
+    /// hms-ecs's origin secret is not known yet (only planned, or an overlapped pipeline's early
+    /// document): the distribution's header shows it as a placeholder instead of being left out.
+    pub origin_secret_pending: bool,
     pub origin_header: String,
     pub bucket: String,
     pub encryption: Encryption,
@@ -373,6 +376,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
                 zone_id: None,
             },
             origin_secret_arn: None,
+            origin_secret_pending: false,
             origin_header: DEFAULT_ORIGIN_HEADER.into(),
             bucket: c.bucket,
             encryption: Encryption::Aes256,
@@ -392,7 +396,11 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
     let logging = c.logging_enabled.then(|| Logging {
         log_group: format!("/hms/{}/{}/cloudfront", id.stack, id.env),
         retention_days: c.retention_days,
-        kms_key: optional_str(input, "security.kms_key_arns.logs"),
+        // Not known yet: a placeholder, so that no plan makes the group without its key meanwhile.
+        kms_key: match input.optional("security.kms_key_arns.logs") {
+            Upstream::Unknown => Some("(known after hms-security up)".into()),
+            _ => optional_str(input, "security.kms_key_arns.logs"),
+        },
     });
     Ok(Spec {
         domain_name: u.domain_name,
@@ -400,6 +408,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         certificate_arn: u.certificate_arn,
         alb: u.alb,
         origin_secret_arn: u.origin_secret_arn,
+        origin_secret_pending: u.origin_secret_pending,
         origin_header: u.origin_header,
         bucket: c.bucket,
         encryption: u.encryption,
@@ -535,6 +544,7 @@ struct FromUpstream {
     certificate_arn: Option<String>,
     alb: Alb,
     origin_secret_arn: Option<String>,
+    origin_secret_pending: bool,
     origin_header: String,
     encryption: Encryption,
 }
@@ -600,6 +610,7 @@ fn from_upstream(input: &Input<'_>, config: &Config, c: &Checked) -> Result<From
         certificate_arn,
         alb,
         origin_secret_arn,
+        origin_secret_pending: input.optional("ecs.origin_verify_secret_arn") == Upstream::Unknown,
         origin_header,
         encryption,
     })

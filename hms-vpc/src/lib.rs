@@ -103,7 +103,7 @@ impl Tool for Vpc {
             // A NAT gateway being deleted still holds its EIP and subnet: plan only once it is gone.
             for id in &observed.deleting_nats {
                 let task = ctx.ui.task(format!("NAT gateway {id}"));
-                apply::wait_nat(&self.clients, ctx, &task, id, id, "deleted").await?;
+                apply::wait_nat(&self.clients, ctx.timeout, &task, id, id, "deleted").await?;
                 task.done("deleted");
             }
             observed = observe::observe(&self.clients, spec, state).await?;
@@ -214,6 +214,26 @@ pub fn outputs(spec: &Spec, r: &Resources) -> Outputs {
         .collect();
     o.maybe("nat_public_ips", ips.map(Value::from));
     o.id("s3_endpoint_id", r, &Addr::Endpoint.to_string());
+    // Whether the private subnets reach out (their default routes through the NAT gateways exist):
+    // unknown until they do, so that a reader whose tasks pull images there (hms-ecs) waits for it in an
+    // overlapped pipeline, where the early document comes while the NAT gateway is pending.
+    let routes: Vec<String> = spec
+        .azs
+        .iter()
+        .filter(|az| spec.nat_for(&az.name).is_some())
+        .map(|az| Addr::route_private(&az.name).to_string())
+        .collect();
+    if routes.is_empty() {
+        o.set("private_egress", "none");
+    } else {
+        o.maybe(
+            "private_egress",
+            routes
+                .iter()
+                .all(|a| r.contains_key(a))
+                .then(|| Value::from("nat")),
+        );
+    }
     if let Some(f) = &spec.flow_logs {
         o.id("flow_log_id", r, &Addr::FlowLog.to_string());
         o.set("flow_log_group", f.log_group.clone());

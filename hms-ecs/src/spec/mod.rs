@@ -154,6 +154,9 @@ pub struct Spec {
     pub vpc_id: Option<String>,
     pub public_subnets: Option<Vec<String>>,
     pub private_subnets: Option<Vec<String>>,
+    /// The private subnets have no route out yet (see `Upstream::egress_pending`): a service, whose tasks
+    /// pull their images through the NAT gateway, is made once they do.
+    pub egress_pending: bool,
     pub alb_sg: Option<String>,
     pub ecs_sg: Option<String>,
     pub execution_role_arn: Option<String>,
@@ -301,6 +304,7 @@ pub fn build(input: &Input<'_>) -> Result<Spec> {
         vpc_id: up.vpc_id,
         public_subnets: up.public_subnets,
         private_subnets: up.private_subnets,
+        egress_pending: up.egress_pending,
         alb_sg: up.alb_sg,
         ecs_sg: up.ecs_sg,
         execution_role_arn: up.execution_role_arn,

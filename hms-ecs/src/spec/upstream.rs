@@ -12,6 +12,9 @@ pub(super) struct Upstream {
     pub(super) vpc_id: Option<String>,
     pub(super) public_subnets: Option<Vec<String>>,
     pub(super) private_subnets: Option<Vec<String>>,
+    /// hms-vpc's `private_egress` is not known yet: the private subnets have no route out (the NAT
+    /// gateway is still pending, in an overlapped pipeline's early document).
+    pub(super) egress_pending: bool,
     pub(super) alb_sg: Option<String>,
     pub(super) ecs_sg: Option<String>,
     pub(super) execution_role_arn: Option<String>,
@@ -49,6 +52,7 @@ impl Upstream {
             vpc_id: text("vpc.vpc_id", "hms-vpc")?,
             public_subnets: list("vpc.public_subnet_ids", "hms-vpc")?,
             private_subnets: list("vpc.private_subnet_ids", "hms-vpc")?,
+            egress_pending: input.optional("vpc.private_egress") == Optional::Unknown,
             alb_sg: text("security.alb_sg_id", "hms-security")?,
             ecs_sg: text("security.ecs_sg_id", "hms-security")?,
             execution_role_arn: text("security.ecs_execution_role_arn", "hms-security")?,

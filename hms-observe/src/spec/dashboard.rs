@@ -81,6 +81,13 @@ pub fn body(region: &str, w: &Watched) -> Value {
             ),
         );
     }
+    if let Some(Cache::Planned) = &w.cache {
+        // The cache row once its members are known (no dashboard is written without it meanwhile).
+        row(
+            graph("Cache: (known after hms-cache up)", Vec::new(), "Average"),
+            graph("Cache: connections and evictions", Vec::new(), "Sum"),
+        );
+    }
     if let Some(Cache::Members(members)) = &w.cache {
         let per_member = |metric: &str| -> Vec<Value> {
             members

@@ -1,7 +1,6 @@
 //! The internet gateway, the NAT gateways' Elastic IPs and the NAT gateways (with their waits).
 
 use aws_sdk_ec2::types::{DomainType, ResourceType};
-use hms_core::contract::Ctx;
 use hms_core::error::{code_of, deleted, is_gone};
 use hms_core::state::Resource;
 use hms_core::ui::{wait_until, Task};
@@ -136,7 +135,7 @@ pub(super) async fn create_nat(job: &Job<'_>, az: &str) -> Result<Resource> {
     job.rec
         .record(a, Some(Resource::new(&id).with("state", "pending")))
         .await?;
-    let public_ip = wait_nat(job.c, job.ctx, job.task, a, &id, "available").await?;
+    let public_ip = wait_nat(job.c, job.ctx.patience(), job.task, a, &id, "available").await?;
     Ok(Resource::new(id)
         .with("public_ip", public_ip.unwrap_or_default())
         .with("state", "available"))
@@ -147,7 +146,15 @@ pub(super) async fn update_nat(job: &Job<'_>, resource: Resource) -> Result<Reso
     if !job.differs("state") {
         return Ok(resource);
     }
-    let ip = wait_nat(job.c, job.ctx, job.task, job.a(), &resource.id, "available").await?;
+    let ip = wait_nat(
+        job.c,
+        job.ctx.patience(),
+        job.task,
+        job.a(),
+        &resource.id,
+        "available",
+    )
+    .await?;
     Ok(resource
         .with("public_ip", ip.unwrap_or_default())
         .with("state", "available"))
@@ -165,22 +172,31 @@ pub(super) async fn delete_nat(job: &Job<'_>, res: &Resource) -> Result<()> {
         "ec2:DeleteNatGateway",
     )?;
     // Its EIP can only be released once the NAT gateway is gone.
-    wait_nat(job.c, job.ctx, job.task, job.a(), &res.id, "deleted")
-        .await
-        .map(|_| ())
+    wait_nat(
+        job.c,
+        job.ctx.timeout,
+        job.task,
+        job.a(),
+        &res.id,
+        "deleted",
+    )
+    .await
+    .map(|_| ())
 }
 
-/// Waits until the NAT gateway reaches `want` (`available` or `deleted`); returns its public IP.
+/// Waits until the NAT gateway reaches `want` (`available` or `deleted`); returns its public IP. A wait
+/// for `available` defers in an overlapped pipeline's early pass (`ctx.patience()`: the gateway is in
+/// state and its plan resumes the wait); a deletion is always waited for (`ctx.timeout`).
 pub async fn wait_nat(
     c: &Clients,
-    ctx: &Ctx<'_>,
+    patience: impl Into<hms_core::ui::Patience>,
     task: &Task<'_>,
     a: &str,
     id: &str,
     want: &str,
 ) -> Result<Option<String>> {
     let what = format!("NAT gateway {id} is {want}");
-    wait_until(task, a, &what, ctx.patience(), || async {
+    wait_until(task, a, &what, patience, || async {
         let out = match c
             .ec2
             .describe_nat_gateways()
