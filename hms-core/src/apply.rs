@@ -396,12 +396,9 @@ mod tests {
         assert_eq!(order(&p), vec!["Update route[b]", "Delete nat[b]"]);
     }
 
-    #[test]
-    fn a_deferred_wait_skips_its_dependents_and_is_no_error() {
-        let mut p = Plan::default();
-        p.push(Change::new(Action::Create, "nat", "new"));
-        p.push(Change::new(Action::Create, "route", "new").uses(["nat"]));
-        p.push(Change::new(Action::Create, "subnet", "new"));
+    /// Executes `p` where the step at `at` fails with `err()` and every other succeeds; returns the outcome
+    /// and the state saved afterwards.
+    fn failing_at(p: &Plan, at: &str, err: fn() -> Error) -> (Outcome, Option<State>) {
         let dir = tempfile::tempdir().expect("tmp");
         let store = StateStore::open(dir.path().to_str(), "t", "e").expect("store");
         let rec = Recorder::new(&store, State::empty("hms-t", "0", "t", "e", "r"));
@@ -411,20 +408,31 @@ mod tests {
             .build()
             .expect("rt");
         let outcome = rt.block_on(execute(
-            &p,
+            p,
             &rec,
             &ui,
             async |c: &Change, _: Step, _: &Task<'_>| {
-                if c.address == "nat" {
-                    Err(Error::Deferred {
-                        resource: "nat".into(),
-                        what: "available".into(),
-                    })
+                if c.address == at {
+                    Err(err())
                 } else {
                     Ok(Some(Resource::new("x")))
                 }
             },
         ));
+        let saved = rt.block_on(store.load("hms-t")).expect("load");
+        (outcome, saved)
+    }
+
+    #[test]
+    fn a_deferred_wait_skips_its_dependents_and_is_no_error() {
+        let mut p = Plan::default();
+        p.push(Change::new(Action::Create, "nat", "new"));
+        p.push(Change::new(Action::Create, "route", "new").uses(["nat"]));
+        p.push(Change::new(Action::Create, "subnet", "new"));
+        let (outcome, _) = failing_at(&p, "nat", || Error::Deferred {
+            resource: "nat".into(),
+            what: "available".into(),
+        });
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
         assert_eq!(outcome.deferred, vec!["nat".to_owned()]);
         assert_eq!(outcome.skipped, vec!["route".to_owned()]);
@@ -438,34 +446,11 @@ mod tests {
         p.push(Change::new(Action::Create, "a", "new"));
         p.push(Change::new(Action::Create, "b", "new").uses(["a"]));
         p.push(Change::new(Action::Create, "c", "new"));
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = StateStore::open(dir.path().to_str(), "t", "e").expect("store");
-        let rec = Recorder::new(&store, State::empty("hms-t", "0", "t", "e", "r"));
-        let ui = Ui::new("hms-t", 0, true);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        let outcome = rt.block_on(execute(
-            &p,
-            &rec,
-            &ui,
-            async |c: &Change, _: Step, _: &Task<'_>| {
-                if c.address == "a" {
-                    Err(Error::Internal("boom".into()))
-                } else {
-                    Ok(Some(Resource::new("x")))
-                }
-            },
-        ));
+        let (outcome, saved) = failing_at(&p, "a", || Error::Internal("boom".into()));
         assert_eq!(outcome.errors.len(), 1);
         assert_eq!(outcome.skipped, vec!["b".to_owned()]);
         assert_eq!(outcome.applied.create, 1);
         // The successful step was recorded and saved.
-        let saved = rt
-            .block_on(store.load("hms-t"))
-            .expect("load")
-            .expect("state");
-        assert!(saved.resources.contains_key("c"));
+        assert!(saved.expect("state").resources.contains_key("c"));
     }
 }

@@ -171,3 +171,71 @@ fn a_closed_stdout_pipe_is_not_a_failure() {
     );
     assert_eq!(code, 0, "{err}");
 }
+
+/// `--overlap` with a document in a file on stdin reads it as a plain `up` does (not the state store),
+/// and a stream read without `--overlap` is taken at its final document.
+#[test]
+fn overlap_reads_a_document_from_a_file_and_a_plain_reader_takes_a_stream() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = stack("ovf");
+    // hms-vpc's early documents and its final one, as a stream in a file.
+    let (code, _, err) = pipeline(
+        &format!("HMS_OVERLAP=1 hms-vpc up --stack {s} | cat > vpc.stream"),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(dir.path().join("vpc.stream")).expect("stream");
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|d| d.expect("a document"))
+        .collect();
+    assert!(
+        docs.len() >= 2,
+        "early documents, then the final one: {text}"
+    );
+    assert!(docs.last().is_some_and(|d| d.get("final").is_none()));
+    // hms-security with a state store of its own (no hms-vpc outputs there): only the file can give them.
+    for (script, what) in [
+        (
+            format!("hms-security plan --stack {s} --state other < vpc.stream"),
+            "a plain reader of the stream",
+        ),
+        (
+            format!(
+                "hms-vpc show --stack {s} < /dev/null > vpc.json \
+                 && HMS_OVERLAP=1 hms-security up --stack {s} --state other < vpc.json | cat"
+            ),
+            "an overlapped up reading a file",
+        ),
+    ] {
+        let (code, out, err) = pipeline(&script, dir.path());
+        assert_eq!(code, 0, "{what}: {err}");
+        let last = serde_json::Deserializer::from_str(&out)
+            .into_iter::<Value>()
+            .last()
+            .expect("a document")
+            .expect("json");
+        let vpc_id = &docs[docs.len() - 1]["outputs"]["vpc"]["vpc_id"];
+        assert!(vpc_id.is_string(), "{text}");
+        assert_eq!(&last["outputs"]["vpc"]["vpc_id"], vpc_id, "{what}: {last}");
+        assert!(last["outputs"]["security"].is_object(), "{what}: {last}");
+    }
+    // The overlapped up made the security groups, from the file's VPC.
+    let (code, out, err) = pipeline(
+        &format!("hms-security show --stack {s} --state other < /dev/null"),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("document");
+    assert!(
+        shown["outputs"]["security"]["alb_sg_id"].is_string(),
+        "{shown}"
+    );
+    let (code, _, err) = pipeline(
+        &format!(
+            "hms-security down --yes --stack {s} --state other && hms-vpc down --yes --stack {s}"
+        ),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+}
